@@ -1,0 +1,218 @@
+//! The wire encoding: bincode 2 with its standard configuration (little endian, variable
+//! length integers, zigzag for signed ones), one message per WebSocket frame.
+//!
+//! Decoding is bounded: bincode's `with_limit` caps what a length prefix may make it
+//! allocate, so a forged length cannot reserve memory beyond the frame-sized limit, and
+//! trailing bytes after a message are an error rather than silently ignored.
+
+use bincode::config::{self, Config};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::protocol::{ClientMessage, EntityState, ServerMessage};
+
+/// Largest client message the decoder accepts, in bytes. Client messages are tiny (a
+/// `Hello` with a 16-character name is under 80 bytes); the limit leaves room for growth.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
+
+/// Largest server message a client decoder accepts: a full snapshot of a crowded room.
+pub const MAX_SERVER_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A message that could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("decode failed: {0}")]
+    Decode(#[from] bincode::error::DecodeError),
+    #[error("encode failed: {0}")]
+    Encode(#[from] bincode::error::EncodeError),
+    #[error("{0} unexpected bytes after the message")]
+    TrailingBytes(usize),
+}
+
+fn client_config() -> impl Config {
+    config::standard().with_limit::<MAX_CLIENT_MESSAGE_BYTES>()
+}
+
+fn server_config() -> impl Config {
+    config::standard().with_limit::<MAX_SERVER_MESSAGE_BYTES>()
+}
+
+fn decode_exact<T: DeserializeOwned>(bytes: &[u8], cfg: impl Config) -> Result<T, CodecError> {
+    let (value, read) = bincode::serde::decode_from_slice::<T, _>(bytes, cfg)?;
+    match bytes.len().checked_sub(read) {
+        Some(0) => Ok(value),
+        Some(extra) => Err(CodecError::TrailingBytes(extra)),
+        // bincode never reports reading more than it was given; treat it as trailing 0.
+        None => Ok(value),
+    }
+}
+
+/// Encodes any protocol value with the wire configuration.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    Ok(bincode::serde::encode_to_vec(value, config::standard())?)
+}
+
+/// Appends the encoding of `value` to `buf`, reusing its allocation.
+pub fn encode_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) -> Result<(), CodecError> {
+    bincode::serde::encode_into_std_write(value, buf, config::standard())?;
+    Ok(())
+}
+
+/// Decodes one client message (server side). Never panics, whatever the bytes.
+pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, CodecError> {
+    if bytes.len() > MAX_CLIENT_MESSAGE_BYTES {
+        return Err(CodecError::TrailingBytes(bytes.len() - MAX_CLIENT_MESSAGE_BYTES));
+    }
+    decode_exact(bytes, client_config())
+}
+
+/// Decodes one server message (client side). Never panics, whatever the bytes.
+pub fn decode_server(bytes: &[u8]) -> Result<ServerMessage, CodecError> {
+    decode_exact(bytes, server_config())
+}
+
+/// Index of [`ServerMessage::Snapshot`] in the enum: bincode writes it as the message tag.
+const SNAPSHOT_TAG: u32 = 1;
+
+/// Encodes the entity list of a snapshot once, for [`encode_snapshot_with_body`].
+///
+/// Every client of a full-state snapshot receives the same entities and differs only in
+/// `last_input_seq`; encoding the list once per tick instead of once per client keeps
+/// the per-client cost to a short header and a copy.
+pub fn encode_snapshot_body(entities: &[EntityState]) -> Result<Vec<u8>, CodecError> {
+    encode(&entities)
+}
+
+/// Produces exactly the bytes of `ServerMessage::Snapshot(Snapshot { tick,
+/// last_input_seq, entities })` from a body made by [`encode_snapshot_body`].
+pub fn encode_snapshot_with_body(
+    tick: u32,
+    last_input_seq: u32,
+    body: &[u8],
+) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(body.len() + 11);
+    encode_into(&(SNAPSHOT_TAG, tick, last_input_seq), &mut out)?;
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::{MapInfo, WallRect};
+    use crate::protocol::*;
+    use proptest::prelude::*;
+
+    fn entity_kind() -> impl Strategy<Value = EntityKind> {
+        prop_oneof![
+            Just(EntityKind::Player),
+            Just(EntityKind::Drone),
+            Just(EntityKind::Projectile)
+        ]
+    }
+
+    prop_compose! {
+        fn entity()(id: u32, kind in entity_kind(), x: i32, y: i32, vx: i32, vy: i32,
+                    angle: u16, health: u8, flags: u8, score: u32, owner: u32,
+                    name in "\\PC{0,16}") -> EntityState {
+            EntityState { id, kind, x, y, vx, vy, angle, health, flags, score, owner, name }
+        }
+    }
+
+    fn client_message() -> impl Strategy<Value = ClientMessage> {
+        prop_oneof![
+            (any::<u16>(), "\\PC{0,20}").prop_map(|(protocol_version, name)| {
+                ClientMessage::Hello(Hello { protocol_version, name })
+            }),
+            any::<(u32, u32, i8, i8, u16, u8)>().prop_map(
+                |(seq, ack_tick, move_x, move_y, aim, buttons)| {
+                    ClientMessage::Input(Input { seq, ack_tick, move_x, move_y, aim, buttons })
+                }
+            ),
+            any::<u32>().prop_map(|client_time| ClientMessage::Ping(Ping { client_time })),
+        ]
+    }
+
+    fn server_message() -> impl Strategy<Value = ServerMessage> {
+        let wall = any::<(i32, i32, i32, i32)>()
+            .prop_map(|(min_x, min_y, max_x, max_y)| WallRect { min_x, min_y, max_x, max_y });
+        prop_oneof![
+            (any::<(u32, u32, u16, u16)>(), "\\PC{0,12}", any::<(i32, i32)>(),
+             prop::collection::vec(wall, 0..8))
+                .prop_map(|((client_id, entity, tick_rate, snapshot_rate), name, (width, height), walls)| {
+                    ServerMessage::Welcome(Welcome {
+                        client_id, entity, tick_rate, snapshot_rate,
+                        map: MapInfo { name, width, height, walls },
+                    })
+                }),
+            (any::<u32>(), any::<u32>(), prop::collection::vec(entity(), 0..40)).prop_map(
+                |(tick, last_input_seq, entities)| {
+                    ServerMessage::Snapshot(Snapshot { tick, last_input_seq, entities })
+                }
+            ),
+            any::<(u32, u32)>().prop_map(|(client_time, server_tick)| {
+                ServerMessage::Pong(Pong { client_time, server_tick })
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(msg in client_message()) {
+            let bytes = encode(&msg).unwrap();
+            prop_assert_eq!(decode_client(&bytes).unwrap(), msg);
+        }
+
+        #[test]
+        fn server_messages_round_trip(msg in server_message()) {
+            let bytes = encode(&msg).unwrap();
+            prop_assert_eq!(decode_server(&bytes).unwrap(), msg);
+        }
+
+        #[test]
+        fn spliced_snapshots_equal_whole_encoding(tick: u32, seq: u32,
+                entities in prop::collection::vec(entity(), 0..20)) {
+            let body = encode_snapshot_body(&entities).unwrap();
+            let spliced = encode_snapshot_with_body(tick, seq, &body).unwrap();
+            let whole = encode(&ServerMessage::Snapshot(Snapshot {
+                tick, last_input_seq: seq, entities,
+            })).unwrap();
+            prop_assert_eq!(spliced, whole);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoders(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = decode_client(&bytes);
+            let _ = decode_server(&bytes);
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = encode(&ClientMessage::Ping(Ping { client_time: 7 })).unwrap();
+        bytes.push(0);
+        assert!(matches!(decode_client(&bytes), Err(CodecError::TrailingBytes(1))));
+    }
+
+    #[test]
+    fn forged_lengths_do_not_allocate() {
+        // Hello with a name claiming 2^32-1 bytes: tag 0, version 1, then a u32 varint
+        // (251 marker is u16; 252 is u32) announcing the length.
+        let bytes = [0u8, 1, 252, 0xff, 0xff, 0xff, 0xff];
+        assert!(decode_client(&bytes).is_err());
+    }
+
+    #[test]
+    fn input_encoding_is_small() {
+        let bytes = encode(&ClientMessage::Input(Input {
+            seq: 100,
+            ack_tick: 1000,
+            move_x: -127,
+            move_y: 0,
+            aim: 300,
+            buttons: 1,
+        }))
+        .unwrap();
+        // tag, seq, ack_tick(3), move_x, move_y, aim(3), buttons
+        assert_eq!(bytes.len(), 11);
+    }
+}

@@ -1,0 +1,285 @@
+//! Protocol v1: the messages of a Tickwire WebSocket session.
+//!
+//! One message per binary WebSocket frame, encoded by [`crate::codec`]. PROTOCOL.md at the
+//! repository root documents the byte layout; this module is its source of truth.
+//!
+//! Client messages carry no floating-point fields at all: movement is an `i8` pair and
+//! aim a `u16` fraction of a turn. A peer therefore cannot send NaN or infinity, and the
+//! remaining checks (name, version, ordering) live in [`Hello::validate`] and the session.
+
+use serde::{Deserialize, Serialize};
+
+use crate::map::MapInfo;
+
+/// Bumped on every incompatible change of the wire format.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Longest accepted player name, in characters.
+pub const MAX_NAME_CHARS: usize = 16;
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// First message of every session.
+    Hello(Hello),
+    /// The player's intent for one tick.
+    Input(Input),
+    /// Round-trip measurement; answered with [`ServerMessage::Pong`].
+    Ping(Ping),
+}
+
+/// Opens a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Must equal [`PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// Display name: 1 to [`MAX_NAME_CHARS`] characters, no control characters.
+    pub name: String,
+}
+
+/// A player's intent. The server never accepts positions from clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Input {
+    /// Increases by one per input; echoed in snapshots as `last_input_seq`.
+    pub seq: u32,
+    /// The newest snapshot tick this client has received.
+    pub ack_tick: u32,
+    /// Intended movement direction; the vector is clamped to length 127.
+    pub move_x: i8,
+    /// Intended movement direction, y axis (down on screen is positive).
+    pub move_y: i8,
+    /// Aim angle as a fraction of a full turn (see [`crate::quant::q_to_angle`]).
+    pub aim: u16,
+    /// Button bits, see [`crate::rules::BUTTON_FIRE`].
+    pub buttons: u8,
+}
+
+/// Round-trip probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Opaque to the server, echoed back (typically milliseconds on the client's clock).
+    pub client_time: u32,
+}
+
+/// Server → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// Answer to a valid [`Hello`].
+    Welcome(Welcome),
+    /// The replicated state.
+    Snapshot(Snapshot),
+    /// Answer to [`Ping`].
+    Pong(Pong),
+}
+
+/// Accepts a session into a room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// This session's id within the room.
+    pub client_id: u32,
+    /// Net id of the player entity this client controls.
+    pub entity: u32,
+    /// Simulation ticks per second.
+    pub tick_rate: u16,
+    /// Snapshots per second sent to this client.
+    pub snapshot_rate: u16,
+    /// The arena, quantised, for drawing and for predicting movement.
+    pub map: MapInfo,
+}
+
+/// State of the room as this client should see it at `tick`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Simulation tick the state belongs to.
+    pub tick: u32,
+    /// Newest input of this client that the simulation has applied (0 before any).
+    pub last_input_seq: u32,
+    /// Every replicated entity, ordered by id.
+    pub entities: Vec<EntityState>,
+}
+
+/// Kind of a replicated entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntityKind {
+    /// A player, controlled by a client.
+    Player,
+    /// A wandering NPC.
+    Drone,
+    /// A shot in flight.
+    Projectile,
+}
+
+/// Quantised state of one replicated entity. Fields that a kind does not use are zero
+/// (or empty), which costs one byte each on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityState {
+    /// Net id, unique within the room for the room's lifetime.
+    pub id: u32,
+    pub kind: EntityKind,
+    /// Position in 1/64 m steps ([`crate::quant::POS_SCALE`]).
+    pub x: i32,
+    pub y: i32,
+    /// Velocity in 1/64 m/s steps ([`crate::quant::VEL_SCALE`]).
+    pub vx: i32,
+    pub vy: i32,
+    /// Facing as a fraction of a turn.
+    pub angle: u16,
+    /// Remaining health (0 for projectiles).
+    pub health: u8,
+    /// Bit flags, see [`FLAG_DEAD`].
+    pub flags: u8,
+    /// Kills scored (players only).
+    pub score: u32,
+    /// Net id of the shooter (projectiles only).
+    pub owner: u32,
+    /// Display name (players only).
+    pub name: String,
+}
+
+/// Entity flag: the player is dead and waiting to respawn.
+pub const FLAG_DEAD: u8 = 1;
+
+/// Answer to [`Ping`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    /// Copied from the ping.
+    pub client_time: u32,
+    /// The server's newest simulated tick when the ping was answered.
+    pub server_tick: u32,
+}
+
+/// WebSocket close codes Tickwire sends. PROTOCOL.md lists them with their meaning.
+pub mod close {
+    /// Normal end of a session.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A text frame was received; the protocol is binary only.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A frame or message exceeded the size limits.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server failed internally; the client may retry.
+    pub const INTERNAL_ERROR: u16 = 1011;
+    /// The server is at capacity; try again later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// Bytes that do not decode as a client message.
+    pub const BAD_MESSAGE: u16 = 4000;
+    /// `Hello.protocol_version` differs from the server's.
+    pub const PROTOCOL_VERSION: u16 = 4001;
+    /// A message out of order: anything before `Hello`, or a second `Hello`.
+    pub const UNEXPECTED_MESSAGE: u16 = 4002;
+    /// The name in `Hello` is empty, too long or has control characters.
+    pub const INVALID_NAME: u16 = 4003;
+    /// The room has no free seat.
+    pub const ROOM_FULL: u16 = 4004;
+    /// No `Hello` arrived within the handshake timeout.
+    pub const HANDSHAKE_TIMEOUT: u16 = 4005;
+    /// The client could not keep up with its snapshots and was disconnected.
+    pub const TOO_SLOW: u16 = 4006;
+}
+
+/// A protocol rule a peer broke. Each variant maps to one close code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// The frame did not decode; the payload is the decoder's explanation.
+    #[error("undecodable message: {0}")]
+    Undecodable(String),
+    /// A text frame arrived.
+    #[error("text frames are not part of the protocol")]
+    TextFrame,
+    /// The client speaks another protocol version.
+    #[error("protocol version {got} is not supported (server speaks {PROTOCOL_VERSION})")]
+    Version {
+        /// The version the client announced.
+        got: u16,
+    },
+    /// A message arrived in a state where it is not allowed.
+    #[error("{0} is not allowed here")]
+    Unexpected(&'static str),
+    /// The player name is unacceptable.
+    #[error("invalid name: {0}")]
+    InvalidName(&'static str),
+}
+
+impl ProtocolError {
+    /// The close code the server sends for this error.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            ProtocolError::Undecodable(_) => close::BAD_MESSAGE,
+            ProtocolError::TextFrame => close::UNSUPPORTED_DATA,
+            ProtocolError::Version { .. } => close::PROTOCOL_VERSION,
+            ProtocolError::Unexpected(_) => close::UNEXPECTED_MESSAGE,
+            ProtocolError::InvalidName(_) => close::INVALID_NAME,
+        }
+    }
+}
+
+/// A name that passed [`Hello::validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerName(String);
+
+impl PlayerName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl Hello {
+    /// Checks version and name, returning the trimmed name. Parse, don't validate: the
+    /// server only ever holds a [`PlayerName`], never an unchecked string.
+    pub fn validate(&self) -> Result<PlayerName, ProtocolError> {
+        if self.protocol_version != PROTOCOL_VERSION {
+            return Err(ProtocolError::Version {
+                got: self.protocol_version,
+            });
+        }
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err(ProtocolError::InvalidName("empty"));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(ProtocolError::InvalidName("longer than 16 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(ProtocolError::InvalidName("contains control characters"));
+        }
+        Ok(PlayerName(name.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(name: &str) -> Hello {
+        Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_checked() {
+        assert_eq!(hello("  ada ").validate().map(|n| n.into_string()), Ok("ada".into()));
+        assert_eq!(
+            hello(" ").validate().map_err(|e| e.close_code()),
+            Err(close::INVALID_NAME)
+        );
+        assert!(hello("a\u{7}b").validate().is_err());
+        assert!(hello(&"x".repeat(17)).validate().is_err());
+        assert!(hello(&"é".repeat(16)).validate().is_ok());
+    }
+
+    #[test]
+    fn wrong_version_is_refused() {
+        let h = Hello {
+            protocol_version: PROTOCOL_VERSION + 1,
+            name: "ada".into(),
+        };
+        assert_eq!(h.validate().map_err(|e| e.close_code()), Err(close::PROTOCOL_VERSION));
+    }
+}

@@ -1,0 +1,94 @@
+//! Quantisation: how continuous simulation values become the integers on the wire.
+//!
+//! Both directions are defined here so that every peer rounds identically. Rounding is
+//! `floor(x + 0.5)` rather than Rust's `round` (half away from zero) because JavaScript's
+//! `Math.round` rounds halves up; this way the browser client matches bit for bit.
+
+/// Position steps per metre: 1/64 m ≈ 1.6 cm, well under a pixel at the web client's zoom.
+pub const POS_SCALE: f64 = 64.0;
+/// Velocity steps per metre per second.
+pub const VEL_SCALE: f64 = 64.0;
+/// Angle steps per full turn (the whole `u16` range).
+pub const ANGLE_STEPS: f64 = 65536.0;
+
+/// Rounds half up, identically to JavaScript's `Math.round`.
+fn round_half_up(x: f64) -> f64 {
+    (x + 0.5).floor()
+}
+
+/// Saturating conversion: `as` saturates for floats and maps NaN to 0, which is what we
+/// want for values that can only come from our own simulation.
+fn to_i32(x: f64) -> i32 {
+    round_half_up(x) as i32
+}
+
+/// Metres to position steps.
+pub fn pos_to_q(metres: f64) -> i32 {
+    to_i32(metres * POS_SCALE)
+}
+
+/// Position steps to metres.
+pub fn q_to_pos(q: i32) -> f64 {
+    f64::from(q) / POS_SCALE
+}
+
+/// Metres per second to velocity steps.
+pub fn vel_to_q(mps: f64) -> i32 {
+    to_i32(mps * VEL_SCALE)
+}
+
+/// Velocity steps to metres per second.
+pub fn q_to_vel(q: i32) -> f64 {
+    f64::from(q) / VEL_SCALE
+}
+
+/// Radians to a `u16` fraction of a turn (wrapping, so any angle is valid).
+pub fn angle_to_q(radians: f64) -> u16 {
+    let turns = radians / std::f64::consts::TAU;
+    let frac = turns - turns.floor();
+    (round_half_up(frac * ANGLE_STEPS) as u32 & 0xFFFF) as u16
+}
+
+/// A `u16` fraction of a turn to radians in `[0, 2π)`.
+pub fn q_to_angle(q: u16) -> f64 {
+    f64::from(q) / ANGLE_STEPS * std::f64::consts::TAU
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn halves_round_up_like_javascript() {
+        assert_eq!(pos_to_q(0.5 / POS_SCALE), 1);
+        assert_eq!(pos_to_q(-0.5 / POS_SCALE), 0);
+        assert_eq!(pos_to_q(-1.5 / POS_SCALE), -1);
+    }
+
+    #[test]
+    fn angles_wrap() {
+        assert_eq!(angle_to_q(0.0), 0);
+        assert_eq!(angle_to_q(std::f64::consts::TAU), 0);
+        assert_eq!(angle_to_q(-std::f64::consts::FRAC_PI_2), 49152);
+    }
+
+    proptest! {
+        #[test]
+        fn position_error_is_at_most_half_a_step(m in -10_000.0f64..10_000.0) {
+            let back = q_to_pos(pos_to_q(m));
+            prop_assert!((back - m).abs() <= 0.5 / POS_SCALE + 1e-12);
+        }
+
+        #[test]
+        fn quantised_positions_round_trip_exactly(q in -1_000_000i32..1_000_000) {
+            prop_assert_eq!(pos_to_q(q_to_pos(q)), q);
+            prop_assert_eq!(vel_to_q(q_to_vel(q)), q);
+        }
+
+        #[test]
+        fn quantised_angles_round_trip_exactly(q: u16) {
+            prop_assert_eq!(angle_to_q(q_to_angle(q)), q);
+        }
+    }
+}
