@@ -60,7 +60,9 @@ pub fn encode_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) -> Result<(), Cod
 /// Decodes one client message (server side). Never panics, whatever the bytes.
 pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, CodecError> {
     if bytes.len() > MAX_CLIENT_MESSAGE_BYTES {
-        return Err(CodecError::TrailingBytes(bytes.len() - MAX_CLIENT_MESSAGE_BYTES));
+        return Err(CodecError::TrailingBytes(
+            bytes.len() - MAX_CLIENT_MESSAGE_BYTES,
+        ));
     }
     decode_exact(bytes, client_config())
 }
@@ -121,11 +123,21 @@ mod tests {
     fn client_message() -> impl Strategy<Value = ClientMessage> {
         prop_oneof![
             (any::<u16>(), "\\PC{0,20}").prop_map(|(protocol_version, name)| {
-                ClientMessage::Hello(Hello { protocol_version, name })
+                ClientMessage::Hello(Hello {
+                    protocol_version,
+                    name,
+                })
             }),
             any::<(u32, u32, i8, i8, u16, u8)>().prop_map(
                 |(seq, ack_tick, move_x, move_y, aim, buttons)| {
-                    ClientMessage::Input(Input { seq, ack_tick, move_x, move_y, aim, buttons })
+                    ClientMessage::Input(Input {
+                        seq,
+                        ack_tick,
+                        move_x,
+                        move_y,
+                        aim,
+                        buttons,
+                    })
                 }
             ),
             any::<u32>().prop_map(|client_time| ClientMessage::Ping(Ping { client_time })),
@@ -133,24 +145,58 @@ mod tests {
     }
 
     fn server_message() -> impl Strategy<Value = ServerMessage> {
-        let wall = any::<(i32, i32, i32, i32)>()
-            .prop_map(|(min_x, min_y, max_x, max_y)| WallRect { min_x, min_y, max_x, max_y });
+        let wall =
+            any::<(i32, i32, i32, i32)>().prop_map(|(min_x, min_y, max_x, max_y)| WallRect {
+                min_x,
+                min_y,
+                max_x,
+                max_y,
+            });
         prop_oneof![
-            (any::<(u32, u32, u16, u16)>(), "\\PC{0,12}", any::<(i32, i32)>(),
-             prop::collection::vec(wall, 0..8))
-                .prop_map(|((client_id, entity, tick_rate, snapshot_rate), name, (width, height), walls)| {
-                    ServerMessage::Welcome(Welcome {
-                        client_id, entity, tick_rate, snapshot_rate,
-                        map: MapInfo { name, width, height, walls },
+            (
+                any::<(u32, u32, u16, u16)>(),
+                "\\PC{0,12}",
+                any::<(i32, i32)>(),
+                prop::collection::vec(wall, 0..8)
+            )
+                .prop_map(
+                    |(
+                        (client_id, entity, tick_rate, snapshot_rate),
+                        name,
+                        (width, height),
+                        walls,
+                    )| {
+                        ServerMessage::Welcome(Welcome {
+                            client_id,
+                            entity,
+                            tick_rate,
+                            snapshot_rate,
+                            map: MapInfo {
+                                name,
+                                width,
+                                height,
+                                walls,
+                            },
+                        })
+                    }
+                ),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                prop::collection::vec(entity(), 0..40)
+            )
+                .prop_map(|(tick, last_input_seq, entities)| {
+                    ServerMessage::Snapshot(Snapshot {
+                        tick,
+                        last_input_seq,
+                        entities,
                     })
                 }),
-            (any::<u32>(), any::<u32>(), prop::collection::vec(entity(), 0..40)).prop_map(
-                |(tick, last_input_seq, entities)| {
-                    ServerMessage::Snapshot(Snapshot { tick, last_input_seq, entities })
-                }
-            ),
             any::<(u32, u32)>().prop_map(|(client_time, server_tick)| {
-                ServerMessage::Pong(Pong { client_time, server_tick })
+                ServerMessage::Pong(Pong {
+                    client_time,
+                    server_tick,
+                })
             }),
         ]
     }
@@ -190,7 +236,10 @@ mod tests {
     fn trailing_bytes_are_rejected() {
         let mut bytes = encode(&ClientMessage::Ping(Ping { client_time: 7 })).unwrap();
         bytes.push(0);
-        assert!(matches!(decode_client(&bytes), Err(CodecError::TrailingBytes(1))));
+        assert!(matches!(
+            decode_client(&bytes),
+            Err(CodecError::TrailingBytes(1))
+        ));
     }
 
     #[test]

@@ -118,7 +118,8 @@ fn wall_to_aabb(w: &WallRect) -> Aabb {
 impl Map {
     /// Parses and validates a map file (metres).
     pub fn from_json(json: &str) -> Result<Map, MapError> {
-        let file: MapFile = serde_json::from_str(json).map_err(|e| MapError::Json(e.to_string()))?;
+        let file: MapFile =
+            serde_json::from_str(json).map_err(|e| MapError::Json(e.to_string()))?;
         let side_ok = |s: f64| s.is_finite() && (10.0..=MAX_MAP_SIDE_M).contains(&s);
         if !side_ok(file.width) || !side_ok(file.height) {
             return Err(MapError::Size);
@@ -168,7 +169,8 @@ impl Map {
             return Err(MapError::TooManyWalls);
         }
         for (i, w) in info.walls.iter().enumerate() {
-            let inside = w.min_x >= 0 && w.min_y >= 0 && w.max_x <= info.width && w.max_y <= info.height;
+            let inside =
+                w.min_x >= 0 && w.min_y >= 0 && w.max_x <= info.width && w.max_y <= info.height;
             if !inside || w.min_x >= w.max_x || w.min_y >= w.max_y {
                 return Err(MapError::Wall(i));
             }
@@ -238,7 +240,9 @@ mod tests {
     #[test]
     fn bad_maps_are_refused() {
         let base = |walls: &str, spawns: &str| {
-            format!(r#"{{"name":"t","width":50,"height":50,"walls":[{walls}],"spawns":[{spawns}]}}"#)
+            format!(
+                r#"{{"name":"t","width":50,"height":50,"walls":[{walls}],"spawns":[{spawns}]}}"#
+            )
         };
         assert_eq!(Map::from_json(&base("", "")), Err(MapError::NoSpawns));
         assert_eq!(

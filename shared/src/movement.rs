@@ -148,7 +148,11 @@ mod tests {
     fn full_intent_reaches_max_speed_and_stops() {
         let map = arena();
         let (sx, sy) = map.spawns()[0];
-        let mut k = Kinematics { x: sx, y: sy, ..Default::default() };
+        let mut k = Kinematics {
+            x: sx,
+            y: sy,
+            ..Default::default()
+        };
         for _ in 0..60 {
             k = step_player(k, 0, 127, &map, 1.0 / 60.0);
         }
@@ -165,16 +169,30 @@ mod tests {
             name: "t".into(),
             width: 20 * 64,
             height: 20 * 64,
-            walls: vec![crate::map::WallRect { min_x: 10 * 64, min_y: 0, max_x: 11 * 64, max_y: 20 * 64 }],
+            walls: vec![crate::map::WallRect {
+                min_x: 10 * 64,
+                min_y: 0,
+                max_x: 11 * 64,
+                max_y: 20 * 64,
+            }],
         };
         let map = Map::from_info(info).unwrap();
-        let mut k = Kinematics { x: 5.0, y: 5.0, ..Default::default() };
+        let mut k = Kinematics {
+            x: 5.0,
+            y: 5.0,
+            ..Default::default()
+        };
         for _ in 0..300 {
             k = step_player(k, 127, 0, &map, 1.0 / 60.0);
         }
         assert_eq!(k.x, 10.0 - PLAYER_RADIUS);
         // A huge step (a 1 Hz tick) must not tunnel either.
-        let fast = Kinematics { x: 5.0, y: 5.0, vx: 1000.0, vy: 0.0 };
+        let fast = Kinematics {
+            x: 5.0,
+            y: 5.0,
+            vx: 1000.0,
+            vy: 0.0,
+        };
         let (after, hit) = move_and_collide(fast, PLAYER_RADIUS, &map, 1.0);
         assert!(hit.x);
         assert_eq!(after.x, 10.0 - PLAYER_RADIUS);

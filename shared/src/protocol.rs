@@ -264,7 +264,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_checked() {
-        assert_eq!(hello("  ada ").validate().map(|n| n.into_string()), Ok("ada".into()));
+        assert_eq!(
+            hello("  ada ").validate().map(|n| n.into_string()),
+            Ok("ada".into())
+        );
         assert_eq!(
             hello(" ").validate().map_err(|e| e.close_code()),
             Err(close::INVALID_NAME)
@@ -280,6 +283,9 @@ mod tests {
             protocol_version: PROTOCOL_VERSION + 1,
             name: "ada".into(),
         };
-        assert_eq!(h.validate().map_err(|e| e.close_code()), Err(close::PROTOCOL_VERSION));
+        assert_eq!(
+            h.validate().map_err(|e| e.close_code()),
+            Err(close::PROTOCOL_VERSION)
+        );
     }
 }

@@ -1,0 +1,511 @@
+//! WebSocket sessions with a Tickwire server.
+//!
+//! [`Client`] speaks the protocol: it says `Hello`, waits for `Welcome`, numbers inputs,
+//! times pings and keeps a [`WorldView`] up to date. [`RawConnection`] speaks none of
+//! it, so tests can send what a well-behaved client never would and watch how the
+//! server closes the connection.
+//!
+//! Both map "the TCP connection ended without a close frame" to close code 1006, the
+//! code RFC 6455 reserves for exactly that observation. A test then matches one shape,
+//! `(code, reason)`, whether the server closed politely or just dropped the socket.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use shared::codec::{self, CodecError, MAX_SERVER_MESSAGE_BYTES};
+use shared::map::MapError;
+use shared::protocol::{
+    ClientMessage, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, Welcome,
+};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Bytes, Message, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::view::WorldView;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Longest wait for the TCP connection and the WebSocket upgrade.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for `Welcome` once `Hello` is sent.
+pub const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the server to finish a close handshake we started.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Close code reported when the connection ended without a close frame (RFC 6455 §7.4.1).
+pub const ABNORMAL_CLOSURE: u16 = 1006;
+/// Close code reported by [`RawConnection::wait_close`] for a close frame without a code.
+pub const NO_STATUS_RECEIVED: u16 = 1005;
+
+/// Pings whose pong has not arrived yet. Pongs come back in order over TCP, so anything
+/// older than an answered ping is lost; the bound only matters if the server never answers.
+const MAX_PENDING_PINGS: usize = 64;
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The WebSocket layer failed: connection refused, bad URL, upgrade rejected, IO error.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tungstenite::Error),
+    /// A server frame did not decode as a server message, or encoding ours failed.
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+    /// The operation did not finish within its time limit.
+    #[error("timed out")]
+    Timeout,
+    /// The server closed the session (`code` 1006: the TCP connection ended without a
+    /// close frame; `None`: a close frame without a code).
+    #[error("{}", describe_close(*.code, .reason))]
+    Closed { code: Option<u16>, reason: String },
+    /// The server broke the protocol: a text frame, a message out of order.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+    /// The map in `Welcome` is not a valid map.
+    #[error("invalid map from server: {0}")]
+    InvalidMap(#[from] MapError),
+}
+
+fn describe_close(code: Option<u16>, reason: &str) -> String {
+    if code == Some(ABNORMAL_CLOSURE) && reason.is_empty() {
+        return format!("connection lost without a close frame (code {ABNORMAL_CLOSURE})");
+    }
+    let code = code.map_or_else(|| "no code".to_owned(), |c| format!("code {c}"));
+    if reason.is_empty() {
+        format!("connection closed by the server ({code})")
+    } else {
+        format!("connection closed by the server ({code}): {reason}")
+    }
+}
+
+/// What [`Client::next_event`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A snapshot, already applied to [`Client::view`].
+    Snapshot { tick: u32 },
+    /// The answer to one of our pings.
+    Pong { rtt: Duration, server_tick: u32 },
+    /// The session is over. `code` is 1006 if the connection ended without a close frame.
+    Closed { code: Option<u16>, reason: String },
+}
+
+/// A connected session that has received its `Welcome`.
+#[derive(Debug)]
+pub struct Client {
+    ws: Ws,
+    welcome: Welcome,
+    view: WorldView,
+    next_seq: u32,
+    /// Origin of `Ping::client_time`.
+    epoch: Instant,
+    pending_pings: VecDeque<(u32, Instant)>,
+    bytes_in: u64,
+    bytes_out: u64,
+    /// Set once the session has ended, so later reads report it instead of blocking.
+    closed: Option<(Option<u16>, String)>,
+}
+
+impl Client {
+    /// Connects to `url` (`ws://host:port/ws`), sends `Hello` and waits up to
+    /// [`WELCOME_TIMEOUT`] for `Welcome`. A server that refuses the session (full room,
+    /// bad name) surfaces as [`ClientError::Closed`] with its close code.
+    pub async fn connect(url: &str, name: &str) -> Result<Client, ClientError> {
+        let epoch = Instant::now();
+        let mut ws = open(url).await?;
+        let hello = codec::encode(&ClientMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            name: name.to_owned(),
+        }))?;
+        let bytes_out = hello.len() as u64;
+        ws.send(Message::binary(hello)).await?;
+
+        let mut bytes_in = 0u64;
+        let welcome = tokio::time::timeout(WELCOME_TIMEOUT, async {
+            match next_incoming(&mut ws).await? {
+                Incoming::Binary(bytes) => {
+                    bytes_in += bytes.len() as u64;
+                    match codec::decode_server(&bytes)? {
+                        ServerMessage::Welcome(welcome) => Ok(welcome),
+                        other => Err(ClientError::Unexpected(format!(
+                            "{} before Welcome",
+                            message_name(&other)
+                        ))),
+                    }
+                }
+                Incoming::Text(text) => Err(unexpected_text(&text, "before Welcome")),
+                Incoming::Close { code, reason } => Err(ClientError::Closed { code, reason }),
+                Incoming::Ended => Err(ClientError::Closed {
+                    code: Some(ABNORMAL_CLOSURE),
+                    reason: String::new(),
+                }),
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout)??;
+
+        Ok(Client {
+            ws,
+            welcome,
+            view: WorldView::default(),
+            next_seq: 1,
+            epoch,
+            pending_pings: VecDeque::new(),
+            bytes_in,
+            bytes_out,
+            closed: None,
+        })
+    }
+
+    /// The server's `Welcome`.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// The newest snapshot received.
+    pub fn view(&self) -> &WorldView {
+        &self.view
+    }
+
+    /// Sends one input, numbering it and acknowledging the newest snapshot tick.
+    /// Returns the sequence number used.
+    pub async fn send_input(
+        &mut self,
+        move_x: i8,
+        move_y: i8,
+        aim: u16,
+        buttons: u8,
+    ) -> Result<u32, ClientError> {
+        // Taken before the await: if the caller drops this future after the frame was
+        // queued, the next input must still get a fresh number.
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let input = Input {
+            seq,
+            ack_tick: self.view.tick,
+            move_x,
+            move_y,
+            aim,
+            buttons,
+        };
+        self.send_message(&ClientMessage::Input(input)).await?;
+        Ok(seq)
+    }
+
+    /// Sends a ping stamped with the milliseconds since [`Client::connect`] began.
+    pub async fn send_ping(&mut self) -> Result<(), ClientError> {
+        let client_time = self.millis();
+        if self.pending_pings.len() >= MAX_PENDING_PINGS {
+            self.pending_pings.pop_front();
+        }
+        self.pending_pings.push_back((client_time, Instant::now()));
+        self.send_message(&ClientMessage::Ping(Ping { client_time }))
+            .await
+    }
+
+    /// Reads the next server message. Snapshots are applied to [`Client::view`] before
+    /// this returns. WebSocket pings and pongs are skipped (tungstenite answers pings).
+    ///
+    /// Cancel safe: dropping the future (say, in `tokio::select!`) loses no message.
+    /// After [`Event::Closed`] every further call fails with [`ClientError::Closed`].
+    pub async fn next_event(&mut self) -> Result<Event, ClientError> {
+        if let Some((code, reason)) = &self.closed {
+            return Err(ClientError::Closed {
+                code: *code,
+                reason: reason.clone(),
+            });
+        }
+        match next_incoming(&mut self.ws).await? {
+            Incoming::Binary(bytes) => self.handle_binary(&bytes),
+            Incoming::Text(text) => Err(unexpected_text(&text, "from the server")),
+            Incoming::Close { code, reason } => {
+                // tungstenite queued the reply to the close frame; send it now rather
+                // than on a next write that may never come.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.flush()).await;
+                Ok(self.mark_closed(code, reason))
+            }
+            Incoming::Ended => Ok(self.mark_closed(Some(ABNORMAL_CLOSURE), String::new())),
+        }
+    }
+
+    /// Reads events until `pred(view)` holds after a snapshot. Pongs are consumed.
+    /// Returns how many snapshots were read; [`ClientError::Timeout`] if `timeout`
+    /// passes first, [`ClientError::Closed`] if the session ends.
+    pub async fn wait_until(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&WorldView) -> bool,
+    ) -> Result<u32, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut snapshots = 0u32;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.next_event())
+                .await
+                .map_err(|_| ClientError::Timeout)??;
+            match event {
+                Event::Snapshot { .. } => {
+                    snapshots = snapshots.saturating_add(1);
+                    if pred(&self.view) {
+                        return Ok(snapshots);
+                    }
+                }
+                Event::Pong { .. } => {}
+                Event::Closed { code, reason } => return Err(ClientError::Closed { code, reason }),
+            }
+        }
+    }
+
+    /// Ends the session with close code 1000 and waits up to [`CLOSE_TIMEOUT`] for the
+    /// server to complete the close handshake. A session the server already closed
+    /// ends quietly.
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        if self.closed.is_some() {
+            return Ok(());
+        }
+        self.ws
+            .close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: Utf8Bytes::from_static(""),
+            }))
+            .await?;
+        drain_until_end(&mut self.ws, CLOSE_TIMEOUT).await
+    }
+
+    /// Payload bytes of binary frames received, `Welcome` included.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+
+    /// Payload bytes of binary frames sent, `Hello` included.
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
+    fn millis(&self) -> u32 {
+        // Wraps after 49 days; the server echoes the value opaquely, so wrapping is fine.
+        self.epoch.elapsed().as_millis() as u32
+    }
+
+    async fn send_message(&mut self, msg: &ClientMessage) -> Result<(), ClientError> {
+        let bytes = codec::encode(msg)?;
+        let len = bytes.len() as u64;
+        self.ws.send(Message::binary(bytes)).await?;
+        self.bytes_out += len;
+        Ok(())
+    }
+
+    fn handle_binary(&mut self, bytes: &[u8]) -> Result<Event, ClientError> {
+        self.bytes_in += bytes.len() as u64;
+        match codec::decode_server(bytes)? {
+            ServerMessage::Snapshot(snapshot) => {
+                let tick = snapshot.tick;
+                self.view.apply(snapshot);
+                Ok(Event::Snapshot { tick })
+            }
+            ServerMessage::Pong(pong) => Ok(Event::Pong {
+                rtt: self.rtt_for(pong.client_time),
+                server_tick: pong.server_tick,
+            }),
+            ServerMessage::Welcome(_) => {
+                Err(ClientError::Unexpected("a second Welcome".to_owned()))
+            }
+        }
+    }
+
+    /// Round-trip time of the ping stamped `client_time`. The send instant gives
+    /// microsecond resolution; the millisecond stamp is only a fallback for pongs to
+    /// pings we no longer remember.
+    fn rtt_for(&mut self, client_time: u32) -> Duration {
+        if let Some(pos) = self
+            .pending_pings
+            .iter()
+            .position(|&(t, _)| t == client_time)
+        {
+            let sent = self.pending_pings[pos].1;
+            self.pending_pings.drain(..=pos);
+            return sent.elapsed();
+        }
+        Duration::from_millis(u64::from(self.millis().wrapping_sub(client_time)))
+    }
+
+    fn mark_closed(&mut self, code: Option<u16>, reason: String) -> Event {
+        self.closed = Some((code, reason.clone()));
+        Event::Closed { code, reason }
+    }
+}
+
+/// A WebSocket to the server with no protocol logic, for tests that send bad data.
+#[derive(Debug)]
+pub struct RawConnection {
+    ws: Ws,
+}
+
+impl RawConnection {
+    /// Opens the WebSocket (no `Hello` is sent).
+    pub async fn connect(url: &str) -> Result<RawConnection, ClientError> {
+        Ok(RawConnection {
+            ws: open(url).await?,
+        })
+    }
+
+    /// Sends one binary frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<(), ClientError> {
+        self.ws.send(Message::binary(bytes)).await?;
+        Ok(())
+    }
+
+    /// Sends one text frame.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+        self.ws.send(Message::text(text)).await?;
+        Ok(())
+    }
+
+    /// Skips frames until the server's close frame and returns its `(code, reason)`:
+    /// 1005 for a close frame without a code, 1006 if the connection ended without one.
+    pub async fn wait_close(&mut self, timeout: Duration) -> Result<(u16, String), ClientError> {
+        tokio::time::timeout(timeout, async {
+            loop {
+                match next_incoming(&mut self.ws).await? {
+                    Incoming::Binary(_) | Incoming::Text(_) => continue,
+                    Incoming::Close { code, reason } => {
+                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.flush()).await;
+                        return Ok((code.unwrap_or(NO_STATUS_RECEIVED), reason));
+                    }
+                    Incoming::Ended => return Ok((ABNORMAL_CLOSURE, String::new())),
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout)?
+    }
+
+    /// Reads and decodes the next server message. A close surfaces as
+    /// [`ClientError::Closed`], a text frame as [`ClientError::Unexpected`].
+    pub async fn recv(&mut self, timeout: Duration) -> Result<ServerMessage, ClientError> {
+        tokio::time::timeout(timeout, async {
+            match next_incoming(&mut self.ws).await? {
+                Incoming::Binary(bytes) => Ok(codec::decode_server(&bytes)?),
+                Incoming::Text(text) => Err(unexpected_text(&text, "from the server")),
+                Incoming::Close { code, reason } => {
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.flush()).await;
+                    Err(ClientError::Closed { code, reason })
+                }
+                Incoming::Ended => Err(ClientError::Closed {
+                    code: Some(ABNORMAL_CLOSURE),
+                    reason: String::new(),
+                }),
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout)?
+    }
+}
+
+/// The WebSocket settings of every client connection.
+fn ws_config() -> WebSocketConfig {
+    // Snapshots of a crowded room are large, so the limits follow the codec's rather
+    // than tungstenite's defaults; a 64 KiB read buffer (not 128) keeps a swarm of
+    // thousands of bots light, and one snapshot rarely exceeds it anyway.
+    WebSocketConfig::default()
+        .read_buffer_size(64 * 1024)
+        .max_message_size(Some(MAX_SERVER_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_SERVER_MESSAGE_BYTES))
+}
+
+async fn open(url: &str) -> Result<Ws, ClientError> {
+    // Inputs are tiny and latency-sensitive: Nagle's algorithm would hold them back.
+    let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true);
+    let (ws, _response) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| ClientError::Timeout)??;
+    Ok(ws)
+}
+
+/// A frame that matters to the protocol; control frames are handled below it.
+enum Incoming {
+    Binary(Bytes),
+    Text(Utf8Bytes),
+    Close {
+        code: Option<u16>,
+        reason: String,
+    },
+    /// The connection ended without a close frame.
+    Ended,
+}
+
+/// Reads the next data or close frame. Cancel safe, since `StreamExt::next` is and
+/// nothing is held across the await.
+async fn next_incoming(ws: &mut Ws) -> Result<Incoming, ClientError> {
+    loop {
+        match ws.next().await {
+            // tokio-tungstenite turns a completed close handshake into the end of the
+            // stream; without a close frame seen by the caller that is an abrupt end.
+            None => return Ok(Incoming::Ended),
+            Some(Err(e)) if is_abrupt_end(&e) => return Ok(Incoming::Ended),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(Message::Binary(bytes))) => return Ok(Incoming::Binary(bytes)),
+            Some(Ok(Message::Text(text))) => return Ok(Incoming::Text(text)),
+            Some(Ok(Message::Close(frame))) => {
+                return Ok(match frame {
+                    Some(f) => Incoming::Close {
+                        code: Some(u16::from(f.code)),
+                        reason: f.reason.as_str().to_owned(),
+                    },
+                    None => Incoming::Close {
+                        code: None,
+                        reason: String::new(),
+                    },
+                });
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+        }
+    }
+}
+
+/// Whether a read error only says the peer went away without a close handshake.
+fn is_abrupt_end(e: &tungstenite::Error) -> bool {
+    use std::io::ErrorKind;
+    use tungstenite::error::ProtocolError;
+    match e {
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => true,
+        tungstenite::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::UnexpectedEof
+                | ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
+}
+
+/// After we sent a close frame: reads until the server's reply ends the stream.
+async fn drain_until_end(ws: &mut Ws, timeout: Duration) -> Result<(), ClientError> {
+    tokio::time::timeout(timeout, async {
+        while let Some(frame) = ws.next().await {
+            match frame {
+                Ok(_) => {}
+                Err(e) if is_abrupt_end(&e) => break,
+                Err(e) => return Err(ClientError::from(e)),
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|_| ClientError::Timeout)?
+}
+
+fn unexpected_text(text: &str, context: &str) -> ClientError {
+    // A short excerpt is enough to recognise the frame; the whole text could be huge.
+    let excerpt: String = text.chars().take(60).collect();
+    ClientError::Unexpected(format!("text frame {context}: {excerpt:?}"))
+}
+
+fn message_name(msg: &ServerMessage) -> &'static str {
+    match msg {
+        ServerMessage::Welcome(_) => "Welcome",
+        ServerMessage::Snapshot(_) => "Snapshot",
+        ServerMessage::Pong(_) => "Pong",
+    }
+}

@@ -1,0 +1,342 @@
+//! What a swarm run measured: each bot's [`BotOutcome`] and their aggregation into a
+//! [`SwarmReport`], which the CLI prints and writes as JSON and the benches assert on.
+//!
+//! Rates are per bot and per *connected* second (from `Welcome` to the end of the
+//! session), so bots that joined late in a ramp are not penalised for the time before
+//! they existed. Latency and prediction-error percentiles come from histograms merged
+//! across all bots, so a few slow bots show up in p99 instead of being averaged away.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Largest round-trip time recorded, in microseconds (longer ones saturate).
+const MAX_RTT_US: u64 = 60_000_000;
+/// Largest prediction error recorded, in millimetres.
+const MAX_PREDICTION_ERROR_MM: u64 = 10_000_000;
+/// Two significant figures (1% precision) keep a histogram at tens of kilobytes, which
+/// matters with thousands of bots each holding two.
+const SIGFIG: u8 = 2;
+
+fn histogram(max: u64) -> Histogram<u64> {
+    // Constant, valid bounds: creation cannot fail.
+    Histogram::new_with_bounds(1, max, SIGFIG).expect("histogram bounds are valid")
+}
+
+/// An empty round-trip-time histogram, in microseconds.
+pub fn rtt_histogram() -> Histogram<u64> {
+    histogram(MAX_RTT_US)
+}
+
+/// An empty prediction-error histogram, in millimetres.
+pub fn prediction_histogram() -> Histogram<u64> {
+    histogram(MAX_PREDICTION_ERROR_MM)
+}
+
+/// What one bot saw.
+#[derive(Debug, Clone)]
+pub struct BotOutcome {
+    /// Whether the handshake completed (`Welcome` arrived).
+    pub connected: bool,
+    /// Seconds from `Welcome` to the end of the session.
+    pub connected_secs: f64,
+    pub snapshots: u64,
+    /// Payload bytes of binary frames, both directions.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// From `Welcome`; 0 if the bot never connected.
+    pub tick_rate: u16,
+    pub snapshot_rate: u16,
+    /// Round-trip times of pongs, in microseconds.
+    pub rtt_us: Histogram<u64>,
+    /// Prediction errors, in millimetres.
+    pub prediction_error_mm: Histogram<u64>,
+    /// Why the bot failed, if it did.
+    pub error: Option<String>,
+}
+
+impl BotOutcome {
+    /// A bot that failed before connecting.
+    pub fn failed(error: String) -> BotOutcome {
+        BotOutcome {
+            connected: false,
+            connected_secs: 0.0,
+            snapshots: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            tick_rate: 0,
+            snapshot_rate: 0,
+            rtt_us: rtt_histogram(),
+            prediction_error_mm: prediction_histogram(),
+            error: Some(error),
+        }
+    }
+}
+
+/// The result of a swarm run. Field names are a contract with the benches and CI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwarmReport {
+    pub url: String,
+    pub seed: u64,
+    pub bots_requested: u32,
+    /// Bots that completed the handshake (including ones that failed later).
+    pub bots_connected: u32,
+    /// Bots that could not connect or whose session ended before the run did.
+    pub bots_failed: u32,
+    /// Seconds from the start of the run until bots were told to stop.
+    pub duration_s: f64,
+    /// From `Welcome` (0 if no bot connected).
+    pub tick_rate: u16,
+    pub expected_snapshot_rate: u16,
+    pub snapshots_total: u64,
+    /// Mean over connected bots of snapshots per connected second.
+    pub snapshots_per_bot_per_sec: f64,
+    /// The slowest connected bot's snapshots per connected second.
+    pub snapshots_per_bot_per_sec_min: f64,
+    /// Mean over connected bots of payload bytes per connected second.
+    pub bytes_in_per_bot_per_sec: f64,
+    pub bytes_out_per_bot_per_sec: f64,
+    /// Number of pongs measured; the RTT fields are 0 when this is 0.
+    pub rtt_samples: u64,
+    pub rtt_ms_p50: f64,
+    pub rtt_ms_p99: f64,
+    pub rtt_ms_max: f64,
+    /// Number of prediction-error measurements; the fields below are 0 when this is 0.
+    pub prediction_samples: u64,
+    pub prediction_error_mm_p50: f64,
+    pub prediction_error_mm_p99: f64,
+    pub prediction_error_mm_max: f64,
+    /// Error text → number of bots that failed with it.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl SwarmReport {
+    /// Aggregates the outcomes of one run.
+    pub fn aggregate(
+        url: &str,
+        seed: u64,
+        bots_requested: u32,
+        duration_s: f64,
+        outcomes: &[BotOutcome],
+    ) -> SwarmReport {
+        let connected: Vec<&BotOutcome> = outcomes.iter().filter(|o| o.connected).collect();
+        let per_sec = |value: u64, o: &BotOutcome| {
+            if o.connected_secs > 0.0 {
+                value as f64 / o.connected_secs
+            } else {
+                0.0
+            }
+        };
+        let snapshot_rates: Vec<f64> = connected.iter().map(|o| per_sec(o.snapshots, o)).collect();
+        let bytes_in: Vec<f64> = connected.iter().map(|o| per_sec(o.bytes_in, o)).collect();
+        let bytes_out: Vec<f64> = connected.iter().map(|o| per_sec(o.bytes_out, o)).collect();
+
+        let mut rtt = rtt_histogram();
+        let mut prediction = prediction_histogram();
+        let mut errors = BTreeMap::new();
+        for o in outcomes {
+            // Every histogram comes from the same constructor, so the ranges match and
+            // adding cannot fail.
+            let _ = rtt.add(&o.rtt_us);
+            let _ = prediction.add(&o.prediction_error_mm);
+            if let Some(e) = &o.error {
+                *errors.entry(e.clone()).or_insert(0) += 1;
+            }
+        }
+        let quantile = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(q)
+            }
+        };
+
+        SwarmReport {
+            url: url.to_owned(),
+            seed,
+            bots_requested,
+            bots_connected: count(connected.len()),
+            bots_failed: count(outcomes.iter().filter(|o| o.error.is_some()).count()),
+            duration_s,
+            tick_rate: connected.iter().map(|o| o.tick_rate).max().unwrap_or(0),
+            expected_snapshot_rate: connected.iter().map(|o| o.snapshot_rate).max().unwrap_or(0),
+            snapshots_total: outcomes.iter().map(|o| o.snapshots).sum(),
+            snapshots_per_bot_per_sec: mean(&snapshot_rates),
+            snapshots_per_bot_per_sec_min: snapshot_rates
+                .iter()
+                .copied()
+                .reduce(f64::min)
+                .unwrap_or(0.0),
+            bytes_in_per_bot_per_sec: mean(&bytes_in),
+            bytes_out_per_bot_per_sec: mean(&bytes_out),
+            rtt_samples: rtt.len(),
+            rtt_ms_p50: quantile(&rtt, 0.5) as f64 / 1000.0,
+            rtt_ms_p99: quantile(&rtt, 0.99) as f64 / 1000.0,
+            rtt_ms_max: if rtt.is_empty() {
+                0.0
+            } else {
+                rtt.max() as f64 / 1000.0
+            },
+            prediction_samples: prediction.len(),
+            prediction_error_mm_p50: quantile(&prediction, 0.5) as f64,
+            prediction_error_mm_p99: quantile(&prediction, 0.99) as f64,
+            prediction_error_mm_max: if prediction.is_empty() {
+                0.0
+            } else {
+                prediction.max() as f64
+            },
+            errors,
+        }
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+impl fmt::Display for SwarmReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Tickwire swarm against {} (seed {})",
+            self.url, self.seed
+        )?;
+        writeln!(
+            f,
+            "  bots:        {} requested, {} connected, {} failed, {:.1} s",
+            self.bots_requested, self.bots_connected, self.bots_failed, self.duration_s
+        )?;
+        writeln!(
+            f,
+            "  snapshots:   {:.2}/s per bot (min {:.2}; Welcome promised {}/s at {} ticks/s), {} total",
+            self.snapshots_per_bot_per_sec,
+            self.snapshots_per_bot_per_sec_min,
+            self.expected_snapshot_rate,
+            self.tick_rate,
+            self.snapshots_total
+        )?;
+        writeln!(
+            f,
+            "  bandwidth:   {:.1} kB/s in, {:.2} kB/s out per bot",
+            self.bytes_in_per_bot_per_sec / 1000.0,
+            self.bytes_out_per_bot_per_sec / 1000.0
+        )?;
+        writeln!(
+            f,
+            "  rtt:         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} pongs)",
+            self.rtt_ms_p50, self.rtt_ms_p99, self.rtt_ms_max, self.rtt_samples
+        )?;
+        writeln!(
+            f,
+            "  prediction:  error p50 {} mm, p99 {} mm, max {} mm ({} samples)",
+            self.prediction_error_mm_p50,
+            self.prediction_error_mm_p99,
+            self.prediction_error_mm_max,
+            self.prediction_samples
+        )?;
+        if !self.errors.is_empty() {
+            writeln!(f, "  errors:")?;
+            for (error, n) in &self.errors {
+                writeln!(f, "    {n:>5} × {error}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bot(
+        secs: f64,
+        snapshots: u64,
+        bytes_in: u64,
+        rtts_us: &[u64],
+        error: Option<&str>,
+    ) -> BotOutcome {
+        let mut o = BotOutcome::failed(String::new());
+        o.connected = true;
+        o.connected_secs = secs;
+        o.snapshots = snapshots;
+        o.bytes_in = bytes_in;
+        o.bytes_out = snapshots;
+        o.tick_rate = 60;
+        o.snapshot_rate = 20;
+        for &r in rtts_us {
+            o.rtt_us.saturating_record(r);
+        }
+        o.error = error.map(str::to_owned);
+        o
+    }
+
+    #[test]
+    fn rates_are_per_connected_second_and_averaged_over_connected_bots() {
+        let outcomes = vec![
+            // 20/s and 1000 B/s.
+            bot(10.0, 200, 10_000, &[1_000, 2_000], None),
+            // Joined late: 5 s connected, 18/s and 2000 B/s.
+            bot(5.0, 90, 10_000, &[3_000], None),
+            // Kicked after 2 s: 10/s, still counted as connected, and as failed.
+            bot(2.0, 20, 0, &[], Some("server closed")),
+            BotOutcome::failed("connect: refused".into()),
+            BotOutcome::failed("connect: refused".into()),
+        ];
+        let r = SwarmReport::aggregate("ws://x/ws", 9, 5, 10.0, &outcomes);
+        assert_eq!(
+            (r.bots_requested, r.bots_connected, r.bots_failed),
+            (5, 3, 3)
+        );
+        assert_eq!(r.snapshots_total, 310);
+        assert!((r.snapshots_per_bot_per_sec - 16.0).abs() < 1e-9);
+        assert!((r.snapshots_per_bot_per_sec_min - 10.0).abs() < 1e-9);
+        assert!((r.bytes_in_per_bot_per_sec - 1000.0).abs() < 1e-9);
+        assert!((r.bytes_out_per_bot_per_sec - 16.0).abs() < 1e-9);
+        assert_eq!((r.tick_rate, r.expected_snapshot_rate), (60, 20));
+        assert_eq!(r.rtt_samples, 3);
+        // Two significant figures: within 1%.
+        assert!((r.rtt_ms_p50 - 2.0).abs() <= 0.02, "p50 {}", r.rtt_ms_p50);
+        assert!((r.rtt_ms_p99 - 3.0).abs() <= 0.03, "p99 {}", r.rtt_ms_p99);
+        assert_eq!(r.prediction_samples, 0);
+        assert_eq!(r.prediction_error_mm_p99, 0.0);
+        assert_eq!(r.errors.get("connect: refused"), Some(&2));
+        assert_eq!(r.errors.get("server closed"), Some(&1));
+    }
+
+    #[test]
+    fn an_empty_run_reports_zeros_and_round_trips_as_json() {
+        let r = SwarmReport::aggregate("ws://x/ws", 1, 0, 0.0, &[]);
+        assert_eq!(r.snapshots_per_bot_per_sec, 0.0);
+        assert_eq!(r.snapshots_per_bot_per_sec_min, 0.0);
+        assert_eq!(r.rtt_ms_p99, 0.0);
+        let json = serde_json::to_string(&r).expect("serialises");
+        for key in [
+            "bots_connected",
+            "bots_failed",
+            "duration_s",
+            "snapshots_per_bot_per_sec",
+            "snapshots_per_bot_per_sec_min",
+            "expected_snapshot_rate",
+            "bytes_in_per_bot_per_sec",
+            "bytes_out_per_bot_per_sec",
+            "rtt_ms_p50",
+            "rtt_ms_p99",
+            "prediction_error_mm_p99",
+            "errors",
+        ] {
+            assert!(json.contains(&format!("\"{key}\":")), "missing {key}");
+        }
+        let back: SwarmReport = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,332 @@
+//! Many bots against one server for a fixed time.
+//!
+//! Each bot is one tokio task owning one [`Client`]. Bots join at a steady rate (a
+//! thousand simultaneous upgrades would measure the accept queue, not the game), play
+//! until the run's deadline or a shutdown request, then close with 1000. Everything a
+//! bot measures stays in its own [`BotOutcome`] until the end, so the hot path shares
+//! nothing but a few relaxed counters that feed the progress line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use shared::map::Map;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::behaviour::{Behaviour, Predictor};
+use crate::client::{CLOSE_TIMEOUT, Client, ClientError, Event};
+use crate::report::{BotOutcome, SwarmReport, prediction_histogram, rtt_histogram};
+
+/// How often the progress line refreshes.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+/// How often each bot pings.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct SwarmConfig {
+    /// WebSocket endpoint, e.g. `ws://127.0.0.1:8080/ws`.
+    pub url: String,
+    pub bots: u32,
+    /// Bots stop this long after the run started (ramp included).
+    pub duration: Duration,
+    /// Bots connecting per second; values that are not positive and finite start every
+    /// bot at once.
+    pub ramp_per_sec: f64,
+    /// Bot `i` draws its random choices from `seed + i`.
+    pub seed: u64,
+    /// Bots are named `{name_prefix}{i}`, `i` counting from 1.
+    pub name_prefix: String,
+    /// Draw a live progress line on stderr (only shown if stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        SwarmConfig {
+            url: "ws://127.0.0.1:8080/ws".to_owned(),
+            bots: 10,
+            duration: Duration::from_secs(30),
+            ramp_per_sec: 50.0,
+            seed: 0,
+            name_prefix: "bot".to_owned(),
+            progress: false,
+        }
+    }
+}
+
+/// Counters for the progress line.
+#[derive(Debug, Default)]
+struct Live {
+    connected: AtomicU64,
+    failed: AtomicU64,
+    snapshots: AtomicU64,
+    bytes_in: AtomicU64,
+}
+
+/// Runs the swarm until `cfg.duration` has passed or `shutdown` is cancelled, then
+/// waits for every bot to close and aggregates what they measured.
+pub async fn run_swarm(cfg: SwarmConfig, shutdown: CancellationToken) -> SwarmReport {
+    let start = Instant::now();
+    let deadline = start + cfg.duration;
+    let stop = shutdown.child_token();
+    let live = Arc::new(Live::default());
+
+    let mut bots = Vec::with_capacity(cfg.bots as usize);
+    for i in 0..cfg.bots {
+        let offset = if cfg.ramp_per_sec.is_finite() && cfg.ramp_per_sec > 0.0 {
+            Duration::from_secs_f64(f64::from(i) / cfg.ramp_per_sec)
+        } else {
+            Duration::ZERO
+        };
+        let bot = Bot {
+            url: cfg.url.clone(),
+            name: format!("{}{}", cfg.name_prefix, u64::from(i) + 1),
+            seed: cfg.seed.wrapping_add(u64::from(i)),
+            start_at: start + offset,
+            stop: stop.clone(),
+            live: Arc::clone(&live),
+        };
+        bots.push(tokio::spawn(bot.run()));
+    }
+
+    let progress_done = CancellationToken::new();
+    let progress = tokio::spawn(show_progress(
+        cfg.progress,
+        cfg.bots,
+        start,
+        Arc::clone(&live),
+        progress_done.clone(),
+    ));
+
+    tokio::select! {
+        _ = tokio::time::sleep_until(deadline) => {}
+        _ = shutdown.cancelled() => {}
+    }
+    let stopped_at = Instant::now();
+    stop.cancel();
+
+    let mut outcomes = Vec::with_capacity(bots.len());
+    for bot in bots {
+        outcomes.push(match bot.await {
+            Ok(outcome) => outcome,
+            Err(e) => BotOutcome::failed(format!("bot task failed: {e}")),
+        });
+    }
+    progress_done.cancel();
+    let _ = progress.await;
+
+    SwarmReport::aggregate(
+        &cfg.url,
+        cfg.seed,
+        cfg.bots,
+        (stopped_at - start).as_secs_f64(),
+        &outcomes,
+    )
+}
+
+async fn show_progress(
+    enabled: bool,
+    total: u32,
+    start: Instant,
+    live: Arc<Live>,
+    done: CancellationToken,
+) {
+    let bar = if enabled {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    let mut timer = tokio::time::interval(PROGRESS_INTERVAL);
+    timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut last_at, mut last_snapshots, mut last_bytes) = (Instant::now(), 0u64, 0u64);
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            _ = done.cancelled() => break,
+        }
+        let now = Instant::now();
+        let secs = (now - last_at).as_secs_f64().max(1e-3);
+        let snapshots = live.snapshots.load(Ordering::Relaxed);
+        let bytes = live.bytes_in.load(Ordering::Relaxed);
+        bar.set_message(format!(
+            "connected {}/{}  failed {}  {:.0} snapshots/s  {:.1} kB/s in  {:.1} s",
+            live.connected.load(Ordering::Relaxed),
+            total,
+            live.failed.load(Ordering::Relaxed),
+            (snapshots - last_snapshots) as f64 / secs,
+            (bytes - last_bytes) as f64 / secs / 1000.0,
+            (now - start).as_secs_f64(),
+        ));
+        bar.tick();
+        (last_at, last_snapshots, last_bytes) = (now, snapshots, bytes);
+    }
+    bar.finish_and_clear();
+}
+
+/// One bot's parameters.
+#[derive(Debug)]
+struct Bot {
+    url: String,
+    name: String,
+    seed: u64,
+    start_at: Instant,
+    stop: CancellationToken,
+    live: Arc<Live>,
+}
+
+/// What the select loop of a session woke up for.
+enum Wake {
+    Stop,
+    Input,
+    Ping,
+    Event(Result<Event, ClientError>),
+}
+
+impl Bot {
+    async fn run(self) -> BotOutcome {
+        let outcome = self.play().await;
+        if outcome.error.is_some() {
+            self.live.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    async fn play(&self) -> BotOutcome {
+        tokio::select! {
+            _ = tokio::time::sleep_until(self.start_at) => {}
+            _ = self.stop.cancelled() => {
+                return BotOutcome::failed("not started: the run ended before its turn to connect".to_owned());
+            }
+        }
+        let client = tokio::select! {
+            result = Client::connect(&self.url, &self.name) => match result {
+                Ok(client) => client,
+                Err(e) => return BotOutcome::failed(format!("connect: {e}")),
+            },
+            _ = self.stop.cancelled() => {
+                return BotOutcome::failed("connect: the run ended during the handshake".to_owned());
+            }
+        };
+        self.live.connected.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.session(client).await;
+        self.live.connected.fetch_sub(1, Ordering::Relaxed);
+        outcome
+    }
+
+    /// Plays one welcomed session until told to stop or until it fails.
+    async fn session(&self, mut client: Client) -> BotOutcome {
+        let connected_at = Instant::now();
+        let welcome = client.welcome().clone();
+        let mut outcome = BotOutcome {
+            connected: true,
+            connected_secs: 0.0,
+            snapshots: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            tick_rate: welcome.tick_rate,
+            snapshot_rate: welcome.snapshot_rate,
+            rtt_us: rtt_histogram(),
+            prediction_error_mm: prediction_histogram(),
+            error: None,
+        };
+
+        let setup = if welcome.tick_rate == 0 {
+            Err("Welcome announced a tick rate of 0".to_owned())
+        } else {
+            Map::from_info(welcome.map.clone()).map_err(|e| ClientError::from(e).to_string())
+        };
+        let map = match setup {
+            Ok(map) => map,
+            Err(e) => {
+                outcome.error = Some(e);
+                let _ = client.close().await;
+                return outcome;
+            }
+        };
+
+        let mut behaviour = Behaviour::new(self.seed, welcome.tick_rate);
+        let mut predictor = Predictor::new(map, welcome.tick_rate);
+        let mut input_timer =
+            tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(welcome.tick_rate)));
+        // An overloaded bot process would otherwise send a burst of stale inputs, which
+        // only adds load; the server has to cope with missing inputs anyway.
+        input_timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut ping_timer = tokio::time::interval(PING_INTERVAL);
+        ping_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut counted_bytes_in = client.bytes_in();
+
+        let error = loop {
+            let wake = tokio::select! {
+                _ = self.stop.cancelled() => Wake::Stop,
+                _ = input_timer.tick() => Wake::Input,
+                _ = ping_timer.tick() => Wake::Ping,
+                // Cancel safe: a frame half read when a timer fires stays buffered.
+                event = client.next_event() => Wake::Event(event),
+            };
+            match wake {
+                Wake::Stop => break None,
+                Wake::Input => {
+                    let intent =
+                        behaviour.decide(predictor.position(), client.view(), welcome.entity);
+                    match client
+                        .send_input(intent.move_x, intent.move_y, intent.aim, intent.buttons)
+                        .await
+                    {
+                        Ok(seq) => predictor.on_input(seq, intent.move_x, intent.move_y),
+                        Err(e) => break Some(format!("send input: {e}")),
+                    }
+                }
+                Wake::Ping => {
+                    if let Err(e) = client.send_ping().await {
+                        break Some(format!("send ping: {e}"));
+                    }
+                }
+                Wake::Event(Ok(Event::Snapshot { .. })) => {
+                    outcome.snapshots += 1;
+                    self.live.snapshots.fetch_add(1, Ordering::Relaxed);
+                    let bytes_in = client.bytes_in();
+                    self.live
+                        .bytes_in
+                        .fetch_add(bytes_in - counted_bytes_in, Ordering::Relaxed);
+                    counted_bytes_in = bytes_in;
+
+                    let view = client.view();
+                    if let Some(error_m) =
+                        predictor.on_snapshot(view.get(welcome.entity), view.last_input_seq)
+                    {
+                        outcome
+                            .prediction_error_mm
+                            .saturating_record((error_m * 1000.0).round() as u64);
+                    }
+                }
+                Wake::Event(Ok(Event::Pong { rtt, .. })) => {
+                    let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+                    outcome.rtt_us.saturating_record(micros);
+                }
+                Wake::Event(Ok(Event::Closed { code, reason })) => {
+                    break Some(ClientError::Closed { code, reason }.to_string());
+                }
+                Wake::Event(Err(e)) => break Some(format!("receive: {e}")),
+            }
+        };
+
+        outcome.connected_secs = connected_at.elapsed().as_secs_f64();
+        outcome.bytes_in = client.bytes_in();
+        outcome.bytes_out = client.bytes_out();
+        outcome.error = error;
+        // The close handshake is good manners, not part of the measurement: a server too
+        // busy to answer it does not make the bot a failure.
+        match tokio::time::timeout(CLOSE_TIMEOUT * 2, client.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(bot = %self.name, "close failed: {e}"),
+            Err(_) => tracing::debug!(bot = %self.name, "close timed out"),
+        }
+        outcome
+    }
+}

@@ -1,0 +1,185 @@
+//! Command-line and environment configuration, and its validation into [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use shared::map::{DEFAULT_ARENA_JSON, Map, MapError};
+
+/// Tickwire game state synchronisation server.
+///
+/// Every flag can also be set through the environment variable named in its help.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "server", version, about, long_about = None, args_override_self = true)]
+pub struct ServerConfig {
+    /// Address to listen on (HTTP, web client and WebSocket share it).
+    #[arg(long, env = "TICKWIRE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Simulation ticks per second.
+    #[arg(long, env = "TICKWIRE_TICK_RATE", default_value_t = 60)]
+    pub tick_rate: u16,
+
+    /// Snapshots per second sent to each client (at most the tick rate).
+    #[arg(long, env = "TICKWIRE_SNAPSHOT_RATE", default_value_t = 20)]
+    pub snapshot_rate: u16,
+
+    /// Number of wandering drones in the room.
+    #[arg(long, env = "TICKWIRE_DRONES", default_value_t = 200)]
+    pub drones: u32,
+
+    /// Players admitted to the room; further joins are closed with code 4004.
+    #[arg(long, env = "TICKWIRE_MAX_PLAYERS", default_value_t = 512)]
+    pub max_players: u32,
+
+    /// Map file (JSON, see assets/maps/arena.json); the embedded arena by default.
+    #[arg(long, env = "TICKWIRE_MAP")]
+    pub map: Option<PathBuf>,
+
+    /// Directory served at `/` (the web client).
+    #[arg(long, env = "TICKWIRE_WEB_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/web"))]
+    pub web_dir: PathBuf,
+
+    /// Open WebSocket connections accepted at once; upgrades beyond it get HTTP 503.
+    #[arg(long, env = "TICKWIRE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Seconds a new connection has to send its Hello (close code 4005 after).
+    #[arg(long, env = "TICKWIRE_HANDSHAKE_TIMEOUT", default_value_t = 5)]
+    pub handshake_timeout_s: u64,
+
+    /// Encoded messages queued towards one client; when full, its snapshots are skipped.
+    #[arg(long, env = "TICKWIRE_OUTBOUND_QUEUE", default_value_t = 8)]
+    pub outbound_queue: usize,
+
+    /// Seconds a client may block a single write before it is closed with 4006.
+    #[arg(long, env = "TICKWIRE_STALL_TIMEOUT", default_value_t = 10)]
+    pub stall_timeout_s: u64,
+
+    /// Seconds between the tick-duration summaries in the log.
+    #[arg(long, env = "TICKWIRE_STATS_INTERVAL", default_value_t = 10)]
+    pub stats_interval_s: u64,
+
+    /// Seed for the room's random numbers (drones, spawns); random when absent.
+    #[arg(long, env = "TICKWIRE_SEED")]
+    pub seed: Option<u64>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        // Parsing an empty command line gives exactly the documented defaults.
+        ServerConfig::parse_from(["server"])
+    }
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("tick rate must be between 1 and 240, got {0}")]
+    TickRate(u16),
+    #[error("snapshot rate must be between 1 and the tick rate ({tick_rate}), got {snapshot_rate}")]
+    SnapshotRate { snapshot_rate: u16, tick_rate: u16 },
+    #[error("{name} must be at least 1")]
+    Zero { name: &'static str },
+    #[error("cannot read map file {path}: {source}")]
+    MapFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid map: {0}")]
+    Map(#[from] MapError),
+}
+
+/// Validated settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tick_rate: u16,
+    pub snapshot_rate: u16,
+    pub drones: u32,
+    pub max_players: u32,
+    pub map: Arc<Map>,
+    pub web_dir: PathBuf,
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    pub outbound_queue: usize,
+    pub stall_timeout: Duration,
+    pub stats_interval: Duration,
+    pub seed: Option<u64>,
+}
+
+impl ServerConfig {
+    /// Checks ranges and loads the map.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        if !(1..=240).contains(&self.tick_rate) {
+            return Err(ConfigError::TickRate(self.tick_rate));
+        }
+        if self.snapshot_rate == 0 || self.snapshot_rate > self.tick_rate {
+            return Err(ConfigError::SnapshotRate {
+                snapshot_rate: self.snapshot_rate,
+                tick_rate: self.tick_rate,
+            });
+        }
+        for (name, value) in [
+            ("max-players", self.max_players as usize),
+            ("max-connections", self.max_connections),
+            ("outbound-queue", self.outbound_queue),
+            ("handshake-timeout-s", self.handshake_timeout_s as usize),
+            ("stall-timeout-s", self.stall_timeout_s as usize),
+            ("stats-interval-s", self.stats_interval_s as usize),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero { name });
+            }
+        }
+        let map = match &self.map {
+            None => Map::from_json(DEFAULT_ARENA_JSON)?,
+            Some(path) => {
+                let json =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::MapFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Map::from_json(&json)?
+            }
+        };
+        Ok(Settings {
+            tick_rate: self.tick_rate,
+            snapshot_rate: self.snapshot_rate,
+            drones: self.drones,
+            max_players: self.max_players,
+            map: Arc::new(map),
+            web_dir: self.web_dir.clone(),
+            max_connections: self.max_connections,
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_s),
+            outbound_queue: self.outbound_queue,
+            stall_timeout: Duration::from_secs(self.stall_timeout_s),
+            stats_interval: Duration::from_secs(self.stats_interval_s),
+            seed: self.seed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = ServerConfig::default().validate().unwrap();
+        assert_eq!((s.tick_rate, s.snapshot_rate, s.drones), (60, 20, 200));
+        assert!(s.web_dir.join("index.html").exists() || !s.web_dir.exists());
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        let cfg = ServerConfig::parse_from(["server", "--snapshot-rate", "61"]);
+        assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::SnapshotRate { .. })
+        ));
+        let cfg = ServerConfig::parse_from(["server", "--tick-rate", "0"]);
+        assert!(matches!(cfg.validate(), Err(ConfigError::TickRate(0))));
+    }
+}

@@ -1,0 +1,525 @@
+//! The arena game as bevy_ecs components, resources and systems.
+//!
+//! The simulation reads time only from [`SimClock`] (tick number and fixed `dt`) and
+//! randomness only from [`RoomRng`], so a room with a fixed seed replays identically.
+//! Player movement is `shared::movement`, the same code clients predict with.
+
+use std::sync::Arc;
+
+use bevy_ecs::prelude::*;
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use shared::map::Map;
+use shared::movement::{Kinematics, move_and_collide, step_player};
+use shared::protocol::Input;
+use shared::quant::{angle_to_q, q_to_angle};
+use shared::rules::{
+    BUTTON_FIRE, DRONE_MAX_HEALTH, DRONE_RADIUS, DRONE_SPEED, FIRE_COOLDOWN_S, PLAYER_MAX_HEALTH,
+    PLAYER_RADIUS, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS, PROJECTILE_SPEED,
+    RESPAWN_DELAY_S, seconds_to_ticks,
+};
+
+/// The network identity of a replicated entity: unique in its room, never reused.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NetId(pub u32);
+
+/// Position and velocity in metres.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Motion(pub Kinematics);
+
+/// Facing as a fraction of a turn, as on the wire.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Facing(pub u16);
+
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Health(pub u8);
+
+/// A player controlled by a client session.
+#[derive(Component, Debug, Clone)]
+pub struct Player {
+    pub client_id: u32,
+    pub name: String,
+    pub score: u32,
+    /// The newest input received; applied every tick until a newer one arrives.
+    pub input: Input,
+    pub next_fire_tick: u32,
+    /// Set while dead: the tick at which the player comes back.
+    pub respawn_at: Option<u32>,
+}
+
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Drone {
+    pub next_turn_tick: u32,
+}
+
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Projectile {
+    /// Net id of the shooter, for the wire.
+    pub owner: NetId,
+    /// The shooter's entity, to credit kills.
+    pub shooter: Entity,
+    pub expires_at: u32,
+}
+
+/// The simulation's only notion of time.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct SimClock {
+    pub tick: u32,
+    pub dt: f64,
+}
+
+/// Durations converted once to ticks for this room's tick rate.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct TickRules {
+    pub fire_cooldown: u32,
+    pub projectile_lifetime: u32,
+    pub respawn_delay: u32,
+    pub drone_turn_min: u32,
+    pub drone_turn_max: u32,
+}
+
+impl TickRules {
+    pub fn new(tick_rate: u16) -> TickRules {
+        TickRules {
+            fire_cooldown: seconds_to_ticks(FIRE_COOLDOWN_S, tick_rate),
+            projectile_lifetime: seconds_to_ticks(PROJECTILE_LIFETIME_S, tick_rate),
+            respawn_delay: seconds_to_ticks(RESPAWN_DELAY_S, tick_rate),
+            drone_turn_min: seconds_to_ticks(1.0, tick_rate),
+            drone_turn_max: seconds_to_ticks(4.0, tick_rate),
+        }
+    }
+}
+
+#[derive(Resource, Debug, Clone)]
+pub struct ArenaMap(pub Arc<Map>);
+
+#[derive(Resource, Debug)]
+pub struct RoomRng(pub SmallRng);
+
+/// Hands out [`NetId`]s.
+#[derive(Resource, Debug, Default)]
+pub struct NetIds {
+    next: u32,
+}
+
+impl NetIds {
+    pub fn allocate(&mut self) -> NetId {
+        self.next = self.next.wrapping_add(1);
+        NetId(self.next)
+    }
+}
+
+/// How many drones the room keeps alive.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct DronePopulation(pub u32);
+
+/// Counters the room reports; reset by whoever reads them.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct GameCounters {
+    pub shots: u64,
+    pub hits: u64,
+    pub kills: u64,
+}
+
+/// Builds a room's World with its resources and initial drones.
+pub fn new_world(map: Arc<Map>, tick_rate: u16, drones: u32, seed: u64) -> World {
+    let mut world = World::new();
+    world.insert_resource(SimClock {
+        tick: 0,
+        dt: 1.0 / f64::from(tick_rate),
+    });
+    world.insert_resource(TickRules::new(tick_rate));
+    world.insert_resource(ArenaMap(map));
+    world.insert_resource(RoomRng(SmallRng::seed_from_u64(seed)));
+    world.insert_resource(NetIds::default());
+    world.insert_resource(DronePopulation(drones));
+    world.insert_resource(GameCounters::default());
+    world
+}
+
+/// The per-tick systems in order. Player input has already been written into [`Player`].
+pub fn new_schedule() -> Schedule {
+    let mut schedule = Schedule::default();
+    schedule.add_systems(
+        (
+            move_players,
+            fire_weapons,
+            wander_drones,
+            move_projectiles,
+            resolve_hits,
+            respawn_players,
+            replenish_drones,
+        )
+            .chain(),
+    );
+    schedule
+}
+
+/// Picks a free random spot for a square of half-side `r`.
+fn random_free_spot(map: &Map, rng: &mut SmallRng, r: f64) -> (f64, f64) {
+    for _ in 0..200 {
+        let x = rng.random_range(r..map.width() - r);
+        let y = rng.random_range(r..map.height() - r);
+        if map.is_free(x, y, r) {
+            return (x, y);
+        }
+    }
+    // Maps are validated to have free spawn points, which suit every entity size we use.
+    map.spawns()
+        .first()
+        .copied()
+        .unwrap_or((map.width() / 2.0, map.height() / 2.0))
+}
+
+fn random_spawn(map: &Map, rng: &mut SmallRng) -> (f64, f64) {
+    let spawns = map.spawns();
+    if spawns.is_empty() {
+        return random_free_spot(map, rng, PLAYER_RADIUS);
+    }
+    let i = rng.random_range(0..spawns.len());
+    spawns
+        .get(i)
+        .copied()
+        .unwrap_or((map.width() / 2.0, map.height() / 2.0))
+}
+
+/// Spawns a player for a client and returns its entity and net id.
+pub fn spawn_player(world: &mut World, client_id: u32, name: String) -> (Entity, NetId) {
+    let id = world.resource_mut::<NetIds>().allocate();
+    let map = world.resource::<ArenaMap>().0.clone();
+    let (x, y) = random_spawn(&map, &mut world.resource_mut::<RoomRng>().0);
+    let entity = world
+        .spawn((
+            id,
+            Motion(Kinematics {
+                x,
+                y,
+                vx: 0.0,
+                vy: 0.0,
+            }),
+            Facing(0),
+            Health(PLAYER_MAX_HEALTH),
+            Player {
+                client_id,
+                name,
+                score: 0,
+                input: Input::default(),
+                next_fire_tick: 0,
+                respawn_at: None,
+            },
+        ))
+        .id();
+    (entity, id)
+}
+
+fn spawn_drone(
+    commands: &mut Commands,
+    ids: &mut NetIds,
+    map: &Map,
+    rng: &mut SmallRng,
+    tick: u32,
+) {
+    let (x, y) = random_free_spot(map, rng, DRONE_RADIUS);
+    let heading: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+    commands.spawn((
+        ids.allocate(),
+        Motion(Kinematics {
+            x,
+            y,
+            vx: heading.cos() * DRONE_SPEED,
+            vy: heading.sin() * DRONE_SPEED,
+        }),
+        Facing(angle_to_q(heading)),
+        Health(DRONE_MAX_HEALTH),
+        Drone {
+            next_turn_tick: tick,
+        },
+    ));
+}
+
+fn move_players(
+    clock: Res<SimClock>,
+    map: Res<ArenaMap>,
+    mut players: Query<(&mut Motion, &mut Facing, &Player)>,
+) {
+    for (mut motion, mut facing, player) in &mut players {
+        if player.respawn_at.is_some() {
+            continue;
+        }
+        let input = player.input;
+        motion.0 = step_player(motion.0, input.move_x, input.move_y, &map.0, clock.dt);
+        facing.0 = input.aim;
+    }
+}
+
+fn fire_weapons(
+    mut commands: Commands,
+    clock: Res<SimClock>,
+    rules: Res<TickRules>,
+    mut ids: ResMut<NetIds>,
+    mut counters: ResMut<GameCounters>,
+    mut players: Query<(Entity, &NetId, &Motion, &Facing, &mut Player)>,
+) {
+    for (entity, &net_id, motion, facing, mut player) in &mut players {
+        let wants = player.input.buttons & BUTTON_FIRE != 0;
+        if !wants || player.respawn_at.is_some() || clock.tick < player.next_fire_tick {
+            continue;
+        }
+        player.next_fire_tick = clock.tick.saturating_add(rules.fire_cooldown);
+        let angle = q_to_angle(facing.0);
+        let (dx, dy) = (angle.cos(), angle.sin());
+        // Start just outside the shooter so it cannot hit itself on the first step.
+        let muzzle = PLAYER_RADIUS + PROJECTILE_RADIUS + 0.05;
+        commands.spawn((
+            ids.allocate(),
+            Motion(Kinematics {
+                x: motion.0.x + dx * muzzle,
+                y: motion.0.y + dy * muzzle,
+                vx: dx * PROJECTILE_SPEED,
+                vy: dy * PROJECTILE_SPEED,
+            }),
+            *facing,
+            Projectile {
+                owner: net_id,
+                shooter: entity,
+                expires_at: clock.tick.saturating_add(rules.projectile_lifetime),
+            },
+        ));
+        counters.shots += 1;
+    }
+}
+
+fn wander_drones(
+    clock: Res<SimClock>,
+    rules: Res<TickRules>,
+    map: Res<ArenaMap>,
+    mut rng: ResMut<RoomRng>,
+    mut drones: Query<(&mut Motion, &mut Facing, &mut Drone)>,
+) {
+    for (mut motion, mut facing, mut drone) in &mut drones {
+        if clock.tick >= drone.next_turn_tick {
+            let heading: f64 = rng.0.random_range(0.0..std::f64::consts::TAU);
+            motion.0.vx = heading.cos() * DRONE_SPEED;
+            motion.0.vy = heading.sin() * DRONE_SPEED;
+            drone.next_turn_tick = clock.tick
+                + rng
+                    .0
+                    .random_range(rules.drone_turn_min..=rules.drone_turn_max);
+        }
+        let before = motion.0;
+        let (after, hit) = move_and_collide(before, DRONE_RADIUS, &map.0, clock.dt);
+        motion.0 = after;
+        // Bounce: keep the speed, reverse the blocked axis.
+        if hit.x {
+            motion.0.vx = -before.vx;
+        }
+        if hit.y {
+            motion.0.vy = -before.vy;
+        }
+        if motion.0.vx != 0.0 || motion.0.vy != 0.0 {
+            facing.0 = angle_to_q(motion.0.vy.atan2(motion.0.vx));
+        }
+    }
+}
+
+fn move_projectiles(
+    mut commands: Commands,
+    clock: Res<SimClock>,
+    map: Res<ArenaMap>,
+    mut projectiles: Query<(Entity, &mut Motion, &Projectile)>,
+) {
+    for (entity, mut motion, projectile) in &mut projectiles {
+        if clock.tick >= projectile.expires_at {
+            commands.entity(entity).despawn();
+            continue;
+        }
+        let (after, hit) = move_and_collide(motion.0, PROJECTILE_RADIUS, &map.0, clock.dt);
+        motion.0 = after;
+        if hit.any() {
+            commands.entity(entity).despawn();
+        }
+    }
+}
+
+#[allow(clippy::type_complexity)]
+fn resolve_hits(
+    mut commands: Commands,
+    clock: Res<SimClock>,
+    rules: Res<TickRules>,
+    mut counters: ResMut<GameCounters>,
+    projectiles: Query<(Entity, &Motion, &Projectile)>,
+    mut targets: Query<
+        (Entity, &NetId, &Motion, &mut Health, Option<&mut Player>),
+        Without<Projectile>,
+    >,
+    mut credited: Local<Vec<Entity>>,
+) {
+    credited.clear();
+    for (shot, shot_motion, projectile) in &projectiles {
+        let (px, py) = (shot_motion.0.x, shot_motion.0.y);
+        for (target, net_id, motion, mut health, player) in &mut targets {
+            if *net_id == projectile.owner || health.0 == 0 {
+                continue;
+            }
+            let r = if player.is_some() {
+                PLAYER_RADIUS
+            } else {
+                DRONE_RADIUS
+            } + PROJECTILE_RADIUS;
+            if (motion.0.x - px).abs() > r || (motion.0.y - py).abs() > r {
+                continue;
+            }
+            commands.entity(shot).despawn();
+            counters.hits += 1;
+            health.0 = health.0.saturating_sub(PROJECTILE_DAMAGE);
+            if health.0 == 0 {
+                counters.kills += 1;
+                credited.push(projectile.shooter);
+                match player {
+                    Some(mut p) => p.respawn_at = Some(clock.tick + rules.respawn_delay),
+                    None => commands.entity(target).despawn(),
+                }
+            }
+            break;
+        }
+    }
+    for &shooter in credited.iter() {
+        if let Ok((_, _, _, _, Some(mut p))) = targets.get_mut(shooter) {
+            p.score = p.score.saturating_add(1);
+        }
+    }
+}
+
+fn respawn_players(
+    clock: Res<SimClock>,
+    map: Res<ArenaMap>,
+    mut rng: ResMut<RoomRng>,
+    mut players: Query<(&mut Motion, &mut Health, &mut Player)>,
+) {
+    for (mut motion, mut health, mut player) in &mut players {
+        match player.respawn_at {
+            Some(at) if clock.tick >= at => {
+                let (x, y) = random_spawn(&map.0, &mut rng.0);
+                motion.0 = Kinematics {
+                    x,
+                    y,
+                    vx: 0.0,
+                    vy: 0.0,
+                };
+                health.0 = PLAYER_MAX_HEALTH;
+                player.respawn_at = None;
+            }
+            Some(_) => {
+                motion.0 = Kinematics {
+                    vx: 0.0,
+                    vy: 0.0,
+                    ..motion.0
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+fn replenish_drones(
+    mut commands: Commands,
+    clock: Res<SimClock>,
+    population: Res<DronePopulation>,
+    map: Res<ArenaMap>,
+    mut ids: ResMut<NetIds>,
+    mut rng: ResMut<RoomRng>,
+    drones: Query<&Health, With<Drone>>,
+) {
+    // Drones killed this tick are still in the query (despawns are deferred), so count
+    // only living ones.
+    let alive = drones.iter().filter(|h| h.0 > 0).count() as u32;
+    for _ in alive..population.0 {
+        spawn_drone(&mut commands, &mut ids, &map.0, &mut rng.0, clock.tick);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::map::DEFAULT_ARENA_JSON;
+
+    fn world(drones: u32) -> (World, Schedule) {
+        let map = Arc::new(Map::from_json(DEFAULT_ARENA_JSON).unwrap());
+        (new_world(map, 60, drones, 7), new_schedule())
+    }
+
+    fn step(world: &mut World, schedule: &mut Schedule) {
+        world.resource_mut::<SimClock>().tick += 1;
+        schedule.run(world);
+    }
+
+    #[test]
+    fn drones_are_spawned_and_kept() {
+        let (mut w, mut s) = world(25);
+        step(&mut w, &mut s);
+        let n = w.query::<&Drone>().iter(&w).count();
+        assert_eq!(n, 25);
+    }
+
+    #[test]
+    fn firing_respects_the_cooldown_and_projectiles_expire() {
+        let (mut w, mut s) = world(0);
+        let (p, _) = spawn_player(&mut w, 1, "a".into());
+        w.get_mut::<Player>(p).unwrap().input.buttons = BUTTON_FIRE;
+        let rules = *w.resource::<TickRules>();
+        for _ in 0..rules.fire_cooldown * 2 {
+            step(&mut w, &mut s);
+        }
+        assert_eq!(w.resource::<GameCounters>().shots, 2);
+        w.get_mut::<Player>(p).unwrap().input.buttons = 0;
+        for _ in 0..rules.projectile_lifetime + 1 {
+            step(&mut w, &mut s);
+        }
+        assert_eq!(w.query::<&Projectile>().iter(&w).count(), 0);
+    }
+
+    #[test]
+    fn kills_score_and_dead_players_respawn() {
+        let (mut w, mut s) = world(0);
+        let (a, _) = spawn_player(&mut w, 1, "a".into());
+        let (b, _) = spawn_player(&mut w, 2, "b".into());
+        // Put b two metres to the right of a, a aiming right and firing.
+        let ka = w.get::<Motion>(a).unwrap().0;
+        let kb = Kinematics {
+            x: ka.x + 2.0,
+            y: ka.y,
+            vx: 0.0,
+            vy: 0.0,
+        };
+        let map = w.resource::<ArenaMap>().0.clone();
+        assert!(
+            map.is_free(kb.x, kb.y, PLAYER_RADIUS),
+            "test setup needs a free spot"
+        );
+        w.get_mut::<Motion>(b).unwrap().0 = kb;
+        {
+            let mut pa = w.get_mut::<Player>(a).unwrap();
+            pa.input.buttons = BUTTON_FIRE;
+            pa.input.aim = 0;
+        }
+        let mut died_at = None;
+        for t in 0..600 {
+            step(&mut w, &mut s);
+            w.get_mut::<Motion>(b).unwrap().0 = kb;
+            if w.get::<Player>(b).unwrap().respawn_at.is_some() {
+                died_at = Some(t);
+                break;
+            }
+        }
+        assert!(died_at.is_some(), "b never died");
+        assert_eq!(w.get::<Player>(a).unwrap().score, 1);
+        assert_eq!(w.get::<Health>(b).unwrap().0, 0);
+        w.get_mut::<Player>(a).unwrap().input.buttons = 0;
+        let rules = *w.resource::<TickRules>();
+        for _ in 0..=rules.respawn_delay {
+            step(&mut w, &mut s);
+        }
+        assert_eq!(w.get::<Player>(b).unwrap().respawn_at, None);
+        assert_eq!(w.get::<Health>(b).unwrap().0, PLAYER_MAX_HEALTH);
+    }
+}

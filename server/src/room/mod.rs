@@ -1,0 +1,453 @@
+//! A room: one World, one tick loop, on its own thread.
+//!
+//! The loop is the only owner of the World. Sessions reach it through bounded channels:
+//! a shared command channel for joining, and per session an input channel (session →
+//! room) and an outbound channel of encoded bytes (room → session). The loop only ever
+//! `try_recv`s and `try_send`s, so no socket and no session can make a tick wait; a full
+//! outbound queue costs that client one snapshot, nothing more.
+//!
+//! A dedicated OS thread (rather than a tokio task) keeps simulation time off the async
+//! workers that serve sockets, and lets the kernel schedule busy rooms side by side.
+
+pub mod game;
+pub mod replication;
+pub mod stats;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bevy_ecs::prelude::*;
+use bytes::Bytes;
+use shared::codec::encode_snapshot_with_body;
+use shared::map::Map;
+use shared::protocol::{Input, PlayerName, Welcome};
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use self::game::{GameCounters, Player, SimClock};
+use self::replication::Replicator;
+use self::stats::{RoomStats, TickTimer};
+
+/// Inputs a session may have queued for the room. A client sends one per tick, so a
+/// few ticks of slack absorb network jitter; more only means the client is flooding.
+pub const INPUT_QUEUE: usize = 16;
+
+/// Joins waiting for the room loop to pick them up.
+const COMMAND_QUEUE: usize = 256;
+
+/// What a room is made of.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    pub name: String,
+    pub tick_rate: u16,
+    pub snapshot_rate: u16,
+    pub drones: u32,
+    pub max_players: u32,
+    pub map: Arc<Map>,
+    pub seed: u64,
+    pub stats_interval: Duration,
+}
+
+/// Why a room could not take a player.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("the room is full")]
+    Full,
+    #[error("the room has closed")]
+    Closed,
+    #[error("could not start the room thread: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// A seat in a room: everything a session needs to play.
+#[derive(Debug)]
+pub struct Seat {
+    pub welcome: Welcome,
+    /// Towards the room; `try_send` only, a full queue means the input is dropped.
+    pub inputs: mpsc::Sender<Input>,
+    /// Encoded server messages from the room.
+    pub outbound: mpsc::Receiver<Bytes>,
+}
+
+enum Command {
+    Join {
+        name: PlayerName,
+        inputs: mpsc::Receiver<Input>,
+        outbound: mpsc::Sender<Bytes>,
+        reply: oneshot::Sender<Result<(u32, u32), RoomError>>,
+    },
+}
+
+/// The async side's view of a room. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    commands: mpsc::Sender<Command>,
+    tick: Arc<AtomicU32>,
+    stats: watch::Receiver<RoomStats>,
+    config: Arc<RoomConfig>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Join { name, .. } => f
+                .debug_struct("Join")
+                .field("name", name)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl RoomHandle {
+    /// Asks the room for a seat.
+    pub async fn join(
+        &self,
+        name: PlayerName,
+        outbound_capacity: usize,
+    ) -> Result<Seat, RoomError> {
+        let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE);
+        let (outbound_tx, outbound_rx) = mpsc::channel(outbound_capacity.max(1));
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.commands
+            .send(Command::Join {
+                name,
+                inputs: inputs_rx,
+                outbound: outbound_tx,
+                reply: reply_tx,
+            })
+            .await
+            .map_err(|_| RoomError::Closed)?;
+        let (client_id, entity) = reply_rx.await.map_err(|_| RoomError::Closed)??;
+        Ok(Seat {
+            welcome: Welcome {
+                client_id,
+                entity,
+                tick_rate: self.config.tick_rate,
+                snapshot_rate: self.config.snapshot_rate,
+                map: self.config.map.info().clone(),
+            },
+            inputs: inputs_tx,
+            outbound: outbound_rx,
+        })
+    }
+
+    /// The newest tick the room has simulated.
+    pub fn current_tick(&self) -> u32 {
+        self.tick.load(Ordering::Relaxed)
+    }
+
+    /// Tick summaries, updated once per stats interval.
+    pub fn stats(&self) -> watch::Receiver<RoomStats> {
+        self.stats.clone()
+    }
+
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
+    }
+}
+
+/// Starts a room on its own thread. The thread ends when `shutdown` is cancelled; the
+/// returned handle joins it.
+pub fn spawn(
+    config: RoomConfig,
+    shutdown: CancellationToken,
+) -> Result<(RoomHandle, JoinHandle<()>), RoomError> {
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (stats_tx, stats_rx) = watch::channel(RoomStats::default());
+    let tick = Arc::new(AtomicU32::new(0));
+    let config = Arc::new(config);
+    let handle = RoomHandle {
+        commands: commands_tx,
+        tick: tick.clone(),
+        stats: stats_rx,
+        config: config.clone(),
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("room-{}", config.name))
+        .spawn(move || {
+            let mut room = Room::new(&config, commands_rx, tick, stats_tx);
+            room.run(&config, &shutdown);
+        })
+        .map_err(RoomError::Spawn)?;
+    Ok((handle, thread))
+}
+
+struct Client {
+    id: u32,
+    entity: Entity,
+    inputs: mpsc::Receiver<Input>,
+    outbound: mpsc::Sender<Bytes>,
+    last_seq: u32,
+}
+
+struct Room {
+    world: World,
+    schedule: Schedule,
+    replicator: Replicator,
+    commands: mpsc::Receiver<Command>,
+    clients: Vec<Client>,
+    next_client_id: u32,
+    max_players: u32,
+    tick_rate: u16,
+    snapshot_rate: u16,
+    tick: Arc<AtomicU32>,
+    timer: TickTimer,
+    stats: watch::Sender<RoomStats>,
+    name: String,
+}
+
+impl Room {
+    fn new(
+        config: &RoomConfig,
+        commands: mpsc::Receiver<Command>,
+        tick: Arc<AtomicU32>,
+        stats: watch::Sender<RoomStats>,
+    ) -> Room {
+        let mut world = game::new_world(
+            config.map.clone(),
+            config.tick_rate,
+            config.drones,
+            config.seed,
+        );
+        let replicator = Replicator::new(&mut world);
+        Room {
+            world,
+            schedule: game::new_schedule(),
+            replicator,
+            commands,
+            clients: Vec::new(),
+            next_client_id: 0,
+            max_players: config.max_players,
+            tick_rate: config.tick_rate,
+            snapshot_rate: config.snapshot_rate,
+            tick,
+            timer: TickTimer::default(),
+            stats,
+            name: config.name.clone(),
+        }
+    }
+
+    fn run(&mut self, config: &RoomConfig, shutdown: &CancellationToken) {
+        let period = Duration::from_secs_f64(1.0 / f64::from(self.tick_rate));
+        let mut deadline = Instant::now();
+        let mut report_at = Instant::now() + config.stats_interval;
+        info!(room = %self.name, tick_rate = self.tick_rate, snapshot_rate = self.snapshot_rate, "room started");
+        while !shutdown.is_cancelled() {
+            let started = Instant::now();
+            if started.saturating_duration_since(deadline) > period {
+                self.timer.current.late_ticks += 1;
+            }
+            self.tick_once();
+            self.timer.record_tick(started.elapsed());
+
+            if started >= report_at {
+                report_at = started + config.stats_interval;
+                self.report();
+            }
+            deadline += period;
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::sleep(deadline - now);
+            } else if now.duration_since(deadline) > period * 10 {
+                // Far behind (the machine stalled): resynchronise instead of bursting
+                // through a backlog of ticks.
+                deadline = now;
+            }
+        }
+        info!(room = %self.name, "room stopped");
+    }
+
+    fn tick_once(&mut self) {
+        let tick = {
+            let mut clock = self.world.resource_mut::<SimClock>();
+            clock.tick = clock.tick.wrapping_add(1);
+            clock.tick
+        };
+        self.accept_joins();
+        self.drain_inputs();
+        self.schedule.run(&mut self.world);
+        self.tick.store(tick, Ordering::Relaxed);
+        if self.is_snapshot_tick(tick) {
+            let started = Instant::now();
+            self.replicate(tick);
+            self.timer.record_replication(started.elapsed());
+        }
+    }
+
+    /// Spreads `snapshot_rate` snapshots evenly over each second of ticks, also when
+    /// the rates do not divide.
+    fn is_snapshot_tick(&self, tick: u32) -> bool {
+        let (sr, tr) = (u64::from(self.snapshot_rate), u64::from(self.tick_rate));
+        let t = u64::from(tick);
+        t * sr / tr != t.saturating_sub(1) * sr / tr
+    }
+
+    fn accept_joins(&mut self) {
+        while let Ok(Command::Join {
+            name,
+            inputs,
+            outbound,
+            reply,
+        }) = self.commands.try_recv()
+        {
+            if self.clients.len() >= self.max_players as usize {
+                let _ = reply.send(Err(RoomError::Full));
+                continue;
+            }
+            self.next_client_id = self.next_client_id.wrapping_add(1);
+            let id = self.next_client_id;
+            let (entity, net_id) = game::spawn_player(&mut self.world, id, name.into_string());
+            if reply.send(Ok((id, net_id.0))).is_err() {
+                // The session gave up while waiting; do not leave a ghost player behind.
+                self.world.despawn(entity);
+                continue;
+            }
+            self.clients.push(Client {
+                id,
+                entity,
+                inputs,
+                outbound,
+                last_seq: 0,
+            });
+        }
+    }
+
+    fn drain_inputs(&mut self) {
+        let mut i = 0;
+        while let Some(client) = self.clients.get_mut(i) {
+            let mut latest = None;
+            let mut gone = false;
+            loop {
+                match client.inputs.try_recv() {
+                    Ok(input) if input.seq > client.last_seq => {
+                        client.last_seq = input.seq;
+                        latest = Some(input);
+                    }
+                    Ok(_) => self.timer.current.inputs_dropped += 1,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        gone = true;
+                        break;
+                    }
+                }
+            }
+            if gone {
+                self.remove_client(i);
+                continue;
+            }
+            if let (Some(input), Some(mut player)) =
+                (latest, self.world.get_mut::<Player>(client.entity))
+            {
+                player.input = input;
+            }
+            i += 1;
+        }
+    }
+
+    fn remove_client(&mut self, index: usize) {
+        if index < self.clients.len() {
+            let client = self.clients.swap_remove(index);
+            self.world.despawn(client.entity);
+            info!(room = %self.name, client = client.id, "client left");
+        }
+    }
+
+    fn replicate(&mut self, tick: u32) {
+        let (body, entities) = match self.replicator.encode_body(&self.world) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                warn!(room = %self.name, error = %e, "snapshot encoding failed");
+                return;
+            }
+        };
+        self.timer.current.entities = entities;
+        let mut i = 0;
+        while let Some(client) = self.clients.get(i) {
+            let bytes = match encode_snapshot_with_body(tick, client.last_seq, &body) {
+                Ok(b) => Bytes::from(b),
+                Err(e) => {
+                    warn!(room = %self.name, error = %e, "snapshot encoding failed");
+                    i += 1;
+                    continue;
+                }
+            };
+            let len = bytes.len() as u64;
+            match client.outbound.try_send(bytes) {
+                Ok(()) => {
+                    self.timer.current.snapshots_sent += 1;
+                    self.timer.current.bytes_out += len;
+                }
+                Err(TrySendError::Full(_)) => self.timer.current.snapshots_dropped += 1,
+                Err(TrySendError::Closed(_)) => {
+                    self.remove_client(i);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    fn report(&mut self) {
+        self.timer.current.tick = self.world.resource::<SimClock>().tick;
+        self.timer.current.clients = self.clients.len();
+        let s = self.timer.finish();
+        let counters = std::mem::take(&mut *self.world.resource_mut::<GameCounters>());
+        info!(
+            room = %self.name,
+            tick = s.tick,
+            clients = s.clients,
+            entities = s.entities,
+            ticks = s.ticks,
+            tick_ms_p50 = s.tick_ms_p50,
+            tick_ms_p99 = s.tick_ms_p99,
+            tick_ms_max = s.tick_ms_max,
+            replication_ms_p99 = s.replication_ms_p99,
+            late_ticks = s.late_ticks,
+            snapshots_sent = s.snapshots_sent,
+            snapshots_dropped = s.snapshots_dropped,
+            kib_out = s.bytes_out / 1024,
+            inputs_dropped = s.inputs_dropped,
+            shots = counters.shots,
+            kills = counters.kills,
+            "tick summary"
+        );
+        self.stats.send_replace(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_ticks_are_spread_evenly() {
+        let mk = |sr, tr| {
+            let (_tx, rx) = mpsc::channel(1);
+            let (stx, _) = watch::channel(RoomStats::default());
+            let map = Arc::new(Map::from_json(shared::map::DEFAULT_ARENA_JSON).unwrap());
+            let cfg = RoomConfig {
+                name: "t".into(),
+                tick_rate: tr,
+                snapshot_rate: sr,
+                drones: 0,
+                max_players: 1,
+                map,
+                seed: 1,
+                stats_interval: Duration::from_secs(1),
+            };
+            Room::new(&cfg, rx, Arc::new(AtomicU32::new(0)), stx)
+        };
+        let room = mk(20, 60);
+        let ticks: Vec<u32> = (1..=60).filter(|&t| room.is_snapshot_tick(t)).collect();
+        assert_eq!(ticks.len(), 20);
+        assert!(ticks.windows(2).all(|w| w[1] - w[0] == 3));
+        let room = mk(7, 60);
+        assert_eq!((1..=600).filter(|&t| room.is_snapshot_tick(t)).count(), 70);
+        let room = mk(60, 60);
+        assert!((1..=60).all(|t| room.is_snapshot_tick(t)));
+    }
+}

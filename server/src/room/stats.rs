@@ -1,0 +1,82 @@
+//! Tick timing: histograms of how long each tick and its replication took.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Summary of one reporting interval, published to whoever watches the room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct RoomStats {
+    pub tick: u32,
+    pub clients: usize,
+    pub entities: usize,
+    /// Ticks run in the interval.
+    pub ticks: u64,
+    /// Whole tick (input, simulation, replication), in milliseconds.
+    pub tick_ms_p50: f64,
+    pub tick_ms_p99: f64,
+    pub tick_ms_max: f64,
+    /// Replication part of the tick (snapshot ticks only), in milliseconds.
+    pub replication_ms_p99: f64,
+    /// Ticks started later than their deadline by more than a whole tick.
+    pub late_ticks: u64,
+    pub snapshots_sent: u64,
+    /// Snapshots skipped because a client's outbound queue was full.
+    pub snapshots_dropped: u64,
+    /// Bytes handed to outbound queues.
+    pub bytes_out: u64,
+    /// Inputs discarded because a client's input queue was full or seq went backwards.
+    pub inputs_dropped: u64,
+}
+
+/// Accumulates one interval.
+#[derive(Debug)]
+pub struct TickTimer {
+    tick: Histogram<u64>,
+    replication: Histogram<u64>,
+    pub current: RoomStats,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 60 s at 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+impl Default for TickTimer {
+    fn default() -> Self {
+        TickTimer {
+            tick: new_histogram(),
+            replication: new_histogram(),
+            current: RoomStats::default(),
+        }
+    }
+}
+
+impl TickTimer {
+    pub fn record_tick(&mut self, d: Duration) {
+        self.tick.saturating_record(micros(d).max(1));
+        self.current.ticks += 1;
+    }
+
+    pub fn record_replication(&mut self, d: Duration) {
+        self.replication.saturating_record(micros(d).max(1));
+    }
+
+    /// Closes the interval: returns its summary and starts a new one.
+    pub fn finish(&mut self) -> RoomStats {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let mut out = self.current;
+        out.tick_ms_p50 = ms(self.tick.value_at_quantile(0.5));
+        out.tick_ms_p99 = ms(self.tick.value_at_quantile(0.99));
+        out.tick_ms_max = ms(self.tick.max());
+        out.replication_ms_p99 = ms(self.replication.value_at_quantile(0.99));
+        self.tick.reset();
+        self.replication.reset();
+        self.current = RoomStats::default();
+        out
+    }
+}
