@@ -51,7 +51,11 @@ fn codec(c: &mut Criterion) {
         entities: entities.clone(),
     });
     let bytes = encode(&message).unwrap();
-    eprintln!("full snapshot of {} entities: {} bytes", entities.len(), bytes.len());
+    eprintln!(
+        "full snapshot of {} entities: {} bytes",
+        entities.len(),
+        bytes.len()
+    );
     let mut group = c.benchmark_group("full_snapshot_564_entities");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("encode_whole", |b| {
