@@ -3,8 +3,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use shared::codec::{decode_server, encode, encode_snapshot_body, encode_snapshot_with_body};
-use shared::protocol::{EntityKind, EntityState, ServerMessage, Snapshot};
+use shared::codec::{
+    decode_server, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
+};
+use shared::protocol::{EntityKind, EntityState, FullSnapshot, ServerMessage};
 
 /// A room like the default one: 200 drones, 64 players, 300 projectiles in flight.
 fn entities() -> Vec<EntityState> {
@@ -20,6 +22,7 @@ fn entities() -> Vec<EntityState> {
                 y: (i as i32 * 613) % 12_800,
                 vx: (i as i32 % 13) * 30 - 180,
                 vy: (i as i32 % 7) * 50 - 150,
+                anchor: 0,
                 angle: (i * 2_311) as u16,
                 health: 100,
                 flags: 0,
@@ -45,7 +48,7 @@ fn entities() -> Vec<EntityState> {
 
 fn codec(c: &mut Criterion) {
     let entities = entities();
-    let message = ServerMessage::Snapshot(Snapshot {
+    let message = ServerMessage::FullSnapshot(FullSnapshot {
         tick: 123_456,
         last_input_seq: 7_890,
         entities: entities.clone(),
@@ -61,12 +64,14 @@ fn codec(c: &mut Criterion) {
     group.bench_function("encode_whole", |b| {
         b.iter(|| encode(black_box(&message)).unwrap())
     });
-    let body = encode_snapshot_body(&entities).unwrap();
+    let body = encode_full_snapshot_body(&entities).unwrap();
     group.bench_function("encode_body_once", |b| {
-        b.iter(|| encode_snapshot_body(black_box(&entities)).unwrap())
+        b.iter(|| encode_full_snapshot_body(black_box(&entities)).unwrap())
     });
     group.bench_function("splice_header_per_client", |b| {
-        b.iter(|| encode_snapshot_with_body(123_456, black_box(7_890), black_box(&body)).unwrap())
+        b.iter(|| {
+            encode_full_snapshot_with_body(123_456, black_box(7_890), black_box(&body)).unwrap()
+        })
     });
     group.bench_function("decode", |b| {
         b.iter(|| decode_server(black_box(&bytes)).unwrap())

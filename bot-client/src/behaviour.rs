@@ -80,12 +80,12 @@ pub fn nearest_target(
     from: (f64, f64),
     range_m: f64,
 ) -> Option<Target> {
-    view.entities
-        .values()
+    view.entities()
+        .iter()
         .filter(|e| matches!(e.kind, EntityKind::Player | EntityKind::Drone))
         .filter(|e| e.id != own_entity && e.flags & FLAG_DEAD == 0)
         .map(|e| {
-            let (x, y) = (q_to_pos(e.x), q_to_pos(e.y));
+            let (x, y) = view.position(e);
             let distance = (x - from.0).hypot(y - from.1);
             Target {
                 id: e.id,
@@ -331,6 +331,7 @@ mod tests {
             y: pos_to_q(y),
             vx: 0,
             vy: 0,
+            anchor: 0,
             angle: 0,
             health: 100,
             flags: 0,
@@ -342,7 +343,7 @@ mod tests {
 
     fn view_of(entities: Vec<EntityState>) -> WorldView {
         let mut view = WorldView::default();
-        view.apply(shared::protocol::Snapshot {
+        view.apply_full(&shared::protocol::FullSnapshot {
             tick: 1,
             last_input_seq: 0,
             entities,

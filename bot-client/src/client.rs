@@ -16,7 +16,8 @@ use futures_util::{SinkExt, StreamExt};
 use shared::codec::{self, CodecError, MAX_SERVER_MESSAGE_BYTES};
 use shared::map::MapError;
 use shared::protocol::{
-    ClientMessage, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, Welcome,
+    ClientMessage, Desync, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, SnapshotSettings,
+    Welcome,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -89,6 +90,8 @@ pub enum Event {
     Pong { rtt: Duration, server_tick: u32 },
     /// The session is over. `code` is 1006 if the connection ended without a close frame.
     Closed { code: Option<u16>, reason: String },
+    /// The snapshot rate and budget the server granted.
+    Settings(SnapshotSettings),
 }
 
 /// A connected session that has received its `Welcome`.
@@ -105,6 +108,8 @@ pub struct Client {
     bytes_out: u64,
     /// Set once the session has ended, so later reads report it instead of blocking.
     closed: Option<(Option<u16>, String)>,
+    /// A desync to report (tick of the snapshot that failed).
+    pending_desync: Option<u32>,
 }
 
 impl Client {
@@ -147,14 +152,15 @@ impl Client {
 
         Ok(Client {
             ws,
+            view: WorldView::new(welcome.tick_rate, welcome.packing),
             welcome,
-            view: WorldView::default(),
             next_seq: 1,
             epoch,
             pending_pings: VecDeque::new(),
             bytes_in,
             bytes_out,
             closed: None,
+            pending_desync: None,
         })
     }
 
@@ -193,6 +199,28 @@ impl Client {
         Ok(seq)
     }
 
+    /// Asks for a snapshot rate and byte budget; the server answers with
+    /// [`Event::Settings`] holding what it granted.
+    pub async fn request_settings(
+        &mut self,
+        rate: u16,
+        max_bytes_per_sec: u32,
+    ) -> Result<(), ClientError> {
+        self.send_message(&ClientMessage::SnapshotSettings(SnapshotSettings {
+            rate,
+            max_bytes_per_sec,
+        }))
+        .await
+    }
+
+    /// Tells the server the view is wrong (as a failed checksum does by itself); the
+    /// server answers with a keyframe.
+    pub async fn request_keyframe(&mut self) -> Result<(), ClientError> {
+        let tick = self.view.tick;
+        self.send_message(&ClientMessage::Desync(Desync { tick }))
+            .await
+    }
+
     /// Sends a ping stamped with the milliseconds since [`Client::connect`] began.
     pub async fn send_ping(&mut self) -> Result<(), ClientError> {
         let client_time = self.millis();
@@ -215,6 +243,10 @@ impl Client {
                 code: *code,
                 reason: reason.clone(),
             });
+        }
+        if let Some(tick) = self.pending_desync.take() {
+            self.send_message(&ClientMessage::Desync(Desync { tick }))
+                .await?;
         }
         match next_incoming(&mut self.ws).await? {
             Incoming::Binary(bytes) => self.handle_binary(&bytes),
@@ -250,7 +282,7 @@ impl Client {
                         return Ok(snapshots);
                     }
                 }
-                Event::Pong { .. } => {}
+                Event::Pong { .. } | Event::Settings(_) => {}
                 Event::Closed { code, reason } => return Err(ClientError::Closed { code, reason }),
             }
         }
@@ -299,10 +331,22 @@ impl Client {
         self.bytes_in += bytes.len() as u64;
         match codec::decode_server(bytes)? {
             ServerMessage::Snapshot(snapshot) => {
-                let tick = snapshot.tick;
-                self.view.apply(snapshot);
-                Ok(Event::Snapshot { tick })
+                if self.view.apply(&snapshot).is_err() {
+                    // The server answers a Desync report with a keyframe; it goes out
+                    // before the next read.
+                    self.pending_desync = Some(snapshot.tick);
+                }
+                Ok(Event::Snapshot {
+                    tick: snapshot.tick,
+                })
             }
+            ServerMessage::FullSnapshot(snapshot) => {
+                self.view.apply_full(&snapshot);
+                Ok(Event::Snapshot {
+                    tick: snapshot.tick,
+                })
+            }
+            ServerMessage::SnapshotSettings(settings) => Ok(Event::Settings(settings)),
             ServerMessage::Pong(pong) => Ok(Event::Pong {
                 rtt: self.rtt_for(pong.client_time),
                 server_tick: pong.server_tick,
@@ -506,6 +550,8 @@ fn message_name(msg: &ServerMessage) -> &'static str {
     match msg {
         ServerMessage::Welcome(_) => "Welcome",
         ServerMessage::Snapshot(_) => "Snapshot",
+        ServerMessage::FullSnapshot(_) => "FullSnapshot",
+        ServerMessage::SnapshotSettings(_) => "SnapshotSettings",
         ServerMessage::Pong(_) => "Pong",
     }
 }

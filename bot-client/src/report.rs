@@ -53,6 +53,10 @@ pub struct BotOutcome {
     pub rtt_us: Histogram<u64>,
     /// Prediction errors, in millimetres.
     pub prediction_error_mm: Histogram<u64>,
+    /// Snapshots that failed their checksum or did not apply (each triggers a keyframe).
+    pub desyncs: u64,
+    /// Keyframes received (the first snapshot, then one per desync report).
+    pub keyframes: u64,
     /// Why the bot failed, if it did.
     pub error: Option<String>,
 }
@@ -70,6 +74,8 @@ impl BotOutcome {
             snapshot_rate: 0,
             rtt_us: rtt_histogram(),
             prediction_error_mm: prediction_histogram(),
+            desyncs: 0,
+            keyframes: 0,
             error: Some(error),
         }
     }
@@ -97,6 +103,8 @@ pub struct SwarmReport {
     pub snapshots_per_bot_per_sec_min: f64,
     /// Mean over connected bots of payload bytes per connected second.
     pub bytes_in_per_bot_per_sec: f64,
+    /// 95th percentile over connected bots of payload bytes received per second.
+    pub bytes_in_per_bot_per_sec_p95: f64,
     pub bytes_out_per_bot_per_sec: f64,
     /// Number of pongs measured; the RTT fields are 0 when this is 0.
     pub rtt_samples: u64,
@@ -108,6 +116,10 @@ pub struct SwarmReport {
     pub prediction_error_mm_p50: f64,
     pub prediction_error_mm_p99: f64,
     pub prediction_error_mm_max: f64,
+    /// Snapshots that failed their checksum or did not apply, over all bots.
+    pub desyncs: u64,
+    /// Keyframes received over all bots.
+    pub keyframes: u64,
     /// Error text → number of bots that failed with it.
     pub errors: BTreeMap<String, u64>,
 }
@@ -170,6 +182,7 @@ impl SwarmReport {
                 .reduce(f64::min)
                 .unwrap_or(0.0),
             bytes_in_per_bot_per_sec: mean(&bytes_in),
+            bytes_in_per_bot_per_sec_p95: percentile(&bytes_in, 0.95),
             bytes_out_per_bot_per_sec: mean(&bytes_out),
             rtt_samples: rtt.len(),
             rtt_ms_p50: quantile(&rtt, 0.5) as f64 / 1000.0,
@@ -187,9 +200,19 @@ impl SwarmReport {
             } else {
                 prediction.max() as f64
             },
+            desyncs: outcomes.iter().map(|o| o.desyncs).sum(),
+            keyframes: outcomes.iter().map(|o| o.keyframes).sum(),
             errors,
         }
     }
+}
+
+/// Nearest-rank percentile of a sample (0 when empty).
+fn percentile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).saturating_sub(1);
+    sorted.get(rank).copied().unwrap_or(0.0)
 }
 
 fn count(n: usize) -> u32 {

@@ -233,6 +233,8 @@ impl Bot {
             snapshot_rate: welcome.snapshot_rate,
             rtt_us: rtt_histogram(),
             prediction_error_mm: prediction_histogram(),
+            desyncs: 0,
+            keyframes: 0,
             error: None,
         };
 
@@ -305,6 +307,7 @@ impl Bot {
                             .saturating_record((error_m * 1000.0).round() as u64);
                     }
                 }
+                Wake::Event(Ok(Event::Settings(_))) => {}
                 Wake::Event(Ok(Event::Pong { rtt, .. })) => {
                     let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
                     outcome.rtt_us.saturating_record(micros);
@@ -319,6 +322,8 @@ impl Bot {
         outcome.connected_secs = connected_at.elapsed().as_secs_f64();
         outcome.bytes_in = client.bytes_in();
         outcome.bytes_out = client.bytes_out();
+        outcome.desyncs = client.view().desyncs;
+        outcome.keyframes = client.view().keyframes;
         outcome.error = error;
         // The close handshake is good manners, not part of the measurement: a server too
         // busy to answer it does not make the bot a failure.

@@ -12,11 +12,12 @@ use bot_client::swarm::{SwarmConfig, run_swarm};
 use bot_client::{Client, ClientError, Event, RawConnection};
 use futures_util::{SinkExt, StreamExt};
 use shared::codec::{decode_client, encode};
+use shared::delta::{Diff, Frame, checksum, diff, encode_payload};
 use shared::map::{Map, MapInfo, WallRect};
 use shared::movement::{Kinematics, step_player};
 use shared::protocol::{
-    ClientMessage, EntityKind, EntityState, Hello, PROTOCOL_VERSION, Pong, ServerMessage, Snapshot,
-    Welcome, close,
+    ClientMessage, EntityKind, EntityState, Hello, PROTOCOL_VERSION, Packing, Pong, ServerMessage,
+    Snapshot, SnapshotSettings, Welcome, close,
 };
 use shared::quant::{pos_to_q, vel_to_q};
 use tokio::net::{TcpListener, TcpStream};
@@ -138,6 +139,12 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
         tick_rate: TICK_RATE,
         snapshot_rate: TICK_RATE,
         map: map_info(),
+        aoi_radius: 48 * 64,
+        packing: Packing::Bits,
+        settings: SnapshotSettings {
+            rate: TICK_RATE,
+            max_bytes_per_sec: 32_768,
+        },
     });
     if ws.send(binary(&welcome)).await.is_err() {
         return;
@@ -150,6 +157,8 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
         ..Kinematics::default()
     };
     let (mut intent, mut last_seq, mut tick) = ((0i8, 0i8), 0u32, 0u32);
+    // What this client holds: deltas are coded against the last snapshot sent.
+    let (mut held, mut held_tick, mut d) = (Vec::<EntityState>::new(), 0u32, Diff::default());
     let mut timer = tokio::time::interval(Duration::from_secs_f64(dt));
     loop {
         let wake = tokio::select! {
@@ -167,6 +176,7 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
                     y: pos_to_q(k.y),
                     vx: vel_to_q(k.vx),
                     vy: vel_to_q(k.vy),
+                    anchor: 0,
                     angle: 0,
                     health: 100,
                     flags: 0,
@@ -183,11 +193,29 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
                     health: 40,
                     ..me.clone()
                 };
+                let view = vec![me, drone];
+                diff(&held, &view, &mut d);
+                let frame = Frame {
+                    tick,
+                    baseline: held_tick,
+                    tick_rate: TICK_RATE,
+                };
                 let snapshot = ServerMessage::Snapshot(Snapshot {
                     tick,
+                    baseline: held_tick,
                     last_input_seq: last_seq,
-                    entities: vec![me, drone],
+                    checksum: checksum(&view),
+                    payload: encode_payload(
+                        Packing::Bits,
+                        &frame,
+                        &held,
+                        &view,
+                        &d.removed,
+                        &d.created,
+                        &d.changed,
+                    ),
                 });
+                (held, held_tick) = (view, tick);
                 if ws.send(binary(&snapshot)).await.is_err() {
                     return;
                 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use shared::map::{DEFAULT_ARENA_JSON, Map, MapError};
+use shared::protocol::Packing;
 
 /// Tickwire game state synchronisation server.
 ///
@@ -62,9 +63,62 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_STATS_INTERVAL", default_value_t = 10)]
     pub stats_interval_s: u64,
 
+    /// `delta`: per-client delta snapshots with interest management; `full`: the naive
+    /// baseline, the full state of every entity to everyone (for comparison).
+    #[arg(long, env = "TICKWIRE_SNAPSHOTS", value_enum, default_value_t = SnapshotMode::Delta)]
+    pub snapshots: SnapshotMode,
+
+    /// Radius of each client's area of interest, in metres. The default covers the web
+    /// client's view of a 1280×800 window (38 m half-diagonal) plus a margin.
+    #[arg(long, env = "TICKWIRE_AOI_RADIUS", default_value_t = 48.0)]
+    pub aoi_radius: f64,
+
+    /// Packing of delta payloads (`bits` is what browsers speak; `bytes` is kept to
+    /// measure against).
+    #[arg(long, env = "TICKWIRE_DELTA_PACKING", value_enum, default_value_t = PackingArg::Bits)]
+    pub delta_packing: PackingArg,
+
+    /// Snapshot bytes per second a client gets until it asks for another budget.
+    #[arg(long, env = "TICKWIRE_CLIENT_BUDGET", default_value_t = 32_768)]
+    pub client_budget: u32,
+
+    /// Smallest and largest budget a client may ask for, in bytes per second.
+    #[arg(long, env = "TICKWIRE_MIN_CLIENT_BUDGET", default_value_t = 2_048)]
+    pub min_client_budget: u32,
+    #[arg(long, env = "TICKWIRE_MAX_CLIENT_BUDGET", default_value_t = 262_144)]
+    pub max_client_budget: u32,
+
+    /// Bytes queued towards one client; when exceeded, its snapshots are skipped.
+    #[arg(long, env = "TICKWIRE_OUTBOUND_QUEUE_BYTES", default_value_t = 262_144)]
+    pub outbound_queue_bytes: usize,
+
     /// Seed for the room's random numbers (drones, spawns); random when absent.
     #[arg(long, env = "TICKWIRE_SEED")]
     pub seed: Option<u64>,
+}
+
+/// How snapshots are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotMode {
+    Delta,
+    Full,
+}
+
+/// `--delta-packing` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackingArg {
+    Bits,
+    Bytes,
+}
+
+impl From<PackingArg> for Packing {
+    fn from(p: PackingArg) -> Packing {
+        match p {
+            PackingArg::Bits => Packing::Bits,
+            PackingArg::Bytes => Packing::Bytes,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -90,6 +144,10 @@ pub enum ConfigError {
     },
     #[error("invalid map: {0}")]
     Map(#[from] MapError),
+    #[error("AOI radius must be between 1 m and 10 km, got {0}")]
+    AoiRadius(f64),
+    #[error("client budgets must satisfy 256 ≤ min ≤ default ≤ max")]
+    Budget,
 }
 
 /// Validated settings the server runs with.
@@ -107,6 +165,13 @@ pub struct Settings {
     pub stall_timeout: Duration,
     pub stats_interval: Duration,
     pub seed: Option<u64>,
+    pub snapshots: SnapshotMode,
+    pub aoi_radius: f64,
+    pub packing: Packing,
+    pub client_budget: u32,
+    pub min_client_budget: u32,
+    pub max_client_budget: u32,
+    pub outbound_queue_bytes: usize,
 }
 
 impl ServerConfig {
@@ -125,6 +190,7 @@ impl ServerConfig {
             ("max-players", self.max_players as usize),
             ("max-connections", self.max_connections),
             ("outbound-queue", self.outbound_queue),
+            ("outbound-queue-bytes", self.outbound_queue_bytes),
             ("handshake-timeout-s", self.handshake_timeout_s as usize),
             ("stall-timeout-s", self.stall_timeout_s as usize),
             ("stats-interval-s", self.stats_interval_s as usize),
@@ -132,6 +198,15 @@ impl ServerConfig {
             if value == 0 {
                 return Err(ConfigError::Zero { name });
             }
+        }
+        if !(self.aoi_radius.is_finite() && (1.0..=10_000.0).contains(&self.aoi_radius)) {
+            return Err(ConfigError::AoiRadius(self.aoi_radius));
+        }
+        if !(256 <= self.min_client_budget
+            && self.min_client_budget <= self.client_budget
+            && self.client_budget <= self.max_client_budget)
+        {
+            return Err(ConfigError::Budget);
         }
         let map = match &self.map {
             None => Map::from_json(DEFAULT_ARENA_JSON)?,
@@ -157,6 +232,13 @@ impl ServerConfig {
             stall_timeout: Duration::from_secs(self.stall_timeout_s),
             stats_interval: Duration::from_secs(self.stats_interval_s),
             seed: self.seed,
+            snapshots: self.snapshots,
+            aoi_radius: self.aoi_radius,
+            packing: self.delta_packing.into(),
+            client_budget: self.client_budget,
+            min_client_budget: self.min_client_budget,
+            max_client_budget: self.max_client_budget,
+            outbound_queue_bytes: self.outbound_queue_bytes,
         })
     }
 }

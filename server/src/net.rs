@@ -111,6 +111,13 @@ pub fn start(
             map: settings.map.clone(),
             seed,
             stats_interval: settings.stats_interval,
+            snapshots: settings.snapshots,
+            aoi_radius: settings.aoi_radius,
+            packing: settings.packing,
+            client_budget: settings.client_budget,
+            min_client_budget: settings.min_client_budget,
+            max_client_budget: settings.max_client_budget,
+            outbound_queue_bytes: settings.outbound_queue_bytes,
         },
         shutdown.clone(),
     )?;

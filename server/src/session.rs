@@ -12,6 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use shared::codec::{decode_client, encode};
 use shared::protocol::{ClientMessage, PlayerName, Pong, ProtocolError, ServerMessage, close};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_tungstenite::WebSocketStream;
@@ -21,7 +22,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::room::{RoomError, RoomHandle, Seat};
+use crate::room::{RoomError, RoomHandle, RoomInput, Seat};
 
 /// What a session needs from the server.
 #[derive(Debug, Clone)]
@@ -147,12 +148,14 @@ where
                 let Some(message) = frame.transpose()? else { return Ok(()) };
                 match message {
                     Message::Binary(bytes) => match decode(&bytes)? {
-                        ClientMessage::Input(input) => match inputs.try_send(input) {
-                            // One input per tick is plenty; a full queue means the client
-                            // outruns the tick and the surplus is worthless.
-                            Ok(()) | Err(TrySendError::Full(_)) => {}
-                            Err(TrySendError::Closed(_)) => return Err(SessionError::Shutdown),
-                        },
+                        ClientMessage::Input(input) => forward(&inputs, RoomInput::Input(input))?,
+                        ClientMessage::SnapshotSettings(asked) => {
+                            let granted = ctx.room.config().clamp(asked);
+                            forward(&inputs, RoomInput::Settings(granted))?;
+                            let reply = ServerMessage::SnapshotSettings(granted);
+                            send(ws, encode(&reply)?.into(), ctx.stall_timeout).await?;
+                        }
+                        ClientMessage::Desync(report) => forward(&inputs, RoomInput::Desync(report.tick))?,
                         ClientMessage::Ping(ping) => {
                             let pong = ServerMessage::Pong(Pong {
                                 client_time: ping.client_time,
@@ -200,8 +203,10 @@ where
                     ClientMessage::Input(_) => {
                         Err(ProtocolError::Unexpected("Input before Hello").into())
                     }
-                    ClientMessage::Ping(_) => {
-                        Err(ProtocolError::Unexpected("Ping before Hello").into())
+                    ClientMessage::Ping(_)
+                    | ClientMessage::SnapshotSettings(_)
+                    | ClientMessage::Desync(_) => {
+                        Err(ProtocolError::Unexpected("a message before Hello").into())
                     }
                 };
             }
@@ -209,6 +214,16 @@ where
             Message::Close(_) => return Ok(None),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
+    }
+}
+
+/// Hands a message to the room without waiting. A full queue drops it: the client
+/// outruns the tick (one input per tick is all the room applies) and the surplus is
+/// worthless.
+fn forward(inputs: &mpsc::Sender<RoomInput>, message: RoomInput) -> Result<(), SessionError> {
+    match inputs.try_send(message) {
+        Ok(()) | Err(TrySendError::Full(_)) => Ok(()),
+        Err(TrySendError::Closed(_)) => Err(SessionError::Shutdown),
     }
 }
 

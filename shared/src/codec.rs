@@ -72,27 +72,27 @@ pub fn decode_server(bytes: &[u8]) -> Result<ServerMessage, CodecError> {
     decode_exact(bytes, server_config())
 }
 
-/// Index of [`ServerMessage::Snapshot`] in the enum: bincode writes it as the message tag.
-const SNAPSHOT_TAG: u32 = 1;
+/// Index of [`ServerMessage::FullSnapshot`] in the enum: bincode writes it as the tag.
+const FULL_SNAPSHOT_TAG: u32 = 4;
 
-/// Encodes the entity list of a snapshot once, for [`encode_snapshot_with_body`].
+/// Encodes the entity list of a full snapshot once, for [`encode_full_snapshot_with_body`].
 ///
 /// Every client of a full-state snapshot receives the same entities and differs only in
 /// `last_input_seq`; encoding the list once per tick instead of once per client keeps
 /// the per-client cost to a short header and a copy.
-pub fn encode_snapshot_body(entities: &[EntityState]) -> Result<Vec<u8>, CodecError> {
+pub fn encode_full_snapshot_body(entities: &[EntityState]) -> Result<Vec<u8>, CodecError> {
     encode(&entities)
 }
 
-/// Produces exactly the bytes of `ServerMessage::Snapshot(Snapshot { tick,
-/// last_input_seq, entities })` from a body made by [`encode_snapshot_body`].
-pub fn encode_snapshot_with_body(
+/// Produces exactly the bytes of `ServerMessage::FullSnapshot(FullSnapshot { tick,
+/// last_input_seq, entities })` from a body made by [`encode_full_snapshot_body`].
+pub fn encode_full_snapshot_with_body(
     tick: u32,
     last_input_seq: u32,
     body: &[u8],
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(body.len() + 11);
-    encode_into(&(SNAPSHOT_TAG, tick, last_input_seq), &mut out)?;
+    encode_into(&(FULL_SNAPSHOT_TAG, tick, last_input_seq), &mut out)?;
     out.extend_from_slice(body);
     Ok(out)
 }
@@ -116,7 +116,7 @@ mod tests {
         fn entity()(id: u32, kind in entity_kind(), x: i32, y: i32, vx: i32, vy: i32,
                     angle: u16, health: u8, flags: u8, score: u32, owner: u32,
                     name in "\\PC{0,16}") -> EntityState {
-            EntityState { id, kind, x, y, vx, vy, angle, health, flags, score, owner, name }
+            EntityState { id, kind, x, y, vx, vy, anchor: 0, angle, health, flags, score, owner, name }
         }
     }
 
@@ -141,6 +141,13 @@ mod tests {
                 }
             ),
             any::<u32>().prop_map(|client_time| ClientMessage::Ping(Ping { client_time })),
+            any::<(u16, u32)>().prop_map(|(rate, max_bytes_per_sec)| {
+                ClientMessage::SnapshotSettings(SnapshotSettings {
+                    rate,
+                    max_bytes_per_sec,
+                })
+            }),
+            any::<u32>().prop_map(|tick| ClientMessage::Desync(Desync { tick })),
         ]
     }
 
@@ -177,6 +184,12 @@ mod tests {
                                 height,
                                 walls,
                             },
+                            aoi_radius: 3072,
+                            packing: Packing::Bits,
+                            settings: SnapshotSettings {
+                                rate: snapshot_rate,
+                                max_bytes_per_sec: 8192,
+                            },
                         })
                     }
                 ),
@@ -186,12 +199,31 @@ mod tests {
                 prop::collection::vec(entity(), 0..40)
             )
                 .prop_map(|(tick, last_input_seq, entities)| {
-                    ServerMessage::Snapshot(Snapshot {
+                    ServerMessage::FullSnapshot(FullSnapshot {
                         tick,
                         last_input_seq,
                         entities,
                     })
                 }),
+            (
+                any::<(u32, u32, u32, u32)>(),
+                prop::collection::vec(any::<u8>(), 0..64)
+            )
+                .prop_map(|((tick, baseline, last_input_seq, checksum), payload)| {
+                    ServerMessage::Snapshot(Snapshot {
+                        tick,
+                        baseline,
+                        last_input_seq,
+                        checksum,
+                        payload,
+                    })
+                }),
+            any::<(u16, u32)>().prop_map(|(rate, max_bytes_per_sec)| {
+                ServerMessage::SnapshotSettings(SnapshotSettings {
+                    rate,
+                    max_bytes_per_sec,
+                })
+            }),
             any::<(u32, u32)>().prop_map(|(client_time, server_tick)| {
                 ServerMessage::Pong(Pong {
                     client_time,
@@ -217,9 +249,9 @@ mod tests {
         #[test]
         fn spliced_snapshots_equal_whole_encoding(tick: u32, seq: u32,
                 entities in prop::collection::vec(entity(), 0..20)) {
-            let body = encode_snapshot_body(&entities).unwrap();
-            let spliced = encode_snapshot_with_body(tick, seq, &body).unwrap();
-            let whole = encode(&ServerMessage::Snapshot(Snapshot {
+            let body = encode_full_snapshot_body(&entities).unwrap();
+            let spliced = encode_full_snapshot_with_body(tick, seq, &body).unwrap();
+            let whole = encode(&ServerMessage::FullSnapshot(FullSnapshot {
                 tick, last_input_seq: seq, entities,
             })).unwrap();
             prop_assert_eq!(spliced, whole);

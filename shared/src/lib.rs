@@ -5,6 +5,8 @@
 //! - [`protocol`]: the messages exchanged over the WebSocket, the protocol version, the
 //!   close codes, and the checks that turn a decoded message into trusted values.
 //! - [`codec`]: the one wire encoding (bincode 2, standard configuration) with size limits.
+//! - [`delta`]: delta snapshots: diff, payload coding, the client's view, checksums.
+//! - [`pack`]: the two payload packings (bit-packed Exp-Golomb, byte LEB128).
 //! - [`quant`]: quantisation of positions, velocities and angles to the integers on the wire.
 //! - [`map`]: arena maps (bounds, walls, spawn points), loaded from JSON and quantised.
 //! - [`movement`]: the deterministic movement and collision rules that clients predict with.
@@ -14,8 +16,10 @@
 //! as data (a fixed `dt`), so the same inputs give the same outputs on every peer.
 
 pub mod codec;
+pub mod delta;
 pub mod map;
 pub mod movement;
+pub mod pack;
 pub mod protocol;
 pub mod quant;
 pub mod rules;

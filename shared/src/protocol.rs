@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::map::MapInfo;
 
 /// Bumped on every incompatible change of the wire format.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Longest accepted player name, in characters.
 pub const MAX_NAME_CHARS: usize = 16;
@@ -26,6 +26,27 @@ pub enum ClientMessage {
     Input(Input),
     /// Round-trip measurement; answered with [`ServerMessage::Pong`].
     Ping(Ping),
+    /// Asks for a snapshot rate and byte budget; answered with
+    /// [`ServerMessage::SnapshotSettings`] carrying the values the room granted.
+    SnapshotSettings(SnapshotSettings),
+    /// The client's view failed a snapshot checksum; the server answers with a keyframe.
+    Desync(Desync),
+}
+
+/// Snapshot rate and byte budget, asked by a client or granted by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotSettings {
+    /// Snapshots per second (clamped to `1..=` the room's snapshot rate).
+    pub rate: u16,
+    /// Bytes per second of snapshot payload (clamped to the room's limits).
+    pub max_bytes_per_sec: u32,
+}
+
+/// Reports a checksum mismatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Desync {
+    /// Tick of the snapshot whose checksum did not match.
+    pub tick: u32,
 }
 
 /// Opens a session.
@@ -70,6 +91,10 @@ pub enum ServerMessage {
     Snapshot(Snapshot),
     /// Answer to [`Ping`].
     Pong(Pong),
+    /// The snapshot rate and budget this client now gets.
+    SnapshotSettings(SnapshotSettings),
+    /// The naive full state of every entity in the room (`--snapshots full` only).
+    FullSnapshot(FullSnapshot),
 }
 
 /// Accepts a session into a room.
@@ -85,11 +110,47 @@ pub struct Welcome {
     pub snapshot_rate: u16,
     /// The arena, quantised, for drawing and for predicting movement.
     pub map: MapInfo,
+    /// Radius of the area of interest around the own player, in position steps.
+    pub aoi_radius: u32,
+    /// How snapshot payloads are packed.
+    pub packing: Packing,
+    /// The snapshot rate and budget granted until the client asks for others.
+    pub settings: SnapshotSettings,
 }
 
-/// State of the room as this client should see it at `tick`.
+/// Packing of the delta payload inside [`Snapshot`]. PROTOCOL.md documents both; `Bits`
+/// is the default and the one browsers implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Packing {
+    /// Bit-packed, Exp-Golomb coded integers.
+    #[default]
+    Bits,
+    /// Byte-aligned LEB128 varints (zigzag for signed values).
+    Bytes,
+}
+
+/// The change from a state the client holds (`baseline`) to the state it should hold
+/// at `tick`; see [`crate::delta`] for the payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// Simulation tick the state belongs to.
+    pub tick: u32,
+    /// Tick of the snapshot this one is relative to; 0 for a keyframe (relative to an
+    /// empty view).
+    pub baseline: u32,
+    /// Newest input of this client that the simulation has applied (0 before any).
+    pub last_input_seq: u32,
+    /// Hash of the client's whole view after applying this snapshot
+    /// ([`crate::delta::checksum`]).
+    pub checksum: u32,
+    /// Removed, created and changed entities, packed as [`Welcome::packing`] says.
+    pub payload: Vec<u8>,
+}
+
+/// Every replicated entity of the room, uncompressed: what a straightforward server
+/// sends, kept as the baseline that `--snapshots full` measures against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullSnapshot {
     /// Simulation tick the state belongs to.
     pub tick: u32,
     /// Newest input of this client that the simulation has applied (0 before any).
@@ -116,12 +177,18 @@ pub struct EntityState {
     /// Net id, unique within the room for the room's lifetime.
     pub id: u32,
     pub kind: EntityKind,
-    /// Position in 1/64 m steps ([`crate::quant::POS_SCALE`]).
+    /// Position in 1/64 m steps ([`crate::quant::POS_SCALE`]); for entities with an
+    /// `anchor`, the position at that tick (see [`EntityState::position_at`]).
     pub x: i32,
     pub y: i32,
     /// Velocity in 1/64 m/s steps ([`crate::quant::VEL_SCALE`]).
     pub vx: i32,
     pub vy: i32,
+    /// 0 for players (`x`, `y` is the current position). For drones and projectiles, the
+    /// tick at which they were at (`x`, `y`), moving in a straight line since at
+    /// (`vx`, `vy`): their motion is replicated as a trajectory, which changes only when
+    /// they turn or bounce.
+    pub anchor: u32,
     /// Facing as a fraction of a turn.
     pub angle: u16,
     /// Remaining health (0 for projectiles).
@@ -134,6 +201,20 @@ pub struct EntityState {
     pub owner: u32,
     /// Display name (players only).
     pub name: String,
+}
+
+impl EntityState {
+    /// Position at `tick` in position steps, exact and identical on every peer.
+    pub fn position_at(&self, tick: u32, tick_rate: u16) -> (i32, i32) {
+        if self.anchor == 0 {
+            return (self.x, self.y);
+        }
+        let elapsed = i64::from(tick) - i64::from(self.anchor);
+        (
+            crate::quant::advance(self.x, self.vx, elapsed, tick_rate),
+            crate::quant::advance(self.y, self.vy, elapsed, tick_rate),
+        )
+    }
 }
 
 /// Entity flag: the player is dead and waiting to respawn.
@@ -176,6 +257,11 @@ pub mod close {
     pub const HANDSHAKE_TIMEOUT: u16 = 4005;
     /// The client could not keep up with its snapshots and was disconnected.
     pub const TOO_SLOW: u16 = 4006;
+    /// An input with values the protocol forbids (unknown button bits, `seq` going
+    /// backwards) or snapshot settings out of range.
+    pub const INVALID_INPUT: u16 = 4007;
+    /// Sustained message flooding beyond the rate limit.
+    pub const POLICY_VIOLATION: u16 = 1008;
 }
 
 /// A protocol rule a peer broke. Each variant maps to one close code.

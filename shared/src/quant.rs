@@ -42,6 +42,19 @@ pub fn q_to_vel(q: i32) -> f64 {
     f64::from(q) / VEL_SCALE
 }
 
+/// Moves a position (steps) by a velocity (steps per second) for `ticks` ticks, rounding
+/// half up. Integer arithmetic only, so every peer gets the same result; inputs stay far
+/// below 2^53, so JavaScript's doubles compute it exactly too.
+pub fn advance(pos: i32, vel: i32, ticks: i64, tick_rate: u16) -> i32 {
+    let rate = i64::from(tick_rate.max(1));
+    let num = i64::from(vel) * ticks;
+    // floor((2·num + rate) / (2·rate)) = round-half-up of num / rate.
+    let moved = (2 * num + rate).div_euclid(2 * rate);
+    i64::from(pos)
+        .saturating_add(moved)
+        .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
 /// Radians to a `u16` fraction of a turn (wrapping, so any angle is valid).
 pub fn angle_to_q(radians: f64) -> u16 {
     let turns = radians / std::f64::consts::TAU;
@@ -64,6 +77,15 @@ mod tests {
         assert_eq!(pos_to_q(0.5 / POS_SCALE), 1);
         assert_eq!(pos_to_q(-0.5 / POS_SCALE), 0);
         assert_eq!(pos_to_q(-1.5 / POS_SCALE), -1);
+    }
+
+    #[test]
+    fn advance_rounds_half_up_and_handles_negatives() {
+        assert_eq!(advance(0, 64, 60, 60), 64);
+        assert_eq!(advance(0, 30, 1, 60), 1); // 0.5 rounds up
+        assert_eq!(advance(0, -30, 1, 60), 0); // -0.5 rounds up too
+        assert_eq!(advance(0, -31, 1, 60), -1);
+        assert_eq!(advance(100, 7, -3, 60), 100);
     }
 
     #[test]

@@ -18,13 +18,15 @@ pub const FIRE_COOLDOWN_S: f64 = 0.25;
 pub const PROJECTILE_SPEED: f64 = 20.0;
 /// Seconds a projectile flies before it disappears.
 pub const PROJECTILE_LIFETIME_S: f64 = 0.8;
-/// Radius used for projectile hits, in metres.
-pub const PROJECTILE_RADIUS: f64 = 0.15;
+/// Half the side of a projectile's box, in metres. Every collision size is a whole number
+/// of position steps (1/64 m), so an entity stopped flush against a wall stays exactly
+/// there once its position is quantised.
+pub const PROJECTILE_RADIUS: f64 = 10.0 / 64.0;
 /// Health a hit removes.
 pub const PROJECTILE_DAMAGE: u8 = 20;
 
-/// Half the side of a drone's collision box, in metres.
-pub const DRONE_RADIUS: f64 = 0.6;
+/// Half the side of a drone's collision box, in metres (40 position steps).
+pub const DRONE_RADIUS: f64 = 40.0 / 64.0;
 /// Drone cruising speed in metres per second.
 pub const DRONE_SPEED: f64 = 2.0;
 /// Health a drone spawns with.

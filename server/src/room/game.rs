@@ -3,6 +3,10 @@
 //! The simulation reads time only from [`SimClock`] (tick number and fixed `dt`) and
 //! randomness only from [`RoomRng`], so a room with a fixed seed replays identically.
 //! Player movement is `shared::movement`, the same code clients predict with.
+//!
+//! Drones and projectiles move in straight lines between turns and bounces, so their
+//! motion *is* a [`Trajectory`] in quantised units: the server evaluates it each tick
+//! exactly as clients do, and replication only sends a trajectory when it changes.
 
 use std::sync::Arc;
 
@@ -10,9 +14,9 @@ use bevy_ecs::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use shared::map::Map;
-use shared::movement::{Kinematics, move_and_collide, step_player};
+use shared::movement::{Hit, Kinematics, move_and_collide, step_player};
 use shared::protocol::Input;
-use shared::quant::{angle_to_q, q_to_angle};
+use shared::quant::{advance, angle_to_q, pos_to_q, q_to_angle, q_to_pos, q_to_vel, vel_to_q};
 use shared::rules::{
     BUTTON_FIRE, DRONE_MAX_HEALTH, DRONE_RADIUS, DRONE_SPEED, FIRE_COOLDOWN_S, PLAYER_MAX_HEALTH,
     PLAYER_RADIUS, PROJECTILE_DAMAGE, PROJECTILE_LIFETIME_S, PROJECTILE_RADIUS, PROJECTILE_SPEED,
@@ -33,6 +37,43 @@ pub struct Facing(pub u16);
 
 #[derive(Component, Debug, Clone, Copy)]
 pub struct Health(pub u8);
+
+/// Straight-line motion in wire units: at tick `anchor` the entity was at (`x`, `y`)
+/// position steps, moving at (`vx`, `vy`) steps per second.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trajectory {
+    pub anchor: u32,
+    pub x: i32,
+    pub y: i32,
+    pub vx: i32,
+    pub vy: i32,
+}
+
+impl Trajectory {
+    /// Starts a trajectory at a position (m) with a velocity (m/s), quantised.
+    pub fn start(tick: u32, x: f64, y: f64, vx: f64, vy: f64) -> Trajectory {
+        Trajectory {
+            anchor: tick,
+            x: pos_to_q(x),
+            y: pos_to_q(y),
+            vx: vel_to_q(vx),
+            vy: vel_to_q(vy),
+        }
+    }
+
+    /// Position in metres at `tick`, exactly as clients compute it.
+    pub fn at(&self, tick: u32, tick_rate: u16) -> (f64, f64) {
+        let elapsed = i64::from(tick) - i64::from(self.anchor);
+        (
+            q_to_pos(advance(self.x, self.vx, elapsed, tick_rate)),
+            q_to_pos(advance(self.y, self.vy, elapsed, tick_rate)),
+        )
+    }
+
+    fn velocity(&self) -> (f64, f64) {
+        (q_to_vel(self.vx), q_to_vel(self.vy))
+    }
+}
 
 /// A player controlled by a client session.
 #[derive(Component, Debug, Clone)]
@@ -65,6 +106,7 @@ pub struct Projectile {
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct SimClock {
     pub tick: u32,
+    pub tick_rate: u16,
     pub dt: f64,
 }
 
@@ -126,6 +168,7 @@ pub fn new_world(map: Arc<Map>, tick_rate: u16, drones: u32, seed: u64) -> World
     let mut world = World::new();
     world.insert_resource(SimClock {
         tick: 0,
+        tick_rate,
         dt: 1.0 / f64::from(tick_rate),
     });
     world.insert_resource(TickRules::new(tick_rate));
@@ -158,8 +201,9 @@ pub fn new_schedule() -> Schedule {
 /// Picks a free random spot for a square of half-side `r`.
 fn random_free_spot(map: &Map, rng: &mut SmallRng, r: f64) -> (f64, f64) {
     for _ in 0..200 {
-        let x = rng.random_range(r..map.width() - r);
-        let y = rng.random_range(r..map.height() - r);
+        // On the position grid, so the quantised trajectory starts exactly here.
+        let x = q_to_pos(pos_to_q(rng.random_range(r..map.width() - r)));
+        let y = q_to_pos(pos_to_q(rng.random_range(r..map.height() - r)));
         if map.is_free(x, y, r) {
             return (x, y);
         }
@@ -217,22 +261,27 @@ fn spawn_drone(
     ids: &mut NetIds,
     map: &Map,
     rng: &mut SmallRng,
-    tick: u32,
+    clock: &SimClock,
 ) {
     let (x, y) = random_free_spot(map, rng, DRONE_RADIUS);
     let heading: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+    let trajectory = Trajectory::start(
+        clock.tick,
+        x,
+        y,
+        heading.cos() * DRONE_SPEED,
+        heading.sin() * DRONE_SPEED,
+    );
+    let (x, y) = trajectory.at(clock.tick, clock.tick_rate);
+    let (vx, vy) = trajectory.velocity();
     commands.spawn((
         ids.allocate(),
-        Motion(Kinematics {
-            x,
-            y,
-            vx: heading.cos() * DRONE_SPEED,
-            vy: heading.sin() * DRONE_SPEED,
-        }),
+        Motion(Kinematics { x, y, vx, vy }),
+        trajectory,
         Facing(angle_to_q(heading)),
         Health(DRONE_MAX_HEALTH),
         Drone {
-            next_turn_tick: tick,
+            next_turn_tick: clock.tick,
         },
     ));
 }
@@ -252,9 +301,11 @@ fn move_players(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fire_weapons(
     mut commands: Commands,
     clock: Res<SimClock>,
+    map: Res<ArenaMap>,
     rules: Res<TickRules>,
     mut ids: ResMut<NetIds>,
     mut counters: ResMut<GameCounters>,
@@ -270,14 +321,24 @@ fn fire_weapons(
         let (dx, dy) = (angle.cos(), angle.sin());
         // Start just outside the shooter so it cannot hit itself on the first step.
         let muzzle = PLAYER_RADIUS + PROJECTILE_RADIUS + 0.05;
+        let trajectory = Trajectory::start(
+            clock.tick,
+            motion.0.x + dx * muzzle,
+            motion.0.y + dy * muzzle,
+            dx * PROJECTILE_SPEED,
+            dy * PROJECTILE_SPEED,
+        );
+        let (x, y) = trajectory.at(clock.tick, clock.tick_rate);
+        counters.shots += 1;
+        if !map.0.is_free(x, y, PROJECTILE_RADIUS) {
+            // Fired point-blank into a wall: the shot is spent.
+            continue;
+        }
+        let (vx, vy) = trajectory.velocity();
         commands.spawn((
             ids.allocate(),
-            Motion(Kinematics {
-                x: motion.0.x + dx * muzzle,
-                y: motion.0.y + dy * muzzle,
-                vx: dx * PROJECTILE_SPEED,
-                vy: dy * PROJECTILE_SPEED,
-            }),
+            Motion(Kinematics { x, y, vx, vy }),
+            trajectory,
             *facing,
             Projectile {
                 owner: net_id,
@@ -285,8 +346,52 @@ fn fire_weapons(
                 expires_at: clock.tick.saturating_add(rules.projectile_lifetime),
             },
         ));
-        counters.shots += 1;
     }
+}
+
+/// Advances a trajectory by one tick, stopping at walls. Returns where the entity is now
+/// and on which axes it was stopped (the trajectory is then re-anchored at the wall).
+fn step_trajectory(
+    motion: &mut Motion,
+    trajectory: &mut Trajectory,
+    radius: f64,
+    map: &Map,
+    clock: &SimClock,
+) -> Hit {
+    let (x, y) = (motion.0.x, motion.0.y);
+    let (nx, ny) = trajectory.at(clock.tick, clock.tick_rate);
+    // Sweep the exact quantised path from the previous tick's position.
+    let swept = Kinematics {
+        x,
+        y,
+        vx: (nx - x) / clock.dt,
+        vy: (ny - y) / clock.dt,
+    };
+    let (stopped, hit) = move_and_collide(swept, radius, map, clock.dt);
+    let (vx, vy) = trajectory.velocity();
+    if hit.any() {
+        // Sizes and walls are whole position steps, so `stopped` is on the grid.
+        *trajectory = Trajectory {
+            anchor: clock.tick,
+            x: pos_to_q(stopped.x),
+            y: pos_to_q(stopped.y),
+            ..*trajectory
+        };
+        motion.0 = Kinematics {
+            x: stopped.x,
+            y: stopped.y,
+            vx,
+            vy,
+        };
+    } else {
+        motion.0 = Kinematics {
+            x: nx,
+            y: ny,
+            vx,
+            vy,
+        };
+    }
+    hit
 }
 
 fn wander_drones(
@@ -294,30 +399,39 @@ fn wander_drones(
     rules: Res<TickRules>,
     map: Res<ArenaMap>,
     mut rng: ResMut<RoomRng>,
-    mut drones: Query<(&mut Motion, &mut Facing, &mut Drone)>,
+    mut drones: Query<(&mut Motion, &mut Trajectory, &mut Facing, &mut Drone)>,
 ) {
-    for (mut motion, mut facing, mut drone) in &mut drones {
+    for (mut motion, mut trajectory, mut facing, mut drone) in &mut drones {
         if clock.tick >= drone.next_turn_tick {
             let heading: f64 = rng.0.random_range(0.0..std::f64::consts::TAU);
-            motion.0.vx = heading.cos() * DRONE_SPEED;
-            motion.0.vy = heading.sin() * DRONE_SPEED;
+            // The new course starts where the drone was at the end of the last tick.
+            let previous = clock.tick.saturating_sub(1);
+            *trajectory = Trajectory::start(
+                previous,
+                motion.0.x,
+                motion.0.y,
+                heading.cos() * DRONE_SPEED,
+                heading.sin() * DRONE_SPEED,
+            );
             drone.next_turn_tick = clock.tick
                 + rng
                     .0
                     .random_range(rules.drone_turn_min..=rules.drone_turn_max);
         }
-        let before = motion.0;
-        let (after, hit) = move_and_collide(before, DRONE_RADIUS, &map.0, clock.dt);
-        motion.0 = after;
+        let hit = step_trajectory(&mut motion, &mut trajectory, DRONE_RADIUS, &map.0, &clock);
         // Bounce: keep the speed, reverse the blocked axis.
         if hit.x {
-            motion.0.vx = -before.vx;
+            trajectory.vx = -trajectory.vx;
         }
         if hit.y {
-            motion.0.vy = -before.vy;
+            trajectory.vy = -trajectory.vy;
         }
-        if motion.0.vx != 0.0 || motion.0.vy != 0.0 {
-            facing.0 = angle_to_q(motion.0.vy.atan2(motion.0.vx));
+        if hit.any() {
+            motion.0.vx = q_to_vel(trajectory.vx);
+            motion.0.vy = q_to_vel(trajectory.vy);
+        }
+        if trajectory.vx != 0 || trajectory.vy != 0 {
+            facing.0 = angle_to_q(f64::from(trajectory.vy).atan2(f64::from(trajectory.vx)));
         }
     }
 }
@@ -326,16 +440,22 @@ fn move_projectiles(
     mut commands: Commands,
     clock: Res<SimClock>,
     map: Res<ArenaMap>,
-    mut projectiles: Query<(Entity, &mut Motion, &Projectile)>,
+    mut projectiles: Query<(Entity, &mut Motion, &mut Trajectory, &Projectile)>,
 ) {
-    for (entity, mut motion, projectile) in &mut projectiles {
+    for (entity, mut motion, mut trajectory, projectile) in &mut projectiles {
         if clock.tick >= projectile.expires_at {
             commands.entity(entity).despawn();
             continue;
         }
-        let (after, hit) = move_and_collide(motion.0, PROJECTILE_RADIUS, &map.0, clock.dt);
-        motion.0 = after;
-        if hit.any() {
+        if step_trajectory(
+            &mut motion,
+            &mut trajectory,
+            PROJECTILE_RADIUS,
+            &map.0,
+            &clock,
+        )
+        .any()
+        {
             commands.entity(entity).despawn();
         }
     }
@@ -434,7 +554,7 @@ fn replenish_drones(
     // only living ones.
     let alive = drones.iter().filter(|h| h.0 > 0).count() as u32;
     for _ in alive..population.0 {
-        spawn_drone(&mut commands, &mut ids, &map.0, &mut rng.0, clock.tick);
+        spawn_drone(&mut commands, &mut ids, &map.0, &mut rng.0, &clock);
     }
 }
 

@@ -14,23 +14,25 @@ pub mod replication;
 pub mod stats;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
-use shared::codec::encode_snapshot_with_body;
+use governor::clock::FakeRelativeClock;
 use shared::map::Map;
-use shared::protocol::{Input, PlayerName, Welcome};
+use shared::protocol::{Input, Packing, PlayerName, SnapshotSettings, Welcome};
+use shared::quant::pos_to_q;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::game::{GameCounters, Player, SimClock};
-use self::replication::Replicator;
+use self::replication::{ClientReplication, Replicator};
 use self::stats::{RoomStats, TickTimer};
+use crate::config::SnapshotMode;
 
 /// Inputs a session may have queued for the room. A client sends one per tick, so a
 /// few ticks of slack absorb network jitter; more only means the client is flooding.
@@ -50,6 +52,90 @@ pub struct RoomConfig {
     pub map: Arc<Map>,
     pub seed: u64,
     pub stats_interval: Duration,
+    pub snapshots: SnapshotMode,
+    pub aoi_radius: f64,
+    pub packing: Packing,
+    /// Budget a client gets until it asks, and the range it may ask for (bytes/s).
+    pub client_budget: u32,
+    pub min_client_budget: u32,
+    pub max_client_budget: u32,
+    pub outbound_queue_bytes: usize,
+}
+
+impl RoomConfig {
+    /// Clamps what a client asked for to this room's limits.
+    pub fn clamp(&self, asked: SnapshotSettings) -> SnapshotSettings {
+        SnapshotSettings {
+            rate: asked.rate.clamp(1, self.snapshot_rate),
+            max_bytes_per_sec: asked
+                .max_bytes_per_sec
+                .clamp(self.min_client_budget, self.max_client_budget),
+        }
+    }
+
+    fn default_settings(&self) -> SnapshotSettings {
+        SnapshotSettings {
+            rate: self.snapshot_rate,
+            max_bytes_per_sec: self.client_budget,
+        }
+    }
+}
+
+/// What a session hands its room, already decoded and validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomInput {
+    Input(Input),
+    /// Settings already clamped with [`RoomConfig::clamp`].
+    Settings(SnapshotSettings),
+    /// The client's view failed a checksum at this tick.
+    Desync(u32),
+}
+
+/// The room's end of a session's outbound queue, bounded in messages and in bytes.
+#[derive(Debug)]
+struct Outbound {
+    tx: mpsc::Sender<Bytes>,
+    queued: Arc<AtomicUsize>,
+    max_bytes: usize,
+}
+
+enum Push {
+    Queued,
+    Full,
+    Closed,
+}
+
+impl Outbound {
+    fn push(&self, bytes: Bytes) -> Push {
+        let len = bytes.len();
+        if self.queued.load(Ordering::Relaxed) + len > self.max_bytes {
+            return Push::Full;
+        }
+        match self.tx.try_send(bytes) {
+            Ok(()) => {
+                self.queued.fetch_add(len, Ordering::Relaxed);
+                Push::Queued
+            }
+            Err(TrySendError::Full(_)) => Push::Full,
+            Err(TrySendError::Closed(_)) => Push::Closed,
+        }
+    }
+}
+
+/// The session's end of its outbound queue.
+#[derive(Debug)]
+pub struct OutboundReceiver {
+    rx: mpsc::Receiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl OutboundReceiver {
+    /// The next encoded message; `None` once the room has dropped this client.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let bytes = self.rx.recv().await?;
+        self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+        Some(bytes)
+    }
 }
 
 /// Why a room could not take a player.
@@ -68,16 +154,16 @@ pub enum RoomError {
 pub struct Seat {
     pub welcome: Welcome,
     /// Towards the room; `try_send` only, a full queue means the input is dropped.
-    pub inputs: mpsc::Sender<Input>,
+    pub inputs: mpsc::Sender<RoomInput>,
     /// Encoded server messages from the room.
-    pub outbound: mpsc::Receiver<Bytes>,
+    pub outbound: OutboundReceiver,
 }
 
 enum Command {
     Join {
         name: PlayerName,
-        inputs: mpsc::Receiver<Input>,
-        outbound: mpsc::Sender<Bytes>,
+        inputs: mpsc::Receiver<RoomInput>,
+        outbound: Outbound,
         reply: oneshot::Sender<Result<(u32, u32), RoomError>>,
     },
 }
@@ -111,12 +197,17 @@ impl RoomHandle {
     ) -> Result<Seat, RoomError> {
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE);
         let (outbound_tx, outbound_rx) = mpsc::channel(outbound_capacity.max(1));
+        let queued = Arc::new(AtomicUsize::new(0));
         let (reply_tx, reply_rx) = oneshot::channel();
         self.commands
             .send(Command::Join {
                 name,
                 inputs: inputs_rx,
-                outbound: outbound_tx,
+                outbound: Outbound {
+                    tx: outbound_tx,
+                    queued: queued.clone(),
+                    max_bytes: self.config.outbound_queue_bytes,
+                },
                 reply: reply_tx,
             })
             .await
@@ -129,9 +220,15 @@ impl RoomHandle {
                 tick_rate: self.config.tick_rate,
                 snapshot_rate: self.config.snapshot_rate,
                 map: self.config.map.info().clone(),
+                aoi_radius: u32::try_from(pos_to_q(self.config.aoi_radius)).unwrap_or(u32::MAX),
+                packing: self.config.packing,
+                settings: self.config.default_settings(),
             },
             inputs: inputs_tx,
-            outbound: outbound_rx,
+            outbound: OutboundReceiver {
+                rx: outbound_rx,
+                queued,
+            },
         })
     }
 
@@ -169,7 +266,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name(format!("room-{}", config.name))
         .spawn(move || {
-            let mut room = Room::new(&config, commands_rx, tick, stats_tx);
+            let mut room = Room::new(config.clone(), commands_rx, tick, stats_tx);
             room.run(&config, &shutdown);
         })
         .map_err(RoomError::Spawn)?;
@@ -179,9 +276,11 @@ pub fn spawn(
 struct Client {
     id: u32,
     entity: Entity,
-    inputs: mpsc::Receiver<Input>,
-    outbound: mpsc::Sender<Bytes>,
+    net_id: u32,
+    inputs: mpsc::Receiver<RoomInput>,
+    outbound: Outbound,
     last_seq: u32,
+    replication: ClientReplication,
 }
 
 struct Room {
@@ -198,11 +297,15 @@ struct Room {
     timer: TickTimer,
     stats: watch::Sender<RoomStats>,
     name: String,
+    config: Arc<RoomConfig>,
+    /// Simulation time for the per-client snapshot rate limiters.
+    rate_clock: FakeRelativeClock,
+    rate_clock_ns: u64,
 }
 
 impl Room {
     fn new(
-        config: &RoomConfig,
+        config: Arc<RoomConfig>,
         commands: mpsc::Receiver<Command>,
         tick: Arc<AtomicU32>,
         stats: watch::Sender<RoomStats>,
@@ -213,7 +316,15 @@ impl Room {
             config.drones,
             config.seed,
         );
-        let replicator = Replicator::new(&mut world);
+        let info = config.map.info();
+        let replicator = Replicator::new(
+            &mut world,
+            config.snapshots,
+            config.packing,
+            config.tick_rate,
+            config.aoi_radius,
+            (info.width, info.height),
+        );
         Room {
             world,
             schedule: game::new_schedule(),
@@ -228,6 +339,9 @@ impl Room {
             timer: TickTimer::default(),
             stats,
             name: config.name.clone(),
+            config,
+            rate_clock: FakeRelativeClock::default(),
+            rate_clock_ns: 0,
         }
     }
 
@@ -267,6 +381,12 @@ impl Room {
             clock.tick = clock.tick.wrapping_add(1);
             clock.tick
         };
+        // The limiters see simulation time: exactly tick / tick_rate seconds (rounded up to
+        // the nanosecond so that, say, 3 ticks at 60 Hz are a full 50 ms).
+        let ns = (u64::from(tick) * 1_000_000_000).div_ceil(u64::from(self.tick_rate));
+        self.rate_clock
+            .advance(Duration::from_nanos(ns.saturating_sub(self.rate_clock_ns)));
+        self.rate_clock_ns = ns.max(self.rate_clock_ns);
         self.accept_joins();
         self.drain_inputs();
         self.schedule.run(&mut self.world);
@@ -309,9 +429,14 @@ impl Room {
             self.clients.push(Client {
                 id,
                 entity,
+                net_id: net_id.0,
                 inputs,
                 outbound,
                 last_seq: 0,
+                replication: ClientReplication::new(
+                    self.config.default_settings(),
+                    &self.rate_clock,
+                ),
             });
         }
     }
@@ -323,11 +448,18 @@ impl Room {
             let mut gone = false;
             loop {
                 match client.inputs.try_recv() {
-                    Ok(input) if input.seq > client.last_seq => {
+                    Ok(RoomInput::Input(input)) if input.seq > client.last_seq => {
                         client.last_seq = input.seq;
                         latest = Some(input);
                     }
-                    Ok(_) => self.timer.current.inputs_dropped += 1,
+                    Ok(RoomInput::Input(_)) => self.timer.current.inputs_dropped += 1,
+                    Ok(RoomInput::Settings(settings)) => {
+                        client.replication.set_settings(settings, &self.rate_clock)
+                    }
+                    Ok(RoomInput::Desync(_)) => {
+                        client.replication.reset();
+                        self.timer.current.desyncs += 1;
+                    }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         gone = true;
@@ -357,32 +489,63 @@ impl Room {
     }
 
     fn replicate(&mut self, tick: u32) {
-        let (body, entities) = match self.replicator.encode_body(&self.world) {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                warn!(room = %self.name, error = %e, "snapshot encoding failed");
-                return;
-            }
-        };
-        self.timer.current.entities = entities;
+        if let Err(e) = self.replicator.prepare(&self.world) {
+            warn!(room = %self.name, error = %e, "snapshot preparation failed");
+            return;
+        }
+        self.timer.current.entities = self.replicator.entity_count();
         let mut i = 0;
-        while let Some(client) = self.clients.get(i) {
-            let bytes = match encode_snapshot_with_body(tick, client.last_seq, &body) {
-                Ok(b) => Bytes::from(b),
-                Err(e) => {
-                    warn!(room = %self.name, error = %e, "snapshot encoding failed");
-                    i += 1;
-                    continue;
+        while let Some(client) = self.clients.get_mut(i) {
+            let stats = &mut self.timer.current;
+            let (bytes, delta) = match self.replicator.mode() {
+                SnapshotMode::Full => match self.replicator.full_for(tick, client.last_seq) {
+                    Ok(bytes) => (bytes, None),
+                    Err(e) => {
+                        warn!(room = %self.name, error = %e, "snapshot encoding failed");
+                        i += 1;
+                        continue;
+                    }
+                },
+                SnapshotMode::Delta => {
+                    if !client.replication.due() {
+                        stats.rate_skipped += 1;
+                        i += 1;
+                        continue;
+                    }
+                    match self.replicator.delta_for(
+                        &mut client.replication,
+                        client.net_id,
+                        tick,
+                        client.last_seq,
+                    ) {
+                        Ok((bytes, delta)) => (bytes, Some(delta)),
+                        Err(e) => {
+                            warn!(room = %self.name, error = %e, "snapshot encoding failed");
+                            i += 1;
+                            continue;
+                        }
+                    }
                 }
             };
             let len = bytes.len() as u64;
-            match client.outbound.try_send(bytes) {
-                Ok(()) => {
-                    self.timer.current.snapshots_sent += 1;
-                    self.timer.current.bytes_out += len;
+            match client.outbound.push(bytes) {
+                Push::Queued => {
+                    client.replication.commit(tick);
+                    stats.snapshots_sent += 1;
+                    stats.bytes_out += len;
+                    if let Some(d) = delta {
+                        stats.keyframes += u64::from(d.keyframe);
+                        stats.in_view += d.in_view as u64;
+                        stats.created += d.created as u64;
+                        stats.changed += d.changed as u64;
+                        stats.removed += d.removed as u64;
+                        stats.deferred += d.deferred as u64;
+                        stats.payload_bytes += d.payload_bytes as u64;
+                    }
                 }
-                Err(TrySendError::Full(_)) => self.timer.current.snapshots_dropped += 1,
-                Err(TrySendError::Closed(_)) => {
+                // The baseline stays as it was: the next delta covers this one too.
+                Push::Full => stats.snapshots_dropped += 1,
+                Push::Closed => {
                     self.remove_client(i);
                     continue;
                 }
@@ -409,6 +572,10 @@ impl Room {
             late_ticks = s.late_ticks,
             snapshots_sent = s.snapshots_sent,
             snapshots_dropped = s.snapshots_dropped,
+            keyframes = s.keyframes,
+            desyncs = s.desyncs,
+            in_view_mean = s.in_view_mean(),
+            bytes_per_snapshot = s.bytes_per_snapshot(),
             kib_out = s.bytes_out / 1024,
             inputs_dropped = s.inputs_dropped,
             shots = counters.shots,
@@ -438,8 +605,15 @@ mod tests {
                 map,
                 seed: 1,
                 stats_interval: Duration::from_secs(1),
+                snapshots: SnapshotMode::Delta,
+                aoi_radius: 48.0,
+                packing: Packing::Bits,
+                client_budget: 32_768,
+                min_client_budget: 2_048,
+                max_client_budget: 262_144,
+                outbound_queue_bytes: 1 << 20,
             };
-            Room::new(&cfg, rx, Arc::new(AtomicU32::new(0)), stx)
+            Room::new(Arc::new(cfg), rx, Arc::new(AtomicU32::new(0)), stx)
         };
         let room = mk(20, 60);
         let ticks: Vec<u32> = (1..=60).filter(|&t| room.is_snapshot_tick(t)).collect();

@@ -1,16 +1,40 @@
-//! Turning the World into snapshot bytes.
+//! Turning the World into snapshot bytes for each client.
 //!
-//! Protocol v1 sends the full state of every replicated entity. The entity list is
-//! gathered and encoded once per snapshot tick; each client then only gets a short
-//! header (its `last_input_seq`) spliced in front of the shared body.
+//! Once per snapshot tick, [`Replicator::prepare`] quantises every replicated entity
+//! (sorted by net id) and files their positions in a uniform grid. That work is shared by
+//! all clients. Per client, [`Replicator::delta_for`] only queries the grid for its area
+//! of interest, diffs against that client's baseline, picks what fits its byte budget,
+//! and encodes. The new baseline is committed only once the bytes are queued
+//! ([`ClientReplication::commit`]), so a skipped snapshot never desynchronises anyone.
+//!
+//! Baseline: the last snapshot *queued* to the client. The WebSocket runs over TCP,
+//! which delivers in order or not at all (and then the session is over), so a queued
+//! snapshot is one the client will hold; waiting for acknowledgements would only make
+//! deltas larger by a round trip. ARCHITECTURE.md has the full reasoning.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::query::QueryState;
-use shared::codec::{CodecError, encode_snapshot_body};
-use shared::protocol::{EntityKind, EntityState, FLAG_DEAD};
+use bytes::Bytes;
+use governor::clock::FakeRelativeClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use shared::codec::{
+    CodecError, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
+};
+use shared::delta::{
+    Diff, Frame, changed_bits, checksum, created_bits, diff, encode_payload, merge,
+};
+use shared::protocol::{
+    EntityKind, EntityState, FLAG_DEAD, Packing, ServerMessage, Snapshot, SnapshotSettings,
+};
 use shared::quant::{pos_to_q, vel_to_q};
 
-use super::game::{Facing, Health, Motion, NetId, Player, Projectile};
+use super::game::{Facing, Health, Motion, NetId, Player, Projectile, Trajectory};
+use crate::config::SnapshotMode;
 
 type ReplicatedQuery = (
     &'static NetId,
@@ -19,41 +43,249 @@ type ReplicatedQuery = (
     Option<&'static Health>,
     Option<&'static Player>,
     Option<&'static Projectile>,
+    Option<&'static Trajectory>,
 );
 
-/// Gathers replicated state; owns its cached query and buffers so that the snapshot
-/// path allocates nothing in the steady state except the body it returns.
-#[derive(Debug)]
-pub struct Replicator {
-    query: QueryState<ReplicatedQuery>,
-    entities: Vec<EntityState>,
+/// Uniform grid of entity indices, rebuilt once per snapshot tick.
+#[derive(Debug, Default)]
+struct Grid {
+    cell: i64,
+    cols: usize,
+    rows: usize,
+    cells: Vec<Vec<u32>>,
 }
 
-impl Replicator {
-    pub fn new(world: &mut World) -> Replicator {
-        Replicator {
-            query: world.query::<ReplicatedQuery>(),
-            entities: Vec::new(),
+impl Grid {
+    fn build(&mut self, cell: i64, width: i64, height: i64, positions: &[(i32, i32)]) {
+        self.cell = cell.max(1);
+        self.cols = (width / self.cell + 1).max(1) as usize;
+        self.rows = (height / self.cell + 1).max(1) as usize;
+        self.cells.resize_with(self.cols * self.rows, Vec::new);
+        for c in &mut self.cells {
+            c.clear();
+        }
+        for (i, &(x, y)) in positions.iter().enumerate() {
+            let idx = self.index(self.col(x), self.row(y));
+            if let Some(c) = self.cells.get_mut(idx) {
+                c.push(i as u32);
+            }
         }
     }
 
-    /// Quantises every replicated entity (ordered by net id) and encodes the list.
-    pub fn encode_body(&mut self, world: &World) -> Result<(Vec<u8>, usize), CodecError> {
-        self.entities.clear();
-        for (id, motion, facing, health, player, projectile) in self.query.iter(world) {
+    fn col(&self, x: i32) -> usize {
+        (i64::from(x) / self.cell).clamp(0, self.cols as i64 - 1) as usize
+    }
+
+    fn row(&self, y: i32) -> usize {
+        (i64::from(y) / self.cell).clamp(0, self.rows as i64 - 1) as usize
+    }
+
+    fn index(&self, col: usize, row: usize) -> usize {
+        row * self.cols + col
+    }
+
+    /// Indices of entities within `radius` of `center`, ascending.
+    fn query(
+        &self,
+        center: (i32, i32),
+        radius: i64,
+        positions: &[(i32, i32)],
+        out: &mut Vec<usize>,
+    ) {
+        out.clear();
+        let (cx, cy) = center;
+        let r = radius.min(i64::from(i32::MAX / 2)) as i32;
+        let (c0, c1) = (
+            self.col(cx.saturating_sub(r)),
+            self.col(cx.saturating_add(r)),
+        );
+        let (r0, r1) = (
+            self.row(cy.saturating_sub(r)),
+            self.row(cy.saturating_add(r)),
+        );
+        for row in r0..=r1 {
+            for col in c0..=c1 {
+                let Some(cell) = self.cells.get(self.index(col, row)) else {
+                    continue;
+                };
+                for &i in cell {
+                    let Some(&(x, y)) = positions.get(i as usize) else {
+                        continue;
+                    };
+                    let (dx, dy) = (i64::from(x) - i64::from(cx), i64::from(y) - i64::from(cy));
+                    if dx * dx + dy * dy <= radius * radius {
+                        out.push(i as usize);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+    }
+}
+
+/// Per-client snapshot rate limiter, driven by simulation time.
+type SnapshotLimiter =
+    RateLimiter<NotKeyed, InMemoryState, FakeRelativeClock, NoOpMiddleware<governor::nanos::Nanos>>;
+
+/// Everything the room remembers about what one client holds.
+#[derive(Debug)]
+pub struct ClientReplication {
+    baseline: Vec<EntityState>,
+    /// Tick of `baseline`; 0 means the client holds nothing and gets a keyframe.
+    baseline_tick: u32,
+    /// The view the pending snapshot will give the client, committed on send.
+    next: Vec<EntityState>,
+    target: Vec<EntityState>,
+    visible: Vec<usize>,
+    diff: Diff,
+    /// Entities whose changes were held back by the budget, with the tick they first were.
+    pending_since: HashMap<u32, u32>,
+    limiter: SnapshotLimiter,
+    settings: SnapshotSettings,
+}
+
+/// What one client's snapshot contained, for the room's statistics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeltaStats {
+    pub keyframe: bool,
+    pub in_view: usize,
+    pub created: usize,
+    pub changed: usize,
+    pub removed: usize,
+    /// Changes and creations held back by the byte budget.
+    pub deferred: usize,
+    pub payload_bytes: usize,
+}
+
+fn limiter(settings: SnapshotSettings, clock: &FakeRelativeClock) -> SnapshotLimiter {
+    let rate = NonZeroU32::new(u32::from(settings.rate)).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::direct_with_clock(Quota::per_second(rate), clock.clone())
+}
+
+impl ClientReplication {
+    pub fn new(settings: SnapshotSettings, clock: &FakeRelativeClock) -> ClientReplication {
+        ClientReplication {
+            baseline: Vec::new(),
+            baseline_tick: 0,
+            next: Vec::new(),
+            target: Vec::new(),
+            visible: Vec::new(),
+            diff: Diff::default(),
+            pending_since: HashMap::new(),
+            limiter: limiter(settings, clock),
+            settings,
+        }
+    }
+
+    /// Applies settings the session has already clamped to the room's limits.
+    pub fn set_settings(&mut self, settings: SnapshotSettings, clock: &FakeRelativeClock) {
+        if settings.rate != self.settings.rate {
+            self.limiter = limiter(settings, clock);
+        }
+        self.settings = settings;
+    }
+
+    /// Whether this client is due a snapshot now (consumes the rate limiter's cell).
+    pub fn due(&self) -> bool {
+        self.limiter.check().is_ok()
+    }
+
+    /// Forgets the baseline: the next snapshot is a keyframe.
+    pub fn reset(&mut self) {
+        self.baseline.clear();
+        self.baseline_tick = 0;
+        self.pending_since.clear();
+    }
+
+    /// The prepared snapshot was queued: it is now what the client holds.
+    pub fn commit(&mut self, tick: u32) {
+        std::mem::swap(&mut self.baseline, &mut self.next);
+        self.baseline_tick = tick;
+    }
+}
+
+/// Gathers and encodes replicated state; owns its cached query and buffers so that the
+/// snapshot path reuses its allocations from tick to tick.
+#[derive(Debug)]
+pub struct Replicator {
+    mode: SnapshotMode,
+    packing: Packing,
+    tick_rate: u16,
+    aoi_radius: i64,
+    map_size: (i64, i64),
+    query: QueryState<ReplicatedQuery>,
+    world: Vec<EntityState>,
+    positions: Vec<(i32, i32)>,
+    grid: Grid,
+    full_body: Vec<u8>,
+}
+
+/// Fixed bytes of a `Snapshot` message besides the payload (tag, four varints, length).
+const SNAPSHOT_OVERHEAD: usize = 16;
+
+impl Replicator {
+    pub fn new(
+        world: &mut World,
+        mode: SnapshotMode,
+        packing: Packing,
+        tick_rate: u16,
+        aoi_radius_m: f64,
+        map_size_q: (i32, i32),
+    ) -> Replicator {
+        Replicator {
+            mode,
+            packing,
+            tick_rate,
+            aoi_radius: i64::from(pos_to_q(aoi_radius_m)),
+            map_size: (i64::from(map_size_q.0), i64::from(map_size_q.1)),
+            query: world.query::<ReplicatedQuery>(),
+            world: Vec::new(),
+            positions: Vec::new(),
+            grid: Grid::default(),
+            full_body: Vec::new(),
+        }
+    }
+
+    pub fn mode(&self) -> SnapshotMode {
+        self.mode
+    }
+
+    /// Number of replicated entities at the last [`Replicator::prepare`].
+    pub fn entity_count(&self) -> usize {
+        self.world.len()
+    }
+
+    /// The shared part of a snapshot tick: quantise every entity once, then either build
+    /// the grid (delta) or encode the one full body (full).
+    pub fn prepare(&mut self, world: &World) -> Result<(), CodecError> {
+        self.world.clear();
+        for (id, motion, facing, health, player, projectile, trajectory) in self.query.iter(world) {
             let k = motion.0;
             let kind = match (player, projectile) {
                 (Some(_), _) => EntityKind::Player,
                 (None, Some(_)) => EntityKind::Projectile,
                 (None, None) => EntityKind::Drone,
             };
-            self.entities.push(EntityState {
+            // Trajectories are replicated as such (their position is derived); the
+            // naive full mode sends current positions like a straightforward server.
+            let (x, y, vx, vy, anchor) = match trajectory {
+                Some(t) if self.mode == SnapshotMode::Delta => (t.x, t.y, t.vx, t.vy, t.anchor),
+                _ => (
+                    pos_to_q(k.x),
+                    pos_to_q(k.y),
+                    vel_to_q(k.vx),
+                    vel_to_q(k.vy),
+                    0,
+                ),
+            };
+            self.world.push(EntityState {
                 id: id.0,
                 kind,
-                x: pos_to_q(k.x),
-                y: pos_to_q(k.y),
-                vx: vel_to_q(k.vx),
-                vy: vel_to_q(k.vy),
+                x,
+                y,
+                vx,
+                vy,
+                anchor,
                 angle: facing.0,
                 health: health.map_or(0, |h| h.0),
                 flags: match player {
@@ -65,7 +297,270 @@ impl Replicator {
                 name: player.map_or_else(String::new, |p| p.name.clone()),
             });
         }
-        self.entities.sort_unstable_by_key(|e| e.id);
-        Ok((encode_snapshot_body(&self.entities)?, self.entities.len()))
+        self.world.sort_unstable_by_key(|e| e.id);
+        match self.mode {
+            SnapshotMode::Full => {
+                self.full_body = encode_full_snapshot_body(&self.world)?;
+            }
+            SnapshotMode::Delta => {
+                self.positions.clear();
+                // Positions now, whatever the representation, for the area of interest.
+                let tick = world.resource::<super::game::SimClock>().tick;
+                self.positions.extend(
+                    self.world
+                        .iter()
+                        .map(|e| e.position_at(tick, self.tick_rate)),
+                );
+                self.grid.build(
+                    self.aoi_radius,
+                    self.map_size.0,
+                    self.map_size.1,
+                    &self.positions,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The full snapshot for one client (`--snapshots full`).
+    pub fn full_for(&self, tick: u32, last_input_seq: u32) -> Result<Bytes, CodecError> {
+        Ok(encode_full_snapshot_with_body(tick, last_input_seq, &self.full_body)?.into())
+    }
+
+    /// Builds one client's delta snapshot into `client.next`. Commit with
+    /// [`ClientReplication::commit`] once the bytes are queued.
+    pub fn delta_for(
+        &self,
+        client: &mut ClientReplication,
+        own: u32,
+        tick: u32,
+        last_input_seq: u32,
+    ) -> Result<(Bytes, DeltaStats), CodecError> {
+        let own_index = self.world.binary_search_by_key(&own, |e| e.id).ok();
+        let center = own_index.and_then(|i| self.positions.get(i).copied());
+        match center {
+            Some(c) => self
+                .grid
+                .query(c, self.aoi_radius, &self.positions, &mut client.visible),
+            None => client.visible.clear(),
+        }
+        if let Some(i) = own_index {
+            // The own player is always in view, even with a zero radius.
+            if let Err(pos) = client.visible.binary_search(&i) {
+                client.visible.insert(pos, i);
+            }
+        }
+        client.target.clear();
+        client.target.extend(
+            client
+                .visible
+                .iter()
+                .filter_map(|&i| self.world.get(i))
+                .cloned(),
+        );
+
+        let baseline_tick = if client.baseline.is_empty() {
+            0
+        } else {
+            client.baseline_tick
+        };
+        if baseline_tick == 0 {
+            client.baseline.clear();
+        }
+        let frame = Frame {
+            tick,
+            baseline: baseline_tick,
+            tick_rate: self.tick_rate,
+        };
+        diff(&client.baseline, &client.target, &mut client.diff);
+
+        let budget_bits = (client.settings.max_bytes_per_sec as usize
+            / usize::from(client.settings.rate.max(1)))
+        .saturating_sub(SNAPSHOT_OVERHEAD)
+            * 8;
+        let mut stats = DeltaStats {
+            keyframe: baseline_tick == 0,
+            in_view: client.target.len(),
+            removed: client.diff.removed.len(),
+            ..DeltaStats::default()
+        };
+
+        let mut payload = encode_payload(
+            self.packing,
+            &frame,
+            &client.baseline,
+            &client.target,
+            &client.diff.removed,
+            &client.diff.created,
+            &client.diff.changed,
+        );
+        let (created, changed) = if payload.len() * 8 <= budget_bits {
+            client.pending_since.clear();
+            (client.diff.created.clone(), client.diff.changed.clone())
+        } else {
+            let (created, changed) = self.select(client, &frame, center, own, budget_bits);
+            payload = encode_payload(
+                self.packing,
+                &frame,
+                &client.baseline,
+                &client.target,
+                &client.diff.removed,
+                &created,
+                &changed,
+            );
+            stats.deferred = client.diff.created.len() + client.diff.changed.len()
+                - created.len()
+                - changed.len();
+            (created, changed)
+        };
+        stats.created = created.len();
+        stats.changed = changed.len();
+        stats.payload_bytes = payload.len();
+
+        merge(
+            &client.baseline,
+            &client.target,
+            &client.diff.removed,
+            &created,
+            &changed,
+            &mut client.next,
+        );
+        let message = ServerMessage::Snapshot(Snapshot {
+            tick,
+            baseline: baseline_tick,
+            last_input_seq,
+            checksum: checksum(&client.next),
+            payload,
+        });
+        Ok((encode(&message)?.into(), stats))
+    }
+
+    /// Chooses which creations and changes fit the budget: the own player and anything
+    /// held back for about a second always go; the rest by priority, which grows with
+    /// the time an entity has waited and with its closeness.
+    fn select(
+        &self,
+        client: &mut ClientReplication,
+        frame: &Frame,
+        center: Option<(i32, i32)>,
+        own: u32,
+        budget_bits: usize,
+    ) -> (Vec<usize>, Vec<(usize, usize, u8)>) {
+        let snapshot_ticks = u32::from(self.tick_rate) / u32::from(client.settings.rate.max(1));
+        let max_wait = u32::from(self.tick_rate).saturating_sub(snapshot_ticks.max(1));
+        let radius = self.aoi_radius.max(1) as f64;
+
+        struct Candidate {
+            forced: bool,
+            priority: f64,
+            bits: usize,
+            created: Option<usize>,
+            changed: Option<(usize, usize, u8)>,
+        }
+        let mut candidates =
+            Vec::with_capacity(client.diff.created.len() + client.diff.changed.len());
+        let mut score = |e: &EntityState, is_new: bool, bits: usize| {
+            let since = *client.pending_since.entry(e.id).or_insert(frame.tick);
+            let waited = frame.tick.saturating_sub(since);
+            let closeness = center.map_or(0.0, |(cx, cy)| {
+                let (x, y) = e.position_at(frame.tick, self.tick_rate);
+                let d = (f64::from(x) - f64::from(cx)).hypot(f64::from(y) - f64::from(cy));
+                1.0 - (d / radius).min(1.0)
+            });
+            let priority = f64::from(waited + snapshot_ticks.max(1))
+                * (1.0 + 3.0 * closeness)
+                * if is_new { 2.0 } else { 1.0 };
+            (e.id == own || waited >= max_wait, priority, bits)
+        };
+        for &j in &client.diff.created {
+            let Some(e) = client.target.get(j) else {
+                continue;
+            };
+            let (forced, priority, bits) = score(e, true, created_bits(self.packing, frame, e));
+            candidates.push(Candidate {
+                forced,
+                priority,
+                bits,
+                created: Some(j),
+                changed: None,
+            });
+        }
+        for &(i, j, mask) in &client.diff.changed {
+            let (Some(b), Some(t)) = (client.baseline.get(i), client.target.get(j)) else {
+                continue;
+            };
+            let (forced, priority, bits) =
+                score(t, false, changed_bits(self.packing, frame, b, t, mask));
+            candidates.push(Candidate {
+                forced,
+                priority,
+                bits,
+                created: None,
+                changed: Some((i, j, mask)),
+            });
+        }
+        candidates.sort_by(|a, b| {
+            b.forced
+                .cmp(&a.forced)
+                .then(b.priority.total_cmp(&a.priority))
+        });
+
+        // Removals always go: they are a few bits each and keep views from growing.
+        let mut used = client.diff.removed.len() * 4 + 3 * 8;
+        let (mut created, mut changed) = (Vec::new(), Vec::new());
+        for c in candidates {
+            if !c.forced && used + c.bits > budget_bits {
+                continue;
+            }
+            used += c.bits;
+            if let Some(j) = c.created {
+                created.push(j);
+                if let Some(e) = client.target.get(j) {
+                    client.pending_since.remove(&e.id);
+                }
+            }
+            if let Some(ch) = c.changed {
+                changed.push(ch);
+                if let Some(e) = client.target.get(ch.1) {
+                    client.pending_since.remove(&e.id);
+                }
+            }
+        }
+        created.sort_unstable();
+        changed.sort_unstable();
+        // Forget entities that left the view or stopped differing.
+        let target = &client.target;
+        client
+            .pending_since
+            .retain(|id, _| target.binary_search_by_key(id, |e| e.id).is_ok());
+        (created, changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_query_matches_brute_force() {
+        let positions: Vec<(i32, i32)> = (0..500)
+            .map(|i| ((i * 7919) % 12_800, (i * 104_729) % 12_800))
+            .collect();
+        let mut grid = Grid::default();
+        grid.build(3072, 12_800, 12_800, &positions);
+        let mut out = Vec::new();
+        for center in [(0, 0), (6400, 6400), (12_800, 100), (-50, 20_000)] {
+            grid.query(center, 3072, &positions, &mut out);
+            let brute: Vec<usize> = positions
+                .iter()
+                .enumerate()
+                .filter(|(_, (x, y))| {
+                    let (dx, dy) = (i64::from(*x - center.0), i64::from(*y - center.1));
+                    dx * dx + dy * dy <= 3072 * 3072
+                })
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(out, brute);
+        }
     }
 }

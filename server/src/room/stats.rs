@@ -27,6 +27,34 @@ pub struct RoomStats {
     pub bytes_out: u64,
     /// Inputs discarded because a client's input queue was full or seq went backwards.
     pub inputs_dropped: u64,
+    /// Client snapshot slots skipped because the client asked for a lower rate.
+    pub rate_skipped: u64,
+    /// Delta snapshots that were keyframes (joins, desync reports).
+    pub keyframes: u64,
+    /// Checksum mismatches reported by clients.
+    pub desyncs: u64,
+    /// Sum over sent delta snapshots of the entities in the client's view.
+    pub in_view: u64,
+    /// Entity records sent in delta snapshots: created, changed, removed.
+    pub created: u64,
+    pub changed: u64,
+    pub removed: u64,
+    /// Creations and changes held back by client byte budgets.
+    pub deferred: u64,
+    /// Delta payload bytes sent (without message headers).
+    pub payload_bytes: u64,
+}
+
+impl RoomStats {
+    /// Mean entities in a client's view per delta snapshot.
+    pub fn in_view_mean(&self) -> f64 {
+        self.in_view as f64 / self.snapshots_sent.max(1) as f64
+    }
+
+    /// Mean bytes per snapshot sent.
+    pub fn bytes_per_snapshot(&self) -> f64 {
+        self.bytes_out as f64 / self.snapshots_sent.max(1) as f64
+    }
 }
 
 /// Accumulates one interval.

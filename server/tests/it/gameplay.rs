@@ -4,11 +4,11 @@ use shared::protocol::EntityKind;
 use shared::quant::q_to_pos;
 use shared::rules::BUTTON_FIRE;
 
-use crate::{TestServer, WAIT, receive_snapshots};
+use crate::{TestServer, WAIT, WHOLE_MAP, receive_snapshots};
 
 #[tokio::test]
 async fn players_see_each_other_move() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(WHOLE_MAP).await;
     let mut mover = server.client("mover").await;
     let mut watcher = server.client("watcher").await;
     let mover_id = mover.welcome().entity;
@@ -46,7 +46,7 @@ async fn players_see_each_other_move() {
 
 #[tokio::test]
 async fn projectiles_appear_and_disappear() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(WHOLE_MAP).await;
     let mut shooter = server.client("shooter").await;
     let mut watcher = server.client("watcher").await;
     let shooter_id = shooter.welcome().entity;
@@ -84,7 +84,7 @@ async fn projectiles_appear_and_disappear() {
 
 #[tokio::test]
 async fn drones_wander_and_are_replicated() {
-    let server = TestServer::start(&["--drones", "25"]).await;
+    let server = TestServer::start(&["--drones", "25", "--aoi-radius", "300"]).await;
     let mut bot = server.client("viewer").await;
     bot.wait_until(WAIT, |v| v.of_kind(EntityKind::Drone).count() == 25)
         .await

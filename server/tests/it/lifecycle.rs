@@ -3,11 +3,11 @@
 use bot_client::Event;
 use shared::protocol::close;
 
-use crate::{TestServer, WAIT, receive_snapshots};
+use crate::{TestServer, WAIT, WHOLE_MAP, receive_snapshots};
 
 #[tokio::test]
 async fn a_leaving_player_disappears_from_others_views() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(WHOLE_MAP).await;
     let mut stayer = server.client("stayer").await;
     let leaver = server.client("leaver").await;
     let leaver_id = leaver.welcome().entity;
@@ -25,7 +25,7 @@ async fn a_leaving_player_disappears_from_others_views() {
 
 #[tokio::test]
 async fn shutdown_closes_every_session_with_1001() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(WHOLE_MAP).await;
     let mut a = server.client("a").await;
     let mut b = server.client("b").await;
     receive_snapshots(&mut a, 1).await;

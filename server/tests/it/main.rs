@@ -7,6 +7,7 @@
 mod gameplay;
 mod handshake;
 mod lifecycle;
+mod replication;
 
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use clap::Parser;
 use server::{Server, ServerConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// An area of interest covering the whole 200 m arena (its diagonal is 283 m), for
+/// tests about what players see of each other wherever they spawn.
+pub const WHOLE_MAP: &[&str] = &["--aoi-radius", "300"];
 
 /// Generous bound for conditions that normally hold within a second.
 pub const WAIT: Duration = Duration::from_secs(15);
