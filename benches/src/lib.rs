@@ -1,4 +1,11 @@
-//! Tickwire's benchmarks. The criterion benches live in `benches/`:
-//! - `codec`: full-state snapshot encode (whole, body once, per-client header splice) and decode.
+//! Tickwire's benchmarks.
 //!
-//! Run them with `cargo bench -p benches`; results are reported in BENCHMARKS.md.
+//! - `benches/codec.rs` (criterion): full-state snapshot encode (whole, body once,
+//!   per-client header splice) and decode.
+//! - `benches/delta.rs` (criterion): one client's delta with 1,000 entities in view at 0%,
+//!   10% and 100% changed, encode and decode; grid build plus AOI queries for 64 clients
+//!   over 1,000 entities.
+//! - `src/bin/scenario.rs`: a whole server and bot swarm in one process, measured
+//!   (`cargo run --release -p benches --bin scenario -- --preset arena-64 ...`).
+//!
+//! Results and method are in BENCHMARKS.md.

@@ -46,9 +46,10 @@ type ReplicatedQuery = (
     Option<&'static Trajectory>,
 );
 
-/// Uniform grid of entity indices, rebuilt once per snapshot tick.
+/// Uniform grid of entity indices (positions in position steps), rebuilt once per
+/// snapshot tick and shared by every client's area-of-interest query.
 #[derive(Debug, Default)]
-struct Grid {
+pub struct Grid {
     cell: i64,
     cols: usize,
     rows: usize,
@@ -56,7 +57,7 @@ struct Grid {
 }
 
 impl Grid {
-    fn build(&mut self, cell: i64, width: i64, height: i64, positions: &[(i32, i32)]) {
+    pub fn build(&mut self, cell: i64, width: i64, height: i64, positions: &[(i32, i32)]) {
         self.cell = cell.max(1);
         self.cols = (width / self.cell + 1).max(1) as usize;
         self.rows = (height / self.cell + 1).max(1) as usize;
@@ -85,7 +86,7 @@ impl Grid {
     }
 
     /// Indices of entities within `radius` of `center`, ascending.
-    fn query(
+    pub fn query(
         &self,
         center: (i32, i32),
         radius: i64,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 /// Summary of one reporting interval, published to whoever watches the room.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RoomStats {
     pub tick: u32,
     pub clients: usize,
@@ -43,6 +43,44 @@ pub struct RoomStats {
     pub deferred: u64,
     /// Delta payload bytes sent (without message headers).
     pub payload_bytes: u64,
+    /// The interval's tick durations in microseconds, for exact percentiles over
+    /// several intervals (merge with `Histogram::add`).
+    #[serde(skip)]
+    pub tick_us: Histogram<u64>,
+    /// The interval's replication durations in microseconds.
+    #[serde(skip)]
+    pub replication_us: Histogram<u64>,
+}
+
+impl Default for RoomStats {
+    fn default() -> Self {
+        RoomStats {
+            tick: 0,
+            clients: 0,
+            entities: 0,
+            ticks: 0,
+            tick_ms_p50: 0.0,
+            tick_ms_p99: 0.0,
+            tick_ms_max: 0.0,
+            replication_ms_p99: 0.0,
+            late_ticks: 0,
+            snapshots_sent: 0,
+            snapshots_dropped: 0,
+            bytes_out: 0,
+            inputs_dropped: 0,
+            rate_skipped: 0,
+            keyframes: 0,
+            desyncs: 0,
+            in_view: 0,
+            created: 0,
+            changed: 0,
+            removed: 0,
+            deferred: 0,
+            payload_bytes: 0,
+            tick_us: new_histogram(),
+            replication_us: new_histogram(),
+        }
+    }
 }
 
 impl RoomStats {
@@ -58,10 +96,8 @@ impl RoomStats {
 }
 
 /// Accumulates one interval.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TickTimer {
-    tick: Histogram<u64>,
-    replication: Histogram<u64>,
     pub current: RoomStats,
 }
 
@@ -69,42 +105,31 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub fn new_histogram() -> Histogram<u64> {
     // 1 µs to 60 s at 3 significant digits.
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
 }
 
-impl Default for TickTimer {
-    fn default() -> Self {
-        TickTimer {
-            tick: new_histogram(),
-            replication: new_histogram(),
-            current: RoomStats::default(),
-        }
-    }
-}
-
 impl TickTimer {
     pub fn record_tick(&mut self, d: Duration) {
-        self.tick.saturating_record(micros(d).max(1));
+        self.current.tick_us.saturating_record(micros(d).max(1));
         self.current.ticks += 1;
     }
 
     pub fn record_replication(&mut self, d: Duration) {
-        self.replication.saturating_record(micros(d).max(1));
+        self.current
+            .replication_us
+            .saturating_record(micros(d).max(1));
     }
 
     /// Closes the interval: returns its summary and starts a new one.
     pub fn finish(&mut self) -> RoomStats {
         let ms = |us: u64| us as f64 / 1000.0;
-        let mut out = self.current;
-        out.tick_ms_p50 = ms(self.tick.value_at_quantile(0.5));
-        out.tick_ms_p99 = ms(self.tick.value_at_quantile(0.99));
-        out.tick_ms_max = ms(self.tick.max());
-        out.replication_ms_p99 = ms(self.replication.value_at_quantile(0.99));
-        self.tick.reset();
-        self.replication.reset();
-        self.current = RoomStats::default();
+        let mut out = std::mem::take(&mut self.current);
+        out.tick_ms_p50 = ms(out.tick_us.value_at_quantile(0.5));
+        out.tick_ms_p99 = ms(out.tick_us.value_at_quantile(0.99));
+        out.tick_ms_max = ms(out.tick_us.max());
+        out.replication_ms_p99 = ms(out.replication_us.value_at_quantile(0.99));
         out
     }
 }

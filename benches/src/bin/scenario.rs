@@ -1,0 +1,224 @@
+//! Runs a named scenario: starts a real server and a real bot swarm in this process,
+//! lets them warm up, measures for `--duration` seconds, and reports bandwidth, view
+//! sizes, tick cost and sync health. See BENCHMARKS.md for the presets and the method.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bot_client::swarm::{SwarmConfig, run_swarm};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use server::ServerConfig;
+use server::room::stats::{RoomStats, new_histogram};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(about = "Run a Tickwire scenario (server + bots in one process) and report")]
+struct Args {
+    /// Scenario preset: `arena-64` (64 bots, 1,000 drones, 60 Hz tick, 20 Hz snapshots,
+    /// default AOI on the 200 m arena) or `smoke` (8 bots, 100 drones; a quick check).
+    #[arg(long, default_value = "arena-64")]
+    preset: String,
+    /// `delta` or `full` (the naive baseline).
+    #[arg(long, default_value = "delta")]
+    snapshots: String,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Seconds for bots to connect and settle before measuring.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// `bits` or `bytes`: payload packing (delta only).
+    #[arg(long, default_value = "bits")]
+    packing: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+}
+
+struct Preset {
+    bots: u32,
+    drones: u32,
+    tick_rate: u16,
+    snapshot_rate: u16,
+}
+
+fn preset(name: &str) -> anyhow::Result<Preset> {
+    Ok(match name {
+        "arena-64" => Preset {
+            bots: 64,
+            drones: 1000,
+            tick_rate: 60,
+            snapshot_rate: 20,
+        },
+        "smoke" => Preset {
+            bots: 8,
+            drones: 100,
+            tick_rate: 60,
+            snapshot_rate: 20,
+        },
+        other => bail!("unknown preset {other:?} (known: arena-64, smoke)"),
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    preset: String,
+    snapshots: String,
+    packing: String,
+    bots: u32,
+    bots_failed: u32,
+    duration_s: u64,
+    /// Replicated entities in the room (mean over the window).
+    entities: f64,
+    /// Entities in a client's view per snapshot (delta mode; all entities in full mode).
+    entities_in_view_mean: f64,
+    /// Bytes each client received per second (all messages), mean and 95th percentile.
+    bytes_per_client_per_sec_mean: f64,
+    bytes_per_client_per_sec_p95: f64,
+    /// Delta payload bytes per entity record sent (created or changed); 0 in full mode.
+    bytes_per_changed_entity: f64,
+    /// Mean bytes of one snapshot message as queued by the server.
+    bytes_per_snapshot: f64,
+    snapshots_per_client_per_sec: f64,
+    snapshots_per_client_per_sec_min: f64,
+    tick_ms_p50: f64,
+    tick_ms_p99: f64,
+    tick_ms_max: f64,
+    replication_ms_p99: f64,
+    /// Checksum failures seen by bots plus desync reports the server received.
+    desyncs: u64,
+    desync_reports_at_server: u64,
+    /// Keyframes bots received (one per join, plus one per desync).
+    keyframes: u64,
+    snapshots_dropped: u64,
+    changes_deferred_by_budget: u64,
+    rtt_ms_p99: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .init();
+    let args = Args::parse();
+    let p = preset(&args.preset)?;
+    let tick = p.tick_rate.to_string();
+    let snap = p.snapshot_rate.to_string();
+    let drones = p.drones.to_string();
+    let seed = args.seed.to_string();
+    let settings = ServerConfig::try_parse_from([
+        "server",
+        "--tick-rate",
+        &tick,
+        "--snapshot-rate",
+        &snap,
+        "--drones",
+        &drones,
+        "--snapshots",
+        &args.snapshots,
+        "--delta-packing",
+        &args.packing,
+        "--seed",
+        &seed,
+        "--stats-interval-s",
+        "1",
+    ])?
+    .validate()?;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let shutdown = CancellationToken::new();
+    let server = server::start(listener, settings, shutdown.clone())?;
+    let url = format!("ws://{}/ws", server.local_addr());
+    let mut stats = server.room().stats();
+
+    let swarm_stop = CancellationToken::new();
+    let swarm = tokio::spawn(run_swarm(
+        SwarmConfig {
+            url: url.clone(),
+            bots: p.bots,
+            duration: Duration::from_secs(args.warmup + args.duration),
+            ramp_per_sec: f64::from(p.bots),
+            seed: args.seed,
+            name_prefix: "bot".into(),
+            progress: false,
+        },
+        swarm_stop.clone(),
+    ));
+
+    // Skip the intervals that overlap the warm-up, then sum the measured ones.
+    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+    stats.mark_unchanged();
+    let mut window: Vec<RoomStats> = Vec::new();
+    while window.len() < args.duration as usize {
+        tokio::time::timeout(Duration::from_secs(5), stats.changed())
+            .await
+            .context("the room stopped reporting")??;
+        window.push(stats.borrow_and_update().clone());
+    }
+    let swarm_report = swarm.await?;
+    shutdown.cancel();
+    server.wait().await?;
+
+    let mut tick_us: Histogram<u64> = new_histogram();
+    let mut replication_us: Histogram<u64> = new_histogram();
+    for s in &window {
+        tick_us.add(&s.tick_us)?;
+        replication_us.add(&s.replication_us)?;
+    }
+    let sum = |f: fn(&RoomStats) -> u64| window.iter().map(f).sum::<u64>();
+    let sent = sum(|s| s.snapshots_sent).max(1) as f64;
+    let records = (sum(|s| s.created) + sum(|s| s.changed)).max(1) as f64;
+    let ms = |us: u64| us as f64 / 1000.0;
+    let delta = args.snapshots == "delta";
+    let entities =
+        window.iter().map(|s| s.entities as f64).sum::<f64>() / window.len().max(1) as f64;
+    let report = Report {
+        preset: args.preset.clone(),
+        snapshots: args.snapshots.clone(),
+        packing: args.packing.clone(),
+        bots: swarm_report.bots_connected,
+        bots_failed: swarm_report.bots_failed,
+        duration_s: args.duration,
+        entities,
+        entities_in_view_mean: if delta {
+            sum(|s| s.in_view) as f64 / sent
+        } else {
+            entities
+        },
+        bytes_per_client_per_sec_mean: swarm_report.bytes_in_per_bot_per_sec,
+        bytes_per_client_per_sec_p95: swarm_report.bytes_in_per_bot_per_sec_p95,
+        bytes_per_changed_entity: if delta {
+            sum(|s| s.payload_bytes) as f64 / records
+        } else {
+            0.0
+        },
+        bytes_per_snapshot: sum(|s| s.bytes_out) as f64 / sent,
+        snapshots_per_client_per_sec: swarm_report.snapshots_per_bot_per_sec,
+        snapshots_per_client_per_sec_min: swarm_report.snapshots_per_bot_per_sec_min,
+        tick_ms_p50: ms(tick_us.value_at_quantile(0.5)),
+        tick_ms_p99: ms(tick_us.value_at_quantile(0.99)),
+        tick_ms_max: ms(tick_us.max()),
+        replication_ms_p99: ms(replication_us.value_at_quantile(0.99)),
+        desyncs: swarm_report.desyncs + sum(|s| s.desyncs),
+        desync_reports_at_server: sum(|s| s.desyncs),
+        keyframes: swarm_report.keyframes,
+        snapshots_dropped: sum(|s| s.snapshots_dropped),
+        changes_deferred_by_budget: sum(|s| s.deferred),
+        rtt_ms_p99: swarm_report.rtt_ms_p99,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    println!("{json}");
+    if let Some(path) = &args.report_json {
+        std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !swarm_report.errors.is_empty() {
+        eprintln!("bot errors: {:?}", swarm_report.errors);
+    }
+    Ok(())
+}
