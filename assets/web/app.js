@@ -1,18 +1,26 @@
 // Tickwire minimal browser client: join, draw the replicated state, send inputs.
 //
 // The server is authoritative; this client sends only intents (movement, aim, fire) and
-// draws the snapshots it receives, optionally interpolating between the last two. No
+// draws the state it holds. Protocol v2 snapshots are deltas against the previous one:
+// a ClientView applies them and checks their checksums; on a mismatch (or a snapshot
+// that does not apply) the client sends Desync and the server answers with a keyframe.
+// Players are drawn interpolated between the last two snapshots; drones and projectiles
+// move on trajectories, drawn where they are at the estimated current server tick. No
 // prediction yet: that comes with the full game client.
 
 import {
   BUTTON_FIRE,
   CLOSE_REASONS,
+  ClientView,
+  DeltaError,
   FLAG_DEAD,
   angleToQ,
   decodeServerMessage,
+  desync,
   hello,
   input,
   ping,
+  positionAt,
   qToAngle,
   qToPos,
   validateName,
@@ -21,14 +29,18 @@ import {
 // Drawing scale and entity sizes (metres, from shared::rules).
 const PX_PER_M = 20;
 const PLAYER_RADIUS = 0.5;
-const DRONE_RADIUS = 0.6;
-const PROJECTILE_RADIUS = 0.15;
+const DRONE_RADIUS = 40 / 64;
+const PROJECTILE_RADIUS = 10 / 64;
 const PLAYER_MAX_HEALTH = 100;
 const DRONE_MAX_HEALTH = 40;
 /** A move longer than this between two snapshots is a respawn: jump, don't glide. */
 const TELEPORT_M = 4;
 const GRID_M = 5;
 const PING_INTERVAL_MS = 1000;
+/** While waiting for the keyframe a Desync asked for, don't ask again sooner than this. */
+const DESYNC_RETRY_MS = 1000;
+/** Trajectories are extrapolated at most this far past the newest snapshot. */
+const MAX_EXTRAPOLATION_S = 0.25;
 const NAME_KEY = 'tickwire.name';
 
 const MOVE_KEYS = {
@@ -55,6 +67,7 @@ const ui = {
   entities: $('hud-entities'),
   you: $('hud-you'),
   ping: $('hud-ping'),
+  sync: $('hud-sync'),
   interp: $('hud-interp'),
 };
 
@@ -70,14 +83,36 @@ const net = {
   /** Set when this client itself ends the session because of a protocol problem. */
   failure: '',
   welcome: null,
+  /** Snapshot rate and budget the server granted (Welcome, then SnapshotSettings). */
+  settings: null,
+  /** The replicated state this client holds, kept up to date by snapshots. */
+  view: new ClientView(),
+  /** The last two states applied: { tick, lastInputSeq, entities: Map, recvAt }. */
   prev: null,
   latest: null,
   snapshotTimes: [],
+  /** [time, bytes] of snapshot messages received in the last second. */
+  snapshotBytes: [],
+  /** Estimated server tick minus local time in ticks (null until the first snapshot). */
+  tickOffset: null,
+  sync: newSyncStats(),
   seq: 0,
   rttMs: null,
   inputTimer: 0,
   pingTimer: 0,
 };
+
+function newSyncStats() {
+  return {
+    keyframes: 0,
+    deltas: 0,
+    full: 0,
+    desyncs: 0,
+    awaitingKeyframe: false,
+    desyncSentAt: -Infinity,
+    lastProblem: '',
+  };
+}
 
 const controls = {
   held: new Set(),
@@ -118,9 +153,14 @@ function stopTimers() {
 function join(name) {
   leave();
   net.welcome = null;
+  net.settings = null;
+  net.view = new ClientView();
   net.prev = null;
   net.latest = null;
   net.snapshotTimes = [];
+  net.snapshotBytes = [];
+  net.tickOffset = null;
+  net.sync = newSyncStats();
   net.seq = 0;
   net.rttMs = null;
   net.failure = '';
@@ -209,7 +249,13 @@ function onMessage(ws, data) {
       onWelcome(ws, msg);
       break;
     case 'Snapshot':
-      onSnapshot(msg);
+      onSnapshot(ws, msg, data.byteLength);
+      break;
+    case 'FullSnapshot':
+      onFullSnapshot(msg, data.byteLength);
+      break;
+    case 'SnapshotSettings':
+      net.settings = { rate: msg.rate, max_bytes_per_sec: msg.max_bytes_per_sec };
       break;
     case 'Pong':
       onPong(msg);
@@ -223,6 +269,8 @@ function onWelcome(ws, msg) {
     return;
   }
   net.welcome = msg;
+  net.settings = msg.settings;
+  net.view = new ClientView();
   setConn('connected');
   stopTimers();
   net.inputTimer = setInterval(sendInput, Math.max(4, 1000 / msg.tick_rate));
@@ -230,16 +278,95 @@ function onWelcome(ws, msg) {
   sendPing();
 }
 
-function onSnapshot(msg) {
-  if (!net.welcome) return; // cannot happen with a correct server: Welcome comes first
+/** A delta snapshot: apply it to the view; on any failure, ask for a keyframe. */
+function onSnapshot(ws, msg, size) {
+  const w = net.welcome;
+  if (!w) return; // cannot happen with a correct server: Welcome comes first
+  countBytes(size);
+  try {
+    net.view.apply(msg, w.tick_rate, w.packing);
+  } catch (e) {
+    if (!(e instanceof DeltaError)) {
+      protocolFailure(ws, `cannot apply a snapshot: ${e.message}`);
+      return;
+    }
+    requestKeyframe(msg.tick, e.message);
+    // On a checksum mismatch the view was updated (later deltas build on it) but is wrong
+    // somewhere: draw it until the keyframe comes. Any other error left it unchanged.
+    if (e.kind === 'Checksum') publishView(msg.tick, msg.last_input_seq);
+    return;
+  }
+  if (msg.baseline === 0) {
+    net.sync.keyframes++;
+    net.sync.awaitingKeyframe = false;
+  } else {
+    net.sync.deltas++;
+  }
+  publishView(msg.tick, msg.last_input_seq);
+}
+
+/** A full snapshot (server run with `--snapshots full`): replaces the view. */
+function onFullSnapshot(msg, size) {
+  if (!net.welcome) return;
   if (net.latest && msg.tick <= net.latest.tick) return; // stale
+  countBytes(size);
+  net.view.applyFull(msg);
+  net.sync.full++;
+  publishView(msg.tick, msg.last_input_seq);
+}
+
+/** Sends Desync for `tick`, at most once per DESYNC_RETRY_MS while no keyframe came. */
+function requestKeyframe(tick, why) {
+  const s = net.sync;
+  s.lastProblem = `tick ${tick}: ${why}`;
+  const now = performance.now();
+  if (s.awaitingKeyframe && now - s.desyncSentAt < DESYNC_RETRY_MS) return;
+  s.awaitingKeyframe = true;
+  s.desyncSentAt = now;
+  s.desyncs++;
+  send(desync(tick));
+}
+
+function countBytes(size) {
+  const now = performance.now();
+  net.snapshotBytes.push([now, size]);
+  while (net.snapshotBytes.length && net.snapshotBytes[0][0] < now - 1000) net.snapshotBytes.shift();
+}
+
+/** Makes the view's current state the newest one to draw. */
+function publishView(tick, lastInputSeq) {
   const entities = new Map();
-  for (const e of msg.entities) entities.set(e.id, e);
+  for (const e of net.view.entities) entities.set(e.id, e);
   const now = performance.now();
   net.prev = net.latest;
-  net.latest = { tick: msg.tick, lastInputSeq: msg.last_input_seq, entities, recvAt: now };
+  net.latest = { tick, lastInputSeq, entities, recvAt: now };
   net.snapshotTimes.push(now);
   while (net.snapshotTimes.length && net.snapshotTimes[0] < now - 1000) net.snapshotTimes.shift();
+  updateTickClock(tick, now);
+}
+
+/**
+ * Keeps an estimate of the server's tick as a function of local time: each snapshot is a
+ * sample (its tick when it arrived); the estimate follows samples smoothly and jumps only
+ * when it is far off (first snapshot, a stall, a tab in the background).
+ */
+function updateTickClock(tick, now) {
+  const rate = net.welcome.tick_rate;
+  const sample = tick - (now * rate) / 1000;
+  if (net.tickOffset === null || Math.abs(sample - net.tickOffset) > rate / 2) {
+    net.tickOffset = sample;
+  } else {
+    net.tickOffset += (sample - net.tickOffset) * 0.1;
+  }
+}
+
+/** The server tick to draw trajectories at: estimated now, not far past the newest snapshot. */
+function renderTick(now) {
+  const latest = net.latest;
+  if (!latest || net.tickOffset === null || !view.interpolate) return latest ? latest.tick : 0;
+  const rate = net.welcome.tick_rate;
+  const estimate = (now * rate) / 1000 + net.tickOffset;
+  return Math.min(estimate, latest.tick + rate * MAX_EXTRAPOLATION_S);
 }
 
 function nowMs32() {
@@ -285,7 +412,7 @@ function sendInput() {
   const moveX = (held('right') ? 127 : 0) - (held('left') ? 127 : 0);
   const moveY = (held('down') ? 127 : 0) - (held('up') ? 127 : 0);
   const buttons = controls.fire ? BUTTON_FIRE : 0;
-  const ack = net.latest ? net.latest.tick : 0;
+  const ack = net.view.tick;
   send(input(net.seq, ack, moveX, moveY, updateAim(), buttons));
 }
 
@@ -417,22 +544,29 @@ function toView(e) {
   };
 }
 
-/** Entities to draw now, in metres: the latest snapshot, or a blend of the last two. */
+/**
+ * Entities to draw now, in metres. Trajectories (drones, projectiles: a non-zero anchor)
+ * at the estimated server tick; players blended between the last two snapshots.
+ */
 function visibleEntities(now) {
   const latest = net.latest;
-  if (!latest) return [];
+  if (!latest || !net.welcome) return [];
+  const rate = net.welcome.tick_rate;
+  const tick = renderTick(now);
   const out = [];
-  const prev = net.prev;
-  if (!view.interpolate || !prev || !net.welcome) {
-    for (const e of latest.entities.values()) out.push(toView(e));
-    return out;
-  }
-  const interval = ((latest.tick - prev.tick) * 1000) / net.welcome.tick_rate;
+  const prev = view.interpolate ? net.prev : null;
+  const interval = prev ? ((latest.tick - prev.tick) * 1000) / rate : 0;
   const t = interval > 0 ? Math.min(1, Math.max(0, (now - latest.recvAt) / interval)) : 1;
   for (const e of latest.entities.values()) {
     const v = toView(e);
-    const p = prev.entities.get(e.id);
-    if (p && p.kind === e.kind) {
+    const p = prev ? prev.entities.get(e.id) : undefined;
+    const same = p !== undefined && p.kind === e.kind;
+    if (e.anchor !== 0) {
+      const [x, y] = positionAt(e, tick, rate);
+      v.x = qToPos(x);
+      v.y = qToPos(y);
+      if (same) v.angle = lerpAngle(qToAngle(p.angle), v.angle, t);
+    } else if (same) {
       const px = qToPos(p.x);
       const py = qToPos(p.y);
       if (Math.hypot(v.x - px, v.y - py) < TELEPORT_M) {
@@ -593,6 +727,17 @@ function drawEntities(entities, cam, s, ownId) {
   ctx.globalAlpha = 1;
 }
 
+/** The area of interest around the own player (drawn at the centre of the view). */
+function drawAoi(radius) {
+  ctx.strokeStyle = 'rgba(88, 166, 255, 0.18)';
+  ctx.lineWidth = 1.5;
+  ctx.setLineDash([6, 6]);
+  ctx.beginPath();
+  ctx.arc(view.width / 2, view.height / 2, radius, 0, 2 * Math.PI);
+  ctx.stroke();
+  ctx.setLineDash([]);
+}
+
 function drawMessage(text) {
   ctx.font = '14px system-ui, sans-serif';
   ctx.textAlign = 'center';
@@ -613,6 +758,7 @@ function draw(now) {
   else cam = { x: 0, y: 0 };
 
   drawBackground(cam, s);
+  if (own && net.welcome) drawAoi(qToPos(net.welcome.aoi_radius) * s);
   drawEntities(entities, cam, s, ownId);
   view.ownScreen = own ? { x: view.width / 2, y: view.height / 2 } : null;
 
@@ -642,12 +788,13 @@ function updateHud() {
   setText(
     ui.map,
     w
-      ? `${w.map.name} ${qToPos(w.map.width)}×${qToPos(w.map.height)} m · ${w.tick_rate} Hz, ${w.snapshot_rate} snap/s`
+      ? `${w.map.name} ${qToPos(w.map.width)}×${qToPos(w.map.height)} m · ${w.tick_rate} Hz · AOI ${qToPos(w.aoi_radius)} m`
       : '–',
   );
 
   const latest = net.latest;
-  setText(ui.tick, latest ? `${latest.tick} (${net.snapshotTimes.length} snap/s, input ${net.seq} acked ${latest.lastInputSeq})` : '–');
+  const rate = net.settings ? `${net.snapshotTimes.length}/${net.settings.rate}` : `${net.snapshotTimes.length}`;
+  setText(ui.tick, latest ? `${latest.tick} (${rate} snap/s, input ${net.seq} acked ${latest.lastInputSeq})` : '–');
 
   if (latest) {
     let players = 0;
@@ -658,7 +805,7 @@ function updateHud() {
       else if (e.kind === 'Drone') drones++;
       else shots++;
     }
-    setText(ui.entities, `${latest.entities.size} (${players} players, ${drones} drones, ${shots} shots)`);
+    setText(ui.entities, `${latest.entities.size} in view (${players} players, ${drones} drones, ${shots} shots)`);
   } else {
     setText(ui.entities, '–');
   }
@@ -673,6 +820,19 @@ function updateHud() {
   }
 
   setText(ui.ping, net.rttMs === null ? '–' : `${Math.round(net.rttMs)} ms`);
+
+  if (w) {
+    const s = net.sync;
+    const bytes = net.snapshotBytes.reduce((sum, [, n]) => sum + n, 0);
+    const budget = net.settings ? ` of ${(net.settings.max_bytes_per_sec / 1024).toFixed(0)}` : '';
+    const kind = s.full > 0 ? `${s.full} full` : `${w.packing.toLowerCase()} · ${s.keyframes} keyframes · ${s.desyncs} desyncs`;
+    const waiting = s.awaitingKeyframe ? ' · awaiting keyframe' : '';
+    setText(ui.sync, `${kind} · ${(bytes / 1024).toFixed(1)}${budget} KiB/s${waiting}`);
+    const title = s.lastProblem ? `last problem: ${s.lastProblem}` : '';
+    if (ui.sync.title !== title) ui.sync.title = title;
+  } else {
+    setText(ui.sync, '–');
+  }
   setText(ui.interp, view.interpolate ? 'on (I)' : 'off (I)');
 }
 

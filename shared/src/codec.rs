@@ -5,6 +5,12 @@
 //! allocate, so a forged length cannot reserve memory beyond the frame-sized limit, and
 //! trailing bytes after a message are an error rather than silently ignored.
 
+// Peer-controlled bytes flow through this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use bincode::config::{self, Config};
 use serde::{Serialize, de::DeserializeOwned};
 

@@ -13,6 +13,12 @@
 //! anchor tick, everything else against its previous value. Ids are gaps between
 //! ascending ids. An unchanged entity costs nothing.
 
+// Peer-controlled bytes flow through this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use crate::pack::{BitReader, BitWriter, ByteReader, ByteWriter, PackError, Packer, Unpacker};
 use crate::protocol::{EntityKind, EntityState, FullSnapshot, Packing, Snapshot};
 use crate::quant::advance;
@@ -431,18 +437,22 @@ pub fn write_payload(
     for &id in removed {
         write_gap(p, &mut prev, id);
     }
-    p.uint(created.len() as u32, k::COUNT);
+    // Counts are of the records actually written, so they match even for bad indices.
+    let created = || created.iter().filter_map(|&j| target.get(j));
+    p.uint(created().count() as u32, k::COUNT);
     let mut prev = 0;
-    for e in created.iter().filter_map(|&j| target.get(j)) {
+    for e in created() {
         write_gap(p, &mut prev, e.id);
         write_created(p, e, frame);
     }
-    p.uint(changed.len() as u32, k::COUNT);
+    let changed = || {
+        changed
+            .iter()
+            .filter_map(|&(i, j, m)| Some((base.get(i)?, target.get(j)?, m)))
+    };
+    p.uint(changed().count() as u32, k::COUNT);
     let mut prev = 0;
-    for (b, t, mask) in changed
-        .iter()
-        .filter_map(|&(i, j, m)| Some((base.get(i)?, target.get(j)?, m)))
-    {
+    for (b, t, mask) in changed() {
         write_gap(p, &mut prev, t.id);
         write_changed(p, b, t, mask, frame);
     }
@@ -857,6 +867,29 @@ mod tests {
                 client.apply(&snap, 60, Packing::Bits).unwrap();
                 prop_assert_eq!(client.entities(), world.as_slice());
                 server_view = world.clone();
+            }
+        }
+
+        #[test]
+        fn extreme_values_round_trip_without_overflow(
+            vals in prop::collection::vec(any::<(i32, i32, i32, i32, u32, u32)>(), 1..8),
+            tick: u32, back: u32,
+        ) {
+            // Full-range velocities and anchors: references (advance) must neither
+            // overflow nor lose the exact values.
+            let make = |(x, y, vx, vy, anchor, _): (i32, i32, i32, i32, u32, u32), id: u32| EntityState {
+                id, kind: EntityKind::Drone, x, y, vx, vy, anchor: anchor.max(1), angle: 0,
+                health: 1, flags: 0, score: 0, owner: 0, name: String::new(),
+            };
+            let base: Vec<EntityState> = vals.iter().enumerate().map(|(i, v)| make(*v, i as u32 + 1)).collect();
+            let target: Vec<EntityState> = vals.iter().enumerate()
+                .map(|(i, v)| make((v.1, v.0, v.3, v.2, v.5, 0), i as u32 + 1)).collect();
+            let f = Frame { tick, baseline: tick.wrapping_sub(back), tick_rate: 60 };
+            let mut d = Diff::default();
+            diff(&base, &target, &mut d);
+            for packing in [Packing::Bits, Packing::Bytes] {
+                let payload = encode_payload(packing, &f, &base, &target, &d.removed, &d.created, &d.changed);
+                prop_assert_eq!(&decode_payload(packing, &f, &base, &payload).unwrap(), &target);
             }
         }
 

@@ -7,6 +7,12 @@
 //! - [`ByteWriter`] / [`ByteReader`]: LEB128 varints (zigzag for signed), fixed-width
 //!   fields rounded up to whole bytes; `k` is ignored.
 
+// Peer-controlled bytes flow through this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 /// A malformed payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {
@@ -54,8 +60,9 @@ pub fn unzigzag(u: u32) -> i32 {
 #[derive(Debug, Default, Clone)]
 pub struct BitWriter {
     bytes: Vec<u8>,
-    /// Bits used in the last byte (0 = the last byte is full or there is none).
-    used: u32,
+    /// Bits not yet flushed to `bytes`, least significant first; fewer than 8 between calls.
+    acc: u64,
+    pending: u32,
 }
 
 impl BitWriter {
@@ -63,60 +70,66 @@ impl BitWriter {
         BitWriter::default()
     }
 
-    fn push_bit(&mut self, bit: bool) {
-        if self.used == 0 {
-            self.bytes.push(0);
+    /// Appends the `n` ≤ 56 low bits of `value`.
+    fn put(&mut self, value: u64, n: u32) {
+        debug_assert!(n <= 56);
+        let mask = if n == 0 { 0 } else { u64::MAX >> (64 - n) };
+        self.acc |= (value & mask) << self.pending;
+        self.pending += n;
+        while self.pending >= 8 {
+            self.bytes.push(self.acc as u8);
+            self.acc >>= 8;
+            self.pending -= 8;
         }
-        if bit && let Some(last) = self.bytes.last_mut() {
-            *last |= 1 << self.used;
-        }
-        self.used = (self.used + 1) % 8;
     }
 
-    fn push_bits64(&mut self, value: u64, n: u32) {
-        for i in 0..n {
-            self.push_bit(value >> i & 1 == 1);
+    fn put_long(&mut self, value: u64, n: u32) {
+        if n > 32 {
+            self.put(value & 0xFFFF_FFFF, 32);
+            self.put(value >> 32, n - 32);
+        } else {
+            self.put(value, n);
         }
     }
 
     /// Appends everything another writer holds, bit for bit.
     pub fn append(&mut self, other: &BitWriter) {
-        let total = other.bit_len();
-        for i in 0..total {
-            let byte = other.bytes.get(i / 8).copied().unwrap_or(0);
-            self.push_bit(byte >> (i % 8) & 1 == 1);
+        for &b in &other.bytes {
+            self.put(u64::from(b), 8);
         }
+        self.put(other.acc, other.pending);
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        if self.pending > 0 {
+            self.bytes.push(self.acc as u8);
+        }
         self.bytes
     }
 }
 
 impl Packer for BitWriter {
     fn bits(&mut self, value: u32, n: u32) {
-        self.push_bits64(u64::from(value), n.min(32));
+        self.put(u64::from(value), n.min(32));
     }
 
     fn uint(&mut self, value: u32, k: u32) {
-        // Exp-Golomb of order k: v + 2^k written as (len - k - 1) zeros, then its len bits
-        // from the most significant one. Written here as unary length + low bits, LSB first.
+        // Exp-Golomb of order k: with v = value + 2^k of `len` bits, write len - k - 1
+        // zeros, a one, then the len - 1 bits of v below its leading one, LSB first.
         let v = u64::from(value) + (1u64 << k);
-        let len = 64 - v.leading_zeros(); // bits in v, ≥ k + 1
-        let prefix = len - k - 1;
-        for _ in 0..prefix {
-            self.push_bit(false);
+        let len = 64 - v.leading_zeros();
+        let mut zeros = len - k - 1;
+        while zeros > 0 {
+            let n = zeros.min(32);
+            self.put(0, n);
+            zeros -= n;
         }
-        self.push_bit(true);
-        // The leading 1 is implied by the prefix; the remaining len - 1 bits follow.
-        self.push_bits64(v, len - 1);
+        self.put(1, 1);
+        self.put_long(v, len - 1);
     }
 
     fn bit_len(&self) -> usize {
-        match self.used {
-            0 => self.bytes.len() * 8,
-            u => (self.bytes.len() - 1) * 8 + u as usize,
-        }
+        self.bytes.len() * 8 + self.pending as usize
     }
 }
 

@@ -1,4 +1,4 @@
-//! Protocol v1: the messages of a Tickwire WebSocket session.
+//! Protocol v2: the messages of a Tickwire WebSocket session.
 //!
 //! One message per binary WebSocket frame, encoded by [`crate::codec`]. PROTOCOL.md at the
 //! repository root documents the byte layout; this module is its source of truth.
@@ -6,6 +6,12 @@
 //! Client messages carry no floating-point fields at all: movement is an `i8` pair and
 //! aim a `u16` fraction of a turn. A peer therefore cannot send NaN or infinity, and the
 //! remaining checks (name, version, ordering) live in [`Hello::validate`] and the session.
+
+// Peer-controlled bytes flow through this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 use serde::{Deserialize, Serialize};
 
@@ -258,7 +264,7 @@ pub mod close {
     /// The client could not keep up with its snapshots and was disconnected.
     pub const TOO_SLOW: u16 = 4006;
     /// An input with values the protocol forbids (unknown button bits, `seq` going
-    /// backwards) or snapshot settings out of range.
+    /// backwards). Snapshot settings out of range are clamped, not refused.
     pub const INVALID_INPUT: u16 = 4007;
     /// Sustained message flooding beyond the rate limit.
     pub const POLICY_VIOLATION: u16 = 1008;

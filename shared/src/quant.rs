@@ -42,17 +42,21 @@ pub fn q_to_vel(q: i32) -> f64 {
     f64::from(q) / VEL_SCALE
 }
 
-/// Moves a position (steps) by a velocity (steps per second) for `ticks` ticks, rounding
-/// half up. Integer arithmetic only, so every peer gets the same result; inputs stay far
-/// below 2^53, so JavaScript's doubles compute it exactly too.
+/// Longest stretch a trajectory is extrapolated, in ticks (2^20: 4.8 hours at 60 Hz;
+/// real trajectories last seconds). The bound keeps every intermediate value of
+/// [`advance`] below 2^53, so JavaScript's doubles compute it exactly too, and no payload
+/// can make it overflow.
+pub const MAX_ADVANCE_TICKS: i64 = 1 << 20;
+
+/// Moves a position (steps) by a velocity (steps per second) for `ticks` ticks
+/// (clamped to ±[`MAX_ADVANCE_TICKS`]), rounding half up. Integer arithmetic only, so
+/// every peer gets the same result.
 pub fn advance(pos: i32, vel: i32, ticks: i64, tick_rate: u16) -> i32 {
     let rate = i64::from(tick_rate.max(1));
-    let num = i64::from(vel) * ticks;
-    // floor((2·num + rate) / (2·rate)) = round-half-up of num / rate.
+    let num = i64::from(vel) * ticks.clamp(-MAX_ADVANCE_TICKS, MAX_ADVANCE_TICKS);
+    // floor((2·num + rate) / (2·rate)) = round-half-up of num / rate; |2·num| ≤ 2^52.
     let moved = (2 * num + rate).div_euclid(2 * rate);
-    i64::from(pos)
-        .saturating_add(moved)
-        .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    (i64::from(pos) + moved).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 /// Radians to a `u16` fraction of a turn (wrapping, so any angle is valid).
@@ -86,6 +90,16 @@ mod tests {
         assert_eq!(advance(0, -30, 1, 60), 0); // -0.5 rounds up too
         assert_eq!(advance(0, -31, 1, 60), -1);
         assert_eq!(advance(100, 7, -3, 60), 100);
+    }
+
+    proptest! {
+        #[test]
+        fn advance_never_overflows(pos: i32, vel: i32, ticks: i64, rate: u16) {
+            let moved = advance(pos, vel, ticks, rate);
+            // Beyond the bound the entity stays where the bound put it.
+            let bounded = ticks.clamp(-MAX_ADVANCE_TICKS, MAX_ADVANCE_TICKS);
+            prop_assert_eq!(moved, advance(pos, vel, bounded, rate));
+        }
     }
 
     #[test]

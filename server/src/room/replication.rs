@@ -269,14 +269,17 @@ impl Replicator {
             };
             // Trajectories are replicated as such (their position is derived); the
             // naive full mode sends current positions like a straightforward server.
-            let (x, y, vx, vy, anchor) = match trajectory {
-                Some(t) if self.mode == SnapshotMode::Delta => (t.x, t.y, t.vx, t.vy, t.anchor),
+            // A trajectory's facing is its velocity's direction, which clients derive for
+            // drawing; replicating it would cost bits on every turn for nothing.
+            let (x, y, vx, vy, anchor, angle) = match trajectory {
+                Some(t) if self.mode == SnapshotMode::Delta => (t.x, t.y, t.vx, t.vy, t.anchor, 0),
                 _ => (
                     pos_to_q(k.x),
                     pos_to_q(k.y),
                     vel_to_q(k.vx),
                     vel_to_q(k.vy),
                     0,
+                    facing.0,
                 ),
             };
             self.world.push(EntityState {
@@ -287,7 +290,7 @@ impl Replicator {
                 vx,
                 vy,
                 anchor,
-                angle: facing.0,
+                angle,
                 health: health.map_or(0, |h| h.0),
                 flags: match player {
                     Some(p) if p.respawn_at.is_some() => FLAG_DEAD,
