@@ -91,6 +91,10 @@ struct Report {
     tick_ms_p99: f64,
     tick_ms_max: f64,
     replication_ms_p99: f64,
+    /// The same in CPU time of the room thread (robust to a busy machine).
+    tick_cpu_ms_p50: f64,
+    tick_cpu_ms_p99: f64,
+    replication_cpu_ms_p99: f64,
     /// Checksum failures seen by bots plus desync reports the server received.
     desyncs: u64,
     desync_reports_at_server: u64,
@@ -167,9 +171,13 @@ async fn main() -> anyhow::Result<()> {
 
     let mut tick_us: Histogram<u64> = new_histogram();
     let mut replication_us: Histogram<u64> = new_histogram();
+    let mut tick_cpu_us: Histogram<u64> = new_histogram();
+    let mut replication_cpu_us: Histogram<u64> = new_histogram();
     for s in &window {
         tick_us.add(&s.tick_us)?;
         replication_us.add(&s.replication_us)?;
+        tick_cpu_us.add(&s.tick_cpu_us)?;
+        replication_cpu_us.add(&s.replication_cpu_us)?;
     }
     let sum = |f: fn(&RoomStats) -> u64| window.iter().map(f).sum::<u64>();
     let sent = sum(|s| s.snapshots_sent).max(1) as f64;
@@ -205,6 +213,9 @@ async fn main() -> anyhow::Result<()> {
         tick_ms_p99: ms(tick_us.value_at_quantile(0.99)),
         tick_ms_max: ms(tick_us.max()),
         replication_ms_p99: ms(replication_us.value_at_quantile(0.99)),
+        tick_cpu_ms_p50: ms(tick_cpu_us.value_at_quantile(0.5)),
+        tick_cpu_ms_p99: ms(tick_cpu_us.value_at_quantile(0.99)),
+        replication_cpu_ms_p99: ms(replication_cpu_us.value_at_quantile(0.99)),
         desyncs: swarm_report.desyncs + sum(|s| s.desyncs),
         desync_reports_at_server: sum(|s| s.desyncs),
         keyframes: swarm_report.keyframes,

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
+use cpu_time::ThreadTime;
 use governor::clock::FakeRelativeClock;
 use shared::map::Map;
 use shared::protocol::{Input, Packing, PlayerName, SnapshotSettings, Welcome};
@@ -135,6 +136,11 @@ impl OutboundReceiver {
         let bytes = self.rx.recv().await?;
         self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
         Some(bytes)
+    }
+
+    /// Whether nothing is queued: the session has caught up with its room.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
     }
 }
 
@@ -352,11 +358,12 @@ impl Room {
         info!(room = %self.name, tick_rate = self.tick_rate, snapshot_rate = self.snapshot_rate, "room started");
         while !shutdown.is_cancelled() {
             let started = Instant::now();
+            let cpu = ThreadTime::now();
             if started.saturating_duration_since(deadline) > period {
                 self.timer.current.late_ticks += 1;
             }
             self.tick_once();
-            self.timer.record_tick(started.elapsed());
+            self.timer.record_tick(started.elapsed(), cpu.elapsed());
 
             if started >= report_at {
                 report_at = started + config.stats_interval;
@@ -393,8 +400,10 @@ impl Room {
         self.tick.store(tick, Ordering::Relaxed);
         if self.is_snapshot_tick(tick) {
             let started = Instant::now();
+            let cpu = ThreadTime::now();
             self.replicate(tick);
-            self.timer.record_replication(started.elapsed());
+            self.timer
+                .record_replication(started.elapsed(), cpu.elapsed());
         }
     }
 
@@ -569,6 +578,8 @@ impl Room {
             tick_ms_p99 = s.tick_ms_p99,
             tick_ms_max = s.tick_ms_max,
             replication_ms_p99 = s.replication_ms_p99,
+            tick_cpu_ms_p99 = s.tick_cpu_ms_p99,
+            replication_cpu_ms_p99 = s.replication_cpu_ms_p99,
             late_ticks = s.late_ticks,
             snapshots_sent = s.snapshots_sent,
             snapshots_dropped = s.snapshots_dropped,

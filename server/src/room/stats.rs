@@ -18,6 +18,11 @@ pub struct RoomStats {
     pub tick_ms_max: f64,
     /// Replication part of the tick (snapshot ticks only), in milliseconds.
     pub replication_ms_p99: f64,
+    /// The same in CPU time of the room thread: what the tick costs, without the time
+    /// the thread spent preempted on a busy machine.
+    pub tick_cpu_ms_p50: f64,
+    pub tick_cpu_ms_p99: f64,
+    pub replication_cpu_ms_p99: f64,
     /// Ticks started later than their deadline by more than a whole tick.
     pub late_ticks: u64,
     pub snapshots_sent: u64,
@@ -50,6 +55,11 @@ pub struct RoomStats {
     /// The interval's replication durations in microseconds.
     #[serde(skip)]
     pub replication_us: Histogram<u64>,
+    /// CPU time of the room thread per tick and per replication, in microseconds.
+    #[serde(skip)]
+    pub tick_cpu_us: Histogram<u64>,
+    #[serde(skip)]
+    pub replication_cpu_us: Histogram<u64>,
 }
 
 impl Default for RoomStats {
@@ -63,6 +73,9 @@ impl Default for RoomStats {
             tick_ms_p99: 0.0,
             tick_ms_max: 0.0,
             replication_ms_p99: 0.0,
+            tick_cpu_ms_p50: 0.0,
+            tick_cpu_ms_p99: 0.0,
+            replication_cpu_ms_p99: 0.0,
             late_ticks: 0,
             snapshots_sent: 0,
             snapshots_dropped: 0,
@@ -79,6 +92,8 @@ impl Default for RoomStats {
             payload_bytes: 0,
             tick_us: new_histogram(),
             replication_us: new_histogram(),
+            tick_cpu_us: new_histogram(),
+            replication_cpu_us: new_histogram(),
         }
     }
 }
@@ -111,15 +126,21 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 impl TickTimer {
-    pub fn record_tick(&mut self, d: Duration) {
+    pub fn record_tick(&mut self, d: Duration, cpu: Duration) {
         self.current.tick_us.saturating_record(micros(d).max(1));
+        self.current
+            .tick_cpu_us
+            .saturating_record(micros(cpu).max(1));
         self.current.ticks += 1;
     }
 
-    pub fn record_replication(&mut self, d: Duration) {
+    pub fn record_replication(&mut self, d: Duration, cpu: Duration) {
         self.current
             .replication_us
             .saturating_record(micros(d).max(1));
+        self.current
+            .replication_cpu_us
+            .saturating_record(micros(cpu).max(1));
     }
 
     /// Closes the interval: returns its summary and starts a new one.
@@ -130,6 +151,9 @@ impl TickTimer {
         out.tick_ms_p99 = ms(out.tick_us.value_at_quantile(0.99));
         out.tick_ms_max = ms(out.tick_us.max());
         out.replication_ms_p99 = ms(out.replication_us.value_at_quantile(0.99));
+        out.tick_cpu_ms_p50 = ms(out.tick_cpu_us.value_at_quantile(0.5));
+        out.tick_cpu_ms_p99 = ms(out.tick_cpu_us.value_at_quantile(0.99));
+        out.replication_cpu_ms_p99 = ms(out.replication_cpu_us.value_at_quantile(0.99));
         out
     }
 }
