@@ -402,7 +402,8 @@ fn wander_drones(
     mut drones: Query<(&mut Motion, &mut Trajectory, &mut Facing, &mut Drone)>,
 ) {
     for (mut motion, mut trajectory, mut facing, mut drone) in &mut drones {
-        if clock.tick >= drone.next_turn_tick {
+        let turned = clock.tick >= drone.next_turn_tick;
+        if turned {
             let heading: f64 = rng.0.random_range(0.0..std::f64::consts::TAU);
             // The new course starts where the drone was at the end of the last tick.
             let previous = clock.tick.saturating_sub(1);
@@ -430,7 +431,8 @@ fn wander_drones(
             motion.0.vx = q_to_vel(trajectory.vx);
             motion.0.vy = q_to_vel(trajectory.vy);
         }
-        if trajectory.vx != 0 || trajectory.vy != 0 {
+        // The facing follows the course; only a new course changes it.
+        if turned || hit.any() {
             facing.0 = angle_to_q(f64::from(trajectory.vy).atan2(f64::from(trajectory.vx)));
         }
     }
@@ -461,46 +463,120 @@ fn move_projectiles(
     }
 }
 
-#[allow(clippy::type_complexity)]
+/// Something a projectile can hit, filed by cell for one tick's hit tests.
+#[derive(Debug, Clone, Copy)]
+struct HitTarget {
+    entity: Entity,
+    id: NetId,
+    x: f64,
+    y: f64,
+    /// Half side of the target's box plus the projectile's.
+    reach: f64,
+}
+
+/// Uniform grid of hit targets, rebuilt every tick and reused between ticks, so that a
+/// projectile is tested against its neighbours only instead of every target in the room.
+#[derive(Debug, Default)]
+struct HitGrid {
+    cols: usize,
+    rows: usize,
+    cells: Vec<Vec<HitTarget>>,
+}
+
+impl HitGrid {
+    /// Wider than any reach, so a hit always lies in the 3×3 cells around a projectile.
+    const CELL: f64 = 4.0;
+
+    fn reset(&mut self, width: f64, height: f64) {
+        self.cols = (width / Self::CELL) as usize + 1;
+        self.rows = (height / Self::CELL) as usize + 1;
+        self.cells.resize_with(self.cols * self.rows, Vec::new);
+        for c in &mut self.cells {
+            c.clear();
+        }
+    }
+
+    fn cell(&self, x: f64, y: f64) -> (usize, usize) {
+        let clamp =
+            |v: f64, n: usize| ((v / Self::CELL).max(0.0) as usize).min(n.saturating_sub(1));
+        (clamp(x, self.cols), clamp(y, self.rows))
+    }
+
+    fn insert(&mut self, t: HitTarget) {
+        let (c, r) = self.cell(t.x, t.y);
+        if let Some(cell) = self.cells.get_mut(r * self.cols + c) {
+            cell.push(t);
+        }
+    }
+
+    fn near(&self, x: f64, y: f64) -> impl Iterator<Item = &HitTarget> {
+        let (c, r) = self.cell(x, y);
+        let cols = c.saturating_sub(1)..=(c + 1).min(self.cols.saturating_sub(1));
+        let rows = r.saturating_sub(1)..=(r + 1).min(self.rows.saturating_sub(1));
+        rows.flat_map(move |row| cols.clone().map(move |col| row * self.cols + col))
+            .filter_map(|i| self.cells.get(i))
+            .flatten()
+    }
+}
+
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn resolve_hits(
     mut commands: Commands,
     clock: Res<SimClock>,
     rules: Res<TickRules>,
+    map: Res<ArenaMap>,
     mut counters: ResMut<GameCounters>,
     projectiles: Query<(Entity, &Motion, &Projectile)>,
     mut targets: Query<
         (Entity, &NetId, &Motion, &mut Health, Option<&mut Player>),
         Without<Projectile>,
     >,
+    mut grid: Local<HitGrid>,
     mut credited: Local<Vec<Entity>>,
 ) {
     credited.clear();
-    for (shot, shot_motion, projectile) in &projectiles {
-        let (px, py) = (shot_motion.0.x, shot_motion.0.y);
-        for (target, net_id, motion, mut health, player) in &mut targets {
-            if *net_id == projectile.owner || health.0 == 0 {
-                continue;
-            }
+    grid.reset(map.0.width(), map.0.height());
+    for (entity, &id, motion, health, player) in &targets {
+        if health.0 > 0 {
             let r = if player.is_some() {
                 PLAYER_RADIUS
             } else {
                 DRONE_RADIUS
-            } + PROJECTILE_RADIUS;
-            if (motion.0.x - px).abs() > r || (motion.0.y - py).abs() > r {
-                continue;
+            };
+            grid.insert(HitTarget {
+                entity,
+                id,
+                x: motion.0.x,
+                y: motion.0.y,
+                reach: r + PROJECTILE_RADIUS,
+            });
+        }
+    }
+    for (shot, shot_motion, projectile) in &projectiles {
+        let (px, py) = (shot_motion.0.x, shot_motion.0.y);
+        let hit = grid.near(px, py).find(|t| {
+            t.id != projectile.owner
+                && (t.x - px).abs() <= t.reach
+                && (t.y - py).abs() <= t.reach
+                // Health can drop to zero earlier in this same loop.
+                && targets.get(t.entity).is_ok_and(|(_, _, _, h, _)| h.0 > 0)
+        });
+        let Some(&HitTarget { entity: target, .. }) = hit else {
+            continue;
+        };
+        let Ok((_, _, _, mut health, player)) = targets.get_mut(target) else {
+            continue;
+        };
+        commands.entity(shot).despawn();
+        counters.hits += 1;
+        health.0 = health.0.saturating_sub(PROJECTILE_DAMAGE);
+        if health.0 == 0 {
+            counters.kills += 1;
+            credited.push(projectile.shooter);
+            match player {
+                Some(mut p) => p.respawn_at = Some(clock.tick + rules.respawn_delay),
+                None => commands.entity(target).despawn(),
             }
-            commands.entity(shot).despawn();
-            counters.hits += 1;
-            health.0 = health.0.saturating_sub(PROJECTILE_DAMAGE);
-            if health.0 == 0 {
-                counters.kills += 1;
-                credited.push(projectile.shooter);
-                match player {
-                    Some(mut p) => p.respawn_at = Some(clock.tick + rules.respawn_delay),
-                    None => commands.entity(target).despawn(),
-                }
-            }
-            break;
         }
     }
     for &shooter in credited.iter() {
