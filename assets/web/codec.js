@@ -1423,28 +1423,33 @@ export function decodePayload(packing, frame, base, payload) {
  * anchor, angle, health, flags, score, owner, name length in UTF-8 bytes, each name
  * byte), then MurmurHash3's 32-bit finaliser. Returns a u32.
  */
-export function checksum(view) {
+export function entityHash(e) {
   let h = 0x811c9dc5;
   const word = (w) => {
     h = Math.imul(h ^ w, 0x01000193);
   };
-  for (const e of view) {
-    word(e.id);
-    word(ENTITY_KINDS.indexOf(e.kind));
-    word(e.x);
-    word(e.y);
-    word(e.vx);
-    word(e.vy);
-    word(e.anchor);
-    word(e.angle);
-    word(e.health);
-    word(e.flags);
-    word(e.score);
-    word(e.owner);
-    const name = utf8Of(e.name);
-    word(name.length);
-    for (const b of name) word(b);
-  }
+  word(e.id);
+  word(ENTITY_KINDS.indexOf(e.kind));
+  word(e.x);
+  word(e.y);
+  word(e.vx);
+  word(e.vy);
+  word(e.anchor);
+  word(e.angle);
+  word(e.health);
+  word(e.flags);
+  word(e.score);
+  word(e.owner);
+  const name = utf8Of(e.name);
+  word(name.length);
+  for (const b of name) word(b);
+  return h >>> 0;
+}
+
+/** Checksum of a view sorted by id: FNV-1a over per-entity hashes, then fmix32. */
+export function checksum(view) {
+  let h = 0x811c9dc5;
+  for (const e of view) h = Math.imul(h ^ entityHash(e), 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -632,34 +632,51 @@ pub fn decode_payload(
     }
 }
 
-/// Hash of a view (sorted by id): FNV-1a over 32-bit words of every field, then
-/// MurmurHash3's finaliser. Simple to reproduce in JavaScript with `Math.imul`.
-pub fn checksum(view: &[EntityState]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    let mut word = |w: u32| h = (h ^ w).wrapping_mul(0x0100_0193);
-    for e in view {
-        word(e.id);
-        word(kind_code(e.kind));
-        word(e.x as u32);
-        word(e.y as u32);
-        word(e.vx as u32);
-        word(e.vy as u32);
-        word(e.anchor);
-        word(u32::from(e.angle));
-        word(u32::from(e.health));
-        word(u32::from(e.flags));
-        word(e.score);
-        word(e.owner);
-        word(e.name.len() as u32);
-        for &b in e.name.as_bytes() {
-            word(u32::from(b));
-        }
+const FNV_OFFSET: u32 = 0x811c_9dc5;
+const FNV_PRIME: u32 = 0x0100_0193;
+
+/// Hash of one entity: FNV-1a over 32-bit words of every field.
+pub fn entity_hash(e: &EntityState) -> u32 {
+    let mut h = FNV_OFFSET;
+    let mut word = |w: u32| h = (h ^ w).wrapping_mul(FNV_PRIME);
+    word(e.id);
+    word(kind_code(e.kind));
+    word(e.x as u32);
+    word(e.y as u32);
+    word(e.vx as u32);
+    word(e.vy as u32);
+    word(e.anchor);
+    word(u32::from(e.angle));
+    word(u32::from(e.health));
+    word(u32::from(e.flags));
+    word(e.score);
+    word(e.owner);
+    word(e.name.len() as u32);
+    for &b in e.name.as_bytes() {
+        word(u32::from(b));
+    }
+    h
+}
+
+/// Combines per-entity hashes (in ascending id order) into a view's checksum: FNV-1a over
+/// the hashes, then MurmurHash3's finaliser. Two levels so that a server hashes each
+/// entity once per tick and each client's view costs one step per entity.
+pub fn fold_hashes(hashes: impl IntoIterator<Item = u32>) -> u32 {
+    let mut h = FNV_OFFSET;
+    for e in hashes {
+        h = (h ^ e).wrapping_mul(FNV_PRIME);
     }
     h ^= h >> 16;
     h = h.wrapping_mul(0x85eb_ca6b);
     h ^= h >> 13;
     h = h.wrapping_mul(0xc2b2_ae35);
     h ^ (h >> 16)
+}
+
+/// Checksum of a view sorted by id (see PROTOCOL.md, "Checksum"). Simple to reproduce
+/// in JavaScript with `Math.imul`.
+pub fn checksum(view: &[EntityState]) -> u32 {
+    fold_hashes(view.iter().map(entity_hash))
 }
 
 /// A client's copy of the replicated state, kept up to date by snapshots.

@@ -26,7 +26,8 @@ use shared::codec::{
     CodecError, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
 use shared::delta::{
-    Diff, Frame, changed_bits, checksum, created_bits, diff, encode_payload, merge,
+    Diff, Frame, changed_bits, checksum, created_bits, diff, encode_payload, entity_hash,
+    fold_hashes, merge,
 };
 use shared::protocol::{
     EntityKind, EntityState, FLAG_DEAD, Packing, ServerMessage, Snapshot, SnapshotSettings,
@@ -216,6 +217,8 @@ pub struct Replicator {
     map_size: (i64, i64),
     query: QueryState<ReplicatedQuery>,
     world: Vec<EntityState>,
+    /// `entity_hash` of each entity of `world`, for the per-client checksums.
+    hashes: Vec<u32>,
     positions: Vec<(i32, i32)>,
     grid: Grid,
     full_body: Vec<u8>,
@@ -241,6 +244,7 @@ impl Replicator {
             map_size: (i64::from(map_size_q.0), i64::from(map_size_q.1)),
             query: world.query::<ReplicatedQuery>(),
             world: Vec::new(),
+            hashes: Vec::new(),
             positions: Vec::new(),
             grid: Grid::default(),
             full_body: Vec::new(),
@@ -307,6 +311,8 @@ impl Replicator {
                 self.full_body = encode_full_snapshot_body(&self.world)?;
             }
             SnapshotMode::Delta => {
+                self.hashes.clear();
+                self.hashes.extend(self.world.iter().map(entity_hash));
                 self.positions.clear();
                 // Positions now, whatever the representation, for the area of interest.
                 let tick = world.resource::<super::game::SimClock>().tick;
@@ -421,19 +427,34 @@ impl Replicator {
         stats.changed = changed.len();
         stats.payload_bytes = payload.len();
 
-        merge(
-            &client.baseline,
-            &client.target,
-            &client.diff.removed,
-            &created,
-            &changed,
-            &mut client.next,
-        );
+        let all_sent = created.len() == client.diff.created.len()
+            && changed.len() == client.diff.changed.len();
+        let checksum = if all_sent {
+            // Everything went: the client will hold exactly the target view, whose
+            // entity hashes were computed once for all clients.
+            std::mem::swap(&mut client.next, &mut client.target);
+            fold_hashes(
+                client
+                    .visible
+                    .iter()
+                    .filter_map(|&i| self.hashes.get(i).copied()),
+            )
+        } else {
+            merge(
+                &client.baseline,
+                &client.target,
+                &client.diff.removed,
+                &created,
+                &changed,
+                &mut client.next,
+            );
+            checksum(&client.next)
+        };
         let message = ServerMessage::Snapshot(Snapshot {
             tick,
             baseline: baseline_tick,
             last_input_seq,
-            checksum: checksum(&client.next),
+            checksum,
             payload,
         });
         Ok((encode(&message)?.into(), stats))
