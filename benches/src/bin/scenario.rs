@@ -83,6 +83,9 @@ struct Report {
     bytes_per_client_per_sec_p95: f64,
     /// Delta payload bytes per entity record sent (created or changed); 0 in full mode.
     bytes_per_changed_entity: f64,
+    /// Delta payload bytes per moving entity in view per snapshot: what motion costs,
+    /// cruising trajectories (0 bytes) included; 0 in full mode.
+    bytes_per_moving_entity: f64,
     /// Mean bytes of one snapshot message as queued by the server.
     bytes_per_snapshot: f64,
     snapshots_per_client_per_sec: f64,
@@ -203,6 +206,11 @@ async fn main() -> anyhow::Result<()> {
         bytes_per_client_per_sec_p95: swarm_report.bytes_in_per_bot_per_sec_p95,
         bytes_per_changed_entity: if delta {
             sum(|s| s.payload_bytes) as f64 / records
+        } else {
+            0.0
+        },
+        bytes_per_moving_entity: if delta {
+            sum(|s| s.payload_bytes) as f64 / sum(|s| s.moving_in_view).max(1) as f64
         } else {
             0.0
         },

@@ -14,7 +14,7 @@ pub mod replication;
 pub mod stats;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -98,6 +98,8 @@ struct Outbound {
     tx: mpsc::Sender<Bytes>,
     queued: Arc<AtomicUsize>,
     max_bytes: usize,
+    /// Messages refused because the queue was full, for the session's slow-client check.
+    skipped: Arc<AtomicU64>,
 }
 
 enum Push {
@@ -110,6 +112,7 @@ impl Outbound {
     fn push(&self, bytes: Bytes) -> Push {
         let len = bytes.len();
         if self.queued.load(Ordering::Relaxed) + len > self.max_bytes {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
             return Push::Full;
         }
         match self.tx.try_send(bytes) {
@@ -117,7 +120,10 @@ impl Outbound {
                 self.queued.fetch_add(len, Ordering::Relaxed);
                 Push::Queued
             }
-            Err(TrySendError::Full(_)) => Push::Full,
+            Err(TrySendError::Full(_)) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                Push::Full
+            }
             Err(TrySendError::Closed(_)) => Push::Closed,
         }
     }
@@ -128,6 +134,7 @@ impl Outbound {
 pub struct OutboundReceiver {
     rx: mpsc::Receiver<Bytes>,
     queued: Arc<AtomicUsize>,
+    skipped: Arc<AtomicU64>,
 }
 
 impl OutboundReceiver {
@@ -138,9 +145,9 @@ impl OutboundReceiver {
         Some(bytes)
     }
 
-    /// Whether nothing is queued: the session has caught up with its room.
-    pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+    /// Messages the room could not queue so far because this queue was full.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
     }
 }
 
@@ -204,6 +211,7 @@ impl RoomHandle {
         let (inputs_tx, inputs_rx) = mpsc::channel(INPUT_QUEUE);
         let (outbound_tx, outbound_rx) = mpsc::channel(outbound_capacity.max(1));
         let queued = Arc::new(AtomicUsize::new(0));
+        let skipped = Arc::new(AtomicU64::new(0));
         let (reply_tx, reply_rx) = oneshot::channel();
         self.commands
             .send(Command::Join {
@@ -213,6 +221,7 @@ impl RoomHandle {
                     tx: outbound_tx,
                     queued: queued.clone(),
                     max_bytes: self.config.outbound_queue_bytes,
+                    skipped: skipped.clone(),
                 },
                 reply: reply_tx,
             })
@@ -234,6 +243,7 @@ impl RoomHandle {
             outbound: OutboundReceiver {
                 rx: outbound_rx,
                 queued,
+                skipped,
             },
         })
     }
@@ -545,6 +555,7 @@ impl Room {
                     if let Some(d) = delta {
                         stats.keyframes += u64::from(d.keyframe);
                         stats.in_view += d.in_view as u64;
+                        stats.moving_in_view += d.moving_in_view as u64;
                         stats.created += d.created as u64;
                         stats.changed += d.changed as u64;
                         stats.removed += d.removed as u64;

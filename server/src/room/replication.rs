@@ -151,6 +151,8 @@ pub struct ClientReplication {
 pub struct DeltaStats {
     pub keyframe: bool,
     pub in_view: usize,
+    /// Entities in view with a non-zero velocity.
+    pub moving_in_view: usize,
     pub created: usize,
     pub changed: usize,
     pub removed: usize,
@@ -391,6 +393,11 @@ impl Replicator {
         let mut stats = DeltaStats {
             keyframe: baseline_tick == 0,
             in_view: client.target.len(),
+            moving_in_view: client
+                .target
+                .iter()
+                .filter(|e| e.vx != 0 || e.vy != 0)
+                .count(),
             removed: client.diff.removed.len(),
             ..DeltaStats::default()
         };

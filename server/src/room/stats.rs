@@ -40,6 +40,8 @@ pub struct RoomStats {
     pub desyncs: u64,
     /// Sum over sent delta snapshots of the entities in the client's view.
     pub in_view: u64,
+    /// Sum over sent delta snapshots of the moving entities (non-zero velocity) in view.
+    pub moving_in_view: u64,
     /// Entity records sent in delta snapshots: created, changed, removed.
     pub created: u64,
     pub changed: u64,
@@ -85,6 +87,7 @@ impl Default for RoomStats {
             keyframes: 0,
             desyncs: 0,
             in_view: 0,
+            moving_in_view: 0,
             created: 0,
             changed: 0,
             removed: 0,
