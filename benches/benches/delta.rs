@@ -161,7 +161,9 @@ fn delta(c: &mut Criterion) {
     }
     let target = changed(&base, 10);
     let mut d = Diff::default();
-    group.bench_function("diff_only/10", |b| b.iter(|| diff(black_box(&base), black_box(&target), &mut d)));
+    group.bench_function("diff_only/10", |b| {
+        b.iter(|| diff(black_box(&base), black_box(&target), &mut d))
+    });
     group.bench_function("checksum_only", |b| b.iter(|| checksum(black_box(&base))));
     group.finish();
 }

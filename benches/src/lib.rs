@@ -8,4 +8,7 @@
 //! - `src/bin/scenario.rs`: a whole server and bot swarm in one process, measured
 //!   (`cargo run --release -p benches --bin scenario -- --preset arena-64 ...`).
 //!
+//! - `src/bin/idle_connections.rs`: server RSS per idle connected client (starts the
+//!   release server as a child process and opens N real sessions).
+//!
 //! Results and method are in BENCHMARKS.md.

@@ -1,6 +1,7 @@
 //! Command-line and environment configuration, and its validation into [`Settings`].
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,8 @@ use std::time::Duration;
 use clap::Parser;
 use shared::map::{DEFAULT_ARENA_JSON, Map, MapError};
 use shared::protocol::Packing;
+
+use crate::limits::MessageLimits;
 
 /// Tickwire game state synchronisation server.
 ///
@@ -43,9 +46,56 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_WEB_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/web"))]
     pub web_dir: PathBuf,
 
-    /// Open WebSocket connections accepted at once; upgrades beyond it get HTTP 503.
+    /// Open connections (HTTP and WebSocket) at once; connections beyond it get HTTP 503.
     #[arg(long, env = "TICKWIRE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+
+    /// New connections per second from one address (IPv6: one /64); beyond it, HTTP 429.
+    /// 0 disables the limit (behind a proxy every peer has the proxy's address).
+    #[arg(long, env = "TICKWIRE_IP_CONNECT_RATE", default_value_t = 50)]
+    pub ip_connect_rate: u32,
+
+    /// Connections one address may open at once above `--ip-connect-rate`.
+    #[arg(long, env = "TICKWIRE_IP_CONNECT_BURST", default_value_t = 100)]
+    pub ip_connect_burst: u32,
+
+    /// Kernel send buffer of each connection, in bytes (Linux doubles it for
+    /// bookkeeping); 0 leaves it to the kernel's autotuning, which grows it to 4 MiB
+    /// for a client that stops reading. Bounds what a slow reader costs the kernel.
+    #[arg(long, env = "TICKWIRE_TCP_SEND_BUFFER", default_value_t = 262_144)]
+    pub tcp_send_buffer: usize,
+
+    /// Seconds a connection has to send a complete HTTP request head (the WebSocket
+    /// upgrade included); a slower peer is disconnected.
+    #[arg(long, env = "TICKWIRE_HTTP_HEADER_TIMEOUT", default_value_t = 5)]
+    pub http_header_timeout_s: u64,
+
+    /// Seconds between the WebSocket pings the server sends every session.
+    #[arg(long, env = "TICKWIRE_PING_INTERVAL", default_value_t = 15)]
+    pub ping_interval_s: u64,
+
+    /// Seconds a session may stay silent (no message, no pong) before it is closed
+    /// with 4008. Must exceed the ping interval.
+    #[arg(long, env = "TICKWIRE_IDLE_TIMEOUT", default_value_t = 45)]
+    pub idle_timeout_s: u64,
+
+    /// Messages per second one session may send (inputs, pings, requests, WebSocket
+    /// control frames); the surplus is dropped. Twice the tick rate when absent.
+    #[arg(long, env = "TICKWIRE_INPUT_RATE")]
+    pub input_rate: Option<u32>,
+
+    /// Messages a session may send at once above `--input-rate`.
+    #[arg(long, env = "TICKWIRE_INPUT_BURST", default_value_t = 10)]
+    pub input_burst: u32,
+
+    /// A session sending this many times `--input-rate` for `--flood-window-s` seconds
+    /// is closed with 1008 (at most half of it is only dropped, never closed).
+    #[arg(long, env = "TICKWIRE_FLOOD_FACTOR", default_value_t = 10)]
+    pub flood_factor: u32,
+
+    /// Seconds of sending at `--flood-factor` times the quota that close a session.
+    #[arg(long, env = "TICKWIRE_FLOOD_WINDOW", default_value_t = 2)]
+    pub flood_window_s: u64,
 
     /// Seconds a new connection has to send its Hello (close code 4005 after).
     #[arg(long, env = "TICKWIRE_HANDSHAKE_TIMEOUT", default_value_t = 5)]
@@ -148,6 +198,17 @@ pub enum ConfigError {
     AoiRadius(f64),
     #[error("client budgets must satisfy 256 ≤ min ≤ default ≤ max")]
     Budget,
+    #[error(
+        "the idle timeout ({idle_timeout_s} s) must exceed the ping interval ({ping_interval_s} s)"
+    )]
+    PingInterval {
+        ping_interval_s: u64,
+        idle_timeout_s: u64,
+    },
+    #[error(
+        "flood factor must be at least 3 (the flood test needs room above the drops it tolerates), got {0}"
+    )]
+    FloodFactor(u32),
 }
 
 /// Validated settings the server runs with.
@@ -160,6 +221,15 @@ pub struct Settings {
     pub map: Arc<Map>,
     pub web_dir: PathBuf,
     pub max_connections: usize,
+    /// New connections per second and burst per address; rate 0 means unlimited.
+    pub ip_connect_rate: u32,
+    pub ip_connect_burst: u32,
+    /// Kernel send buffer per connection; 0 for the kernel's default.
+    pub tcp_send_buffer: usize,
+    pub http_header_timeout: Duration,
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+    pub message_limits: MessageLimits,
     pub handshake_timeout: Duration,
     pub outbound_queue: usize,
     pub stall_timeout: Duration,
@@ -194,11 +264,33 @@ impl ServerConfig {
             ("handshake-timeout-s", self.handshake_timeout_s as usize),
             ("stall-timeout-s", self.stall_timeout_s as usize),
             ("stats-interval-s", self.stats_interval_s as usize),
+            ("http-header-timeout-s", self.http_header_timeout_s as usize),
+            ("ping-interval-s", self.ping_interval_s as usize),
+            ("input-burst", self.input_burst as usize),
+            ("flood-window-s", self.flood_window_s as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { name });
             }
         }
+        if self.idle_timeout_s <= self.ping_interval_s {
+            return Err(ConfigError::PingInterval {
+                ping_interval_s: self.ping_interval_s,
+                idle_timeout_s: self.idle_timeout_s,
+            });
+        }
+        if self.flood_factor < 3 {
+            return Err(ConfigError::FloodFactor(self.flood_factor));
+        }
+        let input_rate = self
+            .input_rate
+            .unwrap_or(u32::from(self.tick_rate).saturating_mul(2));
+        let (Some(per_second), Some(burst)) = (
+            NonZeroU32::new(input_rate),
+            NonZeroU32::new(self.input_burst),
+        ) else {
+            return Err(ConfigError::Zero { name: "input-rate" });
+        };
         if !(self.aoi_radius.is_finite() && (1.0..=10_000.0).contains(&self.aoi_radius)) {
             return Err(ConfigError::AoiRadius(self.aoi_radius));
         }
@@ -227,6 +319,18 @@ impl ServerConfig {
             map: Arc::new(map),
             web_dir: self.web_dir.clone(),
             max_connections: self.max_connections,
+            ip_connect_rate: self.ip_connect_rate,
+            ip_connect_burst: self.ip_connect_burst,
+            tcp_send_buffer: self.tcp_send_buffer,
+            http_header_timeout: Duration::from_secs(self.http_header_timeout_s),
+            ping_interval: Duration::from_secs(self.ping_interval_s),
+            idle_timeout: Duration::from_secs(self.idle_timeout_s),
+            message_limits: MessageLimits {
+                per_second,
+                burst,
+                flood_factor: self.flood_factor,
+                flood_window: Duration::from_secs(self.flood_window_s),
+            },
             handshake_timeout: Duration::from_secs(self.handshake_timeout_s),
             outbound_queue: self.outbound_queue,
             stall_timeout: Duration::from_secs(self.stall_timeout_s),
@@ -263,5 +367,30 @@ mod tests {
         ));
         let cfg = ServerConfig::parse_from(["server", "--tick-rate", "0"]);
         assert!(matches!(cfg.validate(), Err(ConfigError::TickRate(0))));
+    }
+
+    #[test]
+    fn hardening_defaults_and_checks() {
+        let s = ServerConfig::default().validate().unwrap();
+        assert_eq!(
+            s.message_limits.per_second.get(),
+            120,
+            "twice the tick rate"
+        );
+        assert_eq!(
+            (s.ping_interval, s.idle_timeout),
+            (Duration::from_secs(15), Duration::from_secs(45))
+        );
+        let cfg = ServerConfig::parse_from(["server", "--tick-rate", "30", "--input-rate", "45"]);
+        assert_eq!(cfg.validate().unwrap().message_limits.per_second.get(), 45);
+        let cfg = ServerConfig::parse_from(["server", "--ping-interval-s", "45"]);
+        assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::PingInterval { .. })
+        ));
+        let cfg = ServerConfig::parse_from(["server", "--input-rate", "0"]);
+        assert!(matches!(cfg.validate(), Err(ConfigError::Zero { .. })));
+        let cfg = ServerConfig::parse_from(["server", "--flood-factor", "2"]);
+        assert!(matches!(cfg.validate(), Err(ConfigError::FloodFactor(2))));
     }
 }

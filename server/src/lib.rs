@@ -2,18 +2,28 @@
 //!
 //! Modules:
 //! - [`config`]: command line / environment configuration and its validation.
-//! - [`net`]: the axum router (web client, `/healthz`, `/ws`), the WebSocket upgrade and
-//!   its limits, and [`net::start`] / [`net::run`], which serve an already bound listener.
-//! - [`session`]: one connection: handshake, validation, relay to and from its room.
+//! - [`net`]: the accept loop (per-address rate limit, connection cap, request-head
+//!   timeout), the axum router (web client, `/healthz`, `/ws`), the WebSocket upgrade
+//!   and its limits, and [`net::start`] / [`net::run`], which serve an already bound
+//!   listener; [`net::start_echo`] serves the conformance endpoint the same way.
+//! - [`session`]: one connection: handshake, validation, rate limit, keepalive, relay to
+//!   and from its room.
+//! - [`echo`]: the conformance endpoint's echo session.
+//! - [`limits`]: the rate limiters (per address, per session).
+//! - [`counters`]: what was accepted, refused, dropped and closed, as metrics.
 //! - [`room`]: a room's tick loop on its own thread, with [`room::game`] (the ECS
 //!   simulation), [`room::replication`] (snapshot encoding) and [`room::stats`] (tick timing).
 //!
 //! See ARCHITECTURE.md for how they fit together and the invariants they keep.
 
 pub mod config;
+pub mod counters;
+pub mod echo;
+pub mod limits;
 pub mod net;
 pub mod room;
 pub mod session;
 
 pub use config::{ConfigError, ServerConfig, Settings};
-pub use net::{ServeError, Server, run, start};
+pub use counters::Counters;
+pub use net::{EchoServer, ServeError, Server, run, start, start_echo};

@@ -1,23 +1,41 @@
 //! The network front: one port for the web client, `/healthz` and the WebSocket.
 //!
-//! The WebSocket upgrade is done here on top of axum with tokio-tungstenite's
+//! The accept loop is ours rather than `axum::serve`'s, for three things axum does not
+//! expose: limits checked before a connection costs anything (the per-address rate
+//! limiter and the connection cap, at `accept`), hyper's `header_read_timeout` (a peer
+//! that trickles its request head is dropped), and one tracked task per connection so
+//! shutdown can wait for them. Each connection runs hyper's HTTP/1 server with the axum
+//! router as its service; `/ws` upgrades by hand with tokio-tungstenite's
 //! `from_raw_socket`, so that every limit of [`ws_config`] is ours to set and the server,
 //! the bots and the conformance endpoint share one tungstenite version.
 
+// Peers control everything that arrives here: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use axum::{Extension, Router};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::{Service as _, service_fn};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use socket2::SockRef;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -25,14 +43,45 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::config::Settings;
+use crate::counters::{Counters, Refusal};
+use crate::limits::{IpLimiter, LogThrottle};
 use crate::room::{self, RoomConfig, RoomError, RoomHandle};
 use crate::session::{self, SessionContext};
 
 /// How long shutdown waits for sessions to say goodbye before giving up on them.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Read buffer of each WebSocket. Client messages are a few dozen bytes, so a small
+/// buffer still reads dozens of them per system call, and a server holds thousands.
+pub const WS_READ_BUFFER_BYTES: usize = 2 * 1024;
+
+/// Largest client frame and message: the codec's own limit on a client message, so
+/// anything bigger is refused (1009) before it is even buffered.
+pub const WS_MAX_CLIENT_MESSAGE_BYTES: usize = shared::codec::MAX_CLIENT_MESSAGE_BYTES;
+
+/// Room in the write buffer above the largest message the room may queue, for the
+/// control frames (pongs, close) tungstenite interleaves.
+const WS_WRITE_HEADROOM_BYTES: usize = 4 * 1024;
+
+/// Largest HTTP request head (request line and headers) a connection may send.
+const MAX_REQUEST_HEAD_BYTES: usize = 32 * 1024;
+
+/// How often the per-address limiter forgets addresses that have been quiet.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Refused connections answered at once; beyond, they are closed without an answer,
+/// so that answering a flood of refusals costs a bounded amount.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+
+/// At most one "connection refused" log line per this interval.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long to pause accepting after an error that is not about one connection (out of
+/// file descriptors, typically), so the loop does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -41,31 +90,21 @@ pub enum ServeError {
     LocalAddr(#[source] std::io::Error),
     #[error(transparent)]
     Room(#[from] RoomError),
-    #[error("HTTP server failed: {0}")]
-    Http(#[source] std::io::Error),
     #[error("server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
 /// WebSocket limits. Client messages are tiny (see `shared::codec`), so frames and
-/// messages are capped just above that, and the read buffer stays small because a
-/// server holds thousands of these.
-pub fn ws_config() -> WebSocketConfig {
+/// messages are capped at the codec's limit and the read buffer is small. Messages are
+/// written out at once (no write batching: the room already sends one per snapshot),
+/// and the write buffer is bounded by the largest message the room may queue.
+pub fn ws_config(settings: &Settings) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(WS_READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .max_write_buffer_size(1024 * 1024)
-        .max_message_size(Some(shared::codec::MAX_CLIENT_MESSAGE_BYTES * 4))
-        .max_frame_size(Some(shared::codec::MAX_CLIENT_MESSAGE_BYTES * 4))
-}
-
-#[derive(Debug, Clone)]
-struct AppState {
-    room: RoomHandle,
-    settings: Arc<Settings>,
-    connections: Arc<Semaphore>,
-    sessions: TaskTracker,
-    shutdown: CancellationToken,
+        .max_write_buffer_size(settings.outbound_queue_bytes + WS_WRITE_HEADROOM_BYTES)
+        .max_message_size(Some(WS_MAX_CLIENT_MESSAGE_BYTES))
+        .max_frame_size(Some(WS_MAX_CLIENT_MESSAGE_BYTES))
 }
 
 /// A running server.
@@ -73,6 +112,7 @@ struct AppState {
 pub struct Server {
     local_addr: SocketAddr,
     room: RoomHandle,
+    counters: Arc<Counters>,
     task: JoinHandle<Result<(), ServeError>>,
 }
 
@@ -84,6 +124,11 @@ impl Server {
     /// The default room (tests and tools read its tick statistics).
     pub fn room(&self) -> &RoomHandle {
         &self.room
+    }
+
+    /// Connection, refusal and close counters.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
     }
 
     /// Waits until the server has shut down (after `shutdown` was cancelled).
@@ -121,44 +166,37 @@ pub fn start(
         },
         shutdown.clone(),
     )?;
-    let state = AppState {
-        room: room.clone(),
-        connections: Arc::new(Semaphore::new(settings.max_connections)),
-        settings: Arc::new(settings),
-        sessions: TaskTracker::new(),
-        shutdown: shutdown.clone(),
+    let counters = Arc::new(Counters::default());
+    let front = Front::new(&settings, counters.clone(), shutdown.clone());
+    let state = GameState {
+        front: front.clone(),
+        session: SessionContext {
+            room: room.clone(),
+            handshake_timeout: settings.handshake_timeout,
+            stall_timeout: settings.stall_timeout,
+            outbound_queue: settings.outbound_queue,
+            ping_interval: settings.ping_interval,
+            idle_timeout: settings.idle_timeout,
+            limits: settings.message_limits,
+            counters: counters.clone(),
+            shutdown,
+        },
     };
-    let app = router(state.clone());
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/ws", get(game_upgrade))
+        .fallback_service(ServeDir::new(&settings.web_dir))
+        .with_state(state);
     let task = tokio::spawn(async move {
-        let listener = listener.tap_io(|tcp| {
-            // Snapshots are small and latency matters more than packet count.
-            if let Err(e) = tcp.set_nodelay(true) {
-                warn!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .map_err(ServeError::Http);
-        // Sessions watch the same token and close themselves with 1001.
-        shutdown.cancel();
-        state.sessions.close();
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, state.sessions.wait())
-            .await
-            .is_err()
-        {
-            warn!("some sessions did not close within the shutdown deadline");
-        }
+        front.clone().serve(listener, app).await;
         let _ = tokio::task::spawn_blocking(move || room_thread.join()).await;
         info!("server stopped");
-        served
+        Ok(())
     });
     Ok(Server {
         local_addr,
         room,
+        counters,
         task,
     })
 }
@@ -172,13 +210,279 @@ pub async fn run(
     start(listener, settings, shutdown)?.wait().await
 }
 
-fn router(state: AppState) -> Router {
-    let web = ServeDir::new(&state.settings.web_dir);
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/ws", get(upgrade))
-        .fallback_service(web)
-        .with_state(state)
+#[derive(Debug, Clone)]
+struct GameState {
+    front: Arc<Front>,
+    session: SessionContext,
+}
+
+/// What every connection shares: limits, counters, the task tracker.
+#[derive(Debug)]
+pub(crate) struct Front {
+    ip_limiter: IpLimiter,
+    connections: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
+    refusal_log: LogThrottle,
+    header_timeout: Duration,
+    tcp_send_buffer: usize,
+    ws_config: WebSocketConfig,
+    pub(crate) counters: Arc<Counters>,
+    /// Connection tasks, sessions and refusals: shutdown waits for all of them.
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// A slot of the connection cap, held by a connection and then by the WebSocket session
+/// it upgraded to, released when both are gone.
+#[derive(Debug)]
+struct ConnectionSlot {
+    _permit: OwnedSemaphorePermit,
+    counters: Arc<Counters>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        Counters::dec(&self.counters.connections_open);
+    }
+}
+
+impl Front {
+    pub(crate) fn new(
+        settings: &Settings,
+        counters: Arc<Counters>,
+        shutdown: CancellationToken,
+    ) -> Arc<Front> {
+        Arc::new(Front {
+            ip_limiter: IpLimiter::new(settings.ip_connect_rate, settings.ip_connect_burst),
+            connections: Arc::new(Semaphore::new(settings.max_connections)),
+            refusals: Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT)),
+            refusal_log: LogThrottle::new(REFUSAL_LOG_INTERVAL),
+            header_timeout: settings.http_header_timeout,
+            tcp_send_buffer: settings.tcp_send_buffer,
+            ws_config: ws_config(settings),
+            counters,
+            tasks: TaskTracker::new(),
+            shutdown,
+        })
+    }
+
+    /// Accepts connections until `shutdown` is cancelled, then waits (up to
+    /// [`SHUTDOWN_DEADLINE`]) for every connection and session to finish.
+    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener, app: Router) {
+        let mut prune = tokio::time::interval(PRUNE_INTERVAL);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => break,
+                _ = prune.tick() => self.ip_limiter.prune(),
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => self.admit(tcp, peer, &app),
+                    Err(e) => self.accept_failed(e).await,
+                },
+            }
+        }
+        drop(listener);
+        // Sessions watch the same token and close themselves with 1001; connections
+        // finish the request they are serving.
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("some connections did not close within the shutdown deadline");
+        }
+    }
+
+    async fn accept_failed(&self, e: std::io::Error) {
+        use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+        // These concern one connection that is already gone; the next accept is fine.
+        if matches!(
+            e.kind(),
+            ConnectionRefused | ConnectionAborted | ConnectionReset
+        ) {
+            return;
+        }
+        error!(error = %e, "accept failed; pausing");
+        tokio::select! {
+            () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
+            () = self.shutdown.cancelled() => {}
+        }
+    }
+
+    /// The per-address limit, then the connection cap; a connection that passes both
+    /// gets its own task running hyper's HTTP/1 server.
+    fn admit(self: &Arc<Self>, tcp: TcpStream, peer: SocketAddr, app: &Router) {
+        Counters::inc(&self.counters.connections_accepted_total);
+        // Snapshots are small and latency matters more than packet count.
+        if let Err(e) = tcp.set_nodelay(true) {
+            debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+        }
+        if self.tcp_send_buffer > 0
+            && let Err(e) = SockRef::from(&tcp).set_send_buffer_size(self.tcp_send_buffer)
+        {
+            debug!(%peer, error = %e, "cannot set SO_SNDBUF");
+        }
+        if !self.ip_limiter.check(peer.ip()) {
+            return self.refuse(tcp, peer, Refusal::RateLimited);
+        }
+        let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+            return self.refuse(tcp, peer, Refusal::Capacity);
+        };
+        Counters::inc(&self.counters.connections_open);
+        let slot = Arc::new(ConnectionSlot {
+            _permit: permit,
+            counters: self.counters.clone(),
+        });
+        let connection = self.clone().serve_connection(tcp, peer, app.clone(), slot);
+        self.tasks
+            .spawn(connection.instrument(info_span!("http", %peer)));
+    }
+
+    fn http1(&self) -> http1::Builder {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_timeout)
+            .max_buf_size(MAX_REQUEST_HEAD_BYTES);
+        builder
+    }
+
+    async fn serve_connection(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        app: Router,
+        slot: Arc<ConnectionSlot>,
+    ) {
+        let router = TowerToHyperService::new(app);
+        let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+            // What `into_make_service_with_connect_info` would have inserted, plus the
+            // cap slot, which a WebSocket session takes over.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(slot.clone());
+            router.call(request)
+        });
+        let connection = self
+            .http1()
+            .serve_connection(TokioIo::new(tcp), service)
+            .with_upgrades();
+        tokio::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            () = self.shutdown.cancelled() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.is_timeout() => {
+                self.counters.header_timed_out();
+                debug!("request head not received in time; connection dropped");
+            }
+            Err(e) => debug!(error = %e, "connection ended with an error"),
+        }
+    }
+
+    /// Answers a refused connection with a plain HTTP error (so clients see why) from a
+    /// small task bounded by the header timeout, or closes it outright when too many
+    /// refusals are being answered already.
+    fn refuse(self: &Arc<Self>, tcp: TcpStream, peer: SocketAddr, why: Refusal) {
+        let total = self.counters.refused(why);
+        if let Some(suppressed) = self.refusal_log.allow() {
+            warn!(
+                %peer,
+                reason = why.label(),
+                total,
+                suppressed,
+                "connection refused"
+            );
+        }
+        let Ok(permit) = self.refusals.clone().try_acquire_owned() else {
+            Counters::inc(&self.counters.connections_dropped_overload_total);
+            return;
+        };
+        let front = self.clone();
+        self.tasks.spawn(async move {
+            let service =
+                service_fn(move |_request| async move { Ok::<_, Infallible>(refusal(why)) });
+            let mut builder = front.http1();
+            builder.keep_alive(false);
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            tokio::select! {
+                _ = connection => {}
+                () = front.shutdown.cancelled() => {}
+            }
+            drop(permit);
+        });
+    }
+
+    /// Completes a WebSocket upgrade and runs `session` on it in a tracked task.
+    fn upgrade<F, Fut>(
+        &self,
+        peer: SocketAddr,
+        slot: Arc<ConnectionSlot>,
+        mut request: Request,
+        session: F,
+    ) -> Response
+    where
+        F: FnOnce(WebSocketStream<TokioIo<Upgraded>>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let accept = match check_upgrade(request.headers(), request.method()) {
+            Ok(accept) => accept,
+            Err(refused) => {
+                Counters::inc(&self.counters.upgrades_rejected_total);
+                return refused.into_response();
+            }
+        };
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        let config = self.ws_config;
+        // A root span: the connection's `http` span ends with the upgrade.
+        let span = info_span!(parent: None, "session", %peer);
+        self.tasks.spawn(
+            async move {
+                match on_upgrade.await {
+                    Ok(upgraded) => {
+                        let ws = WebSocketStream::from_raw_socket(
+                            TokioIo::new(upgraded),
+                            Role::Server,
+                            Some(config),
+                        )
+                        .await;
+                        session(ws).await;
+                    }
+                    Err(e) => info!(error = %e, "upgrade failed"),
+                }
+                drop(slot);
+            }
+            .instrument(span),
+        );
+        Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    }
+}
+
+fn refusal(why: Refusal) -> Response {
+    let (status, retry_after, text) = match why {
+        Refusal::Capacity => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "5",
+            "server full, try again later",
+        ),
+        Refusal::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "1",
+            "too many connections from your address, slow down",
+        ),
+    };
+    (status, [(header::RETRY_AFTER, retry_after)], text).into_response()
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -190,77 +494,102 @@ fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) 
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-fn refuse(status: StatusCode, why: &'static str) -> Response {
-    (status, why).into_response()
-}
-
-async fn upgrade(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
-) -> Response {
-    let headers = request.headers();
-    if request.method() != Method::GET
+/// Checks an upgrade request (RFC 6455 §4.2.1) and returns its `Sec-WebSocket-Accept`,
+/// or the status and reason to refuse it with.
+fn check_upgrade(
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<String, (StatusCode, &'static str)> {
+    if method != Method::GET
         || !header_has_token(headers, header::CONNECTION, "upgrade")
         || !header_has_token(headers, header::UPGRADE, "websocket")
     {
-        return refuse(
+        return Err((
             StatusCode::UPGRADE_REQUIRED,
             "this endpoint speaks WebSocket only",
-        );
+        ));
     }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .map(HeaderValue::as_bytes)
         != Some(b"13")
     {
-        return refuse(StatusCode::BAD_REQUEST, "unsupported WebSocket version");
+        return Err((StatusCode::BAD_REQUEST, "unsupported WebSocket version"));
     }
-    let Some(accept) = headers
+    headers
         .get(header::SEC_WEBSOCKET_KEY)
         .map(|k| derive_accept_key(k.as_bytes()))
-    else {
-        return refuse(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
-    };
-    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        warn!(%peer, limit = state.settings.max_connections, "connection refused: server full");
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server full, try again later",
-        );
-    };
-    let on_upgrade = hyper::upgrade::on(&mut request);
-    let ctx = SessionContext {
-        room: state.room.clone(),
-        handshake_timeout: state.settings.handshake_timeout,
-        stall_timeout: state.settings.stall_timeout,
-        outbound_queue: state.settings.outbound_queue,
-        shutdown: state.shutdown.clone(),
-    };
-    let span = info_span!("session", %peer);
-    state.sessions.spawn(
-        async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(ws_config()),
-                    )
-                    .await;
-                    session::run(ws, ctx).await;
-                }
-                Err(e) => info!(error = %e, "upgrade failed"),
-            }
-            drop(permit);
-        }
-        .instrument(span),
-    );
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "upgrade")
-        .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
-        .body(Body::empty())
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        .ok_or((StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key"))
+}
+
+async fn game_upgrade(
+    State(state): State<GameState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(slot): Extension<Arc<ConnectionSlot>>,
+    request: Request,
+) -> Response {
+    let ctx = state.session.clone();
+    state
+        .front
+        .upgrade(peer, slot, request, move |ws| session::run(ws, ctx))
+}
+
+/// The conformance endpoint: the game's accept path, limits and WebSocket configuration,
+/// with a session that echoes every text and binary message (what the Autobahn
+/// `fuzzingclient` expects). Served at `/` and `/ws`; see `server/examples/echo.rs`.
+pub fn start_echo(
+    listener: TcpListener,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> Result<EchoServer, ServeError> {
+    let local_addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
+    let counters = Arc::new(Counters::default());
+    let front = Front::new(settings, counters.clone(), shutdown);
+    let app = Router::new()
+        .route("/", get(echo_upgrade))
+        .route("/ws", get(echo_upgrade))
+        .with_state(front.clone());
+    let task = tokio::spawn(async move {
+        front.serve(listener, app).await;
+        Ok(())
+    });
+    Ok(EchoServer {
+        local_addr,
+        counters,
+        task,
+    })
+}
+
+/// A running conformance endpoint.
+#[derive(Debug)]
+pub struct EchoServer {
+    local_addr: SocketAddr,
+    counters: Arc<Counters>,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl EchoServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    pub async fn wait(self) -> Result<(), ServeError> {
+        self.task.await?
+    }
+}
+
+async fn echo_upgrade(
+    State(front): State<Arc<Front>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(slot): Extension<Arc<ConnectionSlot>>,
+    request: Request,
+) -> Response {
+    let counters = front.counters.clone();
+    front.upgrade(peer, slot, request, move |ws| {
+        crate::echo::run(ws, counters)
+    })
 }

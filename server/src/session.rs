@@ -4,17 +4,30 @@
 //! `try_send`s inputs to its room, and writes the encoded bytes the room queues for it.
 //! Every way a peer can break the protocol ends in [`SessionError`], which names the
 //! close code the peer receives.
+//!
+//! Client messages carry no floating-point fields (movement is an `i8` pair, aim a `u16`
+//! fraction of a turn), so there is no NaN or infinity to reject; what is checked here is
+//! every other value a well-behaved client never sends: unknown button bits, `seq` not
+//! increasing, ticks the server has not simulated yet, and the message rate.
 
+// Everything here handles peer-controlled data: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use shared::codec::{decode_client, encode};
 use shared::protocol::{ClientMessage, PlayerName, Pong, ProtocolError, ServerMessage, close};
+use shared::rules::BUTTON_FIRE;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -22,7 +35,16 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::room::{RoomError, RoomHandle, RoomInput, Seat};
+use crate::counters::{self, Counters};
+use crate::limits::{Admission, MessageLimiter, MessageLimits};
+use crate::room::{OutboundReceiver, RoomError, RoomHandle, RoomInput, Seat};
+
+/// Button bits the protocol defines; any other bit set is invalid input.
+pub const KNOWN_BUTTONS: u8 = BUTTON_FIRE;
+
+/// How long closing may take: sending the close frame, then waiting for the peer's.
+/// Bounded because the peer that is being closed may be the one that stopped reading.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// What a session needs from the server.
 #[derive(Debug, Clone)]
@@ -31,6 +53,10 @@ pub struct SessionContext {
     pub handshake_timeout: Duration,
     pub stall_timeout: Duration,
     pub outbound_queue: usize,
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+    pub limits: MessageLimits,
+    pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
 }
 
@@ -45,6 +71,22 @@ pub enum SessionError {
     Room(#[from] RoomError),
     #[error("the client accepted no data for {0:?}")]
     Stalled(Duration),
+    #[error("the client fell behind its snapshots for {0:?}")]
+    Behind(Duration),
+    #[error("nothing received for {0:?}")]
+    Idle(Duration),
+    #[error("unknown button bits {0:#04x}")]
+    UnknownButtons(u8),
+    #[error("input seq {seq} does not follow {last}")]
+    SeqNotIncreasing { seq: u32, last: u32 },
+    #[error("{field} {tick} is ahead of the server's tick {current}")]
+    FutureTick {
+        field: &'static str,
+        tick: u32,
+        current: u32,
+    },
+    #[error("message flood: over {factor}x the rate limit for {window:?}")]
+    Flooding { factor: u32, window: Duration },
     #[error("the server is shutting down")]
     Shutdown,
     #[error("websocket error: {0}")]
@@ -54,41 +96,83 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// The close frame to send, if the connection can still carry one.
-    fn close_frame(&self) -> Option<(u16, String)> {
-        let code = match self {
+    /// The close code to send, if the connection can still carry one.
+    pub fn close_code(&self) -> Option<u16> {
+        Some(match self {
             SessionError::Protocol(e) => e.close_code(),
             SessionError::HandshakeTimeout(_) => close::HANDSHAKE_TIMEOUT,
             SessionError::Room(RoomError::Full) => close::ROOM_FULL,
             SessionError::Room(_) | SessionError::Shutdown => close::GOING_AWAY,
-            SessionError::Stalled(_) => close::TOO_SLOW,
+            SessionError::Stalled(_) | SessionError::Behind(_) => close::TOO_SLOW,
+            SessionError::Idle(_) => close::IDLE_TIMEOUT,
+            SessionError::UnknownButtons(_)
+            | SessionError::SeqNotIncreasing { .. }
+            | SessionError::FutureTick { .. } => close::INVALID_INPUT,
+            SessionError::Flooding { .. } => close::POLICY_VIOLATION,
             SessionError::Encode(_) => close::INTERNAL_ERROR,
-            SessionError::WebSocket(tungstenite::Error::Capacity(_)) => close::MESSAGE_TOO_BIG,
-            SessionError::WebSocket(tungstenite::Error::Protocol(_)) => 1002,
-            // The transport is gone; there is nobody to tell.
-            SessionError::WebSocket(_) => return None,
-        };
-        Some((code, self.to_string()))
+            SessionError::WebSocket(e) => return websocket_close_code(e),
+        })
     }
 }
 
-/// Runs a session to its end, closing the socket with the right code.
+/// The close code for a WebSocket-level failure; `None` when the transport is gone and
+/// there is nobody to tell.
+pub fn websocket_close_code(e: &tungstenite::Error) -> Option<u16> {
+    match e {
+        tungstenite::Error::Capacity(_) => Some(close::MESSAGE_TOO_BIG),
+        // Reported as a protocol error, but it is the transport that is gone.
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => None,
+        tungstenite::Error::Protocol(_) => Some(counters::PROTOCOL_ERROR),
+        tungstenite::Error::Utf8(_) => Some(counters::INVALID_PAYLOAD),
+        _ => None,
+    }
+}
+
+/// How a session ended without an error of ours.
+enum Ended {
+    /// The peer sent a close frame.
+    PeerClosed,
+    /// The connection ended without a close frame.
+    Vanished,
+}
+
+/// Runs a session to its end, closing the socket with the right code, and counts how
+/// it ended.
 pub async fn run<S>(mut ws: WebSocketStream<S>, ctx: SessionContext)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match serve(&mut ws, &ctx).await {
-        Ok(()) => debug!("session closed by peer"),
+    Counters::inc(&ctx.counters.sessions_total);
+    Counters::inc(&ctx.counters.sessions_open);
+    let code = match serve(&mut ws, &ctx).await {
+        Ok(Ended::PeerClosed) => {
+            debug!("session closed by peer");
+            close::NORMAL
+        }
+        Ok(Ended::Vanished) => {
+            debug!("connection lost");
+            counters::ABNORMAL
+        }
         Err(e) => {
-            info!(error = %e, "session ended");
-            if let Some((code, reason)) = e.close_frame() {
-                close_with(&mut ws, code, &reason).await;
+            let code = e.close_code();
+            info!(error = %e, code, "session ended");
+            match code {
+                Some(code) => {
+                    close_with(&mut ws, code, &e.to_string()).await;
+                    code
+                }
+                None => counters::ABNORMAL,
             }
         }
-    }
+    };
+    ctx.counters.session_closed(code);
 }
 
-async fn close_with<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str)
+/// Sends a close frame and waits briefly for the peer's, all within [`CLOSE_GRACE`],
+/// then lets the caller drop the socket.
+pub async fn close_with<S>(ws: &mut WebSocketStream<S>, code: u16, reason: &str)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -101,26 +185,25 @@ where
         code: CloseCode::from(code),
         reason: reason.get(..end).unwrap_or_default().into(),
     };
-    if ws.send(Message::Close(Some(frame))).await.is_err() {
-        return;
-    }
-    // Give the peer a moment to answer the close handshake, then drop the socket.
-    let _ = timeout(Duration::from_secs(2), async {
-        while let Some(Ok(_)) = ws.next().await {}
+    let _ = timeout(CLOSE_GRACE, async {
+        if ws.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = ws.next().await {}
+        }
     })
     .await;
 }
 
-async fn serve<S>(ws: &mut WebSocketStream<S>, ctx: &SessionContext) -> Result<(), SessionError>
+async fn serve<S>(ws: &mut WebSocketStream<S>, ctx: &SessionContext) -> Result<Ended, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let limiter = MessageLimiter::new(&ctx.limits);
     let name = tokio::select! {
         biased;
         _ = ctx.shutdown.cancelled() => return Err(SessionError::Shutdown),
-        hello = handshake(ws, ctx.handshake_timeout) => match hello? {
-            Some(name) => name,
-            None => return Ok(()),
+        hello = handshake(ws, &limiter, ctx) => match hello? {
+            Handshake::Hello(name) => name,
+            Handshake::Ended(ended) => return Ok(ended),
         },
     };
     let Seat {
@@ -140,66 +223,106 @@ where
     )
     .await?;
 
+    let mut checks = InputChecks::default();
+    let mut keepalive = Keepalive::new(Instant::now(), ctx.ping_interval, ctx.idle_timeout);
+    let mut backlog = Backlog::default();
+    // One timer serves both the pings and the idle check.
+    let timer = sleep_until(keepalive.deadline());
+    tokio::pin!(timer);
+
     loop {
         tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => return Err(SessionError::Shutdown),
             frame = ws.next() => {
-                let Some(message) = frame.transpose()? else { return Ok(()) };
-                match message {
-                    Message::Binary(bytes) => match decode(&bytes)? {
-                        ClientMessage::Input(input) => forward(&inputs, RoomInput::Input(input))?,
-                        ClientMessage::SnapshotSettings(asked) => {
-                            let granted = ctx.room.config().clamp(asked);
-                            forward(&inputs, RoomInput::Settings(granted))?;
-                            let reply = ServerMessage::SnapshotSettings(granted);
-                            send(ws, encode(&reply)?.into(), ctx.stall_timeout).await?;
-                        }
-                        ClientMessage::Desync(report) => forward(&inputs, RoomInput::Desync(report.tick))?,
-                        ClientMessage::Ping(ping) => {
-                            let pong = ServerMessage::Pong(Pong {
-                                client_time: ping.client_time,
-                                server_tick: ctx.room.current_tick(),
-                            });
-                            send(ws, encode(&pong)?.into(), ctx.stall_timeout).await?;
-                        }
-                        ClientMessage::Hello(_) => return Err(ProtocolError::Unexpected("a second Hello").into()),
-                    },
+                let Some(message) = frame.transpose()? else { return Ok(Ended::Vanished) };
+                keepalive.heard(Instant::now());
+                let message = match message {
+                    Message::Binary(bytes) => decode(&bytes)?,
                     Message::Text(_) => return Err(ProtocolError::TextFrame.into()),
-                    Message::Close(_) => return Ok(()),
-                    // tungstenite answers pings itself.
-                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                    Message::Close(_) => return Ok(Ended::PeerClosed),
+                    // tungstenite answers pings itself; they still count towards the
+                    // rate, or a ping flood would be free.
+                    Message::Ping(_) | Message::Pong(_) => {
+                        admit(&limiter, ctx)?;
+                        continue;
+                    }
+                    Message::Frame(_) => continue,
+                };
+                // Invalid messages close the session even when they are over the rate.
+                checks.check(&message, ctx.room.current_tick())?;
+                if !admit(&limiter, ctx)? {
+                    continue;
+                }
+                match message {
+                    ClientMessage::Input(input) => forward(&inputs, RoomInput::Input(input), ctx)?,
+                    ClientMessage::SnapshotSettings(asked) => {
+                        let granted = ctx.room.config().clamp(asked);
+                        forward(&inputs, RoomInput::Settings(granted), ctx)?;
+                        let reply = ServerMessage::SnapshotSettings(granted);
+                        send(ws, encode(&reply)?.into(), ctx.stall_timeout).await?;
+                    }
+                    ClientMessage::Desync(report) => forward(&inputs, RoomInput::Desync(report.tick), ctx)?,
+                    ClientMessage::Ping(ping) => {
+                        let pong = ServerMessage::Pong(Pong {
+                            client_time: ping.client_time,
+                            server_tick: ctx.room.current_tick(),
+                        });
+                        send(ws, encode(&pong)?.into(), ctx.stall_timeout).await?;
+                    }
+                    ClientMessage::Hello(_) => return Err(ProtocolError::Unexpected("a second Hello").into()),
                 }
             }
             out = outbound.recv() => match out {
-                Some(bytes) => send(ws, bytes, ctx.stall_timeout).await?,
+                Some(bytes) => {
+                    send(ws, bytes, ctx.stall_timeout).await?;
+                    backlog.after_send(Instant::now(), &outbound, ctx.stall_timeout)?;
+                }
                 // The room dropped us: it is shutting down.
                 None => return Err(SessionError::Shutdown),
             },
+            () = &mut timer => {
+                match keepalive.on_timer(Instant::now()) {
+                    KeepaliveAction::Idle => return Err(SessionError::Idle(ctx.idle_timeout)),
+                    KeepaliveAction::Ping => {
+                        send_message(ws, Message::Ping(Bytes::new()), ctx.stall_timeout).await?;
+                        Counters::inc(&ctx.counters.pings_sent_total);
+                    }
+                    KeepaliveAction::Wait => {}
+                }
+                timer.as_mut().reset(keepalive.deadline());
+            }
         }
     }
 }
 
-/// Waits for a valid Hello. `Ok(None)` means the peer left before sending one.
+enum Handshake {
+    Hello(PlayerName),
+    Ended(Ended),
+}
+
+/// Waits for a valid Hello.
 async fn handshake<S>(
     ws: &mut WebSocketStream<S>,
-    limit: Duration,
-) -> Result<Option<PlayerName>, SessionError>
+    limiter: &MessageLimiter,
+    ctx: &SessionContext,
+) -> Result<Handshake, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let limit = ctx.handshake_timeout;
     let deadline = Instant::now() + limit;
     loop {
         let frame = timeout_at(deadline, ws.next())
             .await
             .map_err(|_| SessionError::HandshakeTimeout(limit))?;
         let Some(message) = frame.transpose()? else {
-            return Ok(None);
+            return Ok(Handshake::Ended(Ended::Vanished));
         };
         match message {
             Message::Binary(bytes) => {
                 return match decode(&bytes)? {
-                    ClientMessage::Hello(hello) => Ok(Some(hello.validate()?)),
+                    ClientMessage::Hello(hello) => Ok(Handshake::Hello(hello.validate()?)),
                     ClientMessage::Input(_) => {
                         Err(ProtocolError::Unexpected("Input before Hello").into())
                     }
@@ -211,8 +334,172 @@ where
                 };
             }
             Message::Text(_) => return Err(ProtocolError::TextFrame.into()),
-            Message::Close(_) => return Ok(None),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            Message::Close(_) => return Ok(Handshake::Ended(Ended::PeerClosed)),
+            // The handshake timeout bounds how long control frames can keep us here,
+            // and the rate limit how many.
+            Message::Ping(_) | Message::Pong(_) => {
+                admit(limiter, ctx)?;
+            }
+            Message::Frame(_) => {}
+        }
+    }
+}
+
+/// Validation that needs the session's history: what `decode_client` and
+/// `Hello::validate` cannot see on their own.
+#[derive(Debug, Default)]
+struct InputChecks {
+    /// Newest input `seq` received (dropped ones included).
+    last_seq: u32,
+}
+
+impl InputChecks {
+    fn check(&mut self, message: &ClientMessage, current_tick: u32) -> Result<(), SessionError> {
+        match message {
+            ClientMessage::Input(input) => {
+                let unknown = input.buttons & !KNOWN_BUTTONS;
+                if unknown != 0 {
+                    return Err(SessionError::UnknownButtons(unknown));
+                }
+                // TCP delivers in order, so a seq that does not increase is a broken or
+                // replaying client. (A session would need 2.3 years at 60 Hz to wrap.)
+                if input.seq <= self.last_seq {
+                    return Err(SessionError::SeqNotIncreasing {
+                        seq: input.seq,
+                        last: self.last_seq,
+                    });
+                }
+                if input.ack_tick > current_tick {
+                    return Err(SessionError::FutureTick {
+                        field: "ack_tick",
+                        tick: input.ack_tick,
+                        current: current_tick,
+                    });
+                }
+                self.last_seq = input.seq;
+            }
+            ClientMessage::Desync(report) if report.tick > current_tick => {
+                return Err(SessionError::FutureTick {
+                    field: "desync tick",
+                    tick: report.tick,
+                    current: current_tick,
+                });
+            }
+            // Every value of every other field is meaningful: names were checked by
+            // `Hello::validate`, and snapshot settings are clamped to the room's limits.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Applies the session's rate limit: `Ok(true)` to handle the message, `Ok(false)` to
+/// drop it, an error to close the session.
+fn admit(limiter: &MessageLimiter, ctx: &SessionContext) -> Result<bool, SessionError> {
+    match limiter.admit() {
+        Admission::Accept => Ok(true),
+        Admission::Drop => {
+            Counters::inc(&ctx.counters.client_messages_rate_limited_total);
+            Ok(false)
+        }
+        Admission::Flood => Err(SessionError::Flooding {
+            factor: ctx.limits.flood_factor,
+            window: ctx.limits.flood_window,
+        }),
+    }
+}
+
+/// When to ping, and whether the peer has gone silent.
+#[derive(Debug)]
+struct Keepalive {
+    last_heard: Instant,
+    next_ping: Instant,
+    interval: Duration,
+    idle: Duration,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum KeepaliveAction {
+    Ping,
+    Idle,
+    Wait,
+}
+
+impl Keepalive {
+    fn new(now: Instant, interval: Duration, idle: Duration) -> Keepalive {
+        Keepalive {
+            last_heard: now,
+            next_ping: now + interval,
+            interval,
+            idle,
+        }
+    }
+
+    /// Called for every frame received; cheap, the timer is not touched.
+    fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+    }
+
+    fn deadline(&self) -> Instant {
+        self.next_ping.min(self.last_heard + self.idle)
+    }
+
+    fn on_timer(&mut self, now: Instant) -> KeepaliveAction {
+        if now >= self.last_heard + self.idle {
+            KeepaliveAction::Idle
+        } else if now >= self.next_ping {
+            self.next_ping = now + self.interval;
+            KeepaliveAction::Ping
+        } else {
+            KeepaliveAction::Wait
+        }
+    }
+}
+
+/// A client counts as caught up again once this long has passed without a skipped
+/// snapshot.
+const CAUGHT_UP_AFTER: Duration = Duration::from_secs(1);
+
+/// Catches a client that reads, but slower than its room produces: each write then
+/// finishes within the stall timeout, yet the room keeps finding its queue full and
+/// skipping its snapshots. Skips that go on (never a second without one) for the stall
+/// timeout get the same verdict as one write blocking that long; a short hiccup, after
+/// which the client catches up, costs only the skipped snapshots.
+#[derive(Debug, Default)]
+struct Backlog {
+    skipped_seen: u64,
+    last_skip: Option<Instant>,
+    behind_since: Option<Instant>,
+}
+
+impl Backlog {
+    /// Checked after each message written to the client.
+    fn after_send(
+        &mut self,
+        now: Instant,
+        outbound: &OutboundReceiver,
+        limit: Duration,
+    ) -> Result<(), SessionError> {
+        self.update(now, outbound.skipped(), limit)
+    }
+
+    fn update(&mut self, now: Instant, skipped: u64, limit: Duration) -> Result<(), SessionError> {
+        if skipped > self.skipped_seen {
+            self.skipped_seen = skipped;
+            self.last_skip = Some(now);
+            self.behind_since.get_or_insert(now);
+        } else if self
+            .last_skip
+            .is_some_and(|t| now.saturating_duration_since(t) >= CAUGHT_UP_AFTER)
+        {
+            self.last_skip = None;
+            self.behind_since = None;
+        }
+        match self.behind_since {
+            Some(since) if now.saturating_duration_since(since) >= limit => {
+                Err(SessionError::Behind(limit))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -220,9 +507,17 @@ where
 /// Hands a message to the room without waiting. A full queue drops it: the client
 /// outruns the tick (one input per tick is all the room applies) and the surplus is
 /// worthless.
-fn forward(inputs: &mpsc::Sender<RoomInput>, message: RoomInput) -> Result<(), SessionError> {
+fn forward(
+    inputs: &mpsc::Sender<RoomInput>,
+    message: RoomInput,
+    ctx: &SessionContext,
+) -> Result<(), SessionError> {
     match inputs.try_send(message) {
-        Ok(()) | Err(TrySendError::Full(_)) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(_)) => {
+            Counters::inc(&ctx.counters.client_messages_queue_full_total);
+            Ok(())
+        }
         Err(TrySendError::Closed(_)) => Err(SessionError::Shutdown),
     }
 }
@@ -239,8 +534,131 @@ async fn send<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    timeout(stall, ws.send(Message::Binary(bytes)))
+    send_message(ws, Message::Binary(bytes), stall).await
+}
+
+async fn send_message<S>(
+    ws: &mut WebSocketStream<S>,
+    message: Message,
+    stall: Duration,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    timeout(stall, ws.send(message))
         .await
         .map_err(|_| SessionError::Stalled(stall))??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::protocol::{Desync, Input, Ping};
+
+    fn input(seq: u32, ack_tick: u32, buttons: u8) -> ClientMessage {
+        ClientMessage::Input(Input {
+            seq,
+            ack_tick,
+            buttons,
+            ..Input::default()
+        })
+    }
+
+    fn code(r: Result<(), SessionError>) -> Option<u16> {
+        r.err().and_then(|e| e.close_code())
+    }
+
+    #[test]
+    fn inputs_must_have_known_buttons_increasing_seqs_and_past_ticks() {
+        let mut c = InputChecks::default();
+        assert!(c.check(&input(1, 0, BUTTON_FIRE), 10).is_ok());
+        assert!(c.check(&input(5, 10, 0), 10).is_ok(), "gaps are fine");
+        assert_eq!(
+            code(c.check(&input(5, 10, 0), 10)),
+            Some(close::INVALID_INPUT)
+        );
+        assert_eq!(
+            code(c.check(&input(4, 10, 0), 10)),
+            Some(close::INVALID_INPUT)
+        );
+        assert_eq!(
+            code(c.check(&input(6, 0, 0b10), 10)),
+            Some(close::INVALID_INPUT)
+        );
+        assert_eq!(
+            code(c.check(&input(6, 11, 0), 10)),
+            Some(close::INVALID_INPUT)
+        );
+        assert!(c.check(&input(6, 10, 0), 10).is_ok());
+        let desync = |tick| ClientMessage::Desync(Desync { tick });
+        assert!(c.check(&desync(10), 10).is_ok());
+        assert_eq!(code(c.check(&desync(11), 10)), Some(close::INVALID_INPUT));
+        let ping = ClientMessage::Ping(Ping {
+            client_time: u32::MAX,
+        });
+        assert!(c.check(&ping, 0).is_ok());
+    }
+
+    #[test]
+    fn keepalive_pings_on_interval_and_gives_up_after_idle() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut k = Keepalive::new(t0, s(15), s(45));
+        assert_eq!(k.deadline(), t0 + s(15));
+        assert_eq!(k.on_timer(t0 + s(15)), KeepaliveAction::Ping);
+        assert_eq!(k.deadline(), t0 + s(30));
+        k.heard(t0 + s(20));
+        assert_eq!(k.on_timer(t0 + s(30)), KeepaliveAction::Ping);
+        assert_eq!(k.on_timer(t0 + s(45)), KeepaliveAction::Ping);
+        // Silent since 20 s: the deadline is the idle one, 65 s, before the next ping.
+        assert_eq!(k.deadline(), t0 + s(60));
+        assert_eq!(k.on_timer(t0 + s(60)), KeepaliveAction::Ping);
+        assert_eq!(k.deadline(), t0 + s(65));
+        assert_eq!(k.on_timer(t0 + s(65)), KeepaliveAction::Idle);
+    }
+
+    #[test]
+    fn snapshots_skipped_for_the_stall_timeout_are_too_slow() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let limit = Duration::from_secs(10);
+        let mut b = Backlog::default();
+        assert!(b.update(at(0), 0, limit).is_ok());
+        // A hiccup: two skips, then a second and more without one.
+        assert!(b.update(at(100), 2, limit).is_ok());
+        assert!(b.update(at(600), 2, limit).is_ok());
+        assert!(b.update(at(1_200), 2, limit).is_ok());
+        assert_eq!(b.behind_since, None, "caught up");
+        // Skips that never stop for a second: behind since the first of them.
+        let mut skipped = 2;
+        for ms in (2_000..12_000).step_by(500) {
+            skipped += 1;
+            assert!(b.update(at(ms), skipped, limit).is_ok(), "at {ms} ms");
+        }
+        let err = b.update(at(12_000), skipped + 1, limit);
+        assert_eq!(code(err), Some(close::TOO_SLOW));
+    }
+
+    #[test]
+    fn every_error_a_peer_can_cause_has_a_documented_code() {
+        let flood = SessionError::Flooding {
+            factor: 10,
+            window: Duration::from_secs(2),
+        };
+        assert_eq!(flood.close_code(), Some(close::POLICY_VIOLATION));
+        assert_eq!(
+            SessionError::Idle(Duration::from_secs(45)).close_code(),
+            Some(close::IDLE_TIMEOUT)
+        );
+        assert_eq!(
+            SessionError::WebSocket(tungstenite::Error::ConnectionClosed).close_code(),
+            None
+        );
+        let reset = tungstenite::error::ProtocolError::ResetWithoutClosingHandshake;
+        assert_eq!(
+            SessionError::WebSocket(tungstenite::Error::Protocol(reset)).close_code(),
+            None
+        );
+    }
 }

@@ -247,8 +247,6 @@ pub mod close {
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server failed internally; the client may retry.
     pub const INTERNAL_ERROR: u16 = 1011;
-    /// The server is at capacity; try again later.
-    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// Bytes that do not decode as a client message.
     pub const BAD_MESSAGE: u16 = 4000;
     /// `Hello.protocol_version` differs from the server's.
@@ -268,6 +266,8 @@ pub mod close {
     pub const INVALID_INPUT: u16 = 4007;
     /// Sustained message flooding beyond the rate limit.
     pub const POLICY_VIOLATION: u16 = 1008;
+    /// Nothing (no message, no pong) arrived for the idle timeout.
+    pub const IDLE_TIMEOUT: u16 = 4008;
 }
 
 /// A protocol rule a peer broke. Each variant maps to one close code.

@@ -6,6 +6,7 @@
 
 mod gameplay;
 mod handshake;
+mod hardening;
 mod lifecycle;
 mod replication;
 

@@ -1,0 +1,50 @@
+//! The conformance endpoint: an echo server on the game's accept path (per-address rate
+//! limit, connection cap, request-head timeout) and WebSocket configuration (frame,
+//! message and buffer limits), for the Autobahn|Testsuite `fuzzingclient`. It takes the
+//! game server's flags; `server/conformance/run.sh` runs the suite against it.
+//!
+//! ```sh
+//! cargo run --release -p server --example echo -- --addr 127.0.0.1:9001
+//! ```
+
+use anyhow::Context;
+use clap::Parser;
+use server::ServerConfig;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .init();
+    let config = ServerConfig::parse();
+    let settings = config.validate().context("invalid configuration")?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    println!(
+        "echo endpoint listening at ws://{}/",
+        listener.local_addr()?
+    );
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+        }
+    });
+    let echo = server::start_echo(listener, &settings, shutdown)?;
+    let counters = echo.counters().clone();
+    echo.wait().await?;
+    for (name, value) in counters.metrics() {
+        if value > 0 {
+            println!("{name} {value}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Counters of what the network front and the sessions accepted, refused, dropped and
+//! closed, shared by every task through one `Arc<Counters>` ([`crate::Server::counters`]).
+//!
+//! Names follow Prometheus conventions (`_total` for monotonic counters, plain names for
+//! gauges) so that an exporter can publish [`Counters::metrics`] as they are.
+
+// Peer-controlled codes are looked up here: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use shared::protocol::close;
+use tokio::sync::Notify;
+
+/// Close codes counted one by one; anything else lands in `other`.
+const TRACKED_CLOSE_CODES: [u16; 18] = [
+    close::NORMAL,
+    close::GOING_AWAY,
+    PROTOCOL_ERROR,
+    close::UNSUPPORTED_DATA,
+    ABNORMAL,
+    INVALID_PAYLOAD,
+    close::POLICY_VIOLATION,
+    close::MESSAGE_TOO_BIG,
+    close::INTERNAL_ERROR,
+    close::BAD_MESSAGE,
+    close::PROTOCOL_VERSION,
+    close::UNEXPECTED_MESSAGE,
+    close::INVALID_NAME,
+    close::ROOM_FULL,
+    close::HANDSHAKE_TIMEOUT,
+    close::TOO_SLOW,
+    close::INVALID_INPUT,
+    close::IDLE_TIMEOUT,
+];
+
+/// RFC 6455: the WebSocket framing was invalid.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// RFC 6455: a text frame was not valid UTF-8.
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// RFC 6455's code for "ended without a close frame"; never sent, only counted.
+pub const ABNORMAL: u16 = 1006;
+
+/// Sessions that ended, by the close code the server chose (1006 when the transport
+/// was gone and no close frame could be sent).
+#[derive(Debug, Default)]
+pub struct CloseCounts {
+    by_code: [AtomicU64; TRACKED_CLOSE_CODES.len()],
+    other: AtomicU64,
+}
+
+impl CloseCounts {
+    pub fn record(&self, code: u16) {
+        match TRACKED_CLOSE_CODES.iter().position(|&c| c == code) {
+            Some(i) => {
+                if let Some(counter) = self.by_code.get(i) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.other.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sessions closed with `code` so far.
+    pub fn get(&self, code: u16) -> u64 {
+        TRACKED_CLOSE_CODES
+            .iter()
+            .position(|&c| c == code)
+            .and_then(|i| self.by_code.get(i))
+            .map_or_else(|| self.other.load(Ordering::Relaxed), load)
+    }
+}
+
+/// Why a TCP connection was refused at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The connection cap was reached (answered with HTTP 503).
+    Capacity,
+    /// The peer's address opened connections faster than its quota (HTTP 429).
+    RateLimited,
+}
+
+impl Refusal {
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::Capacity => "capacity",
+            Refusal::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// Every counter of the server. All fields are plain atomics, updated with `Relaxed`
+/// ordering: they are statistics, nothing synchronises through them.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// TCP connections accepted by the listener (refused ones included).
+    pub connections_accepted_total: AtomicU64,
+    /// Connections refused at accept because the connection cap was reached.
+    pub connections_refused_capacity_total: AtomicU64,
+    /// Connections refused at accept by the per-address rate limiter.
+    pub connections_refused_rate_limited_total: AtomicU64,
+    /// Refused connections dropped without an HTTP answer because too many refusals
+    /// were already being answered.
+    pub connections_dropped_overload_total: AtomicU64,
+    /// HTTP connections closed because a request head did not arrive in time.
+    pub http_header_timeouts_total: AtomicU64,
+    /// Requests to `/ws` that were not a valid WebSocket upgrade (HTTP 400/426).
+    pub upgrades_rejected_total: AtomicU64,
+    /// Connections holding a slot of the connection cap (gauge).
+    pub connections_open: AtomicU64,
+    /// WebSocket sessions running (gauge).
+    pub sessions_open: AtomicU64,
+    /// WebSocket sessions started.
+    pub sessions_total: AtomicU64,
+    /// Sessions ended, by close code.
+    pub session_closes_total: CloseCounts,
+    /// Client messages dropped by the per-session rate limiter.
+    pub client_messages_rate_limited_total: AtomicU64,
+    /// Client messages dropped because the room's input queue for the session was full.
+    pub client_messages_queue_full_total: AtomicU64,
+    /// WebSocket pings the server sent.
+    pub pings_sent_total: AtomicU64,
+    /// Woken on the rare events (a session ended, a connection refused or timed out),
+    /// for [`Counters::until`].
+    events: Notify,
+}
+
+fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+impl Counters {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn dec(gauge: &AtomicU64) {
+        // A gauge never goes below zero; `fetch_update` keeps it so even if a decrement
+        // were ever paired wrongly.
+        let _ = gauge.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
+
+    /// Counts a refused connection; returns the total refused for that reason.
+    pub fn refused(&self, why: Refusal) -> u64 {
+        let counter = match why {
+            Refusal::Capacity => &self.connections_refused_capacity_total,
+            Refusal::RateLimited => &self.connections_refused_rate_limited_total,
+        };
+        let total = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        self.events.notify_waiters();
+        total
+    }
+
+    /// Counts a connection dropped for sending its request head too slowly.
+    pub fn header_timed_out(&self) {
+        Counters::inc(&self.http_header_timeouts_total);
+        self.events.notify_waiters();
+    }
+
+    /// Counts a session that ended with `code` (and is no longer open).
+    pub fn session_closed(&self, code: u16) {
+        Counters::dec(&self.sessions_open);
+        self.session_closes_total.record(code);
+        self.events.notify_waiters();
+    }
+
+    /// Waits until `condition` holds. It is checked now and after every session end,
+    /// refusal and header timeout, so a test can await "the session was closed with
+    /// 4006" without polling.
+    pub async fn until(&self, mut condition: impl FnMut(&Counters) -> bool) {
+        loop {
+            let notified = self.events.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so an event between the two is not missed.
+            notified.as_mut().enable();
+            if condition(self) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Every counter as `(name with labels, value)`, in Prometheus exposition naming.
+    pub fn metrics(&self) -> Vec<(String, u64)> {
+        let mut out = vec![
+            (
+                "tickwire_connections_accepted_total".to_owned(),
+                load(&self.connections_accepted_total),
+            ),
+            (
+                r#"tickwire_connections_refused_total{reason="capacity"}"#.to_owned(),
+                load(&self.connections_refused_capacity_total),
+            ),
+            (
+                r#"tickwire_connections_refused_total{reason="rate_limited"}"#.to_owned(),
+                load(&self.connections_refused_rate_limited_total),
+            ),
+            (
+                "tickwire_connections_dropped_overload_total".to_owned(),
+                load(&self.connections_dropped_overload_total),
+            ),
+            (
+                "tickwire_http_header_timeouts_total".to_owned(),
+                load(&self.http_header_timeouts_total),
+            ),
+            (
+                "tickwire_upgrades_rejected_total".to_owned(),
+                load(&self.upgrades_rejected_total),
+            ),
+            (
+                "tickwire_connections_open".to_owned(),
+                load(&self.connections_open),
+            ),
+            (
+                "tickwire_sessions_open".to_owned(),
+                load(&self.sessions_open),
+            ),
+            (
+                "tickwire_sessions_total".to_owned(),
+                load(&self.sessions_total),
+            ),
+            (
+                "tickwire_client_messages_rate_limited_total".to_owned(),
+                load(&self.client_messages_rate_limited_total),
+            ),
+            (
+                "tickwire_client_messages_queue_full_total".to_owned(),
+                load(&self.client_messages_queue_full_total),
+            ),
+            (
+                "tickwire_pings_sent_total".to_owned(),
+                load(&self.pings_sent_total),
+            ),
+        ];
+        for (code, counter) in TRACKED_CLOSE_CODES
+            .iter()
+            .zip(&self.session_closes_total.by_code)
+        {
+            out.push((
+                format!(r#"tickwire_session_closes_total{{code="{code}"}}"#),
+                load(counter),
+            ));
+        }
+        out.push((
+            r#"tickwire_session_closes_total{code="other"}"#.to_owned(),
+            load(&self.session_closes_total.other),
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closes_are_counted_by_code() {
+        let c = Counters::default();
+        c.session_closes_total.record(close::INVALID_INPUT);
+        c.session_closes_total.record(close::INVALID_INPUT);
+        c.session_closes_total.record(4999);
+        c.session_closes_total.record(0);
+        assert_eq!(c.session_closes_total.get(close::INVALID_INPUT), 2);
+        assert_eq!(c.session_closes_total.get(close::TOO_SLOW), 0);
+        // Untracked codes share `other`.
+        assert_eq!(c.session_closes_total.get(4999), 2);
+        let metrics = c.metrics();
+        assert!(metrics.contains(&(r#"tickwire_session_closes_total{code="4007"}"#.into(), 2)));
+    }
+
+    #[tokio::test]
+    async fn until_wakes_on_events() {
+        let c = std::sync::Arc::new(Counters::default());
+        Counters::inc(&c.sessions_open);
+        let waiter = tokio::spawn({
+            let c = c.clone();
+            async move {
+                c.until(|c| c.session_closes_total.get(close::TOO_SLOW) == 1)
+                    .await
+            }
+        });
+        c.session_closed(close::TOO_SLOW);
+        waiter.await.unwrap();
+        assert_eq!(load(&c.sessions_open), 0);
+    }
+
+    #[test]
+    fn gauges_do_not_underflow() {
+        let c = Counters::default();
+        Counters::dec(&c.sessions_open);
+        assert_eq!(load(&c.sessions_open), 0);
+        Counters::inc(&c.sessions_open);
+        Counters::dec(&c.sessions_open);
+        assert_eq!(load(&c.sessions_open), 0);
+    }
+}
