@@ -549,7 +549,7 @@ impl Room {
             let len = bytes.len() as u64;
             match client.outbound.push(bytes) {
                 Push::Queued => {
-                    client.replication.commit(tick);
+                    self.replicator.commit(&mut client.replication, tick);
                     stats.snapshots_sent += 1;
                     stats.bytes_out += len;
                     if let Some(d) = delta {

@@ -135,11 +135,6 @@ pub struct ClientReplication {
     baseline: Vec<EntityState>,
     /// Tick of `baseline`; 0 means the client holds nothing and gets a keyframe.
     baseline_tick: u32,
-    /// The view the pending snapshot will give the client, committed on send.
-    next: Vec<EntityState>,
-    target: Vec<EntityState>,
-    visible: Vec<usize>,
-    diff: Diff,
     /// Entities whose changes were held back by the budget, with the tick they first were.
     pending_since: HashMap<u32, u32>,
     limiter: SnapshotLimiter,
@@ -171,10 +166,6 @@ impl ClientReplication {
         ClientReplication {
             baseline: Vec::new(),
             baseline_tick: 0,
-            next: Vec::new(),
-            target: Vec::new(),
-            visible: Vec::new(),
-            diff: Diff::default(),
             pending_since: HashMap::new(),
             limiter: limiter(settings, clock),
             settings,
@@ -200,12 +191,18 @@ impl ClientReplication {
         self.baseline_tick = 0;
         self.pending_since.clear();
     }
+}
 
-    /// The prepared snapshot was queued: it is now what the client holds.
-    pub fn commit(&mut self, tick: u32) {
-        std::mem::swap(&mut self.baseline, &mut self.next);
-        self.baseline_tick = tick;
-    }
+/// Per-client working buffers, shared by all clients of a room because only one client's
+/// snapshot is built at a time: only the baseline has to be kept per client, which keeps
+/// a crowded room's memory at one copy of each view instead of three.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The view the pending snapshot will give the client, committed on send.
+    next: Vec<EntityState>,
+    target: Vec<EntityState>,
+    visible: Vec<usize>,
+    diff: Diff,
 }
 
 /// Gathers and encodes replicated state; owns its cached query and buffers so that the
@@ -224,6 +221,7 @@ pub struct Replicator {
     positions: Vec<(i32, i32)>,
     grid: Grid,
     full_body: Vec<u8>,
+    scratch: Scratch,
 }
 
 /// Fixed bytes of a `Snapshot` message besides the payload (tag, four varints, length).
@@ -250,6 +248,7 @@ impl Replicator {
             positions: Vec::new(),
             grid: Grid::default(),
             full_body: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -339,32 +338,33 @@ impl Replicator {
         Ok(encode_full_snapshot_with_body(tick, last_input_seq, &self.full_body)?.into())
     }
 
-    /// Builds one client's delta snapshot into `client.next`. Commit with
-    /// [`ClientReplication::commit`] once the bytes are queued.
+    /// Builds one client's delta snapshot. Commit with [`Replicator::commit`] once the
+    /// bytes are queued, before building the next client's.
     pub fn delta_for(
-        &self,
+        &mut self,
         client: &mut ClientReplication,
         own: u32,
         tick: u32,
         last_input_seq: u32,
     ) -> Result<(Bytes, DeltaStats), CodecError> {
+        let scratch = &mut self.scratch;
         let own_index = self.world.binary_search_by_key(&own, |e| e.id).ok();
         let center = own_index.and_then(|i| self.positions.get(i).copied());
         match center {
             Some(c) => self
                 .grid
-                .query(c, self.aoi_radius, &self.positions, &mut client.visible),
-            None => client.visible.clear(),
+                .query(c, self.aoi_radius, &self.positions, &mut scratch.visible),
+            None => scratch.visible.clear(),
         }
         if let Some(i) = own_index {
             // The own player is always in view, even with a zero radius.
-            if let Err(pos) = client.visible.binary_search(&i) {
-                client.visible.insert(pos, i);
+            if let Err(pos) = scratch.visible.binary_search(&i) {
+                scratch.visible.insert(pos, i);
             }
         }
-        client.target.clear();
-        client.target.extend(
-            client
+        scratch.target.clear();
+        scratch.target.extend(
+            scratch
                 .visible
                 .iter()
                 .filter_map(|&i| self.world.get(i))
@@ -384,7 +384,7 @@ impl Replicator {
             baseline: baseline_tick,
             tick_rate: self.tick_rate,
         };
-        diff(&client.baseline, &client.target, &mut client.diff);
+        diff(&client.baseline, &scratch.target, &mut scratch.diff);
 
         let budget_bits = (client.settings.max_bytes_per_sec as usize
             / usize::from(client.settings.rate.max(1)))
@@ -392,13 +392,13 @@ impl Replicator {
             * 8;
         let mut stats = DeltaStats {
             keyframe: baseline_tick == 0,
-            in_view: client.target.len(),
-            moving_in_view: client
+            in_view: scratch.target.len(),
+            moving_in_view: scratch
                 .target
                 .iter()
                 .filter(|e| e.vx != 0 || e.vy != 0)
                 .count(),
-            removed: client.diff.removed.len(),
+            removed: scratch.diff.removed.len(),
             ..DeltaStats::default()
         };
 
@@ -406,26 +406,36 @@ impl Replicator {
             self.packing,
             &frame,
             &client.baseline,
-            &client.target,
-            &client.diff.removed,
-            &client.diff.created,
-            &client.diff.changed,
+            &scratch.target,
+            &scratch.diff.removed,
+            &scratch.diff.created,
+            &scratch.diff.changed,
         );
         let (created, changed) = if payload.len() * 8 <= budget_bits {
             client.pending_since.clear();
-            (client.diff.created.clone(), client.diff.changed.clone())
+            (scratch.diff.created.clone(), scratch.diff.changed.clone())
         } else {
-            let (created, changed) = self.select(client, &frame, center, own, budget_bits);
+            let (created, changed) = select(
+                self.packing,
+                self.tick_rate,
+                self.aoi_radius,
+                client,
+                scratch,
+                &frame,
+                center,
+                own,
+                budget_bits,
+            );
             payload = encode_payload(
                 self.packing,
                 &frame,
                 &client.baseline,
-                &client.target,
-                &client.diff.removed,
+                &scratch.target,
+                &scratch.diff.removed,
                 &created,
                 &changed,
             );
-            stats.deferred = client.diff.created.len() + client.diff.changed.len()
+            stats.deferred = scratch.diff.created.len() + scratch.diff.changed.len()
                 - created.len()
                 - changed.len();
             (created, changed)
@@ -434,14 +444,14 @@ impl Replicator {
         stats.changed = changed.len();
         stats.payload_bytes = payload.len();
 
-        let all_sent = created.len() == client.diff.created.len()
-            && changed.len() == client.diff.changed.len();
+        let all_sent = created.len() == scratch.diff.created.len()
+            && changed.len() == scratch.diff.changed.len();
         let checksum = if all_sent {
             // Everything went: the client will hold exactly the target view, whose
             // entity hashes were computed once for all clients.
-            std::mem::swap(&mut client.next, &mut client.target);
+            std::mem::swap(&mut scratch.next, &mut scratch.target);
             fold_hashes(
-                client
+                scratch
                     .visible
                     .iter()
                     .filter_map(|&i| self.hashes.get(i).copied()),
@@ -449,13 +459,13 @@ impl Replicator {
         } else {
             merge(
                 &client.baseline,
-                &client.target,
-                &client.diff.removed,
+                &scratch.target,
+                &scratch.diff.removed,
                 &created,
                 &changed,
-                &mut client.next,
+                &mut scratch.next,
             );
-            checksum(&client.next)
+            checksum(&scratch.next)
         };
         let message = ServerMessage::Snapshot(Snapshot {
             tick,
@@ -467,106 +477,116 @@ impl Replicator {
         Ok((encode(&message)?.into(), stats))
     }
 
-    /// Chooses which creations and changes fit the budget: the own player and anything
-    /// held back for about a second always go; the rest by priority, which grows with
-    /// the time an entity has waited and with its closeness.
-    fn select(
-        &self,
-        client: &mut ClientReplication,
-        frame: &Frame,
-        center: Option<(i32, i32)>,
-        own: u32,
-        budget_bits: usize,
-    ) -> (Vec<usize>, Vec<(usize, usize, u8)>) {
-        let snapshot_ticks = u32::from(self.tick_rate) / u32::from(client.settings.rate.max(1));
-        let max_wait = u32::from(self.tick_rate).saturating_sub(snapshot_ticks.max(1));
-        let radius = self.aoi_radius.max(1) as f64;
-
-        struct Candidate {
-            forced: bool,
-            priority: f64,
-            bits: usize,
-            created: Option<usize>,
-            changed: Option<(usize, usize, u8)>,
-        }
-        let mut candidates =
-            Vec::with_capacity(client.diff.created.len() + client.diff.changed.len());
-        let mut score = |e: &EntityState, is_new: bool, bits: usize| {
-            let since = *client.pending_since.entry(e.id).or_insert(frame.tick);
-            let waited = frame.tick.saturating_sub(since);
-            let closeness = center.map_or(0.0, |(cx, cy)| {
-                let (x, y) = e.position_at(frame.tick, self.tick_rate);
-                let d = (f64::from(x) - f64::from(cx)).hypot(f64::from(y) - f64::from(cy));
-                1.0 - (d / radius).min(1.0)
-            });
-            let priority = f64::from(waited + snapshot_ticks.max(1))
-                * (1.0 + 3.0 * closeness)
-                * if is_new { 2.0 } else { 1.0 };
-            (e.id == own || waited >= max_wait, priority, bits)
-        };
-        for &j in &client.diff.created {
-            let Some(e) = client.target.get(j) else {
-                continue;
-            };
-            let (forced, priority, bits) = score(e, true, created_bits(self.packing, frame, e));
-            candidates.push(Candidate {
-                forced,
-                priority,
-                bits,
-                created: Some(j),
-                changed: None,
-            });
-        }
-        for &(i, j, mask) in &client.diff.changed {
-            let (Some(b), Some(t)) = (client.baseline.get(i), client.target.get(j)) else {
-                continue;
-            };
-            let (forced, priority, bits) =
-                score(t, false, changed_bits(self.packing, frame, b, t, mask));
-            candidates.push(Candidate {
-                forced,
-                priority,
-                bits,
-                created: None,
-                changed: Some((i, j, mask)),
-            });
-        }
-        candidates.sort_by(|a, b| {
-            b.forced
-                .cmp(&a.forced)
-                .then(b.priority.total_cmp(&a.priority))
-        });
-
-        // Removals always go: they are a few bits each and keep views from growing.
-        let mut used = client.diff.removed.len() * 4 + 3 * 8;
-        let (mut created, mut changed) = (Vec::new(), Vec::new());
-        for c in candidates {
-            if !c.forced && used + c.bits > budget_bits {
-                continue;
-            }
-            used += c.bits;
-            if let Some(j) = c.created {
-                created.push(j);
-                if let Some(e) = client.target.get(j) {
-                    client.pending_since.remove(&e.id);
-                }
-            }
-            if let Some(ch) = c.changed {
-                changed.push(ch);
-                if let Some(e) = client.target.get(ch.1) {
-                    client.pending_since.remove(&e.id);
-                }
-            }
-        }
-        created.sort_unstable();
-        changed.sort_unstable();
-        // Forget entities that left the view or stopped differing.
-        let target = &client.target;
-        client
-            .pending_since
-            .retain(|id, _| target.binary_search_by_key(id, |e| e.id).is_ok());
-        (created, changed)
+    /// The snapshot built by the last [`Replicator::delta_for`] was queued: it is now what
+    /// the client holds.
+    pub fn commit(&mut self, client: &mut ClientReplication, tick: u32) {
+        std::mem::swap(&mut client.baseline, &mut self.scratch.next);
+        client.baseline_tick = tick;
     }
+}
+
+/// Chooses which creations and changes fit the budget: the own player and anything
+/// held back for about a second always go; the rest by priority, which grows with
+/// the time an entity has waited and with its closeness.
+#[allow(clippy::too_many_arguments)]
+fn select(
+    packing: Packing,
+    tick_rate: u16,
+    aoi_radius: i64,
+    client: &mut ClientReplication,
+    scratch: &Scratch,
+    frame: &Frame,
+    center: Option<(i32, i32)>,
+    own: u32,
+    budget_bits: usize,
+) -> (Vec<usize>, Vec<(usize, usize, u8)>) {
+    let snapshot_ticks = u32::from(tick_rate) / u32::from(client.settings.rate.max(1));
+    let max_wait = u32::from(tick_rate).saturating_sub(snapshot_ticks.max(1));
+    let radius = aoi_radius.max(1) as f64;
+
+    struct Candidate {
+        forced: bool,
+        priority: f64,
+        bits: usize,
+        created: Option<usize>,
+        changed: Option<(usize, usize, u8)>,
+    }
+    let mut candidates =
+        Vec::with_capacity(scratch.diff.created.len() + scratch.diff.changed.len());
+    let mut score = |e: &EntityState, is_new: bool, bits: usize| {
+        let since = *client.pending_since.entry(e.id).or_insert(frame.tick);
+        let waited = frame.tick.saturating_sub(since);
+        let closeness = center.map_or(0.0, |(cx, cy)| {
+            let (x, y) = e.position_at(frame.tick, tick_rate);
+            let d = (f64::from(x) - f64::from(cx)).hypot(f64::from(y) - f64::from(cy));
+            1.0 - (d / radius).min(1.0)
+        });
+        let priority = f64::from(waited + snapshot_ticks.max(1))
+            * (1.0 + 3.0 * closeness)
+            * if is_new { 2.0 } else { 1.0 };
+        (e.id == own || waited >= max_wait, priority, bits)
+    };
+    for &j in &scratch.diff.created {
+        let Some(e) = scratch.target.get(j) else {
+            continue;
+        };
+        let (forced, priority, bits) = score(e, true, created_bits(packing, frame, e));
+        candidates.push(Candidate {
+            forced,
+            priority,
+            bits,
+            created: Some(j),
+            changed: None,
+        });
+    }
+    for &(i, j, mask) in &scratch.diff.changed {
+        let (Some(b), Some(t)) = (client.baseline.get(i), scratch.target.get(j)) else {
+            continue;
+        };
+        let (forced, priority, bits) = score(t, false, changed_bits(packing, frame, b, t, mask));
+        candidates.push(Candidate {
+            forced,
+            priority,
+            bits,
+            created: None,
+            changed: Some((i, j, mask)),
+        });
+    }
+    candidates.sort_by(|a, b| {
+        b.forced
+            .cmp(&a.forced)
+            .then(b.priority.total_cmp(&a.priority))
+    });
+
+    // Removals always go: they are a few bits each and keep views from growing.
+    let mut used = scratch.diff.removed.len() * 4 + 3 * 8;
+    let (mut created, mut changed) = (Vec::new(), Vec::new());
+    for c in candidates {
+        if !c.forced && used + c.bits > budget_bits {
+            continue;
+        }
+        used += c.bits;
+        if let Some(j) = c.created {
+            created.push(j);
+            if let Some(e) = scratch.target.get(j) {
+                client.pending_since.remove(&e.id);
+            }
+        }
+        if let Some(ch) = c.changed {
+            changed.push(ch);
+            if let Some(e) = scratch.target.get(ch.1) {
+                client.pending_since.remove(&e.id);
+            }
+        }
+    }
+    created.sort_unstable();
+    changed.sort_unstable();
+    // Forget entities that left the view or stopped differing.
+    let target = &scratch.target;
+    client
+        .pending_since
+        .retain(|id, _| target.binary_search_by_key(id, |e| e.id).is_ok());
+    (created, changed)
 }
 
 #[cfg(test)]
