@@ -1,0 +1,226 @@
+// End-to-end test of the web client in real headless Chromium: a server and three bots
+// run on loopback, the page joins, holds D, and the own player must move, a bot must be
+// drawn, and the console must stay clean. Leaves a screenshot in
+// target/test-output/web-e2e.png.
+//
+// Run by .ci/test after the binaries are built (`cargo build -p server -p bot-client`):
+//   npm ci --prefix assets/web/e2e && node --test assets/web/e2e/web.e2e.mjs
+// Environment: TICKWIRE_BIN_DIR (default target/debug), TICKWIRE_CHROMIUM (default
+// /usr/bin/chromium), TICKWIRE_WEB_DIR (default assets/web).
+//
+// Nothing waits a fixed time to synchronise: every wait polls a condition with a deadline.
+// Every process is killed at the end, whatever happened.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN_DIR = resolve(ROOT, process.env.TICKWIRE_BIN_DIR ?? 'target/debug');
+const CHROMIUM = process.env.TICKWIRE_CHROMIUM ?? '/usr/bin/chromium';
+const WEB_DIR = resolve(ROOT, process.env.TICKWIRE_WEB_DIR ?? 'assets/web');
+const OUT_DIR = join(ROOT, 'target/test-output');
+const SCREENSHOT = join(OUT_DIR, 'web-e2e.png');
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
+const LISTENING = /^Tickwire listening: web client at (https?):\/\/(\S+)\/ , WebSocket at wss?:\/\/\S+\/ws$/;
+const HOLD_MS = 1500;
+
+/** A child process whose output is kept (last lines, for failure messages) and drained. */
+function start(name, args) {
+  const bin = join(BIN_DIR, name);
+  if (!existsSync(bin)) throw new Error(`${bin} not found: build it first (cargo build -p server -p bot-client)`);
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const proc = { name, child, lines: [], exited: null, waiters: [] };
+  const onData = (chunk) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      proc.lines.push(line);
+      if (proc.lines.length > 200) proc.lines.shift();
+      for (const w of proc.waiters) w(line);
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  child.on('exit', (code, signal) => {
+    proc.exited = { code, signal };
+  });
+  return proc;
+}
+
+function tail(proc, n = 15) {
+  return `--- ${proc.name} (last ${n} lines) ---\n${proc.lines.slice(-n).join('\n')}`;
+}
+
+/** Resolves with the first output line of `proc` matching `re`. */
+function waitForLine(proc, re, timeoutMs) {
+  return new Promise((resolveLine, reject) => {
+    const seen = proc.lines.find((l) => re.test(l));
+    if (seen) return resolveLine(seen.match(re));
+    const timer = setTimeout(() => reject(new Error(`${proc.name}: no line matching ${re} within ${timeoutMs} ms\n${tail(proc)}`)), timeoutMs);
+    proc.waiters.push((line) => {
+      const m = line.match(re);
+      if (m) {
+        clearTimeout(timer);
+        resolveLine(m);
+      }
+    });
+    proc.child.on('exit', () => reject(new Error(`${proc.name} exited before printing ${re}\n${tail(proc)}`)));
+  });
+}
+
+async function stop(proc) {
+  if (proc.exited) return;
+  const exited = new Promise((r) => proc.child.once('exit', r));
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Polls `fn` (async) until it returns a truthy value; throws `what` after `timeoutMs`. */
+async function until(fn, what, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('web client: join, move, see bots, no console errors', { timeout: 120_000 }, async (t) => {
+  const started = Date.now();
+  const procs = [];
+  let context = null;
+  let page = null;
+  const userDataDir = mkdtempSync(join(tmpdir(), 'tickwire-chromium-'));
+  mkdirSync(OUT_DIR, { recursive: true });
+  t.after(async () => {
+    if (page && !page.isClosed() && !t.passed) {
+      await page.screenshot({ path: join(OUT_DIR, 'web-e2e-failure.png') }).catch(() => {});
+    }
+    await context?.close().catch(() => {});
+    await Promise.all(procs.map(stop));
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  // An AOI larger than the 200 m arena puts every bot in view wherever it spawns.
+  const server = start('server', ['--addr', '127.0.0.1:0', '--aoi-radius', '300', '--web-dir', WEB_DIR, '--seed', '7', '--stats-interval-s', '3600']);
+  procs.push(server);
+  const [, scheme, addr] = await waitForLine(server, LISTENING, 20_000);
+  const origin = `${scheme}://${addr}`;
+  const wsOrigin = `${scheme === 'https' ? 'wss' : 'ws'}://${addr}`;
+
+  const bots = start('bot-client', ['--url', `${wsOrigin}/ws`, '--bots', '3', '--duration', '60', '--seed', '7']);
+  procs.push(bots);
+
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+    const url = msg.location().url ?? '';
+    // The lobby asks GET /api/rooms first and falls back to the default room on 404;
+    // Chromium logs that 404. Expected until the server has the rooms API; nothing else is.
+    if (/status of 404/.test(msg.text()) && url === `${origin}/api/rooms`) return;
+    problems.push(`console ${msg.type()}: ${msg.text()} (${url})`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.stack ?? err.message}`));
+  page.on('request', (req) => {
+    const url = req.url();
+    if (!url.startsWith(`${origin}/`) && !url.startsWith(`${wsOrigin}/`) && !url.startsWith('data:')) {
+      problems.push(`request outside the server's origin: ${url}`);
+    }
+  });
+  page.on('websocket', (ws) => {
+    if (!ws.url().startsWith(`${wsOrigin}/ws`)) problems.push(`WebSocket outside the server's origin: ${ws.url()}`);
+  });
+
+  await page.goto(`${origin}/`);
+  await until(() => page.evaluate(() => document.querySelectorAll('#room-list input[type=radio]').length > 0), 'the room list');
+  await page.fill('#name', 'e2e');
+  await page.click('#join-button');
+
+  const tw = (expr) => page.evaluate(expr);
+  await until(() => tw(() => window.__tickwire.state === 'connected' && window.__tickwire.own), 'the own player');
+  // Wait until the player stands still on the server (spawned, not yet moving).
+  const before = await tw(() => window.__tickwire.own);
+
+  await page.mouse.move(1000, 300);
+  await page.keyboard.down('KeyD');
+  // Holding the key is the action itself (about 1.5 s of movement), not a synchronisation.
+  await page.waitForTimeout(HOLD_MS);
+  const moving = await tw(() => window.__tickwire.own);
+  await page.keyboard.up('KeyD');
+
+  // Every spawn point has at least 4.5 m free to its right; 1.5 s at 6 m/s is 8 m.
+  assert.ok(moving.x - before.x > 2, `the predicted player moved right: ${before.x} → ${moving.x}`);
+  assert.ok(Math.abs(moving.y - before.y) < 0.5, 'and only right');
+  // The server agrees (its position reaches the prediction once the inputs are applied).
+  const settled = await until(async () => {
+    const o = await tw(() => window.__tickwire.own);
+    return o.serverX - before.serverX > 2 && Math.abs(o.serverX - o.x) < 0.05 ? o : null;
+  }, 'the server position to catch up with the prediction');
+  assert.ok(settled.serverX > before.serverX + 2);
+
+  const seen = await until(async () => {
+    const players = await tw(() => window.__tickwire.players);
+    return players.filter((p) => p.name.startsWith('bot')).length >= 1 ? players : null;
+  }, 'a bot in view');
+  assert.ok(seen.some((p) => /^bot\d+$/.test(p.name)));
+
+  const stats = await tw(() => window.__tickwire.stats);
+  assert.ok(stats.snapshots > 20, `snapshots applied: ${stats.snapshots}`);
+  assert.equal(stats.desyncs, 0, 'no checksum mismatches');
+  assert.ok(stats.inputsSent > 60, `inputs sent: ${stats.inputsSent}`);
+  // No rubber band: a correction is a few centimetres of quantisation, plus at most one
+  // step (0.1 m at full speed) per input the server applied on another tick than the
+  // prediction did: around the key press and release when scheduling jitter exceeds half
+  // a tick, and for each tick the page was too busy to send its input (the server then
+  // repeats the previous one).
+  const allowed = 0.03 + 0.1 * (3 + stats.skippedTicks);
+  assert.ok(stats.predictionMaxErrorM < allowed, `largest prediction correction ${stats.predictionMaxErrorM} m (allowed ${allowed} m): ${JSON.stringify(stats)}`);
+
+  // The frame loop is alive and the HUD shows the room.
+  const frames = await tw(() => window.__tickwire.frames);
+  await until(async () => (await tw(() => window.__tickwire.frames)) > frames + 5, 'frames being drawn');
+  const scoreRows = await page.locator('#score-list li').count();
+  assert.ok(scoreRows >= 2, `scoreboard rows: ${scoreRows}`);
+
+  await page.keyboard.press('KeyN');
+  await until(() => page.isVisible('#netgraph'), 'the net graph');
+  await page.screenshot({ path: SCREENSHOT });
+
+  // The canvas follows the window.
+  await page.setViewportSize({ width: 900, height: 640 });
+  await until(
+    () => page.evaluate(() => document.getElementById('view').width === Math.round(900 * devicePixelRatio)),
+    'the canvas to follow the window size',
+  );
+
+  assert.deepEqual(problems, [], 'no console errors, page errors or foreign requests');
+  assert.equal(server.exited, null, `the server is still running\n${tail(server)}`);
+  t.diagnostic(`screenshot: ${SCREENSHOT}`);
+  t.diagnostic(`e2e took ${((Date.now() - started) / 1000).toFixed(1)} s; prediction: max correction ${(stats.predictionMaxErrorM * 100).toFixed(1)} cm, ${stats.predictionCorrections} corrections over 1 cm in ${stats.reconciles} snapshots, ${stats.skippedTicks} input ticks skipped`);
+});

@@ -1,0 +1,348 @@
+// Draws a frame of the game (Game.frame) on the canvas: the arena, walls, players,
+// drones, projectiles and effects, with the camera on the own player.
+//
+// Browser-only (canvas 2D); reads the frame, changes no game state.
+
+import { PLAYER_RADIUS } from './movement.js';
+
+const DRONE_RADIUS = 40 / 64;
+const PROJECTILE_RADIUS = 10 / 64;
+const PLAYER_MAX_HEALTH = 100;
+const DRONE_MAX_HEALTH = 40;
+/** Pixels per metre at least; larger windows zoom in so the view stays inside the AOI. */
+const MIN_PX_PER_M = 24;
+/** Fraction of the AOI radius the view's half-diagonal may cover (entities pop in beyond). */
+const VIEW_IN_AOI = 0.92;
+const GRID_MINOR_M = 5;
+const GRID_MAJOR_M = 25;
+const EFFECT_MS = 600;
+
+const COLORS = {
+  void: '#06080c',
+  floor: '#0f141b',
+  gridMinor: '#151c25',
+  gridMajor: '#1c2530',
+  bounds: '#344150',
+  wall: '#28323e',
+  wallTop: '#3a4757',
+  wallShadow: 'rgba(0, 0, 0, 0.35)',
+  own: '#58a6ff',
+  drone: '#f0883e',
+  droneEdge: '#ffb77a',
+  shot: '#ffcf70',
+  ownShot: '#f5fbff',
+  text: '#e6edf3',
+  textDim: '#8b949e',
+};
+
+/** A stable colour per player id, away from the own player's blue. */
+export function playerColor(id) {
+  const hues = [350, 20, 45, 95, 140, 170, 265, 300, 325];
+  const h = hues[(Math.imul(id + 1, 2654435761) >>> 0) % hues.length];
+  return `hsl(${h} 62% 62%)`;
+}
+
+export class Renderer {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d', { alpha: false });
+    this.width = 0;
+    this.height = 0;
+    this.dpr = 1;
+    this.scale = MIN_PX_PER_M;
+  }
+
+  /** Matches the backing store to the window (called every frame: cheap when unchanged). */
+  resize() {
+    const dpr = window.devicePixelRatio || 1;
+    const w = this.canvas.clientWidth;
+    const h = this.canvas.clientHeight;
+    const pw = Math.max(1, Math.round(w * dpr));
+    const ph = Math.max(1, Math.round(h * dpr));
+    if (this.canvas.width !== pw || this.canvas.height !== ph) {
+      this.canvas.width = pw;
+      this.canvas.height = ph;
+    }
+    this.width = w;
+    this.height = h;
+    this.dpr = dpr;
+  }
+
+  /** Pixels per metre for this window and area of interest (metres). */
+  scaleFor(aoiM) {
+    const halfDiag = Math.hypot(this.width, this.height) / 2;
+    return Math.max(MIN_PX_PER_M, halfDiag / (aoiM * VIEW_IN_AOI));
+  }
+
+  /**
+   * Draws `frame` of `game` at `nowMs`; `aimRad` is the own player's aim now. Returns the
+   * own player's screen position (where aiming is measured from), or null.
+   */
+  draw(frame, game, nowMs, aimRad, options = {}) {
+    const ctx = this.ctx;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = COLORS.void;
+    ctx.fillRect(0, 0, this.width, this.height);
+    if (!game || !frame) return null;
+
+    const s = (this.scale = this.scaleFor(game.welcome.aoi_radius / 64));
+    const map = game.map;
+    const cam = frame.own ? { x: frame.own.x, y: frame.own.y } : { x: map.width / 2, y: map.height / 2 };
+    const ox = this.width / 2 - cam.x * s;
+    const oy = this.height / 2 - cam.y * s;
+    const view = {
+      s,
+      ox,
+      oy,
+      x0: cam.x - this.width / 2 / s,
+      x1: cam.x + this.width / 2 / s,
+      y0: cam.y - this.height / 2 / s,
+      y1: cam.y + this.height / 2 / s,
+    };
+
+    this.drawArena(map, view);
+    const visible = (e, m) => e.x > view.x0 - m && e.x < view.x1 + m && e.y > view.y0 - m && e.y < view.y1 + m;
+    const sx = (x) => ox + x * s;
+    const sy = (y) => oy + y * s;
+
+    const players = [];
+    for (const e of frame.entities) {
+      if (!visible(e, 3)) continue;
+      if (e.kind === 'Drone') this.drawDrone(e, sx(e.x), sy(e.y), s);
+      else if (e.kind === 'Player') players.push(e);
+    }
+    // Shots above drones, glowing.
+    ctx.globalCompositeOperation = 'lighter';
+    for (const e of frame.entities) {
+      if (e.kind === 'Projectile' && visible(e, 3)) this.drawShot(e, sx(e.x), sy(e.y), s, e.owner === game.ownId);
+    }
+    ctx.globalCompositeOperation = 'source-over';
+    for (const e of players) this.drawPlayer(e, sx(e.x), sy(e.y), s, false, e.angle, playerColor(e.id));
+    if (frame.own) {
+      this.drawPlayer(frame.own, sx(frame.own.x), sy(frame.own.y), s, true, aimRad, COLORS.own);
+      if (options.showServer) this.drawGhost(sx(frame.own.serverX), sy(frame.own.serverY), s);
+    }
+    this.drawEffects(frame, nowMs, sx, sy, s, aimRad);
+    for (const e of players) this.drawLabels(e, sx(e.x), sy(e.y), s, false);
+    if (frame.own) this.drawLabels(frame.own, sx(frame.own.x), sy(frame.own.y), s, true);
+    if (options.dim) {
+      // Not connected: what is drawn is the last known state, not the game now.
+      ctx.fillStyle = 'rgba(6, 8, 12, 0.55)';
+      ctx.fillRect(0, 0, this.width, this.height);
+    }
+
+    return frame.own ? { x: sx(frame.own.x), y: sy(frame.own.y) } : null;
+  }
+
+  drawArena(map, v) {
+    const ctx = this.ctx;
+    const { s, ox, oy } = v;
+    ctx.fillStyle = COLORS.floor;
+    ctx.fillRect(ox, oy, map.width * s, map.height * s);
+
+    // Grid lines of the visible part only, minor then major.
+    for (const [step, color] of [
+      [GRID_MINOR_M, COLORS.gridMinor],
+      [GRID_MAJOR_M, COLORS.gridMajor],
+    ]) {
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      const xa = Math.max(0, Math.ceil(v.x0 / step) * step);
+      const xb = Math.min(map.width, v.x1);
+      const top = Math.max(0, oy);
+      const bottom = Math.min(this.height, oy + map.height * s);
+      for (let x = xa; x <= xb; x += step) {
+        const px = Math.round(ox + x * s) + 0.5;
+        ctx.moveTo(px, top);
+        ctx.lineTo(px, bottom);
+      }
+      const ya = Math.max(0, Math.ceil(v.y0 / step) * step);
+      const yb = Math.min(map.height, v.y1);
+      const left = Math.max(0, ox);
+      const right = Math.min(this.width, ox + map.width * s);
+      for (let y = ya; y <= yb; y += step) {
+        const py = Math.round(oy + y * s) + 0.5;
+        ctx.moveTo(left, py);
+        ctx.lineTo(right, py);
+      }
+      ctx.stroke();
+    }
+
+    const walls = map.walls.filter((w) => w.maxX > v.x0 && w.minX < v.x1 && w.maxY > v.y0 && w.minY < v.y1);
+    const shadow = Math.max(3, 0.25 * s);
+    ctx.fillStyle = COLORS.wallShadow;
+    for (const w of walls) ctx.fillRect(ox + w.minX * s + shadow, oy + w.minY * s + shadow, (w.maxX - w.minX) * s, (w.maxY - w.minY) * s);
+    ctx.fillStyle = COLORS.wall;
+    for (const w of walls) ctx.fillRect(ox + w.minX * s, oy + w.minY * s, (w.maxX - w.minX) * s, (w.maxY - w.minY) * s);
+    ctx.strokeStyle = COLORS.wallTop;
+    ctx.lineWidth = 1.5;
+    for (const w of walls) ctx.strokeRect(ox + w.minX * s + 0.75, oy + w.minY * s + 0.75, (w.maxX - w.minX) * s - 1.5, (w.maxY - w.minY) * s - 1.5);
+
+    ctx.strokeStyle = COLORS.bounds;
+    ctx.lineWidth = 3;
+    ctx.strokeRect(ox - 1.5, oy - 1.5, map.width * s + 3, map.height * s + 3);
+  }
+
+  drawDrone(e, x, y, s) {
+    const ctx = this.ctx;
+    const r = DRONE_RADIUS * s;
+    ctx.save();
+    ctx.translate(x, y);
+    ctx.rotate(e.angle);
+    // An arrowhead along its heading: where a drone goes is what a player reads first.
+    ctx.beginPath();
+    ctx.moveTo(r * 1.15, 0);
+    ctx.lineTo(-r * 0.85, r * 0.85);
+    ctx.lineTo(-r * 0.45, 0);
+    ctx.lineTo(-r * 0.85, -r * 0.85);
+    ctx.closePath();
+    ctx.fillStyle = COLORS.drone;
+    ctx.fill();
+    ctx.strokeStyle = COLORS.droneEdge;
+    ctx.lineWidth = 1.5;
+    ctx.lineJoin = 'round';
+    ctx.stroke();
+    ctx.restore();
+    if (e.health > 0 && e.health < DRONE_MAX_HEALTH) this.drawHealth(x, y - r - 7, 22, 3, e.health / DRONE_MAX_HEALTH);
+  }
+
+  drawShot(e, x, y, s, own) {
+    const ctx = this.ctx;
+    const r = Math.max(2.5, PROJECTILE_RADIUS * s);
+    const color = own ? COLORS.ownShot : COLORS.shot;
+    // A short streak behind it, about 40 ms of flight.
+    const tx = x - e.vx * 0.04 * s;
+    const ty = y - e.vy * 0.04 * s;
+    const grad = ctx.createLinearGradient(tx, ty, x, y);
+    grad.addColorStop(0, 'rgba(255, 190, 90, 0)');
+    grad.addColorStop(1, own ? 'rgba(230, 245, 255, 0.8)' : 'rgba(255, 200, 110, 0.8)');
+    ctx.strokeStyle = grad;
+    ctx.lineWidth = r * 1.4;
+    ctx.lineCap = 'round';
+    ctx.beginPath();
+    ctx.moveTo(tx, ty);
+    ctx.lineTo(x, y);
+    ctx.stroke();
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+
+  drawPlayer(e, x, y, s, own, angle, color) {
+    const ctx = this.ctx;
+    const r = PLAYER_RADIUS * s;
+    if (e.dead) {
+      // Where the player fell, until the respawn.
+      ctx.strokeStyle = 'rgba(139, 148, 158, 0.7)';
+      ctx.lineWidth = 3;
+      ctx.lineCap = 'round';
+      const k = r * 0.7;
+      ctx.beginPath();
+      ctx.moveTo(x - k, y - k);
+      ctx.lineTo(x + k, y + k);
+      ctx.moveTo(x + k, y - k);
+      ctx.lineTo(x - k, y + k);
+      ctx.stroke();
+      return;
+    }
+    // Barrel towards the aim.
+    ctx.save();
+    ctx.translate(x, y);
+    ctx.rotate(angle);
+    ctx.fillStyle = own ? '#c9e3ff' : '#c9d1d9';
+    ctx.fillRect(r * 0.2, -r * 0.22, r * 1.35, r * 0.44);
+    ctx.restore();
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fillStyle = color;
+    ctx.fill();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = own ? '#ffffff' : 'rgba(0, 0, 0, 0.55)';
+    ctx.stroke();
+  }
+
+  drawGhost(x, y, s) {
+    const ctx = this.ctx;
+    ctx.strokeStyle = 'rgba(255, 255, 255, 0.5)';
+    ctx.setLineDash([3, 3]);
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.arc(x, y, PLAYER_RADIUS * s, 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+
+  drawLabels(e, x, y, s, own) {
+    const ctx = this.ctx;
+    const r = PLAYER_RADIUS * s;
+    if (!e.dead) this.drawHealth(x, y - r - 9, 34, 4, e.health / PLAYER_MAX_HEALTH);
+    ctx.font = `${own ? 600 : 500} 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'bottom';
+    ctx.lineJoin = 'round';
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = 'rgba(6, 8, 12, 0.85)';
+    const ty = y - r - (e.dead ? 4 : 13);
+    ctx.strokeText(e.name, x, ty);
+    ctx.fillStyle = e.dead ? COLORS.textDim : own ? '#ffffff' : COLORS.text;
+    ctx.fillText(e.name, x, ty);
+  }
+
+  drawHealth(cx, y, w, h, frac) {
+    const ctx = this.ctx;
+    const f = Math.max(0, Math.min(1, frac));
+    ctx.fillStyle = 'rgba(6, 8, 12, 0.75)';
+    ctx.fillRect(Math.round(cx - w / 2) - 1, Math.round(y) - 1, w + 2, h + 2);
+    ctx.fillStyle = f > 0.55 ? '#3fb950' : f > 0.3 ? '#d29922' : '#f85149';
+    ctx.fillRect(Math.round(cx - w / 2), Math.round(y), Math.round(w * f), h);
+  }
+
+  drawEffects(frame, nowMs, sx, sy, s, aimRad) {
+    const ctx = this.ctx;
+    for (const fx of frame.effects) {
+      const age = Math.min(1, (nowMs - fx.at) / EFFECT_MS);
+      if (fx.kind === 'muzzle') {
+        if (!frame.own || age > 0.15) continue;
+        const d = PLAYER_RADIUS * s * 1.7;
+        const x = sx(frame.own.x) + Math.cos(aimRad) * d;
+        const y = sy(frame.own.y) + Math.sin(aimRad) * d;
+        ctx.globalAlpha = 1 - age / 0.15;
+        ctx.fillStyle = '#fff5d6';
+        ctx.beginPath();
+        ctx.arc(x, y, 0.22 * s, 0, 2 * Math.PI);
+        ctx.fill();
+        ctx.globalAlpha = 1;
+        continue;
+      }
+      const x = sx(fx.x);
+      const y = sy(fx.y);
+      const ease = 1 - (1 - age) * (1 - age);
+      ctx.globalAlpha = 1 - age;
+      if (fx.kind === 'burst') {
+        ctx.strokeStyle = fx.player ? '#ff7b72' : COLORS.droneEdge;
+        ctx.lineWidth = 2;
+        ctx.beginPath();
+        ctx.arc(x, y, (0.4 + 1.6 * ease) * s, 0, 2 * Math.PI);
+        ctx.stroke();
+        ctx.beginPath();
+        for (let i = 0; i < 8; i++) {
+          const a = (i * Math.PI) / 4 + 0.3;
+          const r0 = (0.3 + 1.0 * ease) * s;
+          const r1 = (0.6 + 2.0 * ease) * s;
+          ctx.moveTo(x + Math.cos(a) * r0, y + Math.sin(a) * r0);
+          ctx.lineTo(x + Math.cos(a) * r1, y + Math.sin(a) * r1);
+        }
+        ctx.stroke();
+      } else if (fx.kind === 'ring') {
+        ctx.strokeStyle = '#7ee787';
+        ctx.lineWidth = 2;
+        ctx.beginPath();
+        ctx.arc(x, y, (1.8 - 1.2 * ease) * s, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+      ctx.globalAlpha = 1;
+    }
+  }
+}
