@@ -1,4 +1,4 @@
-// Tickwire wire codec for the browser client (and node tests): protocol v2.
+// Tickwire wire codec for the browser client (and node tests): protocol v3.
 //
 // The Rust side (shared/src/codec.rs) encodes with bincode 2, `config::standard()`, via
 // serde. That gives this byte layout:
@@ -25,7 +25,7 @@
 // and DeltaError) with an explanation, and bytes left over after a complete message are
 // rejected, exactly like the Rust decoders.
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const MAX_NAME_CHARS = 16;
 /** Largest server message the decoder accepts (shared::codec::MAX_SERVER_MESSAGE_BYTES). */
 export const MAX_SERVER_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -67,6 +67,15 @@ export const CLOSE_REASONS = Object.freeze({
   4005: 'handshake timeout',
   4006: 'too slow, disconnected',
   4007: 'invalid input or snapshot settings',
+  4008: 'idle timeout',
+  4009: 'join token missing or invalid',
+  4010: 'join token expired',
+  4011: 'join token already used',
+  4012: 'token for another room',
+  4013: 'unknown room',
+  4014: 'resume refused (player gone), join again',
+  4015: 'replaced by another session of this player',
+  4016: 'room closed',
 });
 
 const SINGLE_BYTE_MAX = 250;
@@ -536,7 +545,13 @@ function writeEntity(w, e) {
 function readClientBody(r, type) {
   switch (type) {
     case 'Hello':
-      return { type, protocol_version: r.u16('Hello.protocol_version'), name: r.string('Hello.name') };
+      return {
+        type,
+        protocol_version: r.u16('Hello.protocol_version'),
+        name: r.string('Hello.name'),
+        join_token: r.string('Hello.join_token'),
+        resume_token: r.string('Hello.resume_token'),
+      };
     case 'Input':
       return {
         type,
@@ -562,6 +577,8 @@ function writeClientBody(w, msg) {
     case 'Hello':
       w.u16(msg.protocol_version, 'Hello.protocol_version');
       w.string(msg.name, 'Hello.name');
+      w.string(msg.join_token ?? '', 'Hello.join_token');
+      w.string(msg.resume_token ?? '', 'Hello.resume_token');
       return;
     case 'Input':
       w.u32(msg.seq, 'Input.seq');
@@ -598,6 +615,11 @@ function readServerBody(r, type) {
         aoi_radius: r.u32('Welcome.aoi_radius'),
         packing: r.variant(PACKINGS, 'Packing'),
         settings: readSettings(r),
+        room: r.string('Welcome.room'),
+        player: r.string('Welcome.player'),
+        resume_token: r.string('Welcome.resume_token'),
+        resume_grace_s: r.u16('Welcome.resume_grace_s'),
+        resumed: r.bool('Welcome.resumed'),
       };
     case 'Snapshot':
       return {
@@ -634,6 +656,11 @@ function writeServerBody(w, msg) {
       w.u32(msg.aoi_radius, 'Welcome.aoi_radius');
       w.variant(msg.packing, PACKINGS, 'Packing');
       writeSettings(w, msg.settings);
+      w.string(msg.room ?? '', 'Welcome.room');
+      w.string(msg.player ?? '', 'Welcome.player');
+      w.string(msg.resume_token ?? '', 'Welcome.resume_token');
+      w.u16(msg.resume_grace_s ?? 0, 'Welcome.resume_grace_s');
+      w.bool(msg.resumed ?? false, 'Welcome.resumed');
       return;
     case 'Snapshot':
       w.u32(msg.tick, 'Snapshot.tick');
@@ -703,8 +730,19 @@ export function decodeServerMessage(bytes) {
 
 // Convenience constructors for the client messages.
 
-export function hello(name) {
-  return encodeClientMessage({ type: 'Hello', protocol_version: PROTOCOL_VERSION, name });
+/**
+ * Opens a session. `joinToken` is the `token` of `POST /api/rooms/{id}/join` (empty for an
+ * anonymous join, where the server allows them); `resumeToken` is the `resume_token` of
+ * the previous session's Welcome, to take back the same player after a lost connection.
+ */
+export function hello(name, { joinToken = '', resumeToken = '' } = {}) {
+  return encodeClientMessage({
+    type: 'Hello',
+    protocol_version: PROTOCOL_VERSION,
+    name,
+    join_token: joinToken,
+    resume_token: resumeToken,
+  });
 }
 
 export function input(seq, ackTick, moveX, moveY, aim, buttons) {

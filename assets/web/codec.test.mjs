@@ -141,12 +141,16 @@ test('the Input example encodes to 11 bytes and back', () => {
 });
 
 test('Hello, Ping, SnapshotSettings and Desync encode as expected', () => {
-  assert.equal(PROTOCOL_VERSION, 2);
-  assert.deepEqual([...hello('Zoë')], [0, 2, 4, 90, 111, 195, 171]);
-  assert.deepEqual(decodeClientMessage([0, 2, 3, 97, 100, 97]), {
+  assert.equal(PROTOCOL_VERSION, 3);
+  // tag, version 3, name "Zoë", empty join token, empty resume token
+  assert.deepEqual([...hello('Zoë')], [0, 3, 4, 90, 111, 195, 171, 0, 0]);
+  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 3, 1, 97, 3, 106, 46, 107, 1, 114]);
+  assert.deepEqual(decodeClientMessage([0, 3, 3, 97, 100, 97, 0, 1, 114]), {
     type: 'Hello',
-    protocol_version: 2,
+    protocol_version: 3,
     name: 'ada',
+    join_token: '',
+    resume_token: 'r',
   });
   // client_time 123456 = 0x0001e240
   assert.deepEqual([...ping(123456)], [2, 252, 64, 226, 1, 0]);
@@ -281,6 +285,11 @@ test('Welcome and Pong decode', () => {
     251, 0, 12,                       // aoi_radius 3072 = 0x0c00
     0,                                // packing: Bits
     20, 251, 0, 128,                  // settings: rate 20, max_bytes_per_sec 32768 = 0x8000
+    1, 100,                           // room "d"
+    1, 112,                           // player "p"
+    2, 114, 46,                       // resume_token "r."
+    15,                               // resume_grace_s 15
+    1,                                // resumed: true
   ];
   const msg = {
     type: 'Welcome',
@@ -297,6 +306,11 @@ test('Welcome and Pong decode', () => {
     aoi_radius: 3072,
     packing: 'Bits',
     settings: { rate: 20, max_bytes_per_sec: 32768 },
+    room: 'd',
+    player: 'p',
+    resume_token: 'r.',
+    resume_grace_s: 15,
+    resumed: true,
   };
   assert.deepEqual(decodeServerMessage(welcome), msg);
   assert.deepEqual([...encodeServerMessage(msg)], welcome);
@@ -310,7 +324,7 @@ test('Welcome and Pong decode', () => {
   });
   // Packing 2 does not exist.
   const badPacking = welcome.slice();
-  badPacking[welcome.length - 5] = 2;
+  badPacking[welcome.length - 14] = 2;
   assert.throws(() => decodeServerMessage(badPacking), /unknown Packing variant 2/);
 });
 

@@ -10,6 +10,8 @@
 //! `(code, reason)`, whether the server closed politely or just dropped the socket.
 
 use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -23,7 +25,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Bytes, Message, Utf8Bytes};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::view::WorldView;
 
@@ -67,6 +69,54 @@ pub enum ClientError {
     /// The map in `Welcome` is not a valid map.
     #[error("invalid map from server: {0}")]
     InvalidMap(#[from] MapError),
+    /// A certificate to trust could not be read or used.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The rooms API answered with an error status.
+    #[error("HTTP {status}: {body}")]
+    Http { status: u16, body: String },
+}
+
+/// How to open a session: tokens for `Hello`, and TLS settings for `wss://` URLs.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// A join token from `POST /api/rooms/{id}/join` (empty: anonymous).
+    pub join_token: String,
+    /// The `resume_token` of a previous session's `Welcome` (empty: a new player).
+    pub resume_token: String,
+    /// TLS client settings for `wss://` (see [`trust_certificate`]); `None` trusts the
+    /// public web PKI roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A TLS client configuration that trusts the certificates (PEM) in `path` and nothing
+/// else: for a server with a self-signed or private-CA certificate.
+pub fn trust_certificate(path: &Path) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ClientError::Tls(format!(
+            "no certificate in {}",
+            path.display()
+        )));
+    }
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ClientError::Tls(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 fn describe_close(code: Option<u16>, reason: &str) -> String {
@@ -117,11 +167,23 @@ impl Client {
     /// [`WELCOME_TIMEOUT`] for `Welcome`. A server that refuses the session (full room,
     /// bad name) surfaces as [`ClientError::Closed`] with its close code.
     pub async fn connect(url: &str, name: &str) -> Result<Client, ClientError> {
+        Client::connect_with(url, name, &ConnectOptions::default()).await
+    }
+
+    /// [`Client::connect`] with a join or resume token, or TLS settings. A refused token
+    /// surfaces as [`ClientError::Closed`] with its close code (4009 to 4014).
+    pub async fn connect_with(
+        url: &str,
+        name: &str,
+        options: &ConnectOptions,
+    ) -> Result<Client, ClientError> {
         let epoch = Instant::now();
-        let mut ws = open(url).await?;
+        let mut ws = open(url, options.tls.clone()).await?;
         let hello = codec::encode(&ClientMessage::Hello(Hello {
             protocol_version: PROTOCOL_VERSION,
             name: name.to_owned(),
+            join_token: options.join_token.clone(),
+            resume_token: options.resume_token.clone(),
         }))?;
         let bytes_out = hello.len() as u64;
         ws.send(Message::binary(hello)).await?;
@@ -304,6 +366,13 @@ impl Client {
         drain_until_end(&mut self.ws, CLOSE_TIMEOUT).await
     }
 
+    /// Drops the connection without a close frame, as a lost network would: the server
+    /// keeps the player for its grace period, for a resume with
+    /// `welcome().resume_token`.
+    pub fn abort(self) {
+        drop(self.ws);
+    }
+
     /// Payload bytes of binary frames received, `Welcome` included.
     pub fn bytes_in(&self) -> u64 {
         self.bytes_in
@@ -388,8 +457,16 @@ pub struct RawConnection {
 impl RawConnection {
     /// Opens the WebSocket (no `Hello` is sent).
     pub async fn connect(url: &str) -> Result<RawConnection, ClientError> {
+        RawConnection::connect_tls(url, None).await
+    }
+
+    /// Opens the WebSocket with TLS settings for `wss://` URLs.
+    pub async fn connect_tls(
+        url: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<RawConnection, ClientError> {
         Ok(RawConnection {
-            ws: open(url).await?,
+            ws: open(url, tls).await?,
         })
     }
 
@@ -457,9 +534,12 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_SERVER_MESSAGE_BYTES))
 }
 
-async fn open(url: &str) -> Result<Ws, ClientError> {
+async fn open(url: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Ws, ClientError> {
     // Inputs are tiny and latency-sensitive: Nagle's algorithm would hold them back.
-    let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true);
+    // Without a configuration of ours, wss:// trusts the web PKI roots.
+    let connector = tls.map(Connector::Rustls);
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config()), true, connector);
     let (ws, _response) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
         .map_err(|_| ClientError::Timeout)??;

@@ -8,16 +8,18 @@
 //!   tests that need to send malformed data or handshake by hand.
 //! - [`view`]: [`WorldView`], the client's copy of the replicated state, replaced by
 //!   every full snapshot.
+//! - [`api`]: [`api::ApiClient`], the rooms API (list and create rooms, reserve seats).
 //! - [`behaviour`]: what a bot does each tick (wander, aim, fire) and how it predicts its
 //!   own movement with the shared movement rules.
 //! - [`swarm`]: runs many bots against one server for a fixed time ([`swarm::run_swarm`]).
 //! - [`report`]: per-bot outcomes and their aggregation into a [`report::SwarmReport`].
 
+pub mod api;
 pub mod behaviour;
 pub mod client;
 pub mod report;
 pub mod swarm;
 pub mod view;
 
-pub use client::{Client, ClientError, Event, RawConnection};
+pub use client::{Client, ClientError, ConnectOptions, Event, RawConnection, trust_certificate};
 pub use view::WorldView;

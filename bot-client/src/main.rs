@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! bot-client --url ws://127.0.0.1:8080/ws --bots 200 --duration 30 --report-json out.json
+//! bot-client --api http://127.0.0.1:8080 --rooms 4 --create --bots 40 --churn 5
+//! bot-client --url wss://game.example:8443/ws --ca-cert cert.pem --bots 10
 //! ```
 //!
 //! Every flag can also come from a `TICKWIRE_BOT_*` environment variable. The exit code
@@ -13,7 +15,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use bot_client::swarm::{SwarmConfig, run_swarm};
+use bot_client::api::ApiClient;
+use bot_client::swarm::{Join, SwarmConfig, run_swarm};
 use clap::Parser;
 use rand::RngExt;
 use shared::protocol::MAX_NAME_CHARS;
@@ -49,10 +52,44 @@ struct Args {
     /// Bots are named PREFIX1, PREFIX2, ...
     #[arg(long, env = "TICKWIRE_BOT_NAME_PREFIX", default_value = "bot")]
     name_prefix: String,
+    /// Join through the server's rooms API (`http://host:port` or `https://...`): each bot
+    /// reserves a seat (`POST /api/rooms/{id}/join`) and connects with its token. Without
+    /// `--room` or `--rooms`, bots join the server's default room.
+    #[arg(long, env = "TICKWIRE_BOT_API")]
+    api: Option<String>,
+    /// With `--api`: the room every bot joins.
+    #[arg(long, env = "TICKWIRE_BOT_ROOM", conflicts_with = "rooms")]
+    room: Option<String>,
+    /// With `--api`: spread the bots over N rooms (the first N listed, or with `--create`
+    /// the rooms PREFIX-1 to PREFIX-N, created where missing).
+    #[arg(long, env = "TICKWIRE_BOT_ROOMS")]
+    rooms: Option<u32>,
+    /// With `--api`: create the rooms (`--room`, or `--rooms N` as `--room-prefix`-1…N)
+    /// if they do not exist.
+    #[arg(long, env = "TICKWIRE_BOT_CREATE")]
+    create: bool,
+    /// Ids of rooms made by `--rooms N --create`.
+    #[arg(long, env = "TICKWIRE_BOT_ROOM_PREFIX", default_value = "bots")]
+    room_prefix: String,
+    /// Drones in rooms the bots create (the server's default when absent).
+    #[arg(long, env = "TICKWIRE_BOT_ROOM_DRONES")]
+    room_drones: Option<u32>,
+    /// Admin token of the API (to create rooms where the server requires one).
+    #[arg(long, env = "TICKWIRE_BOT_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Every this many seconds each bot drops its connection (no close frame) and
+    /// resumes with its resume token, checking it got its own entity back; the report
+    /// counts `resumes` and `resume_failures`.
+    #[arg(long, env = "TICKWIRE_BOT_CHURN")]
+    churn: Option<f64>,
+    /// Trust this certificate (PEM) for wss:// and https:// (a self-signed server's);
+    /// without it the web PKI roots are trusted.
+    #[arg(long, env = "TICKWIRE_BOT_CA_CERT")]
+    ca_cert: Option<PathBuf>,
 }
 
 impl Args {
-    fn into_config(self) -> anyhow::Result<(SwarmConfig, Option<PathBuf>)> {
+    async fn into_config(self) -> anyhow::Result<(SwarmConfig, Option<PathBuf>)> {
         if !(self.duration.is_finite() && self.duration > 0.0) {
             bail!("--duration must be a positive number of seconds");
         }
@@ -71,17 +108,90 @@ impl Args {
                 self.name_prefix
             );
         }
+        let churn = match self.churn {
+            None => None,
+            Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+            Some(_) => bail!("--churn must be a positive number of seconds"),
+        };
+        let tls = match &self.ca_cert {
+            None => None,
+            Some(path) => Some(bot_client::trust_certificate(path)?),
+        };
+        let (url, join) = match &self.api {
+            None => {
+                if self.room.is_some() || self.rooms.is_some() || self.create {
+                    bail!("--room, --rooms and --create need --api");
+                }
+                (self.url.clone(), Join::Direct)
+            }
+            Some(base) => {
+                let api = ApiClient::new(base, tls.clone(), self.admin_token.clone())?;
+                let rooms = self.pick_rooms(&api).await?;
+                eprintln!("joining through {base}: rooms {}", rooms.join(", "));
+                (base.clone(), Join::Api { api, rooms })
+            }
+        };
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
         let cfg = SwarmConfig {
-            url: self.url,
+            url,
             bots: self.bots,
             duration: Duration::from_secs_f64(self.duration),
             ramp_per_sec: self.ramp,
             seed,
             name_prefix: self.name_prefix,
             progress: true,
+            join,
+            churn,
+            tls,
         };
         Ok((cfg, self.report_json))
+    }
+
+    /// The rooms the bots go to, created first if asked.
+    async fn pick_rooms(&self, api: &ApiClient) -> anyhow::Result<Vec<String>> {
+        let wanted: Vec<String> = match (&self.room, self.rooms) {
+            (Some(room), _) => vec![room.clone()],
+            (None, Some(0)) => bail!("--rooms must be at least 1"),
+            (None, Some(n)) if self.create => (1..=n)
+                .map(|i| format!("{}-{i}", self.room_prefix))
+                .collect(),
+            (None, Some(n)) => {
+                let listed = api.rooms().await.context("listing rooms")?;
+                if listed.len() < n as usize {
+                    bail!(
+                        "--rooms {n}: the server lists {} rooms (add --create to make them)",
+                        listed.len()
+                    );
+                }
+                return Ok(listed.into_iter().take(n as usize).map(|r| r.id).collect());
+            }
+            (None, None) => {
+                let listed = api.rooms().await.context("listing rooms")?;
+                let room = listed
+                    .iter()
+                    .find(|r| r.default)
+                    .or(listed.first())
+                    .context("the server lists no room")?;
+                return Ok(vec![room.id.clone()]);
+            }
+        };
+        if self.create {
+            let per_room = self.bots.div_ceil(wanted.len() as u32).max(1);
+            for id in &wanted {
+                let mut spec = serde_json::json!({ "id": id, "max_players": per_room * 2 });
+                if let Some(drones) = self.room_drones {
+                    spec["drones"] = drones.into();
+                }
+                let created = api
+                    .create_room(&spec)
+                    .await
+                    .with_context(|| format!("creating room {id}"))?;
+                if created {
+                    eprintln!("created room {id}");
+                }
+            }
+        }
+        Ok(wanted)
     }
 }
 
@@ -94,7 +204,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
 
-    let (cfg, report_path) = Args::parse().into_config()?;
+    let (cfg, report_path) = Args::parse().into_config().await?;
 
     let shutdown = CancellationToken::new();
     let on_ctrl_c = shutdown.clone();

@@ -57,6 +57,12 @@ pub struct BotOutcome {
     pub desyncs: u64,
     /// Keyframes received (the first snapshot, then one per desync report).
     pub keyframes: u64,
+    /// Connections dropped on purpose (`--churn`) and resumed with the same entity.
+    pub resumes: u64,
+    /// Resumes that failed: refused, another entity, or a duplicate of the bot's player.
+    pub resume_failures: u64,
+    /// Why resumes failed (error text).
+    pub resume_errors: Vec<String>,
     /// Why the bot failed, if it did.
     pub error: Option<String>,
 }
@@ -76,6 +82,9 @@ impl BotOutcome {
             prediction_error_mm: prediction_histogram(),
             desyncs: 0,
             keyframes: 0,
+            resumes: 0,
+            resume_failures: 0,
+            resume_errors: Vec::new(),
             error: Some(error),
         }
     }
@@ -120,7 +129,15 @@ pub struct SwarmReport {
     pub desyncs: u64,
     /// Keyframes received over all bots.
     pub keyframes: u64,
-    /// Error text → number of bots that failed with it.
+    /// Connections dropped on purpose (`--churn`) and resumed with the bot's own entity,
+    /// over all bots.
+    #[serde(default)]
+    pub resumes: u64,
+    /// Resumes refused, or that gave another entity or a duplicate player.
+    #[serde(default)]
+    pub resume_failures: u64,
+    /// Error text → number of bots that failed with it (resume failures included, as
+    /// `resume: ...`).
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -155,6 +172,9 @@ impl SwarmReport {
             let _ = prediction.add(&o.prediction_error_mm);
             if let Some(e) = &o.error {
                 *errors.entry(e.clone()).or_insert(0) += 1;
+            }
+            for e in &o.resume_errors {
+                *errors.entry(format!("resume: {e}")).or_insert(0) += 1;
             }
         }
         let quantile = |h: &Histogram<u64>, q: f64| {
@@ -202,6 +222,8 @@ impl SwarmReport {
             },
             desyncs: outcomes.iter().map(|o| o.desyncs).sum(),
             keyframes: outcomes.iter().map(|o| o.keyframes).sum(),
+            resumes: outcomes.iter().map(|o| o.resumes).sum(),
+            resume_failures: outcomes.iter().map(|o| o.resume_failures).sum(),
             errors,
         }
     }
@@ -267,6 +289,13 @@ impl fmt::Display for SwarmReport {
             self.prediction_error_mm_max,
             self.prediction_samples
         )?;
+        if self.resumes + self.resume_failures > 0 {
+            writeln!(
+                f,
+                "  resumes:     {} with the same entity, {} failed",
+                self.resumes, self.resume_failures
+            )?;
+        }
         if !self.errors.is_empty() {
             writeln!(f, "  errors:")?;
             for (error, n) in &self.errors {
@@ -355,6 +384,8 @@ mod tests {
             "rtt_ms_p50",
             "rtt_ms_p99",
             "prediction_error_mm_p99",
+            "resumes",
+            "resume_failures",
             "errors",
         ] {
             assert!(json.contains(&format!("\"{key}\":")), "missing {key}");

@@ -12,11 +12,13 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::map::Map;
+use shared::protocol::EntityKind;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use crate::api::ApiClient;
 use crate::behaviour::{Behaviour, Predictor};
-use crate::client::{CLOSE_TIMEOUT, Client, ClientError, Event};
+use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
 use crate::report::{BotOutcome, SwarmReport, prediction_histogram, rtt_histogram};
 
 /// How often the progress line refreshes.
@@ -41,6 +43,24 @@ pub struct SwarmConfig {
     pub name_prefix: String,
     /// Draw a live progress line on stderr (only shown if stderr is a terminal).
     pub progress: bool,
+    /// How bots get in: straight to `url`, or with a seat reserved through the API.
+    pub join: Join,
+    /// Each bot drops its connection this often (no close frame, like a lost network)
+    /// and resumes with its resume token, checking it gets its own entity back.
+    pub churn: Option<Duration>,
+    /// TLS client settings for `wss://` (`None`: the web PKI roots).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// How a bot joins.
+#[derive(Debug, Clone, Default)]
+pub enum Join {
+    /// Connect to `SwarmConfig::url` anonymously.
+    #[default]
+    Direct,
+    /// Reserve a seat with `POST /api/rooms/{id}/join` and connect with its token; bot
+    /// `i` goes to `rooms[i % rooms.len()]`.
+    Api { api: ApiClient, rooms: Vec<String> },
 }
 
 impl Default for SwarmConfig {
@@ -53,6 +73,9 @@ impl Default for SwarmConfig {
             seed: 0,
             name_prefix: "bot".to_owned(),
             progress: false,
+            join: Join::Direct,
+            churn: None,
+            tls: None,
         }
     }
 }
@@ -75,6 +98,7 @@ pub async fn run_swarm(cfg: SwarmConfig, shutdown: CancellationToken) -> SwarmRe
     let live = Arc::new(Live::default());
 
     let mut bots = Vec::with_capacity(cfg.bots as usize);
+    let join = Arc::new(cfg.join.clone());
     for i in 0..cfg.bots {
         let offset = if cfg.ramp_per_sec.is_finite() && cfg.ramp_per_sec > 0.0 {
             Duration::from_secs_f64(f64::from(i) / cfg.ramp_per_sec)
@@ -88,6 +112,10 @@ pub async fn run_swarm(cfg: SwarmConfig, shutdown: CancellationToken) -> SwarmRe
             start_at: start + offset,
             stop: stop.clone(),
             live: Arc::clone(&live),
+            index: i,
+            join: join.clone(),
+            churn: cfg.churn,
+            tls: cfg.tls.clone(),
         };
         bots.push(tokio::spawn(bot.run()));
     }
@@ -178,6 +206,10 @@ struct Bot {
     start_at: Instant,
     stop: CancellationToken,
     live: Arc<Live>,
+    index: u32,
+    join: Arc<Join>,
+    churn: Option<Duration>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// What the select loop of a session woke up for.
@@ -185,7 +217,13 @@ enum Wake {
     Stop,
     Input,
     Ping,
+    Churn,
     Event(Result<Event, ClientError>),
+}
+
+/// A resume whose keyframe is still to be checked.
+struct PendingResume {
+    entity: u32,
 }
 
 impl Bot {
@@ -204,9 +242,9 @@ impl Bot {
                 return BotOutcome::failed("not started: the run ended before its turn to connect".to_owned());
             }
         }
-        let client = tokio::select! {
-            result = Client::connect(&self.url, &self.name) => match result {
-                Ok(client) => client,
+        let (client, url) = tokio::select! {
+            result = self.connect() => match result {
+                Ok(connected) => connected,
                 Err(e) => return BotOutcome::failed(format!("connect: {e}")),
             },
             _ = self.stop.cancelled() => {
@@ -214,13 +252,73 @@ impl Bot {
             }
         };
         self.live.connected.fetch_add(1, Ordering::Relaxed);
-        let outcome = self.session(client).await;
+        let outcome = self.session(client, url).await;
         self.live.connected.fetch_sub(1, Ordering::Relaxed);
         outcome
     }
 
+    /// A new session: anonymous on `url`, or with a seat reserved through the API.
+    async fn connect(&self) -> Result<(Client, String), ClientError> {
+        let mut options = ConnectOptions {
+            tls: self.tls.clone(),
+            ..ConnectOptions::default()
+        };
+        let url = match &*self.join {
+            Join::Direct => self.url.clone(),
+            Join::Api { api, rooms } => {
+                let room = rooms
+                    .get(self.index as usize % rooms.len().max(1))
+                    .ok_or_else(|| ClientError::Unexpected("no room to join".into()))?;
+                let seat = api.join(room, None).await?;
+                options.join_token = seat.token;
+                seat.url
+            }
+        };
+        let client = Client::connect_with(&url, &self.name, &options).await?;
+        Ok((client, url))
+    }
+
+    /// Drops the connection without a close frame and resumes. Returns the new session
+    /// (resumed, or failing that a fresh one) and, when it resumed, the check to make on
+    /// its first snapshot.
+    async fn churn(
+        &self,
+        client: Client,
+        url: &mut String,
+        outcome: &mut BotOutcome,
+    ) -> Result<(Client, Option<PendingResume>), ClientError> {
+        let entity = client.welcome().entity;
+        let options = ConnectOptions {
+            resume_token: client.welcome().resume_token.clone(),
+            tls: self.tls.clone(),
+            ..ConnectOptions::default()
+        };
+        client.abort();
+        match Client::connect_with(url, &self.name, &options).await {
+            Ok(resumed) if resumed.welcome().entity == entity && resumed.welcome().resumed => {
+                Ok((resumed, Some(PendingResume { entity })))
+            }
+            Ok(other) => {
+                outcome.resume_failures += 1;
+                outcome.resume_errors.push(format!(
+                    "resumed into entity {} (resumed: {}), not {entity}",
+                    other.welcome().entity,
+                    other.welcome().resumed
+                ));
+                Ok((other, None))
+            }
+            Err(e) => {
+                outcome.resume_failures += 1;
+                outcome.resume_errors.push(e.to_string());
+                let (client, new_url) = self.connect().await?;
+                *url = new_url;
+                Ok((client, None))
+            }
+        }
+    }
+
     /// Plays one welcomed session until told to stop or until it fails.
-    async fn session(&self, mut client: Client) -> BotOutcome {
+    async fn session(&self, mut client: Client, mut url: String) -> BotOutcome {
         let connected_at = Instant::now();
         let welcome = client.welcome().clone();
         let mut outcome = BotOutcome {
@@ -235,6 +333,9 @@ impl Bot {
             prediction_error_mm: prediction_histogram(),
             desyncs: 0,
             keyframes: 0,
+            resumes: 0,
+            resume_failures: 0,
+            resume_errors: Vec::new(),
             error: None,
         };
 
@@ -252,8 +353,15 @@ impl Bot {
             }
         };
 
+        let mut welcome = welcome;
         let mut behaviour = Behaviour::new(self.seed, welcome.tick_rate);
-        let mut predictor = Predictor::new(map, welcome.tick_rate);
+        let mut predictor = Predictor::new(map.clone(), welcome.tick_rate);
+        // Traffic and sync counts of sessions replaced by a churn.
+        let (mut past_in, mut past_out, mut past_desyncs, mut past_keyframes) = (0, 0, 0, 0);
+        let mut pending_resume: Option<PendingResume> = None;
+        let mut churn_timer = self
+            .churn
+            .map(|every| tokio::time::interval_at(Instant::now() + every, every));
         let mut input_timer =
             tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(welcome.tick_rate)));
         // An overloaded bot process would otherwise send a burst of stale inputs, which
@@ -268,6 +376,7 @@ impl Bot {
                 _ = self.stop.cancelled() => Wake::Stop,
                 _ = input_timer.tick() => Wake::Input,
                 _ = ping_timer.tick() => Wake::Ping,
+                _ = async { churn_timer.as_mut()?.tick().await; Some(()) }, if churn_timer.is_some() => Wake::Churn,
                 // Cancel safe: a frame half read when a timer fires stays buffered.
                 event = client.next_event() => Wake::Event(event),
             };
@@ -289,6 +398,30 @@ impl Bot {
                         break Some(format!("send ping: {e}"));
                     }
                 }
+                Wake::Churn => {
+                    past_in += client.bytes_in();
+                    past_out += client.bytes_out();
+                    past_desyncs += client.view().desyncs;
+                    past_keyframes += client.view().keyframes;
+                    match self.churn(client, &mut url, &mut outcome).await {
+                        Ok((next, check)) => {
+                            client = next;
+                            pending_resume = check;
+                            welcome = client.welcome().clone();
+                            predictor = Predictor::new(map.clone(), welcome.tick_rate);
+                            counted_bytes_in = client.bytes_in();
+                        }
+                        Err(e) => {
+                            outcome.connected_secs = connected_at.elapsed().as_secs_f64();
+                            outcome.bytes_in = past_in;
+                            outcome.bytes_out = past_out;
+                            outcome.desyncs = past_desyncs;
+                            outcome.keyframes = past_keyframes;
+                            outcome.error = Some(format!("reconnect after churn: {e}"));
+                            return outcome;
+                        }
+                    }
+                }
                 Wake::Event(Ok(Event::Snapshot { .. })) => {
                     outcome.snapshots += 1;
                     self.live.snapshots.fetch_add(1, Ordering::Relaxed);
@@ -299,6 +432,24 @@ impl Bot {
                     counted_bytes_in = bytes_in;
 
                     let view = client.view();
+                    if let Some(check) = pending_resume.take() {
+                        // The keyframe after a resume: our own entity is back, and the
+                        // room shows exactly one player of ours.
+                        let mine = view
+                            .of_kind(EntityKind::Player)
+                            .filter(|e| e.name == self.name)
+                            .count();
+                        if view.get(check.entity).is_some() && mine == 1 {
+                            outcome.resumes += 1;
+                        } else {
+                            outcome.resume_failures += 1;
+                            outcome.resume_errors.push(format!(
+                                "after the resume: own entity in view {}, {mine} players named {}",
+                                view.get(check.entity).is_some(),
+                                self.name
+                            ));
+                        }
+                    }
                     if let Some(error_m) =
                         predictor.on_snapshot(view.get(welcome.entity), view.last_input_seq)
                     {
@@ -320,10 +471,10 @@ impl Bot {
         };
 
         outcome.connected_secs = connected_at.elapsed().as_secs_f64();
-        outcome.bytes_in = client.bytes_in();
-        outcome.bytes_out = client.bytes_out();
-        outcome.desyncs = client.view().desyncs;
-        outcome.keyframes = client.view().keyframes;
+        outcome.bytes_in = past_in + client.bytes_in();
+        outcome.bytes_out = past_out + client.bytes_out();
+        outcome.desyncs = past_desyncs + client.view().desyncs;
+        outcome.keyframes = past_keyframes + client.view().keyframes;
         outcome.error = error;
         // The close handshake is good manners, not part of the measurement: a server too
         // busy to answer it does not make the bot a failure.

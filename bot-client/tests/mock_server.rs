@@ -145,6 +145,11 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
             rate: TICK_RATE,
             max_bytes_per_sec: 32_768,
         },
+        room: "default".into(),
+        player: format!("a-{id}"),
+        resume_token: String::new(),
+        resume_grace_s: 15,
+        resumed: false,
     });
     if ws.send(binary(&welcome)).await.is_err() {
         return;
@@ -255,6 +260,7 @@ fn hello_bytes(name: &str) -> Vec<u8> {
     encode(&ClientMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         name: name.into(),
+        ..Hello::default()
     }))
     .unwrap()
 }

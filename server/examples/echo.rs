@@ -41,9 +41,9 @@ async fn main() -> anyhow::Result<()> {
     let echo = server::start_echo(listener, &settings, shutdown)?;
     let counters = echo.counters().clone();
     echo.wait().await?;
-    for (name, value) in counters.metrics() {
-        if value > 0 {
-            println!("{name} {value}");
+    for metric in counters.metrics() {
+        if metric.value > 0 {
+            println!("{metric}");
         }
     }
     Ok(())

@@ -1,26 +1,63 @@
-//! Command-line and environment configuration, and its validation into [`Settings`].
+//! Configuration: command-line flags (each with an environment variable), the rooms
+//! file, and room specs from the HTTP API, validated into two kinds of settings:
+//!
+//! - [`Settings`]: server-wide (listening, limits, tokens, TLS, shutdown), plus
+//! - [`RoomSettings`]: everything one room is made of (map, seats, rates, drones, area of
+//!   interest, snapshot budgets). The flags give the default room's settings, which are
+//!   also the template every other room's unset fields come from; a rooms file
+//!   (`--rooms`, TOML, [`RoomSpec`]s) and `POST /api/rooms` (JSON, the same spec) only
+//!   name what differs.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use serde::{Deserialize, Serialize};
 use shared::map::{DEFAULT_ARENA_JSON, Map, MapError};
-use shared::protocol::Packing;
+use shared::protocol::{Packing, SnapshotSettings};
 
 use crate::limits::MessageLimits;
 
+/// Id of the room a server runs when no rooms file is given.
+pub const DEFAULT_ROOM_ID: &str = "default";
+
+/// Longest room id, in bytes (ids are ASCII letters, digits, `-` and `_`).
+pub const MAX_ROOM_ID_BYTES: usize = 32;
+
+/// Longest room name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 64;
+
+/// Longest player id in a join token, in bytes (ASCII letters, digits, `-`, `_`, `.`,
+/// `@`, `:`).
+pub const MAX_PLAYER_ID_BYTES: usize = 64;
+
+/// Most a room may queue towards one client, whatever its spec says.
+pub const MAX_OUTBOUND_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Tickwire game state synchronisation server.
 ///
-/// Every flag can also be set through the environment variable named in its help.
+/// Every flag can also be set through the environment variable named in its help. The
+/// room flags (tick rate to outbound queue bytes) configure the default room and are the
+/// defaults of every room of a rooms file or created through the API.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "server", version, about, long_about = None, args_override_self = true)]
 pub struct ServerConfig {
-    /// Address to listen on (HTTP, web client and WebSocket share it).
+    /// Address to listen on (HTTP, web client, API, metrics and WebSocket share it).
     #[arg(long, env = "TICKWIRE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+
+    /// Rooms to host, from a TOML file (see assets/rooms/); without it the server runs
+    /// one room, `default`, made from the room flags below.
+    #[arg(long, env = "TICKWIRE_ROOMS")]
+    pub rooms: Option<PathBuf>,
+
+    /// Display name of the default room (when no rooms file is given).
+    #[arg(long, env = "TICKWIRE_ROOM_NAME", default_value = "Default room")]
+    pub room_name: String,
 
     /// Simulation ticks per second.
     #[arg(long, env = "TICKWIRE_TICK_RATE", default_value_t = 60)]
@@ -34,11 +71,13 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_DRONES", default_value_t = 200)]
     pub drones: u32,
 
-    /// Players admitted to the room; further joins are closed with code 4004.
+    /// Players admitted to the room; further joins are closed with code 4004 (and join
+    /// reservations answered 409).
     #[arg(long, env = "TICKWIRE_MAX_PLAYERS", default_value_t = 512)]
     pub max_players: u32,
 
-    /// Map file (JSON, see assets/maps/arena.json); the embedded arena by default.
+    /// Map file (JSON, see assets/maps/arena.json); the embedded arena by default. Rooms
+    /// may name it (by the name inside the file) or the arena.
     #[arg(long, env = "TICKWIRE_MAP")]
     pub map: Option<PathBuf>,
 
@@ -66,7 +105,7 @@ pub struct ServerConfig {
     pub tcp_send_buffer: usize,
 
     /// Seconds a connection has to send a complete HTTP request head (the WebSocket
-    /// upgrade included); a slower peer is disconnected.
+    /// upgrade included; with TLS, the TLS handshake too); a slower peer is disconnected.
     #[arg(long, env = "TICKWIRE_HTTP_HEADER_TIMEOUT", default_value_t = 5)]
     pub http_header_timeout_s: u64,
 
@@ -80,7 +119,7 @@ pub struct ServerConfig {
     pub idle_timeout_s: u64,
 
     /// Messages per second one session may send (inputs, pings, requests, WebSocket
-    /// control frames); the surplus is dropped. Twice the tick rate when absent.
+    /// control frames); the surplus is dropped. Twice the room's tick rate when absent.
     #[arg(long, env = "TICKWIRE_INPUT_RATE")]
     pub input_rate: Option<u32>,
 
@@ -132,9 +171,11 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_CLIENT_BUDGET", default_value_t = 32_768)]
     pub client_budget: u32,
 
-    /// Smallest and largest budget a client may ask for, in bytes per second.
+    /// Smallest budget a client may ask for, in bytes per second.
     #[arg(long, env = "TICKWIRE_MIN_CLIENT_BUDGET", default_value_t = 2_048)]
     pub min_client_budget: u32,
+
+    /// Largest budget a client may ask for, in bytes per second.
     #[arg(long, env = "TICKWIRE_MAX_CLIENT_BUDGET", default_value_t = 262_144)]
     pub max_client_budget: u32,
 
@@ -145,10 +186,59 @@ pub struct ServerConfig {
     /// Seed for the room's random numbers (drones, spawns); random when absent.
     #[arg(long, env = "TICKWIRE_SEED")]
     pub seed: Option<u64>,
+
+    /// Secret that signs join tokens (HMAC-SHA256). When set, every join needs a token
+    /// (from `POST /api/rooms/{id}/join`, or minted by your own backend with the same
+    /// secret); when absent, a random per-process secret signs the API's tokens and
+    /// anonymous joins to listed rooms are allowed.
+    #[arg(long, env = "TICKWIRE_JOIN_SECRET", hide_env_values = true)]
+    pub join_secret: Option<String>,
+
+    /// Bearer token that `POST /api/rooms`, `DELETE /api/rooms/{id}` and joins naming a
+    /// player id require; without it those are open to anyone.
+    #[arg(long, env = "TICKWIRE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Seconds a join token (seat reservation) stays valid.
+    #[arg(long, env = "TICKWIRE_JOIN_TOKEN_TTL", default_value_t = 15)]
+    pub join_token_ttl_s: u64,
+
+    /// Seconds a room keeps the player of a lost connection for a resume; after that the
+    /// seat is freed and the player removed.
+    #[arg(long, env = "TICKWIRE_RESUME_GRACE", default_value_t = 15)]
+    pub resume_grace_s: u64,
+
+    /// Seconds a room created through the API may stay empty before it is closed (rooms
+    /// of the rooms file, and the default room, stay).
+    #[arg(long, env = "TICKWIRE_ROOM_IDLE_TIMEOUT", default_value_t = 60)]
+    pub room_idle_timeout_s: u64,
+
+    /// Rooms the server hosts at most (each is one thread).
+    #[arg(long, env = "TICKWIRE_MAX_ROOMS", default_value_t = 1000)]
+    pub max_rooms: usize,
+
+    /// Seconds shutdown (SIGTERM, Ctrl-C) may take: sessions are told (1001), rooms
+    /// finish their tick, and the process exits by then.
+    #[arg(long, env = "TICKWIRE_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout_s: u64,
+
+    /// Base URL clients reach this server at (`wss://game.example.com`), for the
+    /// WebSocket URL of join reservations; by default taken from the request's Host.
+    #[arg(long, env = "TICKWIRE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Certificate chain (PEM) to serve HTTPS and WSS with, on the same port; needs
+    /// `--tls-key`.
+    #[arg(long, env = "TICKWIRE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "TICKWIRE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// How snapshots are built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SnapshotMode {
     Delta,
@@ -156,7 +246,8 @@ pub enum SnapshotMode {
 }
 
 /// `--delta-packing` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PackingArg {
     Bits,
     Bytes,
@@ -167,6 +258,15 @@ impl From<PackingArg> for Packing {
         match p {
             PackingArg::Bits => Packing::Bits,
             PackingArg::Bytes => Packing::Bytes,
+        }
+    }
+}
+
+impl From<Packing> for PackingArg {
+    fn from(p: Packing) -> PackingArg {
+        match p {
+            Packing::Bits => PackingArg::Bits,
+            Packing::Bytes => PackingArg::Bytes,
         }
     }
 }
@@ -187,17 +287,22 @@ pub enum ConfigError {
     SnapshotRate { snapshot_rate: u16, tick_rate: u16 },
     #[error("{name} must be at least 1")]
     Zero { name: &'static str },
-    #[error("cannot read map file {path}: {source}")]
-    MapFile {
+    #[error("cannot read {what} {path}: {source}")]
+    File {
+        what: &'static str,
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("invalid map: {0}")]
     Map(#[from] MapError),
+    #[error("unknown map {0:?} (known: {1})")]
+    UnknownMap(String, String),
     #[error("AOI radius must be between 1 m and 10 km, got {0}")]
     AoiRadius(f64),
     #[error("client budgets must satisfy 256 ≤ min ≤ default ≤ max")]
     Budget,
+    #[error("outbound queue bytes must be between 1 and {MAX_OUTBOUND_QUEUE_BYTES}")]
+    OutboundQueueBytes,
     #[error(
         "the idle timeout ({idle_timeout_s} s) must exceed the ping interval ({ping_interval_s} s)"
     )]
@@ -209,16 +314,248 @@ pub enum ConfigError {
         "flood factor must be at least 3 (the flood test needs room above the drops it tolerates), got {0}"
     )]
     FloodFactor(u32),
+    #[error("room id {0:?}: 1 to {MAX_ROOM_ID_BYTES} ASCII letters, digits, '-' or '_' expected")]
+    RoomId(String),
+    #[error("room name: 1 to {MAX_ROOM_NAME_CHARS} characters without control characters expected")]
+    RoomName,
+    #[error("room {0:?} is defined twice")]
+    DuplicateRoom(String),
+    #[error("the rooms file defines no room")]
+    NoRooms,
+    #[error("more than one room is marked default")]
+    TwoDefaults,
+    #[error("invalid rooms file {path}: {message}")]
+    RoomsFile { path: PathBuf, message: String },
+    #[error("{0} rooms exceed --max-rooms")]
+    TooManyRooms(usize),
+    #[error("the resume grace period must be between 1 and 3600 s")]
+    ResumeGrace,
+    #[error("the join secret must be at least 16 bytes")]
+    ShortSecret,
+    #[error("--public-url must start with ws://, wss://, http:// or https://")]
+    PublicUrl,
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// Everything one room is made of. The default room's come from the flags; rooms of the
+/// rooms file and of the API start from those and change what their [`RoomSpec`] names.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    /// Display name.
+    pub name: String,
+    pub map: Arc<Map>,
+    pub max_players: u32,
+    pub tick_rate: u16,
+    pub snapshot_rate: u16,
+    pub drones: u32,
+    /// Radius of each client's area of interest, in metres.
+    pub aoi_radius: f64,
+    /// Unlisted: not in `GET /api/rooms`, and joined with a join token only.
+    pub private: bool,
+    pub snapshots: SnapshotMode,
+    pub packing: Packing,
+    /// Budget a client gets until it asks, and the range it may ask for (bytes/s).
+    pub client_budget: u32,
+    pub min_client_budget: u32,
+    pub max_client_budget: u32,
+    /// Bytes queued towards one client; beyond, its snapshots are skipped.
+    pub outbound_queue_bytes: usize,
+    /// Seed of the room's randomness; random when absent.
+    pub seed: Option<u64>,
+}
+
+impl RoomSettings {
+    /// Checks every range a room depends on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let name = self.name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_ROOM_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err(ConfigError::RoomName);
+        }
+        if !(1..=240).contains(&self.tick_rate) {
+            return Err(ConfigError::TickRate(self.tick_rate));
+        }
+        if self.snapshot_rate == 0 || self.snapshot_rate > self.tick_rate {
+            return Err(ConfigError::SnapshotRate {
+                snapshot_rate: self.snapshot_rate,
+                tick_rate: self.tick_rate,
+            });
+        }
+        if self.max_players == 0 {
+            return Err(ConfigError::Zero {
+                name: "max-players",
+            });
+        }
+        if !(self.aoi_radius.is_finite() && (1.0..=10_000.0).contains(&self.aoi_radius)) {
+            return Err(ConfigError::AoiRadius(self.aoi_radius));
+        }
+        if !(256 <= self.min_client_budget
+            && self.min_client_budget <= self.client_budget
+            && self.client_budget <= self.max_client_budget)
+        {
+            return Err(ConfigError::Budget);
+        }
+        if !(1..=MAX_OUTBOUND_QUEUE_BYTES).contains(&self.outbound_queue_bytes) {
+            return Err(ConfigError::OutboundQueueBytes);
+        }
+        Ok(())
+    }
+
+    /// Clamps what a client asked for to this room's limits.
+    pub fn clamp(&self, asked: SnapshotSettings) -> SnapshotSettings {
+        SnapshotSettings {
+            rate: asked.rate.clamp(1, self.snapshot_rate),
+            max_bytes_per_sec: asked
+                .max_bytes_per_sec
+                .clamp(self.min_client_budget, self.max_client_budget),
+        }
+    }
+
+    /// The snapshot rate and budget a client gets until it asks for others.
+    pub fn default_settings(&self) -> SnapshotSettings {
+        SnapshotSettings {
+            rate: self.snapshot_rate,
+            max_bytes_per_sec: self.client_budget,
+        }
+    }
+}
+
+/// A room as the rooms file and `POST /api/rooms` describe it: every field is optional
+/// and defaults to the server's room flags (the id to a generated one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomSpec {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// A map name (`arena`, the `--map` file's, or one a rooms file loaded); in a rooms
+    /// file also a path to a JSON map, relative to the file.
+    pub map: Option<String>,
+    pub max_players: Option<u32>,
+    pub tick_rate: Option<u16>,
+    pub snapshot_rate: Option<u16>,
+    pub drones: Option<u32>,
+    pub aoi_radius: Option<f64>,
+    pub private: Option<bool>,
+    /// Rooms file only: the room that `/ws` without `?room=` joins (else the first room).
+    pub default: Option<bool>,
+    pub snapshots: Option<SnapshotMode>,
+    pub packing: Option<PackingArg>,
+    pub client_budget: Option<u32>,
+    pub min_client_budget: Option<u32>,
+    pub max_client_budget: Option<u32>,
+    pub outbound_queue_bytes: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+impl RoomSpec {
+    /// The template with this spec's fields applied, validated. `map` must name a map
+    /// of `maps`.
+    pub fn resolve(
+        &self,
+        template: &RoomSettings,
+        maps: &Maps,
+    ) -> Result<RoomSettings, ConfigError> {
+        if let Some(id) = &self.id {
+            validate_room_id(id)?;
+        }
+        let map = match &self.map {
+            None => template.map.clone(),
+            Some(name) => maps.get(name)?,
+        };
+        let settings = RoomSettings {
+            name: self
+                .name
+                .as_deref()
+                .or(self.id.as_deref())
+                .map_or_else(|| template.name.clone(), |n| n.trim().to_owned()),
+            map,
+            max_players: self.max_players.unwrap_or(template.max_players),
+            tick_rate: self.tick_rate.unwrap_or(template.tick_rate),
+            snapshot_rate: self.snapshot_rate.unwrap_or(template.snapshot_rate),
+            drones: self.drones.unwrap_or(template.drones),
+            aoi_radius: self.aoi_radius.unwrap_or(template.aoi_radius),
+            private: self.private.unwrap_or(false),
+            snapshots: self.snapshots.unwrap_or(template.snapshots),
+            packing: self.packing.map_or(template.packing, Packing::from),
+            client_budget: self.client_budget.unwrap_or(template.client_budget),
+            min_client_budget: self.min_client_budget.unwrap_or(template.min_client_budget),
+            max_client_budget: self.max_client_budget.unwrap_or(template.max_client_budget),
+            outbound_queue_bytes: self
+                .outbound_queue_bytes
+                .unwrap_or(template.outbound_queue_bytes),
+            seed: self.seed.or(template.seed),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+/// Checks a room id: 1 to [`MAX_ROOM_ID_BYTES`] ASCII letters, digits, `-` or `_`.
+pub fn validate_room_id(id: &str) -> Result<(), ConfigError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ROOM_ID_BYTES
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::RoomId(id.to_owned()))
+    }
+}
+
+/// Whether `id` is acceptable as a player id in a join token.
+pub fn valid_player_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_PLAYER_ID_BYTES
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b))
+}
+
+/// The maps rooms can name: the embedded arena, the `--map` file, and the maps a rooms
+/// file loaded, by the name inside each map.
+#[derive(Debug, Clone, Default)]
+pub struct Maps {
+    by_name: BTreeMap<String, Arc<Map>>,
+}
+
+impl Maps {
+    pub fn insert(&mut self, map: Arc<Map>) {
+        self.by_name.insert(map.name().to_owned(), map);
+    }
+
+    pub fn get(&self, name: &str) -> Result<Arc<Map>, ConfigError> {
+        self.by_name.get(name).cloned().ok_or_else(|| {
+            ConfigError::UnknownMap(name.to_owned(), self.names().collect::<Vec<_>>().join(", "))
+        })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+}
+
+/// A room to create at start.
+#[derive(Debug, Clone)]
+pub struct RoomDef {
+    pub id: String,
+    pub settings: RoomSettings,
+}
+
+/// Files to serve HTTPS and WSS with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Validated settings the server runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub tick_rate: u16,
-    pub snapshot_rate: u16,
-    pub drones: u32,
-    pub max_players: u32,
-    pub map: Arc<Map>,
     pub web_dir: PathBuf,
     pub max_connections: usize,
     /// New connections per second and burst per address; rate 0 means unlimited.
@@ -229,38 +566,72 @@ pub struct Settings {
     pub http_header_timeout: Duration,
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
-    pub message_limits: MessageLimits,
+    /// Messages per second per session; `None`: twice the room's tick rate.
+    pub input_rate: Option<NonZeroU32>,
+    pub input_burst: NonZeroU32,
+    pub flood_factor: u32,
+    pub flood_window: Duration,
     pub handshake_timeout: Duration,
     pub outbound_queue: usize,
     pub stall_timeout: Duration,
     pub stats_interval: Duration,
-    pub seed: Option<u64>,
-    pub snapshots: SnapshotMode,
-    pub aoi_radius: f64,
-    pub packing: Packing,
-    pub client_budget: u32,
-    pub min_client_budget: u32,
-    pub max_client_budget: u32,
-    pub outbound_queue_bytes: usize,
+    /// The join token secret, if configured (then every join needs a token).
+    pub join_secret: Option<Vec<u8>>,
+    pub admin_token: Option<String>,
+    pub join_token_ttl: Duration,
+    pub resume_grace: Duration,
+    pub room_idle_timeout: Duration,
+    pub max_rooms: usize,
+    pub shutdown_timeout: Duration,
+    pub public_url: Option<String>,
+    pub tls: Option<TlsFiles>,
+    /// The default room's settings when no rooms file is given, and the template of
+    /// every other room.
+    pub room: RoomSettings,
+    /// Rooms to create at start: the rooms file's, or the one default room.
+    pub rooms: Vec<RoomDef>,
+    /// The room `/ws` joins without `?room=`.
+    pub default_room: String,
+    pub maps: Maps,
+}
+
+impl Settings {
+    /// The message limits of a session in a room ticking at `tick_rate`.
+    pub fn message_limits(&self, tick_rate: u16) -> MessageLimits {
+        let per_second = self.input_rate.unwrap_or_else(|| {
+            NonZeroU32::new(u32::from(tick_rate).saturating_mul(2)).unwrap_or(NonZeroU32::MIN)
+        });
+        MessageLimits {
+            per_second,
+            burst: self.input_burst,
+            flood_factor: self.flood_factor,
+            flood_window: self.flood_window,
+        }
+    }
+}
+
+fn read_file(what: &'static str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+        what,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// What a rooms file holds: `[[room]]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoomsFile {
+    #[serde(default)]
+    room: Vec<RoomSpec>,
 }
 
 impl ServerConfig {
-    /// Checks ranges and loads the map.
+    /// Checks ranges, loads the maps and the rooms file.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
-        if !(1..=240).contains(&self.tick_rate) {
-            return Err(ConfigError::TickRate(self.tick_rate));
-        }
-        if self.snapshot_rate == 0 || self.snapshot_rate > self.tick_rate {
-            return Err(ConfigError::SnapshotRate {
-                snapshot_rate: self.snapshot_rate,
-                tick_rate: self.tick_rate,
-            });
-        }
         for (name, value) in [
-            ("max-players", self.max_players as usize),
             ("max-connections", self.max_connections),
             ("outbound-queue", self.outbound_queue),
-            ("outbound-queue-bytes", self.outbound_queue_bytes),
             ("handshake-timeout-s", self.handshake_timeout_s as usize),
             ("stall-timeout-s", self.stall_timeout_s as usize),
             ("stats-interval-s", self.stats_interval_s as usize),
@@ -268,6 +639,10 @@ impl ServerConfig {
             ("ping-interval-s", self.ping_interval_s as usize),
             ("input-burst", self.input_burst as usize),
             ("flood-window-s", self.flood_window_s as usize),
+            ("join-token-ttl-s", self.join_token_ttl_s as usize),
+            ("room-idle-timeout-s", self.room_idle_timeout_s as usize),
+            ("max-rooms", self.max_rooms),
+            ("shutdown-timeout-s", self.shutdown_timeout_s as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { name });
@@ -282,41 +657,75 @@ impl ServerConfig {
         if self.flood_factor < 3 {
             return Err(ConfigError::FloodFactor(self.flood_factor));
         }
-        let input_rate = self
-            .input_rate
-            .unwrap_or(u32::from(self.tick_rate).saturating_mul(2));
-        let (Some(per_second), Some(burst)) = (
-            NonZeroU32::new(input_rate),
-            NonZeroU32::new(self.input_burst),
-        ) else {
-            return Err(ConfigError::Zero { name: "input-rate" });
-        };
-        if !(self.aoi_radius.is_finite() && (1.0..=10_000.0).contains(&self.aoi_radius)) {
-            return Err(ConfigError::AoiRadius(self.aoi_radius));
-        }
-        if !(256 <= self.min_client_budget
-            && self.min_client_budget <= self.client_budget
-            && self.client_budget <= self.max_client_budget)
-        {
-            return Err(ConfigError::Budget);
-        }
-        let map = match &self.map {
-            None => Map::from_json(DEFAULT_ARENA_JSON)?,
-            Some(path) => {
-                let json =
-                    std::fs::read_to_string(path).map_err(|source| ConfigError::MapFile {
-                        path: path.clone(),
-                        source,
-                    })?;
-                Map::from_json(&json)?
+        let input_rate = match self.input_rate {
+            None => None,
+            Some(rate) => {
+                Some(NonZeroU32::new(rate).ok_or(ConfigError::Zero { name: "input-rate" })?)
             }
         };
-        Ok(Settings {
+        let input_burst = NonZeroU32::new(self.input_burst).ok_or(ConfigError::Zero {
+            name: "input-burst",
+        })?;
+        if !(1..=3600).contains(&self.resume_grace_s) {
+            return Err(ConfigError::ResumeGrace);
+        }
+        let join_secret = match &self.join_secret {
+            None => None,
+            Some(s) if s.len() < 16 => return Err(ConfigError::ShortSecret),
+            Some(s) => Some(s.as_bytes().to_vec()),
+        };
+        if let Some(url) = &self.public_url
+            && !["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|p| url.starts_with(p))
+        {
+            return Err(ConfigError::PublicUrl);
+        }
+
+        let mut maps = Maps::default();
+        maps.insert(Arc::new(Map::from_json(DEFAULT_ARENA_JSON)?));
+        let map = match &self.map {
+            None => maps.get("arena")?,
+            Some(path) => {
+                let map = Arc::new(Map::from_json(&read_file("map file", path)?)?);
+                maps.insert(map.clone());
+                map
+            }
+        };
+        let room = RoomSettings {
+            name: self.room_name.trim().to_owned(),
+            map,
+            max_players: self.max_players,
             tick_rate: self.tick_rate,
             snapshot_rate: self.snapshot_rate,
             drones: self.drones,
-            max_players: self.max_players,
-            map: Arc::new(map),
+            aoi_radius: self.aoi_radius,
+            private: false,
+            snapshots: self.snapshots,
+            packing: self.delta_packing.into(),
+            client_budget: self.client_budget,
+            min_client_budget: self.min_client_budget,
+            max_client_budget: self.max_client_budget,
+            outbound_queue_bytes: self.outbound_queue_bytes,
+            seed: self.seed,
+        };
+        room.validate()?;
+
+        let (rooms, default_room) = match &self.rooms {
+            None => (
+                vec![RoomDef {
+                    id: DEFAULT_ROOM_ID.to_owned(),
+                    settings: room.clone(),
+                }],
+                DEFAULT_ROOM_ID.to_owned(),
+            ),
+            Some(path) => load_rooms_file(path, &room, &mut maps)?,
+        };
+        if rooms.len() > self.max_rooms {
+            return Err(ConfigError::TooManyRooms(rooms.len()));
+        }
+
+        Ok(Settings {
             web_dir: self.web_dir.clone(),
             max_connections: self.max_connections,
             ip_connect_rate: self.ip_connect_rate,
@@ -325,26 +734,86 @@ impl ServerConfig {
             http_header_timeout: Duration::from_secs(self.http_header_timeout_s),
             ping_interval: Duration::from_secs(self.ping_interval_s),
             idle_timeout: Duration::from_secs(self.idle_timeout_s),
-            message_limits: MessageLimits {
-                per_second,
-                burst,
-                flood_factor: self.flood_factor,
-                flood_window: Duration::from_secs(self.flood_window_s),
-            },
+            input_rate,
+            input_burst,
+            flood_factor: self.flood_factor,
+            flood_window: Duration::from_secs(self.flood_window_s),
             handshake_timeout: Duration::from_secs(self.handshake_timeout_s),
             outbound_queue: self.outbound_queue,
             stall_timeout: Duration::from_secs(self.stall_timeout_s),
             stats_interval: Duration::from_secs(self.stats_interval_s),
-            seed: self.seed,
-            snapshots: self.snapshots,
-            aoi_radius: self.aoi_radius,
-            packing: self.delta_packing.into(),
-            client_budget: self.client_budget,
-            min_client_budget: self.min_client_budget,
-            max_client_budget: self.max_client_budget,
-            outbound_queue_bytes: self.outbound_queue_bytes,
+            join_secret,
+            admin_token: self.admin_token.clone().filter(|t| !t.is_empty()),
+            join_token_ttl: Duration::from_secs(self.join_token_ttl_s),
+            resume_grace: Duration::from_secs(self.resume_grace_s),
+            room_idle_timeout: Duration::from_secs(self.room_idle_timeout_s),
+            max_rooms: self.max_rooms,
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_s),
+            public_url: self
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
+            room,
+            rooms,
+            default_room,
+            maps,
         })
     }
+}
+
+/// Reads a rooms file: its rooms (template + spec) and the default room's id. Maps named
+/// by a path ending in `.json` are loaded (relative to the file) and join `maps`.
+fn load_rooms_file(
+    path: &Path,
+    template: &RoomSettings,
+    maps: &mut Maps,
+) -> Result<(Vec<RoomDef>, String), ConfigError> {
+    let text = read_file("rooms file", path)?;
+    let file: RoomsFile = toml::from_str(&text).map_err(|e| ConfigError::RoomsFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    if file.room.is_empty() {
+        return Err(ConfigError::NoRooms);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut rooms: Vec<RoomDef> = Vec::new();
+    let mut default = None;
+    for (i, spec) in file.room.iter().enumerate() {
+        let mut spec = spec.clone();
+        if let Some(map) = &spec.map
+            && map.ends_with(".json")
+        {
+            let loaded = Arc::new(Map::from_json(&read_file("map file", &dir.join(map))?)?);
+            spec.map = Some(loaded.name().to_owned());
+            maps.insert(loaded);
+        }
+        let id = spec.id.clone().unwrap_or_else(|| format!("room-{}", i + 1));
+        validate_room_id(&id)?;
+        if rooms.iter().any(|r| r.id == id) {
+            return Err(ConfigError::DuplicateRoom(id));
+        }
+        spec.id = Some(id.clone());
+        let settings = spec.resolve(template, maps)?;
+        if spec.default == Some(true) {
+            if default.is_some() {
+                return Err(ConfigError::TwoDefaults);
+            }
+            default = Some(id.clone());
+        }
+        rooms.push(RoomDef { id, settings });
+    }
+    let default = default
+        .or_else(|| rooms.first().map(|r| r.id.clone()))
+        .ok_or(ConfigError::NoRooms)?;
+    Ok((rooms, default))
 }
 
 #[cfg(test)]
@@ -354,8 +823,40 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         let s = ServerConfig::default().validate().unwrap();
-        assert_eq!((s.tick_rate, s.snapshot_rate, s.drones), (60, 20, 200));
+        assert_eq!(
+            (s.room.tick_rate, s.room.snapshot_rate, s.room.drones),
+            (60, 20, 200)
+        );
         assert!(s.web_dir.join("index.html").exists() || !s.web_dir.exists());
+        assert_eq!(s.default_room, DEFAULT_ROOM_ID);
+        assert_eq!(s.rooms.len(), 1);
+        assert_eq!(
+            (s.join_token_ttl, s.resume_grace, s.shutdown_timeout),
+            (
+                Duration::from_secs(15),
+                Duration::from_secs(15),
+                Duration::from_secs(10)
+            )
+        );
+        assert!(s.join_secret.is_none() && s.admin_token.is_none() && s.tls.is_none());
+    }
+
+    #[test]
+    fn every_flag_has_an_environment_variable_and_help() {
+        use clap::CommandFactory;
+        let cmd = ServerConfig::command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default();
+            assert!(
+                env.starts_with("TICKWIRE_"),
+                "--{id} has no TICKWIRE_ variable"
+            );
+            assert!(arg.get_help().is_some(), "--{id} has no help");
+        }
     }
 
     #[test]
@@ -373,16 +874,20 @@ mod tests {
     fn hardening_defaults_and_checks() {
         let s = ServerConfig::default().validate().unwrap();
         assert_eq!(
-            s.message_limits.per_second.get(),
+            s.message_limits(60).per_second.get(),
             120,
             "twice the tick rate"
         );
+        assert_eq!(s.message_limits(20).per_second.get(), 40, "per room");
         assert_eq!(
             (s.ping_interval, s.idle_timeout),
             (Duration::from_secs(15), Duration::from_secs(45))
         );
         let cfg = ServerConfig::parse_from(["server", "--tick-rate", "30", "--input-rate", "45"]);
-        assert_eq!(cfg.validate().unwrap().message_limits.per_second.get(), 45);
+        assert_eq!(
+            cfg.validate().unwrap().message_limits(30).per_second.get(),
+            45
+        );
         let cfg = ServerConfig::parse_from(["server", "--ping-interval-s", "45"]);
         assert!(matches!(
             cfg.validate(),
@@ -392,5 +897,100 @@ mod tests {
         assert!(matches!(cfg.validate(), Err(ConfigError::Zero { .. })));
         let cfg = ServerConfig::parse_from(["server", "--flood-factor", "2"]);
         assert!(matches!(cfg.validate(), Err(ConfigError::FloodFactor(2))));
+        let cfg = ServerConfig::parse_from(["server", "--join-secret", "short"]);
+        assert!(matches!(cfg.validate(), Err(ConfigError::ShortSecret)));
+    }
+
+    #[test]
+    fn specs_override_the_template() {
+        let s = ServerConfig::default().validate().unwrap();
+        let spec = RoomSpec {
+            id: Some("duel".into()),
+            max_players: Some(2),
+            tick_rate: Some(30),
+            snapshot_rate: Some(15),
+            private: Some(true),
+            ..RoomSpec::default()
+        };
+        let r = spec.resolve(&s.room, &s.maps).unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.max_players, r.tick_rate),
+            ("duel", 2, 30)
+        );
+        assert!(r.private);
+        assert_eq!(r.drones, s.room.drones, "unset fields come from the flags");
+        let bad = RoomSpec {
+            snapshot_rate: Some(120),
+            ..RoomSpec::default()
+        };
+        assert!(matches!(
+            bad.resolve(&s.room, &s.maps),
+            Err(ConfigError::SnapshotRate { .. })
+        ));
+        let unknown_map = RoomSpec {
+            map: Some("/etc/passwd".into()),
+            ..RoomSpec::default()
+        };
+        assert!(matches!(
+            unknown_map.resolve(&s.room, &s.maps),
+            Err(ConfigError::UnknownMap(..))
+        ));
+        for id in ["", "a b", "é", &"x".repeat(33)] {
+            assert!(validate_room_id(id).is_err(), "{id:?}");
+        }
+        assert!(validate_room_id("duel_1-A").is_ok());
+        assert!(valid_player_id("user:42@eu.example"));
+        assert!(!valid_player_id("a b"));
+    }
+
+    #[test]
+    fn the_example_rooms_files_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/rooms");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let cfg = ServerConfig::parse_from([
+                    "server".as_ref(),
+                    "--rooms".as_ref(),
+                    path.as_os_str(),
+                ]);
+                let s = cfg
+                    .validate()
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(s.rooms.iter().any(|r| r.id == s.default_room));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "example presets in assets/rooms");
+    }
+
+    #[test]
+    fn rooms_files_are_checked() {
+        let dir = std::env::temp_dir().join(format!("tickwire-rooms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            ServerConfig::parse_from(["server".as_ref(), "--rooms".as_ref(), p.as_os_str()])
+                .validate()
+        };
+        let ok = write(
+            "ok.toml",
+            "[[room]]\nid = \"a\"\n[[room]]\nid = \"b\"\ndefault = true\nmax_players = 4\n",
+        )
+        .unwrap();
+        assert_eq!(ok.default_room, "b");
+        assert_eq!(ok.rooms.len(), 2);
+        assert!(matches!(
+            write("dup.toml", "[[room]]\nid = \"a\"\n[[room]]\nid = \"a\"\n"),
+            Err(ConfigError::DuplicateRoom(_))
+        ));
+        assert!(matches!(
+            write("typo.toml", "[[room]]\nid = \"a\"\nmax_player = 3\n"),
+            Err(ConfigError::RoomsFile { .. })
+        ));
+        assert!(matches!(write("empty.toml", ""), Err(ConfigError::NoRooms)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

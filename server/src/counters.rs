@@ -16,7 +16,7 @@ use shared::protocol::close;
 use tokio::sync::Notify;
 
 /// Close codes counted one by one; anything else lands in `other`.
-const TRACKED_CLOSE_CODES: [u16; 18] = [
+const TRACKED_CLOSE_CODES: [u16; 27] = [
     close::NORMAL,
     close::GOING_AWAY,
     PROTOCOL_ERROR,
@@ -35,6 +35,15 @@ const TRACKED_CLOSE_CODES: [u16; 18] = [
     close::TOO_SLOW,
     close::INVALID_INPUT,
     close::IDLE_TIMEOUT,
+    close::TOKEN_INVALID,
+    close::TOKEN_EXPIRED,
+    close::TOKEN_REUSED,
+    close::WRONG_ROOM,
+    close::UNKNOWN_ROOM,
+    close::RESUME_FAILED,
+    close::REPLACED,
+    close::ROOM_CLOSED,
+    close::TRY_AGAIN_LATER,
 ];
 
 /// RFC 6455: the WebSocket framing was invalid.
@@ -125,6 +134,13 @@ pub struct Counters {
     pub client_messages_queue_full_total: AtomicU64,
     /// WebSocket pings the server sent.
     pub pings_sent_total: AtomicU64,
+    /// WebSocket payload bytes received from clients (binary and text messages).
+    pub bytes_in_total: AtomicU64,
+    /// WebSocket payload bytes sent to clients (every binary message).
+    pub bytes_out_total: AtomicU64,
+    /// Sessions that took back a player (resume token, or a join token naming a player
+    /// already in the room).
+    pub resumes_total: AtomicU64,
     /// Woken on the rare events (a session ended, a connection refused or timed out),
     /// for [`Counters::until`].
     events: Notify,
@@ -137,6 +153,10 @@ fn load(a: &AtomicU64) -> u64 {
 impl Counters {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub fn dec(gauge: &AtomicU64) {
@@ -185,72 +205,117 @@ impl Counters {
         }
     }
 
-    /// Every counter as `(name with labels, value)`, in Prometheus exposition naming.
-    pub fn metrics(&self) -> Vec<(String, u64)> {
+    /// Every counter, named and labelled like a Prometheus metric.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let plain = |name: &'static str, value: &AtomicU64, gauge: bool| Metric {
+            name,
+            labels: Vec::new(),
+            value: load(value),
+            gauge,
+        };
+        let labelled = |name: &'static str, key: &'static str, label: &str, value: u64| Metric {
+            name,
+            labels: vec![(key, label.to_owned())],
+            value,
+            gauge: false,
+        };
         let mut out = vec![
-            (
-                "tickwire_connections_accepted_total".to_owned(),
-                load(&self.connections_accepted_total),
+            plain(
+                "tickwire_connections_accepted_total",
+                &self.connections_accepted_total,
+                false,
             ),
-            (
-                r#"tickwire_connections_refused_total{reason="capacity"}"#.to_owned(),
+            labelled(
+                "tickwire_connections_refused_total",
+                "reason",
+                "capacity",
                 load(&self.connections_refused_capacity_total),
             ),
-            (
-                r#"tickwire_connections_refused_total{reason="rate_limited"}"#.to_owned(),
+            labelled(
+                "tickwire_connections_refused_total",
+                "reason",
+                "rate_limited",
                 load(&self.connections_refused_rate_limited_total),
             ),
-            (
-                "tickwire_connections_dropped_overload_total".to_owned(),
-                load(&self.connections_dropped_overload_total),
+            plain(
+                "tickwire_connections_dropped_overload_total",
+                &self.connections_dropped_overload_total,
+                false,
             ),
-            (
-                "tickwire_http_header_timeouts_total".to_owned(),
-                load(&self.http_header_timeouts_total),
+            plain(
+                "tickwire_http_header_timeouts_total",
+                &self.http_header_timeouts_total,
+                false,
             ),
-            (
-                "tickwire_upgrades_rejected_total".to_owned(),
-                load(&self.upgrades_rejected_total),
+            plain(
+                "tickwire_upgrades_rejected_total",
+                &self.upgrades_rejected_total,
+                false,
             ),
-            (
-                "tickwire_connections_open".to_owned(),
-                load(&self.connections_open),
+            plain("tickwire_connections_open", &self.connections_open, true),
+            plain("tickwire_sessions_open", &self.sessions_open, true),
+            plain("tickwire_sessions_total", &self.sessions_total, false),
+            plain(
+                "tickwire_client_messages_rate_limited_total",
+                &self.client_messages_rate_limited_total,
+                false,
             ),
-            (
-                "tickwire_sessions_open".to_owned(),
-                load(&self.sessions_open),
+            plain(
+                "tickwire_client_messages_queue_full_total",
+                &self.client_messages_queue_full_total,
+                false,
             ),
-            (
-                "tickwire_sessions_total".to_owned(),
-                load(&self.sessions_total),
-            ),
-            (
-                "tickwire_client_messages_rate_limited_total".to_owned(),
-                load(&self.client_messages_rate_limited_total),
-            ),
-            (
-                "tickwire_client_messages_queue_full_total".to_owned(),
-                load(&self.client_messages_queue_full_total),
-            ),
-            (
-                "tickwire_pings_sent_total".to_owned(),
-                load(&self.pings_sent_total),
-            ),
+            plain("tickwire_pings_sent_total", &self.pings_sent_total, false),
+            plain("tickwire_bytes_in_total", &self.bytes_in_total, false),
+            plain("tickwire_bytes_out_total", &self.bytes_out_total, false),
+            plain("tickwire_resumes_total", &self.resumes_total, false),
         ];
         for (code, counter) in TRACKED_CLOSE_CODES
             .iter()
             .zip(&self.session_closes_total.by_code)
         {
-            out.push((
-                format!(r#"tickwire_session_closes_total{{code="{code}"}}"#),
+            out.push(labelled(
+                "tickwire_session_closes_total",
+                "code",
+                &code.to_string(),
                 load(counter),
             ));
         }
-        out.push((
-            r#"tickwire_session_closes_total{code="other"}"#.to_owned(),
+        out.push(labelled(
+            "tickwire_session_closes_total",
+            "code",
+            "other",
             load(&self.session_closes_total.other),
         ));
         out
+    }
+}
+
+/// One counter or gauge of [`Counters::metrics`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: u64,
+    /// A gauge (goes up and down) rather than a counter.
+    pub gauge: bool,
+}
+
+impl std::fmt::Display for Metric {
+    /// `name{label="value"} value`, as in the Prometheus text format.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)?;
+        if !self.labels.is_empty() {
+            f.write_str("{")?;
+            for (i, (k, v)) in self.labels.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{k}=\"{v}\"")?;
+            }
+            f.write_str("}")?;
+        }
+        write!(f, " {}", self.value)
     }
 }
 
@@ -269,8 +334,8 @@ mod tests {
         assert_eq!(c.session_closes_total.get(close::TOO_SLOW), 0);
         // Untracked codes share `other`.
         assert_eq!(c.session_closes_total.get(4999), 2);
-        let metrics = c.metrics();
-        assert!(metrics.contains(&(r#"tickwire_session_closes_total{code="4007"}"#.into(), 2)));
+        let metrics: Vec<String> = c.metrics().iter().map(ToString::to_string).collect();
+        assert!(metrics.contains(&r#"tickwire_session_closes_total{code="4007"} 2"#.to_owned()));
     }
 
     #[tokio::test]

@@ -17,13 +17,33 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    println!("Tickwire listening: web client at http://{addr}/ , WebSocket at ws://{addr}/ws");
+    let (http, ws) = if settings.tls.is_some() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    let deadline = settings.shutdown_timeout;
 
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    server::run(listener, settings, shutdown).await?;
+    let server = server::start(listener, settings, shutdown.clone())?;
+    println!("Tickwire listening: web client at {http}://{addr}/ , WebSocket at {ws}://{addr}/ws");
+    tracing::info!(
+        rooms = server.registry().len(),
+        default_room = server.registry().default_room(),
+        "rooms API at {http}://{addr}/api/rooms, metrics at {http}://{addr}/metrics"
+    );
+    cancel_on_signal(shutdown.clone()).await;
+    // Stop accepting, tell every session (1001), let rooms finish their tick: all within
+    // the deadline, or exit anyway.
+    match tokio::time::timeout(deadline + GRACE, server.wait()).await {
+        Ok(result) => result?,
+        Err(_) => anyhow::bail!("shutdown took longer than {deadline:?}; exiting anyway"),
+    }
     Ok(())
 }
+
+/// Slack above the shutdown deadline for the last room thread to be joined.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn cancel_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -1,4 +1,5 @@
-//! The network front: one port for the web client, `/healthz` and the WebSocket.
+//! The network front: one port for the web client, the rooms API, `/metrics`,
+//! `/healthz`, `/readyz` and the WebSocket, plain or over TLS.
 //!
 //! The accept loop is ours rather than `axum::serve`'s, for three things axum does not
 //! expose: limits checked before a connection costs anything (the per-address rate
@@ -22,11 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::{Service as _, service_fn};
@@ -34,25 +35,34 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
-use tracing::{Instrument, debug, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, field, info, info_span, warn};
 
-use crate::config::Settings;
+use crate::api::{self, ApiState};
+use crate::config::{ConfigError, Settings};
 use crate::counters::{Counters, Refusal};
 use crate::limits::{IpLimiter, LogThrottle};
-use crate::room::{self, RoomConfig, RoomError, RoomHandle};
+use crate::metrics::{ServerMetrics, UPKEEP_INTERVAL};
+use crate::room::{RoomError, RoomHandle};
+use crate::rooms::{Origin, RegistryConfig, RegistryError, RoomRegistry};
 use crate::session::{self, SessionContext};
+use crate::tokens::{TokenKeys, unix_now};
 
-/// How long shutdown waits for sessions to say goodbye before giving up on them.
-pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// How often idle API rooms are looked for (and used join tokens forgotten).
+const REAP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Largest API request body.
+const MAX_API_BODY_BYTES: usize = 16 * 1024;
 
 /// Read buffer of each WebSocket. Client messages are a few dozen bytes, so a small
 /// buffer still reads dozens of them per system call, and a server holds thousands.
@@ -90,6 +100,10 @@ pub enum ServeError {
     LocalAddr(#[source] std::io::Error),
     #[error(transparent)]
     Room(#[from] RoomError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -98,11 +112,11 @@ pub enum ServeError {
 /// messages are capped at the codec's limit and the read buffer is small. Messages are
 /// written out at once (no write batching: the room already sends one per snapshot),
 /// and the write buffer is bounded by the largest message the room may queue.
-pub fn ws_config(settings: &Settings) -> WebSocketConfig {
+pub fn ws_config(outbound_queue_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .max_write_buffer_size(settings.outbound_queue_bytes + WS_WRITE_HEADROOM_BYTES)
+        .max_write_buffer_size(outbound_queue_bytes + WS_WRITE_HEADROOM_BYTES)
         .max_message_size(Some(WS_MAX_CLIENT_MESSAGE_BYTES))
         .max_frame_size(Some(WS_MAX_CLIENT_MESSAGE_BYTES))
 }
@@ -112,7 +126,10 @@ pub fn ws_config(settings: &Settings) -> WebSocketConfig {
 pub struct Server {
     local_addr: SocketAddr,
     room: RoomHandle,
+    registry: Arc<RoomRegistry>,
+    keys: Arc<TokenKeys>,
     counters: Arc<Counters>,
+    metrics: Arc<ServerMetrics>,
     task: JoinHandle<Result<(), ServeError>>,
 }
 
@@ -121,14 +138,29 @@ impl Server {
         self.local_addr
     }
 
-    /// The default room (tests and tools read its tick statistics).
+    /// The default room as the server started (tests and tools read its tick statistics).
     pub fn room(&self) -> &RoomHandle {
         &self.room
+    }
+
+    /// Every room.
+    pub fn registry(&self) -> &Arc<RoomRegistry> {
+        &self.registry
+    }
+
+    /// The token keys (tools and tests mint join tokens with them).
+    pub fn keys(&self) -> &Arc<TokenKeys> {
+        &self.keys
     }
 
     /// Connection, refusal and close counters.
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// The `/metrics` exposition as of now.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&self.counters, self.registry.len())
     }
 
     /// Waits until the server has shut down (after `shutdown` was cancelled).
@@ -137,66 +169,136 @@ impl Server {
     }
 }
 
-/// Starts serving on an already bound listener (tests bind `127.0.0.1:0`). The server
-/// runs until `shutdown` is cancelled, then closes every session with code 1001.
+/// Starts serving on an already bound listener (tests bind `127.0.0.1:0`): the rooms of
+/// `settings` (the rooms file's, or the default room), the API, `/metrics`, the web
+/// client and the WebSocket. The server runs until `shutdown` is cancelled, then stops
+/// accepting, closes every session with 1001, lets every room finish its tick, and
+/// returns within `settings.shutdown_timeout`.
 pub fn start(
     listener: TcpListener,
     settings: Settings,
     shutdown: CancellationToken,
 ) -> Result<Server, ServeError> {
     let local_addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
-    let seed = settings.seed.unwrap_or_else(rand::random);
-    let (room, room_thread) = room::spawn(
-        RoomConfig {
-            name: "default".into(),
-            tick_rate: settings.tick_rate,
-            snapshot_rate: settings.snapshot_rate,
-            drones: settings.drones,
-            max_players: settings.max_players,
-            map: settings.map.clone(),
-            seed,
-            stats_interval: settings.stats_interval,
-            snapshots: settings.snapshots,
-            aoi_radius: settings.aoi_radius,
-            packing: settings.packing,
-            client_budget: settings.client_budget,
-            min_client_budget: settings.min_client_budget,
-            max_client_budget: settings.max_client_budget,
-            outbound_queue_bytes: settings.outbound_queue_bytes,
-        },
-        shutdown.clone(),
-    )?;
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(crate::tls::acceptor)
+        .transpose()?;
     let counters = Arc::new(Counters::default());
-    let front = Front::new(&settings, counters.clone(), shutdown.clone());
-    let state = GameState {
-        front: front.clone(),
-        session: SessionContext {
-            room: room.clone(),
-            handshake_timeout: settings.handshake_timeout,
-            stall_timeout: settings.stall_timeout,
-            outbound_queue: settings.outbound_queue,
-            ping_interval: settings.ping_interval,
-            idle_timeout: settings.idle_timeout,
-            limits: settings.message_limits,
-            counters: counters.clone(),
-            shutdown,
+    let metrics = Arc::new(ServerMetrics::new());
+    let keys = Arc::new(TokenKeys::new(settings.join_secret.as_deref()));
+    let registry = Arc::new(RoomRegistry::new(
+        RegistryConfig {
+            stats_interval: settings.stats_interval,
+            resume_grace: settings.resume_grace,
+            idle_timeout: settings.room_idle_timeout,
+            max_rooms: settings.max_rooms,
+            default_room: settings.default_room.clone(),
         },
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    for def in &settings.rooms {
+        registry.create(Some(def.id.clone()), def.settings.clone(), Origin::Config)?;
+    }
+    let room = registry
+        .get(&settings.default_room)
+        .ok_or_else(|| RegistryError::Unknown(settings.default_room.clone()))?;
+    let settings = Arc::new(settings);
+    let front = Front::new(&settings, tls.clone(), counters.clone(), shutdown.clone());
+    let game = GameState {
+        front: front.clone(),
+        registry: registry.clone(),
+        keys: keys.clone(),
+        settings: settings.clone(),
+        counters: counters.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let api_state = ApiState {
+        registry: registry.clone(),
+        keys: keys.clone(),
+        template: Arc::new(settings.room.clone()),
+        maps: Arc::new(settings.maps.clone()),
+        admin_token: settings.admin_token.as_deref().map(Arc::from),
+        join_token_ttl: settings.join_token_ttl,
+        public_url: settings.public_url.as_deref().map(Arc::from),
+        tls: tls.is_some(),
+    };
+    let api = Router::new()
+        .route("/api/rooms", get(api::list).post(api::create))
+        .route("/api/rooms/{id}", get(api::get).delete(api::delete))
+        .route("/api/rooms/{id}/join", post(api::join))
+        .route("/api/{*rest}", axum::routing::any(api::not_found))
+        .layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES))
+        .with_state(api_state);
+    let probes = Probes {
+        registry: registry.clone(),
+        metrics: metrics.clone(),
+        counters: counters.clone(),
+        shutdown: shutdown.clone(),
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/ws", get(game_upgrade))
-        .fallback_service(ServeDir::new(&settings.web_dir))
-        .with_state(state);
-    let task = tokio::spawn(async move {
-        front.clone().serve(listener, app).await;
-        let _ = tokio::task::spawn_blocking(move || room_thread.join()).await;
-        info!("server stopped");
-        Ok(())
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(probes)
+        .merge(
+            Router::new()
+                .route("/ws", get(game_upgrade))
+                .with_state(game),
+        )
+        .merge(api)
+        .fallback_service(ServeDir::new(&settings.web_dir));
+
+    // Housekeeping: idle API rooms, used join tokens, buffered histogram samples.
+    tokio::spawn({
+        let (registry, keys, metrics, shutdown) = (
+            registry.clone(),
+            keys.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+        async move {
+            let mut reap = tokio::time::interval(REAP_INTERVAL);
+            let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
+            reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = reap.tick() => {
+                        registry.reap_idle(std::time::Instant::now());
+                        keys.prune(unix_now());
+                    }
+                    _ = upkeep.tick() => metrics.run_upkeep(),
+                }
+            }
+        }
+    });
+
+    let deadline = settings.shutdown_timeout;
+    let task = tokio::spawn({
+        let registry = registry.clone();
+        async move {
+            let started = tokio::time::Instant::now();
+            front.clone().serve(listener, app, deadline).await;
+            // Rooms saw the same token: each finishes its current tick and stops.
+            let left = deadline
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(100));
+            registry.join_all(left).await;
+            info!("server stopped");
+            Ok(())
+        }
     });
     Ok(Server {
         local_addr,
         room,
+        registry,
+        keys,
         counters,
+        metrics,
         task,
     })
 }
@@ -213,7 +315,60 @@ pub async fn run(
 #[derive(Debug, Clone)]
 struct GameState {
     front: Arc<Front>,
-    session: SessionContext,
+    registry: Arc<RoomRegistry>,
+    keys: Arc<TokenKeys>,
+    settings: Arc<Settings>,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+}
+
+/// What `/readyz` and `/metrics` read.
+#[derive(Debug, Clone)]
+struct Probes {
+    registry: Arc<RoomRegistry>,
+    metrics: Arc<ServerMetrics>,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+}
+
+#[derive(serde::Serialize)]
+struct Readiness {
+    ready: bool,
+    rooms: usize,
+    sessions: u64,
+}
+
+/// 200 while the server accepts players (running, with at least one room); 503 once
+/// shutdown has begun.
+async fn readyz(State(p): State<Probes>) -> Response {
+    let rooms = p.registry.len();
+    let ready = !p.shutdown.is_cancelled() && rooms > 0;
+    let body = Json(Readiness {
+        ready,
+        rooms,
+        sessions: p
+            .counters
+            .sessions_open
+            .load(std::sync::atomic::Ordering::Relaxed),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
+}
+
+async fn metrics_text(State(p): State<Probes>) -> Response {
+    let text = p.metrics.render(&p.counters, p.registry.len());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// What every connection shares: limits, counters, the task tracker.
@@ -225,11 +380,21 @@ pub(crate) struct Front {
     refusal_log: LogThrottle,
     header_timeout: Duration,
     tcp_send_buffer: usize,
-    ws_config: WebSocketConfig,
+    tls: Option<Tls>,
     pub(crate) counters: Arc<Counters>,
     /// Connection tasks, sessions and refusals: shutdown waits for all of them.
     tasks: TaskTracker,
     shutdown: CancellationToken,
+}
+
+/// The TLS acceptor (which is not `Debug`).
+#[derive(Clone)]
+struct Tls(TlsAcceptor);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
 }
 
 /// A slot of the connection cap, held by a connection and then by the WebSocket session
@@ -249,9 +414,11 @@ impl Drop for ConnectionSlot {
 impl Front {
     pub(crate) fn new(
         settings: &Settings,
+        tls: Option<TlsAcceptor>,
         counters: Arc<Counters>,
         shutdown: CancellationToken,
     ) -> Arc<Front> {
+        let tls = tls.map(Tls);
         Arc::new(Front {
             ip_limiter: IpLimiter::new(settings.ip_connect_rate, settings.ip_connect_burst),
             connections: Arc::new(Semaphore::new(settings.max_connections)),
@@ -259,16 +426,21 @@ impl Front {
             refusal_log: LogThrottle::new(REFUSAL_LOG_INTERVAL),
             header_timeout: settings.http_header_timeout,
             tcp_send_buffer: settings.tcp_send_buffer,
-            ws_config: ws_config(settings),
+            tls,
             counters,
             tasks: TaskTracker::new(),
             shutdown,
         })
     }
 
-    /// Accepts connections until `shutdown` is cancelled, then waits (up to
-    /// [`SHUTDOWN_DEADLINE`]) for every connection and session to finish.
-    pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener, app: Router) {
+    /// Accepts connections until `shutdown` is cancelled, then waits (up to `deadline`)
+    /// for every connection and session to finish.
+    pub(crate) async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        app: Router,
+        deadline: Duration,
+    ) {
         let mut prune = tokio::time::interval(PRUNE_INTERVAL);
         prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -286,7 +458,7 @@ impl Front {
         // Sessions watch the same token and close themselves with 1001; connections
         // finish the request they are serving.
         self.tasks.close();
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, self.tasks.wait())
+        if tokio::time::timeout(deadline, self.tasks.wait())
             .await
             .is_err()
         {
@@ -334,7 +506,24 @@ impl Front {
             _permit: permit,
             counters: self.counters.clone(),
         });
-        let connection = self.clone().serve_connection(tcp, peer, app.clone(), slot);
+        let front = self.clone();
+        let app = app.clone();
+        let connection = async move {
+            match front.tls.clone() {
+                None => front.serve_connection(tcp, peer, app, slot).await,
+                Some(Tls(acceptor)) => {
+                    // The handshake counts against the request-head timeout.
+                    match tokio::time::timeout(front.header_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => front.serve_connection(tls, peer, app, slot).await,
+                        Ok(Err(e)) => debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => {
+                            front.counters.header_timed_out();
+                            debug!("TLS handshake not completed in time; connection dropped");
+                        }
+                    }
+                }
+            }
+        };
         self.tasks
             .spawn(connection.instrument(info_span!("http", %peer)));
     }
@@ -348,13 +537,15 @@ impl Front {
         builder
     }
 
-    async fn serve_connection(
+    async fn serve_connection<I>(
         self: Arc<Self>,
-        tcp: TcpStream,
+        io: I,
         peer: SocketAddr,
         app: Router,
         slot: Arc<ConnectionSlot>,
-    ) {
+    ) where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let router = TowerToHyperService::new(app);
         let service = service_fn(move |mut request: hyper::Request<Incoming>| {
             // What `into_make_service_with_connect_info` would have inserted, plus the
@@ -365,7 +556,7 @@ impl Front {
         });
         let connection = self
             .http1()
-            .serve_connection(TokioIo::new(tcp), service)
+            .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
         tokio::pin!(connection);
         let result = tokio::select! {
@@ -405,23 +596,42 @@ impl Front {
         };
         let front = self.clone();
         self.tasks.spawn(async move {
-            let service =
-                service_fn(move |_request| async move { Ok::<_, Infallible>(refusal(why)) });
-            let mut builder = front.http1();
-            builder.keep_alive(false);
-            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            let answer = async {
+                match front.tls.clone() {
+                    None => front.answer_refusal(tcp, why).await,
+                    Some(Tls(acceptor)) => {
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(front.header_timeout, acceptor.accept(tcp)).await
+                        {
+                            front.answer_refusal(tls, why).await;
+                        }
+                    }
+                }
+            };
             tokio::select! {
-                _ = connection => {}
+                () = answer => {}
                 () = front.shutdown.cancelled() => {}
             }
             drop(permit);
         });
     }
 
-    /// Completes a WebSocket upgrade and runs `session` on it in a tracked task.
+    async fn answer_refusal<I>(&self, io: I, why: Refusal)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = service_fn(move |_request| async move { Ok::<_, Infallible>(refusal(why)) });
+        let mut builder = self.http1();
+        builder.keep_alive(false);
+        let _ = builder.serve_connection(TokioIo::new(io), service).await;
+    }
+
+    /// Completes a WebSocket upgrade and runs `session` on it in a tracked task, in the
+    /// session's span `span`.
     fn upgrade<F, Fut>(
         &self,
-        peer: SocketAddr,
+        config: WebSocketConfig,
+        span: tracing::Span,
         slot: Arc<ConnectionSlot>,
         mut request: Request,
         session: F,
@@ -438,9 +648,6 @@ impl Front {
             }
         };
         let on_upgrade = hyper::upgrade::on(&mut request);
-        let config = self.ws_config;
-        // A root span: the connection's `http` span ends with the upgrade.
-        let span = info_span!(parent: None, "session", %peer);
         self.tasks.spawn(
             async move {
                 match on_upgrade.await {
@@ -522,16 +729,46 @@ fn check_upgrade(
         .ok_or((StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key"))
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct WsQuery {
+    room: Option<String>,
+}
+
 async fn game_upgrade(
     State(state): State<GameState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(slot): Extension<Arc<ConnectionSlot>>,
+    Query(query): Query<WsQuery>,
     request: Request,
 ) -> Response {
-    let ctx = state.session.clone();
+    let room_id = query
+        .room
+        .unwrap_or_else(|| state.registry.default_room().to_owned());
+    // The room's tick rate sets the message quota and its queue the write buffer; an
+    // unknown room is refused after the upgrade (4013), where a browser can see why.
+    let room = state.registry.get(&room_id);
+    let room_settings = room
+        .as_ref()
+        .map_or(&state.settings.room, |r| &r.config().settings);
+    let config = ws_config(room_settings.outbound_queue_bytes);
+    let ctx = SessionContext {
+        registry: state.registry.clone(),
+        keys: state.keys.clone(),
+        limits: state.settings.message_limits(room_settings.tick_rate),
+        room_id: room_id.clone(),
+        handshake_timeout: state.settings.handshake_timeout,
+        stall_timeout: state.settings.stall_timeout,
+        outbound_queue: state.settings.outbound_queue,
+        ping_interval: state.settings.ping_interval,
+        idle_timeout: state.settings.idle_timeout,
+        counters: state.counters.clone(),
+        shutdown: state.shutdown.clone(),
+    };
+    // A root span: the connection's `http` span ends with the upgrade.
+    let span = info_span!(parent: None, "session", %peer, room = %room_id, player = field::Empty);
     state
         .front
-        .upgrade(peer, slot, request, move |ws| session::run(ws, ctx))
+        .upgrade(config, span, slot, request, move |ws| session::run(ws, ctx))
 }
 
 /// The conformance endpoint: the game's accept path, limits and WebSocket configuration,
@@ -544,13 +781,17 @@ pub fn start_echo(
 ) -> Result<EchoServer, ServeError> {
     let local_addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
     let counters = Arc::new(Counters::default());
-    let front = Front::new(settings, counters.clone(), shutdown);
+    let front = Front::new(settings, None, counters.clone(), shutdown);
     let app = Router::new()
         .route("/", get(echo_upgrade))
         .route("/ws", get(echo_upgrade))
-        .with_state(front.clone());
+        .with_state(EchoState {
+            front: front.clone(),
+            config: ws_config(settings.room.outbound_queue_bytes),
+        });
+    let deadline = settings.shutdown_timeout;
     let task = tokio::spawn(async move {
-        front.serve(listener, app).await;
+        front.serve(listener, app, deadline).await;
         Ok(())
     });
     Ok(EchoServer {
@@ -582,14 +823,23 @@ impl EchoServer {
     }
 }
 
+#[derive(Debug, Clone)]
+struct EchoState {
+    front: Arc<Front>,
+    config: WebSocketConfig,
+}
+
 async fn echo_upgrade(
-    State(front): State<Arc<Front>>,
+    State(state): State<EchoState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(slot): Extension<Arc<ConnectionSlot>>,
     request: Request,
 ) -> Response {
-    let counters = front.counters.clone();
-    front.upgrade(peer, slot, request, move |ws| {
-        crate::echo::run(ws, counters)
-    })
+    let counters = state.front.counters.clone();
+    let span = info_span!(parent: None, "session", %peer);
+    state
+        .front
+        .upgrade(state.config, span, slot, request, move |ws| {
+            crate::echo::run(ws, counters)
+        })
 }

@@ -22,22 +22,26 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use shared::codec::{decode_client, encode};
-use shared::protocol::{ClientMessage, PlayerName, Pong, ProtocolError, ServerMessage, close};
+use shared::protocol::{
+    ClientMessage, Hello, PlayerName, Pong, ProtocolError, ServerMessage, close,
+};
 use shared::rules::BUTTON_FIRE;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{Span, debug, info};
 
 use crate::counters::{self, Counters};
 use crate::limits::{Admission, MessageLimiter, MessageLimits};
-use crate::room::{OutboundReceiver, RoomError, RoomHandle, RoomInput, Seat};
+use crate::room::{JoinKind, Kick, OutboundReceiver, RoomError, RoomHandle, RoomInput, Seat};
+use crate::rooms::RoomRegistry;
+use crate::tokens::{ResumeClaims, TokenError, TokenKeys, unix_now};
 
 /// Button bits the protocol defines; any other bit set is invalid input.
 pub const KNOWN_BUTTONS: u8 = BUTTON_FIRE;
@@ -49,12 +53,16 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// What a session needs from the server.
 #[derive(Debug, Clone)]
 pub struct SessionContext {
-    pub room: RoomHandle,
+    pub registry: Arc<RoomRegistry>,
+    pub keys: Arc<TokenKeys>,
+    /// The room the URL asks for (`/ws?room=`, else the default room).
+    pub room_id: String,
     pub handshake_timeout: Duration,
     pub stall_timeout: Duration,
     pub outbound_queue: usize,
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
+    /// The message quota: from the room's tick rate, resolved at the upgrade.
     pub limits: MessageLimits,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
@@ -89,6 +97,16 @@ pub enum SessionError {
     Flooding { factor: u32, window: Duration },
     #[error("the server is shutting down")]
     Shutdown,
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("no room {0:?}")]
+    UnknownRoom(String),
+    #[error("{0}")]
+    TokenRequired(&'static str),
+    #[error("another session took over this player")]
+    Replaced,
+    #[error("the room was closed")]
+    RoomClosed,
     #[error("websocket error: {0}")]
     WebSocket(#[from] tungstenite::Error),
     #[error("could not encode a message: {0}")]
@@ -102,7 +120,13 @@ impl SessionError {
             SessionError::Protocol(e) => e.close_code(),
             SessionError::HandshakeTimeout(_) => close::HANDSHAKE_TIMEOUT,
             SessionError::Room(RoomError::Full) => close::ROOM_FULL,
-            SessionError::Room(_) | SessionError::Shutdown => close::GOING_AWAY,
+            SessionError::Room(RoomError::ResumeFailed(_)) => close::RESUME_FAILED,
+            SessionError::Room(RoomError::Closed) | SessionError::RoomClosed => close::ROOM_CLOSED,
+            SessionError::Room(RoomError::Spawn(_)) | SessionError::Shutdown => close::GOING_AWAY,
+            SessionError::Token(e) => e.close_code(),
+            SessionError::UnknownRoom(_) => close::UNKNOWN_ROOM,
+            SessionError::TokenRequired(_) => close::TOKEN_INVALID,
+            SessionError::Replaced => close::REPLACED,
             SessionError::Stalled(_) | SessionError::Behind(_) => close::TOO_SLOW,
             SessionError::Idle(_) => close::IDLE_TIMEOUT,
             SessionError::UnknownButtons(_)
@@ -112,6 +136,21 @@ impl SessionError {
             SessionError::Encode(_) => close::INTERNAL_ERROR,
             SessionError::WebSocket(e) => return websocket_close_code(e),
         })
+    }
+}
+
+impl SessionError {
+    /// Whether the room should hold the player for a resume after this error: the
+    /// connection failed (lost, stalled, silent), not the player's conduct.
+    fn keeps_player(&self) -> bool {
+        matches!(
+            self,
+            SessionError::Stalled(_)
+                | SessionError::Behind(_)
+                | SessionError::Idle(_)
+                | SessionError::WebSocket(_)
+                | SessionError::Shutdown
+        )
     }
 }
 
@@ -146,7 +185,21 @@ where
 {
     Counters::inc(&ctx.counters.sessions_total);
     Counters::inc(&ctx.counters.sessions_open);
-    let code = match serve(&mut ws, &ctx).await {
+    let mut inputs = None;
+    let result = serve(&mut ws, &ctx, &mut inputs).await;
+    // A session that ends on purpose (the client closed it, or broke the protocol)
+    // frees its seat now; one whose connection was lost keeps its player for a resume.
+    let hold = match &result {
+        Ok(Ended::PeerClosed) => false,
+        Ok(Ended::Vanished) => true,
+        Err(e) => e.keeps_player(),
+    };
+    if let Some(inputs) = inputs.take()
+        && !hold
+    {
+        let _ = inputs.try_send(RoomInput::Leave);
+    }
+    let code = match result {
         Ok(Ended::PeerClosed) => {
             debug!("session closed by peer");
             close::NORMAL
@@ -193,35 +246,64 @@ where
     .await;
 }
 
-async fn serve<S>(ws: &mut WebSocketStream<S>, ctx: &SessionContext) -> Result<Ended, SessionError>
+async fn serve<S>(
+    ws: &mut WebSocketStream<S>,
+    ctx: &SessionContext,
+    inputs_slot: &mut Option<mpsc::Sender<RoomInput>>,
+) -> Result<Ended, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let limiter = MessageLimiter::new(&ctx.limits);
-    let name = tokio::select! {
+    let (hello, name) = tokio::select! {
         biased;
         _ = ctx.shutdown.cancelled() => return Err(SessionError::Shutdown),
         hello = handshake(ws, &limiter, ctx) => match hello? {
-            Handshake::Hello(name) => name,
+            Handshake::Hello(hello, name) => (hello, name),
             Handshake::Ended(ended) => return Ok(ended),
         },
     };
+    let room = ctx
+        .registry
+        .get(&ctx.room_id)
+        .ok_or_else(|| SessionError::UnknownRoom(ctx.room_id.clone()))?;
+    let kind = admission(&hello, &room, ctx)?;
     let Seat {
-        welcome,
+        mut welcome,
+        joined,
         inputs,
         mut outbound,
-    } = ctx.room.join(name, ctx.outbound_queue).await?;
+        kick,
+    } = tokio::select! {
+        biased;
+        _ = ctx.shutdown.cancelled() => return Err(SessionError::Shutdown),
+        seat = room.join(kind, name, ctx.outbound_queue) => seat?,
+    };
+    *inputs_slot = Some(inputs.clone());
+    welcome.resume_token = ctx.keys.sign_resume(&ResumeClaims {
+        room: room.id().to_owned(),
+        player: joined.player.clone(),
+        entity: joined.entity,
+        generation: joined.generation,
+    });
+    if joined.resumed {
+        Counters::inc(&ctx.counters.resumes_total);
+    }
+    Span::current().record("player", joined.player.as_str());
     info!(
         client = welcome.client_id,
         entity = welcome.entity,
+        resumed = joined.resumed,
         "joined"
     );
     send(
         ws,
         encode(&ServerMessage::Welcome(welcome))?.into(),
         ctx.stall_timeout,
+        &ctx.counters,
     )
     .await?;
+    let mut kick = Some(kick);
 
     let mut checks = InputChecks::default();
     let mut keepalive = Keepalive::new(Instant::now(), ctx.ping_interval, ctx.idle_timeout);
@@ -238,7 +320,10 @@ where
                 let Some(message) = frame.transpose()? else { return Ok(Ended::Vanished) };
                 keepalive.heard(Instant::now());
                 let message = match message {
-                    Message::Binary(bytes) => decode(&bytes)?,
+                    Message::Binary(bytes) => {
+                        Counters::add(&ctx.counters.bytes_in_total, bytes.len());
+                        decode(&bytes)?
+                    }
                     Message::Text(_) => return Err(ProtocolError::TextFrame.into()),
                     Message::Close(_) => return Ok(Ended::PeerClosed),
                     // tungstenite answers pings itself; they still count towards the
@@ -250,36 +335,36 @@ where
                     Message::Frame(_) => continue,
                 };
                 // Invalid messages close the session even when they are over the rate.
-                checks.check(&message, ctx.room.current_tick())?;
+                checks.check(&message, room.current_tick())?;
                 if !admit(&limiter, ctx)? {
                     continue;
                 }
                 match message {
                     ClientMessage::Input(input) => forward(&inputs, RoomInput::Input(input), ctx)?,
                     ClientMessage::SnapshotSettings(asked) => {
-                        let granted = ctx.room.config().clamp(asked);
+                        let granted = room.config().clamp(asked);
                         forward(&inputs, RoomInput::Settings(granted), ctx)?;
                         let reply = ServerMessage::SnapshotSettings(granted);
-                        send(ws, encode(&reply)?.into(), ctx.stall_timeout).await?;
+                        send(ws, encode(&reply)?.into(), ctx.stall_timeout, &ctx.counters).await?;
                     }
                     ClientMessage::Desync(report) => forward(&inputs, RoomInput::Desync(report.tick), ctx)?,
                     ClientMessage::Ping(ping) => {
                         let pong = ServerMessage::Pong(Pong {
                             client_time: ping.client_time,
-                            server_tick: ctx.room.current_tick(),
+                            server_tick: room.current_tick(),
                         });
-                        send(ws, encode(&pong)?.into(), ctx.stall_timeout).await?;
+                        send(ws, encode(&pong)?.into(), ctx.stall_timeout, &ctx.counters).await?;
                     }
                     ClientMessage::Hello(_) => return Err(ProtocolError::Unexpected("a second Hello").into()),
                 }
             }
             out = outbound.recv() => match out {
                 Some(bytes) => {
-                    send(ws, bytes, ctx.stall_timeout).await?;
+                    send(ws, bytes, ctx.stall_timeout, &ctx.counters).await?;
                     backlog.after_send(Instant::now(), &outbound, ctx.stall_timeout)?;
                 }
-                // The room dropped us: it is shutting down.
-                None => return Err(SessionError::Shutdown),
+                // The room dropped us; it said why, unless it is shutting down.
+                None => return Err(kicked(kick.take())),
             },
             () = &mut timer => {
                 match keepalive.on_timer(Instant::now()) {
@@ -297,8 +382,68 @@ where
 }
 
 enum Handshake {
-    Hello(PlayerName),
+    Hello(Hello, PlayerName),
     Ended(Ended),
+}
+
+/// Why the room ended the session, from its kick message.
+fn kicked(kick: Option<oneshot::Receiver<Kick>>) -> SessionError {
+    match kick.map(|mut k| k.try_recv()) {
+        Some(Ok(Kick::Replaced)) => SessionError::Replaced,
+        Some(Ok(Kick::RoomClosed)) => SessionError::RoomClosed,
+        _ => SessionError::Shutdown,
+    }
+}
+
+/// How the `Hello` gets into the room: resume token, join token, or anonymously where
+/// allowed. Checks are in the order that tells the client the most useful thing:
+/// signature (4009), room (4012), expiry (4010), reuse (4011).
+fn admission(
+    hello: &Hello,
+    room: &RoomHandle,
+    ctx: &SessionContext,
+) -> Result<JoinKind, SessionError> {
+    if !hello.resume_token.is_empty() {
+        let claims = ctx
+            .keys
+            .verify_resume(&hello.resume_token)
+            .map_err(|_| RoomError::ResumeFailed("invalid resume token"))?;
+        if claims.room != room.id() {
+            return Err(TokenError::WrongRoom {
+                token_room: claims.room,
+                room: room.id().to_owned(),
+            }
+            .into());
+        }
+        return Ok(JoinKind::Resume {
+            player: claims.player,
+            entity: claims.entity,
+            generation: claims.generation,
+        });
+    }
+    if !hello.join_token.is_empty() {
+        let claims = ctx.keys.verify_join(&hello.join_token)?;
+        let now = unix_now();
+        claims.check(room.id(), now)?;
+        ctx.keys.consume(&claims, now)?;
+        return Ok(JoinKind::Token {
+            player: claims.player,
+            nonce: claims.nonce,
+        });
+    }
+    if ctx.keys.join_secret_configured() {
+        return Err(SessionError::TokenRequired(
+            "this server needs a join token (POST /api/rooms/{id}/join)",
+        ));
+    }
+    if room.config().settings.private {
+        return Err(SessionError::TokenRequired(
+            "this room is private: it needs a join token",
+        ));
+    }
+    Ok(JoinKind::Anonymous {
+        player: format!("a-{:016x}", rand::random::<u64>()),
+    })
 }
 
 /// Waits for a valid Hello.
@@ -321,8 +466,12 @@ where
         };
         match message {
             Message::Binary(bytes) => {
-                return match decode(&bytes)? {
-                    ClientMessage::Hello(hello) => Ok(Handshake::Hello(hello.validate()?)),
+                Counters::add(&ctx.counters.bytes_in_total, bytes.len());
+                return match decode_first(&bytes)? {
+                    ClientMessage::Hello(hello) => {
+                        let name = hello.validate()?;
+                        Ok(Handshake::Hello(hello, name))
+                    }
                     ClientMessage::Input(_) => {
                         Err(ProtocolError::Unexpected("Input before Hello").into())
                     }
@@ -526,15 +675,28 @@ fn decode(bytes: &[u8]) -> Result<ClientMessage, ProtocolError> {
     decode_client(bytes).map_err(|e| ProtocolError::Undecodable(e.to_string()))
 }
 
+/// The first message: like [`decode`], but a `Hello` of another protocol version (whose
+/// layout may differ) is refused as such.
+fn decode_first(bytes: &[u8]) -> Result<ClientMessage, ProtocolError> {
+    decode_client(bytes).map_err(|e| match shared::codec::peek_hello_version(bytes) {
+        Some(got) if got != shared::protocol::PROTOCOL_VERSION => ProtocolError::Version { got },
+        _ => ProtocolError::Undecodable(e.to_string()),
+    })
+}
+
 async fn send<S>(
     ws: &mut WebSocketStream<S>,
     bytes: Bytes,
     stall: Duration,
+    counters: &Counters,
 ) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    send_message(ws, Message::Binary(bytes), stall).await
+    let len = bytes.len();
+    send_message(ws, Message::Binary(bytes), stall).await?;
+    Counters::add(&counters.bytes_out_total, len);
+    Ok(())
 }
 
 async fn send_message<S>(
@@ -598,6 +760,19 @@ mod tests {
             client_time: u32::MAX,
         });
         assert!(c.check(&ping, 0).is_ok());
+    }
+
+    #[test]
+    fn a_hello_of_another_version_is_refused_as_such() {
+        let v2 = [0, 2, 3, b'a', b'd', b'a'];
+        assert_eq!(
+            decode_first(&v2).map_err(|e| e.close_code()),
+            Err(close::PROTOCOL_VERSION)
+        );
+        assert_eq!(
+            decode_first(&[0xff, 0]).map_err(|e| e.close_code()),
+            Err(close::BAD_MESSAGE)
+        );
     }
 
     #[test]

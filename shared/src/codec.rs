@@ -73,6 +73,15 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, CodecError> {
     decode_exact(bytes, client_config())
 }
 
+/// The protocol version of a `Hello`, read from its first bytes only (the tag, then
+/// the version), for messages that do not decode as this version's `Hello`: a client of
+/// another version gets told so (4001) rather than that its bytes are garbage (4000).
+pub fn peek_hello_version(bytes: &[u8]) -> Option<u16> {
+    let ((tag, version), _) =
+        bincode::serde::decode_from_slice::<(u32, u16), _>(bytes, client_config()).ok()?;
+    (tag == 0).then_some(version)
+}
+
 /// Decodes one server message (client side). Never panics, whatever the bytes.
 pub fn decode_server(bytes: &[u8]) -> Result<ServerMessage, CodecError> {
     decode_exact(bytes, server_config())
@@ -107,6 +116,16 @@ pub fn encode_full_snapshot_with_body(
 mod tests {
     use super::*;
     use crate::map::{MapInfo, WallRect};
+
+    #[test]
+    fn the_version_of_an_older_hello_can_be_read() {
+        // A protocol v2 Hello: tag 0, version 2, name "ada" (no tokens).
+        let v2 = [0, 2, 3, b'a', b'd', b'a'];
+        assert!(decode_client(&v2).is_err());
+        assert_eq!(peek_hello_version(&v2), Some(2));
+        assert_eq!(peek_hello_version(&[1, 2, 3]), None, "not a Hello");
+        assert_eq!(peek_hello_version(&[]), None);
+    }
     use crate::protocol::*;
     use proptest::prelude::*;
 
@@ -128,12 +147,16 @@ mod tests {
 
     fn client_message() -> impl Strategy<Value = ClientMessage> {
         prop_oneof![
-            (any::<u16>(), "\\PC{0,20}").prop_map(|(protocol_version, name)| {
-                ClientMessage::Hello(Hello {
-                    protocol_version,
-                    name,
-                })
-            }),
+            (any::<u16>(), "\\PC{0,20}", "[!-~]{0,40}", "[!-~]{0,40}").prop_map(
+                |(protocol_version, name, join_token, resume_token)| {
+                    ClientMessage::Hello(Hello {
+                        protocol_version,
+                        name,
+                        join_token,
+                        resume_token,
+                    })
+                }
+            ),
             any::<(u32, u32, i8, i8, u16, u8)>().prop_map(
                 |(seq, ack_tick, move_x, move_y, aim, buttons)| {
                     ClientMessage::Input(Input {
@@ -196,6 +219,11 @@ mod tests {
                                 rate: snapshot_rate,
                                 max_bytes_per_sec: 8192,
                             },
+                            room: "duel-1".into(),
+                            player: format!("p{client_id}"),
+                            resume_token: "r.token".into(),
+                            resume_grace_s: tick_rate,
+                            resumed: entity % 2 == 0,
                         })
                     }
                 ),

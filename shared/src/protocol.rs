@@ -1,4 +1,4 @@
-//! Protocol v2: the messages of a Tickwire WebSocket session.
+//! Protocol v3: the messages of a Tickwire WebSocket session.
 //!
 //! One message per binary WebSocket frame, encoded by [`crate::codec`]. PROTOCOL.md at the
 //! repository root documents the byte layout; this module is its source of truth.
@@ -18,10 +18,14 @@ use serde::{Deserialize, Serialize};
 use crate::map::MapInfo;
 
 /// Bumped on every incompatible change of the wire format.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Longest accepted player name, in characters.
 pub const MAX_NAME_CHARS: usize = 16;
+
+/// Longest join or resume token a `Hello` may carry, in bytes. Tokens are opaque to
+/// clients (the server signs and checks them); real ones are about 150 bytes.
+pub const MAX_TOKEN_BYTES: usize = 400;
 
 /// Client → server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,12 +60,19 @@ pub struct Desync {
 }
 
 /// Opens a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Hello {
     /// Must equal [`PROTOCOL_VERSION`].
     pub protocol_version: u16,
     /// Display name: 1 to [`MAX_NAME_CHARS`] characters, no control characters.
     pub name: String,
+    /// A join token (a seat reservation from `POST /api/rooms/{id}/join`), or empty for
+    /// an anonymous join where the server allows them.
+    pub join_token: String,
+    /// The `resume_token` of a previous session's [`Welcome`], to take back that
+    /// session's player within the room's grace period; empty for a new player. When
+    /// set, `join_token` is ignored.
+    pub resume_token: String,
 }
 
 /// A player's intent. The server never accepts positions from clients.
@@ -122,6 +133,19 @@ pub struct Welcome {
     pub packing: Packing,
     /// The snapshot rate and budget granted until the client asks for others.
     pub settings: SnapshotSettings,
+    /// Id of the room joined (what `/ws?room=` takes).
+    pub room: String,
+    /// The player's id: from the join token, or given by the server to an anonymous player.
+    pub player: String,
+    /// Send it back in [`Hello::resume_token`] after losing the connection to take back
+    /// this player (same entity, position, health and score) within `resume_grace_s`.
+    /// Each session gets a new one; a used one is void.
+    pub resume_token: String,
+    /// Seconds the room keeps a disconnected player for a resume.
+    pub resume_grace_s: u16,
+    /// Whether this session took back an existing player (resume, or a join token naming
+    /// a player already in the room) rather than spawning a new one.
+    pub resumed: bool,
 }
 
 /// Packing of the delta payload inside [`Snapshot`]. PROTOCOL.md documents both; `Bits`
@@ -268,6 +292,26 @@ pub mod close {
     pub const POLICY_VIOLATION: u16 = 1008;
     /// Nothing (no message, no pong) arrived for the idle timeout.
     pub const IDLE_TIMEOUT: u16 = 4008;
+    /// The join token is missing (and this join needs one), malformed or not signed by
+    /// this server (forged).
+    pub const TOKEN_INVALID: u16 = 4009;
+    /// The join token has expired: ask for a new one.
+    pub const TOKEN_EXPIRED: u16 = 4010;
+    /// The join token was used already: ask for a new one.
+    pub const TOKEN_REUSED: u16 = 4011;
+    /// The join or resume token names another room than the one the URL asks for.
+    pub const WRONG_ROOM: u16 = 4012;
+    /// The room in the URL does not exist (or no longer does).
+    pub const UNKNOWN_ROOM: u16 = 4013;
+    /// The resume token is invalid, or the player is gone (grace period over): join anew.
+    pub const RESUME_FAILED: u16 = 4014;
+    /// Another session took over this player (a resume or a join with the same player
+    /// id); do not reconnect automatically.
+    pub const REPLACED: u16 = 4015;
+    /// The room was closed (deleted through the API): go back to the lobby.
+    pub const ROOM_CLOSED: u16 = 4016;
+    /// The server cannot admit the join right now (too many join tokens in flight).
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 /// A protocol rule a peer broke. Each variant maps to one close code.
@@ -291,6 +335,9 @@ pub enum ProtocolError {
     /// The player name is unacceptable.
     #[error("invalid name: {0}")]
     InvalidName(&'static str),
+    /// A token in `Hello` is too long or not printable ASCII.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
 }
 
 impl ProtocolError {
@@ -302,6 +349,7 @@ impl ProtocolError {
             ProtocolError::Version { .. } => close::PROTOCOL_VERSION,
             ProtocolError::Unexpected(_) => close::UNEXPECTED_MESSAGE,
             ProtocolError::InvalidName(_) => close::INVALID_NAME,
+            ProtocolError::InvalidToken(_) => close::TOKEN_INVALID,
         }
     }
 }
@@ -339,6 +387,14 @@ impl Hello {
         if name.chars().any(char::is_control) {
             return Err(ProtocolError::InvalidName("contains control characters"));
         }
+        for token in [&self.join_token, &self.resume_token] {
+            if token.len() > MAX_TOKEN_BYTES {
+                return Err(ProtocolError::InvalidToken("longer than 400 bytes"));
+            }
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ProtocolError::InvalidToken("not printable ASCII"));
+            }
+        }
         Ok(PlayerName(name.to_owned()))
     }
 }
@@ -351,6 +407,7 @@ mod tests {
         Hello {
             protocol_version: PROTOCOL_VERSION,
             name: name.to_owned(),
+            ..Hello::default()
         }
     }
 
@@ -370,10 +427,25 @@ mod tests {
     }
 
     #[test]
+    fn tokens_must_be_short_printable_ascii() {
+        let mut h = hello("ada");
+        h.join_token = "a.b-c_d".into();
+        assert!(h.validate().is_ok());
+        h.resume_token = "x".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(
+            h.validate().map_err(|e| e.close_code()),
+            Err(close::TOKEN_INVALID)
+        );
+        h.resume_token = "a b".into();
+        assert!(h.validate().is_err());
+    }
+
+    #[test]
     fn wrong_version_is_refused() {
         let h = Hello {
             protocol_version: PROTOCOL_VERSION + 1,
             name: "ada".into(),
+            ..Hello::default()
         };
         assert_eq!(
             h.validate().map_err(|e| e.close_code()),

@@ -1,4 +1,4 @@
-//! Golden vectors for the browser client: protocol v2 messages, delta snapshot
+//! Golden vectors for the browser client: protocol v3 messages, delta snapshot
 //! sequences, corrupted snapshots and trajectory positions, exactly as this crate
 //! encodes, decodes and applies them, written to `assets/web/testdata/golden.json`.
 //! `assets/web/codec.test.mjs` checks the JavaScript codec against that file.
@@ -817,6 +817,26 @@ fn client_messages() -> Vec<(&'static str, ClientMessage)> {
             ClientMessage::Hello(Hello {
                 protocol_version: PROTOCOL_VERSION,
                 name: "Zoë 🙂".into(),
+                join_token: String::new(),
+                resume_token: String::new(),
+            }),
+        ),
+        (
+            "Hello with a join token",
+            ClientMessage::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                name: "ada".into(),
+                join_token: "eyJyIjoiZHVlbCJ9.c2lnbmF0dXJl".into(),
+                resume_token: String::new(),
+            }),
+        ),
+        (
+            "Hello with a resume token",
+            ClientMessage::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                name: "ada".into(),
+                join_token: String::new(),
+                resume_token: "eyJwIjoiYWRhIn0.c2ln".into(),
             }),
         ),
         (
@@ -901,6 +921,11 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                     rate: 20,
                     max_bytes_per_sec: 32_768,
                 },
+                room: "default".into(),
+                player: "a-1f2e3d4c5b6a7988".into(),
+                resume_token: "eyJwIjoiYWRhIn0.c2ln".into(),
+                resume_grace_s: 15,
+                resumed: false,
             }),
         ),
         (
@@ -922,6 +947,11 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
                     rate: 1,
                     max_bytes_per_sec: 2048,
                 },
+                room: "duel".into(),
+                player: "user-42".into(),
+                resume_token: String::new(),
+                resume_grace_s: 300,
+                resumed: true,
             }),
         ),
         (

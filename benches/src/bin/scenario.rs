@@ -154,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
             seed: args.seed,
             name_prefix: "bot".into(),
             progress: false,
+            ..SwarmConfig::default()
         },
         swarm_stop.clone(),
     ));

@@ -25,6 +25,11 @@ pub struct RoomStats {
     pub replication_cpu_ms_p99: f64,
     /// Ticks started later than their deadline by more than a whole tick.
     pub late_ticks: u64,
+    /// Tick jitter: how far each tick started from its schedule (|actual start −
+    /// scheduled start|; ticks never start early), in milliseconds.
+    pub lateness_ms_p50: f64,
+    pub lateness_ms_p99: f64,
+    pub lateness_ms_max: f64,
     pub snapshots_sent: u64,
     /// Snapshots skipped because a client's outbound queue was full.
     pub snapshots_dropped: u64,
@@ -62,6 +67,9 @@ pub struct RoomStats {
     pub tick_cpu_us: Histogram<u64>,
     #[serde(skip)]
     pub replication_cpu_us: Histogram<u64>,
+    /// The interval's tick start lateness in microseconds (0 recorded as 1).
+    #[serde(skip)]
+    pub lateness_us: Histogram<u64>,
 }
 
 impl Default for RoomStats {
@@ -79,6 +87,9 @@ impl Default for RoomStats {
             tick_cpu_ms_p99: 0.0,
             replication_cpu_ms_p99: 0.0,
             late_ticks: 0,
+            lateness_ms_p50: 0.0,
+            lateness_ms_p99: 0.0,
+            lateness_ms_max: 0.0,
             snapshots_sent: 0,
             snapshots_dropped: 0,
             bytes_out: 0,
@@ -97,6 +108,7 @@ impl Default for RoomStats {
             replication_us: new_histogram(),
             tick_cpu_us: new_histogram(),
             replication_cpu_us: new_histogram(),
+            lateness_us: new_histogram(),
         }
     }
 }
@@ -129,7 +141,10 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 impl TickTimer {
-    pub fn record_tick(&mut self, d: Duration, cpu: Duration) {
+    pub fn record_tick(&mut self, d: Duration, cpu: Duration, lateness: Duration) {
+        self.current
+            .lateness_us
+            .saturating_record(micros(lateness).max(1));
         self.current.tick_us.saturating_record(micros(d).max(1));
         self.current
             .tick_cpu_us
@@ -157,6 +172,9 @@ impl TickTimer {
         out.tick_cpu_ms_p50 = ms(out.tick_cpu_us.value_at_quantile(0.5));
         out.tick_cpu_ms_p99 = ms(out.tick_cpu_us.value_at_quantile(0.99));
         out.replication_cpu_ms_p99 = ms(out.replication_cpu_us.value_at_quantile(0.99));
+        out.lateness_ms_p50 = ms(out.lateness_us.value_at_quantile(0.5));
+        out.lateness_ms_p99 = ms(out.lateness_us.value_at_quantile(0.99));
+        out.lateness_ms_max = ms(out.lateness_us.max());
         out
     }
 }

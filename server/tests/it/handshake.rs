@@ -62,6 +62,7 @@ fn hello(version: u16, name: &str) -> Vec<u8> {
     encode(&ClientMessage::Hello(Hello {
         protocol_version: version,
         name: name.into(),
+        ..Hello::default()
     }))
     .unwrap()
 }

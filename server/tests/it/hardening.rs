@@ -93,6 +93,7 @@ fn hello(name: &str) -> Vec<u8> {
     encode(&ClientMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         name: name.into(),
+        ..Hello::default()
     }))
     .unwrap()
 }

@@ -7,12 +7,20 @@
 mod gameplay;
 mod handshake;
 mod hardening;
+mod jitter;
 mod lifecycle;
+mod metrics;
 mod replication;
+mod resume;
+mod rooms;
+mod shutdown;
+mod tls;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use bot_client::{Client, WorldView};
+use bot_client::api::ApiClient;
+use bot_client::{Client, ClientError, ConnectOptions, WorldView};
 use clap::Parser;
 use server::{Server, ServerConfig};
 use tokio::net::TcpListener;
@@ -62,8 +70,41 @@ impl TestServer {
         format!("ws://{}/ws", self.server().local_addr())
     }
 
+    /// The WebSocket URL of room `id`.
+    pub fn room_url(&self, id: &str) -> String {
+        format!("ws://{}/ws?room={id}", self.server().local_addr())
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.server().local_addr())
+    }
+
+    /// The rooms API, without an admin token.
+    pub fn api(&self) -> ApiClient {
+        ApiClient::new(&self.base(), None, None).unwrap()
+    }
+
+    /// The rooms API with the admin token `token`.
+    pub fn admin(&self, token: &str) -> ApiClient {
+        ApiClient::new(&self.base(), None, Some(token.to_owned())).unwrap()
+    }
+
     pub async fn client(&self, name: &str) -> Client {
         Client::connect(&self.url(), name).await.unwrap()
+    }
+
+    /// Connects to `url` with a join token; the error if the server refuses.
+    pub async fn join_with(
+        &self,
+        url: &str,
+        name: &str,
+        token: &str,
+    ) -> Result<Client, ClientError> {
+        let options = ConnectOptions {
+            join_token: token.to_owned(),
+            ..ConnectOptions::default()
+        };
+        Client::connect_with(url, name, &options).await
     }
 
     /// Cancels and waits for the server to finish its shutdown.
@@ -91,4 +132,39 @@ pub async fn receive_snapshots(client: &mut Client, n: u32) {
         })
         .await
         .unwrap();
+}
+
+/// The close code a refused connection got (panics if it was welcomed).
+pub fn refused_with(result: Result<Client, ClientError>) -> u16 {
+    match result {
+        Err(ClientError::Closed {
+            code: Some(code), ..
+        }) => code,
+        Err(e) => panic!("expected a close code, got {e}"),
+        Ok(client) => panic!("expected a refusal, got {:?}", client.welcome()),
+    }
+}
+
+/// A directory of its own under the system's temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tickwire-it-{name}-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes a rooms file and returns its path.
+pub fn rooms_file(name: &str, toml: &str) -> PathBuf {
+    let path = temp_dir(name).join("rooms.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+/// A JSON body as a `serde_json::Value`.
+pub fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }

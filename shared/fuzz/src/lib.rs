@@ -428,6 +428,8 @@ pub fn fuzz_client_message(data: &[u8]) {
         let again = Hello {
             protocol_version: PROTOCOL_VERSION,
             name: name.to_owned(),
+            join_token: String::new(),
+            resume_token: String::new(),
         };
         assert_eq!(again.validate().as_ref().map(|n| n.as_str()), Ok(name));
     }
@@ -457,6 +459,8 @@ pub fn client_seeds() -> Vec<(String, Vec<u8>)> {
         ClientMessage::Hello(Hello {
             protocol_version: version,
             name: name.to_owned(),
+            join_token: String::new(),
+            resume_token: String::new(),
         })
     };
     let msgs = [
@@ -681,6 +685,11 @@ pub fn snapshot_seeds() -> Vec<(String, Vec<u8>)> {
                 rate: 20,
                 max_bytes_per_sec: 8_192,
             },
+            room: "default".to_owned(),
+            player: "p1".to_owned(),
+            resume_token: "t".to_owned(),
+            resume_grace_s: 15,
+            resumed: false,
         })),
     ));
     seeds.push((
