@@ -1,20 +1,21 @@
 // Tickwire web client: wires the lobby, the connection, the game model, the renderer and
 // the HUD together and runs the frame loop.
 //
-//   net.js       WebSocket session: snapshots, inputs at the tick rate, reconnection
+//   net.js       WebSocket session: seat reservation, snapshots, inputs at the tick rate,
+//                reconnection (resume within the grace period, else a fresh join)
 //   game.js      one session's model: interpolation, prediction, kill feed, scoreboard
 //   interp.js    snapshot buffer, server tick clock, interpolation of remote entities
 //   predict.js   own-player prediction and reconciliation
 //   movement.js  the server's movement rules, bit for bit
 //   killfeed.js  kills derived from consecutive snapshots
-//   codec.js     the wire format (protocol v2)
+//   codec.js     the wire format (protocol v3)
 //   render.js    canvas drawing;  ui.js  lobby and HUD;  controls.js  keyboard and mouse
 
 import { Controls } from './controls.js';
 import { Game } from './game.js';
 import { Connection, State } from './net.js';
 import { Renderer } from './render.js';
-import { Ui, roomUrl } from './ui.js';
+import { Ui, wsUrl } from './ui.js';
 
 const canvas = document.getElementById('view');
 const renderer = new Renderer(canvas);
@@ -44,8 +45,9 @@ function join(room, name) {
   leave(null);
   session.room = room;
   const conn = new Connection({
-    url: roomUrl(room),
+    room,
     name,
+    wsUrl,
     sampleInput: () => controls.sample(),
     handlers: {
       onState(state, info) {
@@ -57,6 +59,8 @@ function join(room, name) {
         if (state === State.FAILED) leave(info.why);
       },
       onWelcome(welcome) {
+        // A resumed session is the same player (same entity) from a new keyframe: a new
+        // model, so that prediction and interpolation start over from it.
         if (session.conn === conn) session.game = new Game(welcome);
       },
       onSnapshot(tick, entities, lastInputSeq, now) {
@@ -101,7 +105,8 @@ function frame(now) {
   requestAnimationFrame(frame);
 }
 
-// A read-only window into the client for tests and curious players (copies, no handles).
+// A read-only window into the client for tests and curious players (copies, no handles),
+// plus one test hook.
 Object.defineProperty(window, '__tickwire', {
   value: Object.freeze({
     get state() {
@@ -109,6 +114,14 @@ Object.defineProperty(window, '__tickwire', {
     },
     get frames() {
       return session.frames;
+    },
+    /** Sessions that took back the own player after a lost connection. */
+    get resumes() {
+      return session.conn ? session.conn.resumes : 0;
+    },
+    /** For tests: stop answering on the socket and reconnect (a lost connection to the server). */
+    simulateLoss() {
+      session.conn?.simulateLoss();
     },
     get ownId() {
       return session.game ? session.game.ownId : null;

@@ -1,6 +1,8 @@
-// The connection to a Tickwire server: WebSocket, handshake, snapshots (applied to a
-// ClientView, checksum verified, a keyframe asked for on a mismatch), inputs at the tick
-// rate, pings, traffic statistics, and reconnection with backoff.
+// The connection to a Tickwire server: seat reservation (rooms API), WebSocket, handshake,
+// snapshots (applied to a ClientView, checksum verified, a keyframe asked for on a
+// mismatch), inputs at the tick rate, pings, traffic statistics, and reconnection with
+// backoff: a resume of the same player within the grace period, else a fresh join.
+// What to do after each close code is the pure `planAfterClose`, tested in net.test.mjs.
 //
 // Browser module (WebSocket, performance, timers), but no DOM: what it learns goes to
 // the handlers given to the constructor.
@@ -25,7 +27,7 @@ export const State = Object.freeze({
   LOST: 'lost',
   /** A retry is under way. */
   RETRYING: 'retrying',
-  /** Closed for a reason retrying cannot fix (a refused name, a protocol error). */
+  /** Closed for a reason retrying cannot fix (a refused name, a protocol error, a closed room). */
   FAILED: 'failed',
 });
 
@@ -49,18 +51,131 @@ const WINDOW_MS = 1000;
 const HISTORY = 120;
 
 /**
- * Close codes after which connecting again may work (server restart, capacity, a
- * dropped link). The others mean this client or its name was refused: retrying the same
- * thing would fail the same way.
+ * Close codes after which connecting again may work (a dropped link, a server restart,
+ * capacity). The others mean this client, its name or its room was refused: retrying the
+ * same thing would fail the same way. 0 stands for a loss the client noticed itself (a
+ * socket error, no Welcome in time, silence).
  */
-const RETRYABLE = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014, 4004, 4005, 4006, 4008]);
-/** The server could not give back the player a resume token named: join anew instead. */
+const RETRYABLE = new Set([0, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4004, 4005, 4006, 4008]);
+/** Join tokens that are no good any more: reserve the seat again. */
+const NEW_TOKEN = new Set([4010, 4011]);
+/** The room is not there (or not this one): back to the lobby. */
+const TO_LOBBY = new Set([4012, 4013, 4016]);
+/** Where the connection was, after a lost one, at least this much grace must be left. */
+const RESUME_MARGIN_MS = 1000;
+/** The player could not be taken back (PROTOCOL.md): join anew. */
 const RESUME_REFUSED = 4014;
+
+/** What to do after a session ended (see `planAfterClose`). */
+export const Action = Object.freeze({
+  /** Reconnect to the same room with the resume token, after `delayMs`. */
+  RESUME: 'resume',
+  /** Join the room anew (a fresh join token where the room came from the API), after `delayMs`. */
+  JOIN: 'join',
+  /** Back to the lobby with `why` (and refresh the room list). */
+  LOBBY: 'lobby',
+  /** Stop here, do not reconnect by ourselves; show `why`. */
+  STOP: 'stop',
+});
+
+/** The reconnection delay before attempt `attempt` (0-based): 0.5 s doubling to 10 s, ±25 %. */
+export function backoffMs(attempt, random = Math.random) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(attempt, 10));
+  return Math.round(base * (0.75 + random() * 0.5));
+}
+
+/**
+ * What to do after a session closed with `code` (0 for a loss the client noticed
+ * itself). Pure, for the tests. `resumeToken`: the newest Welcome's; `lostAt`: when the
+ * last connected session was lost (ms, null if it never connected); `graceS`: that
+ * Welcome's `resume_grace_s`; `attempt`: reconnection attempts since the last Welcome.
+ *
+ * Returns `{action, delayMs, why, dropResume, refresh, nameRefused}`:
+ * - 1006, 4006, 4008 and the other retryable codes: resume while at least
+ *   RESUME_MARGIN_MS of the grace is left, with the backoff capped so that the attempt
+ *   happens inside it; otherwise (no token, grace over) join anew after the backoff.
+ * - 4014 (resume failed): join anew at once.  4010/4011: a new join token, then retry.
+ * - 1001 (server going away): resume tokens are void; join anew after the backoff.
+ * - 4012/4013/4016: back to the lobby.  4015: stop (the player plays elsewhere).
+ * - 4003 and anything else: back to the lobby with the reason (retrying cannot help).
+ */
+export function planAfterClose({ code, reason = '', resumeToken = '', lostAt = null, now, graceS = 0, attempt = 0, random = Math.random }) {
+  const text = closeText(code, reason);
+  const backoff = backoffMs(attempt, random);
+  if (code === 4003) {
+    return { action: Action.LOBBY, why: `The server refused the name: ${reason || 'invalid name'}`, nameRefused: true };
+  }
+  if (code === 4015) {
+    return { action: Action.STOP, why: 'This player is playing in another tab (or window): this one stopped.', dropResume: true };
+  }
+  if (TO_LOBBY.has(code)) {
+    return { action: Action.LOBBY, why: `Disconnected: ${text}`, dropResume: true, refresh: true };
+  }
+  if (code === RESUME_REFUSED) {
+    return { action: Action.JOIN, delayMs: 0, why: text, dropResume: true };
+  }
+  if (NEW_TOKEN.has(code)) {
+    return { action: Action.JOIN, delayMs: attempt === 0 ? 0 : backoff, why: text, dropResume: true };
+  }
+  if (code === 1001) {
+    return { action: Action.JOIN, delayMs: backoff, why: text, dropResume: true };
+  }
+  if (RETRYABLE.has(code)) {
+    const left = resumeToken && lostAt !== null ? lostAt + graceS * 1000 - now : -Infinity;
+    if (left > RESUME_MARGIN_MS) {
+      return { action: Action.RESUME, delayMs: Math.min(backoff, left - RESUME_MARGIN_MS), why: text };
+    }
+    return { action: Action.JOIN, delayMs: backoff, why: text, dropResume: Boolean(resumeToken) };
+  }
+  return { action: Action.LOBBY, why: `Disconnected: ${text}`, dropResume: true };
+}
+
+/**
+ * What to do when `POST /api/rooms/{id}/join` answered `status` (0: no answer at all).
+ * 409: the room is full, back to the lobby; 404: the room is gone, back to the lobby
+ * and refresh the list; 503 or no answer: retry after the backoff; anything else: lobby.
+ */
+export function planAfterReserve(status, attempt = 0, message = '', random = Math.random) {
+  if (status === 409) return { action: Action.LOBBY, why: 'Room full: pick another room or try again later.', refresh: true };
+  if (status === 404) return { action: Action.LOBBY, why: 'That room does not exist any more.', refresh: true };
+  if (status === 0 || status === 429 || status >= 500) {
+    return { action: Action.JOIN, delayMs: backoffMs(attempt, random), why: status ? `seat reservation: HTTP ${status}` : 'the server does not answer' };
+  }
+  return { action: Action.LOBBY, why: `Cannot join: HTTP ${status}${message ? ` (${message})` : ''}` };
+}
+
+/**
+ * Reserves a seat in room `roomId`: `{ok: true, token, url}` or `{ok: false, status,
+ * message}` (status 0 when the server did not answer).
+ */
+export async function reserveSeat(roomId, fetchFn = globalThis.fetch) {
+  let res;
+  try {
+    res = await fetchFn(`/api/rooms/${encodeURIComponent(roomId)}/join`, {
+      method: 'POST',
+      cache: 'no-store',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+  } catch (e) {
+    return { ok: false, status: 0, message: e.message };
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  if (res.ok && body && typeof body.token === 'string' && typeof body.url === 'string') {
+    return { ok: true, token: body.token, url: body.url };
+  }
+  return { ok: false, status: res.ok ? 502 : res.status, message: body?.message ?? '' };
+}
 
 /** A close code as people read it: "connection lost (1006)", plus the server's reason. */
 export function closeText(code, reason) {
-  const meaning = CLOSE_REASONS[code] ?? (code === 4008 ? 'idle timeout' : 'closed');
-  return `${meaning} (${code})${reason ? `: ${reason}` : ''}`;
+  const meaning = code === 0 ? 'connection lost' : CLOSE_REASONS[code] ?? 'closed';
+  return `${meaning}${code ? ` (${code})` : ''}${reason ? `: ${reason}` : ''}`;
 }
 
 function nowMs32() {
@@ -92,24 +207,38 @@ class RateWindow {
 
 export class Connection {
   /**
-   * `url`: the WebSocket URL. `name`: the player name for Hello. `sampleInput()` returns
-   * `{moveX, moveY, aim, aimRad, buttons}` once per tick. Handlers (all optional):
-   * `onState(state, info)`, `onWelcome(welcome, now)`, `onSnapshot(tick, entities,
-   * lastInputSeq, now)`, `onSettings(settings)`, `onInput(seq, inp, slotMs)` (the
-   * ideal start of the tick slot the input was sent for).
+   * `room`: the room to join, `{id, api, default}` (`api`: listed by `GET /api/rooms`,
+   * so joined with a seat reservation; otherwise anonymously). `name`: the player name
+   * for Hello. `wsUrl(roomId)`: the WebSocket URL of a room (null: the server's default
+   * room), used for anonymous joins and resumes. `reserve(roomId)`: `reserveSeat` (a
+   * parameter for tests). `sampleInput()` returns `{moveX, moveY, aim, aimRad, buttons}`
+   * once per tick. Handlers (all optional): `onState(state, info)`, `onWelcome(welcome,
+   * now)`, `onSnapshot(tick, entities, lastInputSeq, now)`, `onSettings(settings)`,
+   * `onInput(seq, inp, slotMs)` (the ideal start of the tick slot the input was sent for).
    */
-  constructor({ url, name, sampleInput, handlers = {} }) {
-    this.url = url;
+  constructor({ room, name, wsUrl, reserve = reserveSeat, sampleInput, handlers = {} }) {
+    this.room = room;
     this.name = name;
+    this.wsUrl = wsUrl;
+    this.reserve = reserve;
     this.sampleInput = sampleInput;
     this.h = handlers;
     this.state = State.IDLE;
     this.info = {};
     this.ws = null;
+    /** Sockets given up on without a close frame (the server would free the seat on one). */
+    this.orphans = new Set();
     this.attempt = 0;
+    this.opening = 0;
     this.timers = new Set();
     this.stopped = false;
+    /** From the newest Welcome: the token, room and grace period of a resume. */
     this.resumeToken = '';
+    this.resumeRoom = '';
+    this.graceS = 0;
+    /** When the last connected session was lost (ms), while reconnecting. */
+    this.lostAt = null;
+    this.resumes = 0;
     this.stats = {
       bytesIn: new RateWindow(),
       bytesOut: new RateWindow(),
@@ -169,13 +298,15 @@ export class Connection {
     this.open();
   }
 
-  /** Ends the session for good (the player left). */
+  /** Ends the session for good (the player left): a close frame frees the seat. */
   stop() {
     this.stopped = true;
+    this.opening++;
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'leaving');
+    this.closeOrphans();
     this.setState(State.IDLE);
   }
 
@@ -186,24 +317,53 @@ export class Connection {
     this.open();
   }
 
-  open() {
+  /**
+   * For tests: stop answering on the current socket and reconnect, as after a link that
+   * died without a close frame (the server keeps the player for a resume).
+   */
+  simulateLoss() {
+    if (this.ws && this.welcome) this.abandon(this.ws, 'simulated loss');
+  }
+
+  /**
+   * The next attempt: a resume while there is a resume token; otherwise a join, with a
+   * fresh seat reservation for a room of the rooms API, anonymously for the others.
+   */
+  async open() {
     this.clearTimers();
     this.resetSession();
-    this.setState(this.attempt === 0 ? State.CONNECTING : State.RETRYING, { attempt: this.attempt });
+    const opening = ++this.opening;
+    const resuming = Boolean(this.resumeToken);
+    this.setState(this.attempt === 0 ? State.CONNECTING : State.RETRYING, { attempt: this.attempt, resuming });
+    if (resuming) {
+      this.connect(this.wsUrl(this.resumeRoom || null), { resumeToken: this.resumeToken });
+      return;
+    }
+    if (!this.room.api) {
+      this.connect(this.wsUrl(this.room.default ? null : this.room.id), undefined);
+      return;
+    }
+    const seat = await this.reserve(this.room.id);
+    if (this.stopped || opening !== this.opening) return;
+    if (!seat.ok) {
+      this.follow(planAfterReserve(seat.status, this.attempt, seat.message), null);
+      return;
+    }
+    this.connect(seat.url, { joinToken: seat.token });
+  }
+
+  connect(url, helloOptions) {
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(url);
     } catch (e) {
-      this.lost(`cannot open a WebSocket: ${e.message}`, true);
+      this.follow(this.plan(0, `cannot open a WebSocket: ${e.message}`), 0);
       return;
     }
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.addEventListener('open', () => {
-      if (this.ws !== ws) return;
-      // With a resume token from the previous session's Welcome, ask for the same
-      // player back (servers whose protocol has no resume send none, and this is a join).
-      this.send(hello(this.name, this.resumeToken ? { resumeToken: this.resumeToken } : undefined));
+      if (this.ws === ws) this.send(hello(this.name, helloOptions));
     });
     ws.addEventListener('message', (ev) => {
       if (this.ws === ws) this.onMessage(ev.data);
@@ -211,6 +371,7 @@ export class Connection {
     // 'error' is always followed by 'close', which says what happened.
     ws.addEventListener('error', () => {});
     ws.addEventListener('close', (ev) => {
+      this.orphans.delete(ws);
       if (this.ws !== ws) return;
       this.ws = null;
       this.onClose(ev.code, ev.reason);
@@ -220,51 +381,71 @@ export class Connection {
     });
   }
 
-  /** Drops the current socket ourselves and treats it as a lost connection. */
+  /**
+   * Gives up on the current socket without a close frame (a close frame would tell the
+   * server the player left, and free the seat a resume needs) and reconnects. The socket
+   * is closed once the next Welcome came (a resume has made the server close it already).
+   */
   abandon(ws, why) {
     this.ws = null;
-    if (ws.readyState <= WebSocket.OPEN) ws.close(1000, why);
-    this.lost(why, true);
+    if (ws.readyState <= WebSocket.OPEN) this.orphans.add(ws);
+    if (this.welcome) this.lostAt = performance.now();
+    this.follow(this.plan(0, why), 0);
+  }
+
+  closeOrphans() {
+    for (const ws of this.orphans) if (ws.readyState <= WebSocket.OPEN) ws.close(1000, 'replaced');
+    this.orphans.clear();
+  }
+
+  plan(code, reason) {
+    return planAfterClose({
+      code,
+      reason,
+      resumeToken: this.resumeToken,
+      lostAt: this.lostAt,
+      now: performance.now(),
+      graceS: this.graceS,
+      attempt: this.attempt,
+    });
   }
 
   onClose(code, reason) {
-    const text = closeText(code, reason);
     if (this.stopped) return;
-    if (code === 4003) {
-      this.fail(`The server refused the name: ${reason || 'invalid name'}`, { code, nameRefused: true });
-    } else if (code === RESUME_REFUSED && this.resumeToken) {
-      // The player is gone (grace period over): join as a new one, at once.
-      this.resumeToken = '';
-      this.open();
-    } else if (RETRYABLE.has(code)) {
-      this.lost(text, true, code);
+    if (this.welcome) this.lostAt = performance.now();
+    this.follow(this.plan(code, reason), code);
+  }
+
+  /** Carries out a plan of `planAfterClose` or `planAfterReserve`. */
+  follow(plan, code) {
+    if (plan.dropResume) this.resumeToken = '';
+    if (plan.action === Action.RESUME || plan.action === Action.JOIN) {
+      this.retryIn(plan.delayMs, plan.why, code);
     } else {
-      this.fail(`Disconnected: ${text}`, { code });
+      this.fail(plan.why, { code, refresh: Boolean(plan.refresh), nameRefused: Boolean(plan.nameRefused), stopped: plan.action === Action.STOP });
     }
   }
 
-  /** The connection is gone for a reason worth retrying: schedule the next attempt. */
-  lost(why, retry, code = null) {
+  /** Schedules the next attempt in `delay` ms (at once for 0). */
+  retryIn(delay, why, code) {
     this.clearTimers();
-    if (!retry) {
-      this.fail(why);
+    this.attempt++;
+    if (delay <= 0) {
+      this.open();
       return;
     }
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(this.attempt, 10));
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    this.attempt++;
     const retryAt = performance.now() + delay;
-    this.setState(State.LOST, { why, code, retryAt, attempt: this.attempt });
-    // A reconnection is a new session with a new player (the protocol has no resume
-    // yet; when the rooms work adds one, this is where its token goes into Hello).
+    this.setState(State.LOST, { why, code, retryAt, attempt: this.attempt, resuming: Boolean(this.resumeToken) });
     this.after(delay, () => this.open());
   }
 
   fail(why, extra = {}) {
     this.clearTimers();
+    this.opening++;
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'client error');
+    this.closeOrphans();
     this.setState(State.FAILED, { why, ...extra });
   }
 
@@ -321,11 +502,16 @@ export class Connection {
     }
     this.welcome = msg;
     this.attempt = 0;
-    // Kept for the next connection's Hello (only servers with resume send one).
-    if (typeof msg.resume_token === 'string') this.resumeToken = msg.resume_token;
+    this.lostAt = null;
+    // The newest token voids the older ones: kept for a resume after a lost connection.
+    this.resumeToken = msg.resume_token ?? '';
+    this.resumeRoom = msg.room ?? '';
+    this.graceS = msg.resume_grace_s ?? 0;
+    if (msg.resumed) this.resumes++;
+    this.closeOrphans();
     this.clearTimers();
     this.h.onWelcome?.(msg, now);
-    this.setState(State.CONNECTED, {});
+    this.setState(State.CONNECTED, { resumed: Boolean(msg.resumed) });
     this.pingTimer = setInterval(() => this.sendPing(), PING_INTERVAL_MS);
     this.sendPing();
     this.startTicking(now);

@@ -28,22 +28,31 @@ function setText(e, text) {
 }
 
 /**
- * The rooms to offer: `GET /api/rooms` (a JSON list of {id, name, map, players,
- * max_players, tick_rate, snapshot_rate}) where the server has it; otherwise the one
- * default room, if the server answers its health check.
+ * The rooms to offer: `GET /api/rooms` (a JSON list of {id, name, map, players, held,
+ * reserved, max_players, tick_rate, snapshot_rate, ...}, marked `api`: joined with a
+ * seat reservation) where the server has it; on a 404 (no rooms API), the one default
+ * room, joined anonymously, if the server answers its health check.
  */
-export async function fetchRooms() {
+export async function fetchRooms(fetchFn = fetch) {
+  let status = 0;
   try {
-    const res = await fetch('/api/rooms', { cache: 'no-store' });
+    const res = await fetchFn('/api/rooms', { cache: 'no-store' });
+    status = res.status;
     if (res.ok) {
       const list = await res.json();
-      if (Array.isArray(list) && list.length) return { rooms: list, note: '' };
+      if (Array.isArray(list)) {
+        const rooms = list.filter((r) => r && typeof r.id === 'string').map((r) => ({ ...r, api: true }));
+        return { rooms, note: rooms.length ? '' : 'This server lists no public rooms.' };
+      }
     }
   } catch {
     // Not reachable or not JSON: fall through to the health check.
   }
+  if (status && status !== 404) {
+    return { rooms: [], note: `The room list is unavailable (HTTP ${status}); retrying.` };
+  }
   try {
-    const res = await fetch('/healthz', { cache: 'no-store' });
+    const res = await fetchFn('/healthz', { cache: 'no-store' });
     if (res.ok) return { rooms: [DEFAULT_ROOM], note: 'This server runs one room.' };
     return { rooms: [DEFAULT_ROOM], note: `Server health check: HTTP ${res.status}.` };
   } catch {
@@ -51,11 +60,16 @@ export async function fetchRooms() {
   }
 }
 
-/** The WebSocket URL of a room. */
-export function roomUrl(room) {
+/** The WebSocket URL of room `id` (null: the server's default room, plain `/ws`). */
+export function wsUrl(id) {
   const base = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
-  // The rooms work defines how a connection picks a room; until then there is only /ws.
-  return room.default ? base : `${base}?room=${encodeURIComponent(room.id)}`;
+  return id ? `${base}?room=${encodeURIComponent(id)}` : base;
+}
+
+/** Whether a listed room has no seat left (players, players held for a resume, reservations). */
+export function roomIsFull(room) {
+  if (typeof room.max_players !== 'number' || typeof room.players !== 'number') return false;
+  return room.players + (room.held ?? 0) + (room.reserved ?? 0) >= room.max_players;
 }
 
 export class Ui {
@@ -125,7 +139,7 @@ export class Ui {
     const { rooms, note } = await fetchRooms();
     if (this.e.lobby.hidden) return;
     this.rooms = rooms;
-    if (!rooms.some((r) => r.id === this.selected)) this.selected = rooms[0].id;
+    if (!rooms.some((r) => r.id === this.selected)) this.selected = (rooms.find((r) => r.default) ?? rooms[0])?.id ?? '';
     this.renderRooms();
     setText(this.e.roomsNote, note);
     this.roomsTimer = setTimeout(() => this.refreshRooms(), ROOMS_REFRESH_MS);
@@ -151,6 +165,7 @@ export class Ui {
       if (room.map) meta.push(`map ${room.map}`);
       if (room.tick_rate) meta.push(`${room.tick_rate} Hz`);
       if (room.snapshot_rate) meta.push(`${room.snapshot_rate} snapshots/s`);
+      if (roomIsFull(room)) meta.push('full');
       info.append(el('span', 'room-meta', meta.length ? meta.join(' · ') : 'map and rates shown once you join'));
       const players =
         typeof room.players === 'number'
@@ -176,7 +191,11 @@ export class Ui {
     } catch {
       // See the constructor.
     }
-    const room = this.rooms.find((r) => r.id === this.selected) ?? DEFAULT_ROOM;
+    const room = this.rooms.find((r) => r.id === this.selected);
+    if (!room) {
+      this.e.error.textContent = 'No room to join: wait for the list, or try again later.';
+      return;
+    }
     clearTimeout(this.roomsTimer);
     this.e.error.textContent = '';
     this.e.name.blur();
@@ -198,25 +217,25 @@ export class Ui {
         text = `Connecting to ${room ? room.name.toLowerCase() : 'the server'}…`;
         break;
       case State.CONNECTED:
-        text = 'Connected';
+        text = info.resumed ? 'Resumed' : 'Connected';
         break;
       case State.LOST: {
         const left = Math.max(0, (info.retryAt - nowMs) / 1000);
-        text = `Connection lost · retrying in ${left.toFixed(1)} s`;
+        text = `Connection lost · ${info.resuming ? 'resuming' : 'retrying'} in ${left.toFixed(1)} s`;
         detail = info.why;
         retry = true;
         leave = true;
         break;
       }
       case State.RETRYING:
-        text = `Reconnecting… (attempt ${info.attempt + 1})`;
+        text = `${info.resuming ? 'Resuming' : 'Reconnecting'}… (attempt ${info.attempt + 1})`;
         leave = true;
         break;
       default:
         text = '';
     }
-    // "Connected" shows for a moment after (re)connecting, then gets out of the way.
-    const fresh = nowMs - (info.since ?? 0) < 1500;
+    // "Connected" ("Resumed") shows for a moment after (re)connecting, then gets out of the way.
+    const fresh = nowMs - (info.since ?? 0) < (info.resumed ? 2500 : 1500);
     b.hidden = state === State.IDLE || state === State.FAILED || (state === State.CONNECTED && !fresh);
     if (b.className !== state) b.className = state;
     setText(this.e.bannerText, text);

@@ -1,0 +1,223 @@
+// Reconnection decisions (close codes, grace period, seat reservation answers) as pure
+// functions, then the Connection against a real server: join through the rooms API, a
+// lost connection resumed (same entity), and a refused resume (4014) followed by a
+// fresh join. The real-server tests need target/debug/server (cargo build -p server)
+// and a WebSocket (Node 22, or Node 20 with --experimental-websocket: this file then
+// runs itself again with that flag); they are skipped without the binary.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Action, Connection, State, backoffMs, closeText, planAfterClose, planAfterReserve, reserveSeat } from './net.js';
+
+const HERE = fileURLToPath(import.meta.url);
+const ROOT = resolve(dirname(HERE), '../..');
+const SERVER = join(resolve(ROOT, process.env.TICKWIRE_BIN_DIR ?? 'target/debug'), 'server');
+
+const mid = () => 0.5; // no jitter
+const T0 = 100_000;
+const base = { resumeToken: 'tok', lostAt: T0, now: T0, graceS: 15, attempt: 0, random: mid };
+
+test('backoff doubles from 0.5 s to 10 s, with jitter of ±25 %', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 20].map((a) => backoffMs(a, mid)), [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000]);
+  assert.equal(backoffMs(0, () => 0), 375);
+  assert.equal(backoffMs(0, () => 1), 625);
+});
+
+test('a lost connection is resumed within the grace period', () => {
+  for (const code of [1006, 4006, 4008, 0, 1005, 1011, 1013, 4005]) {
+    const p = planAfterClose({ ...base, code });
+    assert.equal(p.action, Action.RESUME, `code ${code}`);
+    assert.equal(p.delayMs, 500);
+    assert.ok(!p.dropResume);
+  }
+});
+
+test('resume attempts are capped to happen inside the grace period', () => {
+  // 10 s into 15 s of grace with a 10 s backoff: the attempt comes 1 s before the end.
+  const p = planAfterClose({ ...base, code: 1006, now: T0 + 10_000, attempt: 6 });
+  assert.equal(p.action, Action.RESUME);
+  assert.equal(p.delayMs, 4000);
+  // Less than the margin left, or past the grace: a fresh join, the token dropped.
+  for (const now of [T0 + 14_200, T0 + 15_000, T0 + 60_000]) {
+    const q = planAfterClose({ ...base, code: 1006, now, attempt: 2 });
+    assert.equal(q.action, Action.JOIN, `at ${now - T0} ms`);
+    assert.equal(q.delayMs, 2000);
+    assert.ok(q.dropResume);
+  }
+});
+
+test('without a resume token or a connected session, a loss is a fresh join after the backoff', () => {
+  assert.equal(planAfterClose({ ...base, code: 1006, resumeToken: '' }).action, Action.JOIN);
+  const never = planAfterClose({ ...base, code: 1006, lostAt: null, attempt: 1 });
+  assert.equal(never.action, Action.JOIN);
+  assert.equal(never.delayMs, 1000);
+  assert.equal(planAfterClose({ ...base, code: 4004, resumeToken: '' }).action, Action.JOIN);
+});
+
+test('4014 (resume failed): a fresh join at once', () => {
+  const p = planAfterClose({ ...base, code: 4014, attempt: 3 });
+  assert.deepEqual([p.action, p.delayMs, p.dropResume], [Action.JOIN, 0, true]);
+});
+
+test('4010/4011 (join token expired, reused): a new token, then retry', () => {
+  for (const code of [4010, 4011]) {
+    assert.equal(planAfterClose({ ...base, code }).delayMs, 0);
+    const again = planAfterClose({ ...base, code, attempt: 2 });
+    assert.deepEqual([again.action, again.delayMs], [Action.JOIN, 2000]);
+  }
+});
+
+test('1001 (server going away): resume tokens are void, a fresh join after the backoff', () => {
+  const p = planAfterClose({ ...base, code: 1001 });
+  assert.deepEqual([p.action, p.delayMs, p.dropResume], [Action.JOIN, 500, true]);
+});
+
+test('4012/4013/4016: back to the lobby with the reason, the list refreshed', () => {
+  for (const code of [4012, 4013, 4016]) {
+    const p = planAfterClose({ ...base, code, reason: 'why not' });
+    assert.equal(p.action, Action.LOBBY);
+    assert.ok(p.refresh);
+    assert.match(p.why, new RegExp(`\\(${code}\\): why not$`));
+  }
+  assert.match(planAfterClose({ ...base, code: 4016 }).why, /room closed/);
+});
+
+test('4015 (replaced): stop, no reconnection, the other tab named', () => {
+  const p = planAfterClose({ ...base, code: 4015 });
+  assert.equal(p.action, Action.STOP);
+  assert.match(p.why, /playing in another tab/);
+});
+
+test('refusals retrying cannot fix go back to the lobby', () => {
+  const name = planAfterClose({ ...base, code: 4003, reason: 'too long' });
+  assert.deepEqual([name.action, name.nameRefused], [Action.LOBBY, true]);
+  for (const code of [1000, 1002, 1003, 1008, 1009, 4000, 4001, 4002, 4007, 4009]) {
+    assert.equal(planAfterClose({ ...base, code }).action, Action.LOBBY, `code ${code}`);
+  }
+});
+
+test('seat reservation answers: 409 room full, 404 refresh, 503 or no answer retried', () => {
+  const full = planAfterReserve(409);
+  assert.equal(full.action, Action.LOBBY);
+  assert.match(full.why, /Room full/);
+  const gone = planAfterReserve(404);
+  assert.deepEqual([gone.action, gone.refresh], [Action.LOBBY, true]);
+  for (const status of [0, 429, 503]) assert.equal(planAfterReserve(status, 1, '', mid).delayMs, 1000);
+  assert.equal(planAfterReserve(400, 0, 'bad').action, Action.LOBBY);
+});
+
+test('reserveSeat: POSTs to the room and reads {token, url} or the error', async () => {
+  const calls = [];
+  const ok = await reserveSeat('a b', async (url, init) => {
+    calls.push([url, init.method]);
+    return { ok: true, status: 200, json: async () => ({ token: 't', url: 'ws://h/ws?room=a%20b', room: 'a b' }) };
+  });
+  assert.deepEqual(ok, { ok: true, token: 't', url: 'ws://h/ws?room=a%20b' });
+  assert.deepEqual(calls, [['/api/rooms/a%20b/join', 'POST']]);
+  const full = await reserveSeat('x', async () => ({ ok: false, status: 409, json: async () => ({ error: 'room_full', message: 'full' }) }));
+  assert.deepEqual(full, { ok: false, status: 409, message: 'full' });
+  const down = await reserveSeat('x', async () => {
+    throw new Error('refused');
+  });
+  assert.equal(down.status, 0);
+});
+
+test('close texts', () => {
+  assert.equal(closeText(1006, ''), 'connection lost (1006)');
+  assert.equal(closeText(0, 'nothing received for 5 s'), 'connection lost: nothing received for 5 s');
+  assert.equal(closeText(4015, 'taken over'), 'replaced by another session of this player (4015): taken over');
+});
+
+// ---------------------------------------------------------------- against a real server
+
+const needsFlag = typeof globalThis.WebSocket !== 'function';
+
+test('Connection against a real server: join, resume, refused resume', { skip: !existsSync(SERVER) && 'no target/debug/server', timeout: 60_000 }, async (t) => {
+  if (needsFlag) {
+    // Node 20: WebSocket is behind a flag. Run this file again with it.
+    const r = spawnSync(process.execPath, ['--experimental-websocket', '--no-warnings', '--test', '--test-name-pattern', 'real server', HERE], { encoding: 'utf8', timeout: 55_000 });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    return;
+  }
+  const server = spawn(SERVER, ['--addr', '127.0.0.1:0', '--drones', '0', '--seed', '3', '--stats-interval-s', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => server.kill('SIGKILL'));
+  const origin = await new Promise((resolveOrigin, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${out}`)), 20_000);
+    const onData = (chunk) => {
+      out += chunk;
+      const m = out.match(/web client at (http:\/\/\S+?)\/ /);
+      if (m) {
+        clearTimeout(timer);
+        resolveOrigin(m[1]);
+      }
+    };
+    server.stdout.on('data', onData);
+    server.stderr.on('data', onData);
+    server.on('exit', () => reject(new Error(`server exited:\n${out}`)));
+  });
+  const rooms = await (await fetch(`${origin}/api/rooms`)).json();
+  assert.ok(rooms.length >= 1, 'the server lists its room');
+  const room = { ...rooms[0], api: true };
+
+  const welcomes = [];
+  const states = [];
+  const reservations = [];
+  const conn = new Connection({
+    room,
+    name: 'resumer',
+    wsUrl: (id) => `${origin.replace('http', 'ws')}/ws${id ? `?room=${id}` : ''}`,
+    reserve: (id) => {
+      reservations.push(id);
+      return reserveSeat(id, (path, init) => fetch(origin + path, init));
+    },
+    sampleInput: () => ({ moveX: 127, moveY: 0, aim: 0, aimRad: 0, buttons: 0 }),
+    handlers: {
+      onWelcome: (w) => welcomes.push(w),
+      onState: (s, info) => states.push([s, info]),
+    },
+  });
+  t.after(() => conn.stop());
+  const until = async (what, fn, ms = 10_000) => {
+    const deadline = Date.now() + ms;
+    while (!fn()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(states.map(([s, i]) => [s, i.why ?? '']))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  conn.start();
+  await until('the Welcome', () => welcomes.length === 1 && conn.view.tick > 0);
+  const first = welcomes[0];
+  assert.deepEqual(reservations, [room.id], 'joined with a seat reservation');
+  assert.equal(first.resumed, false);
+  assert.equal(first.room, room.id);
+  assert.ok(first.resume_token && first.resume_grace_s > 0);
+
+  // A link that dies without a close frame: the same player back, from a keyframe.
+  await until('some movement', () => conn.seq > 10);
+  conn.simulateLoss();
+  await until('the resumed Welcome', () => welcomes.length === 2 && conn.state === State.CONNECTED && conn.view.tick > 0);
+  const second = welcomes[1];
+  assert.equal(second.resumed, true);
+  assert.equal(second.entity, first.entity);
+  assert.equal(second.player, first.player);
+  assert.notEqual(second.resume_token, first.resume_token, 'a new token each Welcome');
+  assert.deepEqual(reservations, [room.id], 'a resume needs no reservation');
+  assert.equal(conn.resumes, 1);
+  assert.ok(states.some(([s, i]) => s === State.CONNECTED && i.resumed));
+  assert.equal(conn.orphans.size, 0, 'the old socket is closed');
+
+  // A resume the server refuses (4014: an old token): a fresh join through the API.
+  conn.resumeToken = first.resume_token;
+  conn.simulateLoss();
+  await until('the fresh Welcome', () => welcomes.length === 3 && conn.state === State.CONNECTED);
+  assert.equal(welcomes[2].resumed, false);
+  assert.deepEqual(reservations, [room.id, room.id], 'a new seat reservation');
+  assert.ok(states.some(([s, i]) => s === State.RETRYING && i.resuming));
+});
