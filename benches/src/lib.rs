@@ -9,6 +9,11 @@
 //!   (`cargo run --release -p benches --bin scenario -- --preset arena-64 ...`).
 //!
 //! - `src/bin/idle_connections.rs`: server RSS per idle connected client (starts the
-//!   release server as a child process and opens N real sessions).
+//!   release server as a child process and opens N real sessions; the code is [`idle`]).
+//! - `src/bin/capacity.rs`: the capacity search (server as a child process, bots in
+//!   this process, 100 per room, more and more until a limit breaks).
 //!
 //! Results and method are in BENCHMARKS.md.
+
+pub mod child;
+pub mod idle;

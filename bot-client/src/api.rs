@@ -115,6 +115,12 @@ impl ApiClient {
         self.json(Method::GET, "/api/rooms", None).await
     }
 
+    /// `GET /api/rooms/{id}`: the room with its latest tick statistics, as JSON.
+    pub async fn room(&self, id: &str) -> Result<serde_json::Value, ClientError> {
+        self.json(Method::GET, &format!("/api/rooms/{id}"), None)
+            .await
+    }
+
     /// `POST /api/rooms` with a room spec (`{"id": ..., "max_players": ...}`); `Ok(false)`
     /// when a room with that id exists already (409).
     pub async fn create_room(&self, spec: &serde_json::Value) -> Result<bool, ClientError> {

@@ -10,13 +10,16 @@
 //! Every flag can also come from a `TICKWIRE_BOT_*` environment variable. The exit code
 //! is non-zero if any bot failed, so CI can use a run as a smoke test.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bot_client::api::ApiClient;
-use bot_client::swarm::{Join, SwarmConfig, run_swarm};
+use bot_client::swarm::{Join, SwarmConfig, SwarmCounters, run_swarm_counted};
 use clap::Parser;
 use rand::RngExt;
 use shared::protocol::MAX_NAME_CHARS;
@@ -86,10 +89,15 @@ struct Args {
     /// without it the web PKI roots are trusted.
     #[arg(long, env = "TICKWIRE_BOT_CA_CERT")]
     ca_cert: Option<PathBuf>,
+    /// Append the swarm's totals to this file once a second, one JSON object a line
+    /// (`t_s`, `connected`, `failed`, `snapshots`, `snapshots_per_s`, `bytes_in_per_s`),
+    /// for a tool that watches a long run.
+    #[arg(long, env = "TICKWIRE_BOT_TOTALS_JSONL")]
+    totals_jsonl: Option<PathBuf>,
 }
 
 impl Args {
-    async fn into_config(self) -> anyhow::Result<(SwarmConfig, Option<PathBuf>)> {
+    async fn into_config(self) -> anyhow::Result<(SwarmConfig, Option<PathBuf>, Option<PathBuf>)> {
         if !(self.duration.is_finite() && self.duration > 0.0) {
             bail!("--duration must be a positive number of seconds");
         }
@@ -144,7 +152,7 @@ impl Args {
             churn,
             tls,
         };
-        Ok((cfg, self.report_json))
+        Ok((cfg, self.report_json, self.totals_jsonl))
     }
 
     /// The rooms the bots go to, created first if asked.
@@ -204,7 +212,21 @@ async fn main() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
 
-    let (cfg, report_path) = Args::parse().into_config().await?;
+    let (cfg, report_path, totals_path) = Args::parse().into_config().await?;
+    let live = Arc::new(SwarmCounters::default());
+    let totals_done = CancellationToken::new();
+    let totals = match totals_path {
+        None => None,
+        Some(path) => {
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            Some(tokio::spawn(write_totals(
+                file,
+                live.clone(),
+                totals_done.clone(),
+            )))
+        }
+    };
 
     let shutdown = CancellationToken::new();
     let on_ctrl_c = shutdown.clone();
@@ -215,7 +237,11 @@ async fn main() -> anyhow::Result<ExitCode> {
         }
     });
 
-    let report = run_swarm(cfg, shutdown).await;
+    let report = run_swarm_counted(cfg, shutdown, live).await;
+    totals_done.cancel();
+    if let Some(totals) = totals {
+        totals.await.context("the totals writer died")??;
+    }
     print!("{report}");
 
     if let Some(path) = report_path {
@@ -229,4 +255,38 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One JSON line of swarm totals a second until `done`.
+async fn write_totals(
+    file: std::fs::File,
+    live: Arc<SwarmCounters>,
+    done: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut out = std::io::LineWriter::new(file);
+    let start = tokio::time::Instant::now();
+    let mut timer = tokio::time::interval(Duration::from_secs(1));
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    timer.tick().await;
+    let (mut last_at, mut last_snapshots, mut last_bytes) = (start, 0u64, 0u64);
+    loop {
+        tokio::select! {
+            _ = timer.tick() => {}
+            () = done.cancelled() => return Ok(()),
+        }
+        let now = tokio::time::Instant::now();
+        let secs = (now - last_at).as_secs_f64().max(1e-3);
+        let snapshots = live.snapshots.load(Ordering::Relaxed);
+        let bytes = live.bytes_in.load(Ordering::Relaxed);
+        let line = serde_json::json!({
+            "t_s": (now - start).as_secs_f64(),
+            "connected": live.connected.load(Ordering::Relaxed),
+            "failed": live.failed.load(Ordering::Relaxed),
+            "snapshots": snapshots,
+            "snapshots_per_s": (snapshots - last_snapshots) as f64 / secs,
+            "bytes_in_per_s": (bytes - last_bytes) as f64 / secs,
+        });
+        writeln!(out, "{line}")?;
+        (last_at, last_snapshots, last_bytes) = (now, snapshots, bytes);
+    }
 }

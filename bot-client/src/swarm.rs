@@ -80,22 +80,38 @@ impl Default for SwarmConfig {
     }
 }
 
-/// Counters for the progress line.
+/// Live totals of a running swarm (relaxed atomics, read at any time): what the progress
+/// line shows, and what a caller that measures while the swarm runs (the capacity
+/// search) samples. Several swarms may share one.
 #[derive(Debug, Default)]
-struct Live {
-    connected: AtomicU64,
-    failed: AtomicU64,
-    snapshots: AtomicU64,
-    bytes_in: AtomicU64,
+pub struct SwarmCounters {
+    /// Bots with a session right now.
+    pub connected: AtomicU64,
+    /// Bots that ended with an error.
+    pub failed: AtomicU64,
+    /// Snapshots received, all bots.
+    pub snapshots: AtomicU64,
+    /// Bytes received in snapshot messages, all bots.
+    pub bytes_in: AtomicU64,
 }
+
+type Live = SwarmCounters;
 
 /// Runs the swarm until `cfg.duration` has passed or `shutdown` is cancelled, then
 /// waits for every bot to close and aggregates what they measured.
 pub async fn run_swarm(cfg: SwarmConfig, shutdown: CancellationToken) -> SwarmReport {
+    run_swarm_counted(cfg, shutdown, Arc::new(SwarmCounters::default())).await
+}
+
+/// [`run_swarm`], updating `live` as it goes.
+pub async fn run_swarm_counted(
+    cfg: SwarmConfig,
+    shutdown: CancellationToken,
+    live: Arc<SwarmCounters>,
+) -> SwarmReport {
     let start = Instant::now();
     let deadline = start + cfg.duration;
     let stop = shutdown.child_token();
-    let live = Arc::new(Live::default());
 
     let mut bots = Vec::with_capacity(cfg.bots as usize);
     let join = Arc::new(cfg.join.clone());

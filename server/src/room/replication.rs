@@ -12,6 +12,7 @@
 //! snapshot is one the client will hold; waiting for acknowledgements would only make
 //! deltas larger by a round trip. ARCHITECTURE.md has the full reasoning.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 
@@ -362,14 +363,18 @@ impl Replicator {
                 scratch.visible.insert(pos, i);
             }
         }
-        scratch.target.clear();
-        scratch.target.extend(
-            scratch
-                .visible
-                .iter()
-                .filter_map(|&i| self.world.get(i))
-                .cloned(),
-        );
+        // Copied into the slots of the buffer, which keep their name strings: the
+        // buffers rotate through clients' baselines, so a player's name is copied into
+        // an existing allocation instead of allocated and freed per client and snapshot.
+        let mut n = 0;
+        for e in scratch.visible.iter().filter_map(|&i| self.world.get(i)) {
+            match scratch.target.get_mut(n) {
+                Some(slot) => copy_entity(slot, e),
+                None => scratch.target.push(e.clone()),
+            }
+            n += 1;
+        }
+        scratch.target.truncate(n);
 
         let baseline_tick = if client.baseline.is_empty() {
             0
@@ -411,35 +416,39 @@ impl Replicator {
             &scratch.diff.created,
             &scratch.diff.changed,
         );
-        let (created, changed) = if payload.len() * 8 <= budget_bits {
-            client.pending_since.clear();
-            (scratch.diff.created.clone(), scratch.diff.changed.clone())
-        } else {
-            let (created, changed) = select(
-                self.packing,
-                self.tick_rate,
-                self.aoi_radius,
-                client,
-                scratch,
-                &frame,
-                center,
-                own,
-                budget_bits,
-            );
-            payload = encode_payload(
-                self.packing,
-                &frame,
-                &client.baseline,
-                &scratch.target,
-                &scratch.diff.removed,
-                &created,
-                &changed,
-            );
-            stats.deferred = scratch.diff.created.len() + scratch.diff.changed.len()
-                - created.len()
-                - changed.len();
-            (created, changed)
-        };
+        let (created, changed): (Cow<'_, [usize]>, Cow<'_, [Change]>) =
+            if payload.len() * 8 <= budget_bits {
+                client.pending_since.clear();
+                (
+                    Cow::Borrowed(&scratch.diff.created),
+                    Cow::Borrowed(&scratch.diff.changed),
+                )
+            } else {
+                let (created, changed) = select(
+                    self.packing,
+                    self.tick_rate,
+                    self.aoi_radius,
+                    client,
+                    scratch,
+                    &frame,
+                    center,
+                    own,
+                    budget_bits,
+                );
+                payload = encode_payload(
+                    self.packing,
+                    &frame,
+                    &client.baseline,
+                    &scratch.target,
+                    &scratch.diff.removed,
+                    &created,
+                    &changed,
+                );
+                stats.deferred = scratch.diff.created.len() + scratch.diff.changed.len()
+                    - created.len()
+                    - changed.len();
+                (Cow::Owned(created), Cow::Owned(changed))
+            };
         stats.created = created.len();
         stats.changed = changed.len();
         stats.payload_bytes = payload.len();
@@ -483,6 +492,16 @@ impl Replicator {
         std::mem::swap(&mut client.baseline, &mut self.scratch.next);
         client.baseline_tick = tick;
     }
+}
+
+/// (baseline index, target index, field mask), as in [`Diff::changed`].
+type Change = (usize, usize, u8);
+
+/// `*dst = src.clone()`, reusing `dst`'s name allocation.
+fn copy_entity(dst: &mut EntityState, src: &EntityState) {
+    let mut name = std::mem::take(&mut dst.name);
+    name.clone_from(&src.name);
+    *dst = EntityState { name, ..*src };
 }
 
 /// Chooses which creations and changes fit the budget: the own player and anything

@@ -1,0 +1,687 @@
+//! Capacity search: how many active players one server process serves.
+//!
+//! Starts the release server as a child process (so that its CPU time and RSS can be
+//! read from `/proc`), runs the bots in this process, and raises the number of active
+//! bots step by step — 100 per room, rooms created through the rooms API, 60 Hz tick,
+//! 20 Hz snapshots, area of interest on — until a limit breaks:
+//!
+//! - a room's tick p99 (wall clock, from the server's own per-room statistics) above
+//!   half the tick interval,
+//! - the snapshot rate the bots receive below 90% of the target,
+//! - any bot failing.
+//!
+//! It reports the largest passing count, and (unless `--idle-connections 0`) measures
+//! the server's RSS per idle connection as `--bin idle_connections` does.
+//!
+//! ```sh
+//! cargo build --release -p server
+//! cargo run --release -p benches --bin capacity -- --report-json capacity.json --chart capacity.svg
+//! ```
+//!
+//! Each step keeps the bots of the steps before it and adds rooms: ramp the new bots in,
+//! wait `--warmup` seconds, then measure until every room has reported
+//! `--windows` complete statistics windows (`--stats-interval-s` each, all started after
+//! the warm-up) and at least `--measure` seconds have passed.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use benches::child::{ServerChild, clock_ticks_per_sec, cpu_ticks, fd_soft_limit, rss_kib};
+use benches::idle::{IdleConfig, IdleReport, Spawns};
+use bot_client::api::ApiClient;
+use bot_client::swarm::{Join, SwarmConfig, SwarmCounters, run_swarm_counted};
+use clap::Parser;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(about = "Raise the number of active bots until the server breaks a limit")]
+struct Args {
+    /// Bot counts to try, in order (each rounded up to whole rooms).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100,200,400,600,800,1000,1200,1600,2000,2400,3200,4000"
+    )]
+    steps: Vec<u32>,
+    #[arg(long, default_value_t = 100)]
+    bots_per_room: u32,
+    #[arg(long, default_value_t = 60)]
+    tick_rate: u16,
+    #[arg(long, default_value_t = 20)]
+    snapshot_rate: u16,
+    /// Area-of-interest radius, metres (the server's default).
+    #[arg(long, default_value_t = 48.0)]
+    aoi_radius: f64,
+    /// Drones in each room.
+    #[arg(long, default_value_t = 20)]
+    drones: u32,
+    /// New bots connecting per second.
+    #[arg(long, default_value_t = 200.0)]
+    ramp: f64,
+    /// Seconds after the last bot of a step connected before measuring.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// Seconds measured per step, at least.
+    #[arg(long, default_value_t = 10)]
+    measure: u64,
+    /// The server's statistics window, seconds.
+    #[arg(long, default_value_t = 5)]
+    stats_interval_s: u64,
+    /// Complete statistics windows each room must report per step.
+    #[arg(long, default_value_t = 2)]
+    windows: usize,
+    /// Idle connections for `rss_kib_per_idle_connection` (0: skip).
+    #[arg(long, default_value_t = 5000)]
+    idle_connections: u32,
+    /// The server binary (build it with `cargo build --release -p server`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/server"))]
+    server_bin: PathBuf,
+    /// Where to write the JSON report (also printed).
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+    /// Where to write the chart (SVG): tick p99 and snapshot rate against bots.
+    #[arg(long)]
+    chart: Option<PathBuf>,
+    /// The tick duration the limit applies to: `cpu`, the room thread's CPU time per
+    /// tick (what the tick costs), or `wall`, the wall-clock duration, which on a
+    /// machine shared with other work also counts the time the thread waited for a core.
+    #[arg(long, value_enum, default_value_t = TickClock::Cpu)]
+    tick_clock: TickClock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum TickClock {
+    Cpu,
+    Wall,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Step {
+    bots: u32,
+    rooms: u32,
+    passed: bool,
+    /// Why it failed, empty if it passed.
+    failures: Vec<String>,
+    /// Tick p99 on the `tick_clock` of the worst room (its worst statistics window),
+    /// ms: what the limit applies to.
+    tick_ms_p99: f64,
+    /// The same for the median room.
+    tick_ms_p99_median_room: f64,
+    /// Room thread CPU time per tick, p99, worst room, ms.
+    tick_cpu_ms_p99: f64,
+    /// Wall-clock tick duration p99, worst room, ms.
+    tick_wall_ms_p99: f64,
+    /// Tick start lateness p99, worst room, ms.
+    lateness_ms_p99: f64,
+    /// Snapshots received per bot per second over the target rate.
+    snapshot_rate_ratio: f64,
+    /// Snapshots the server skipped (full outbound queue), all rooms, in the windows.
+    snapshots_dropped: u64,
+    bots_failed: u64,
+    /// Of one core: 200% is both cores of the machine.
+    server_cpu_percent: f64,
+    server_rss_mib: f64,
+    /// This process: the bots (plus a little polling).
+    bots_cpu_percent: f64,
+    bots_rss_mib: f64,
+    measured_s: f64,
+    connect_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    max_bots: u32,
+    rooms: u32,
+    tick_ms_p99_at_max: f64,
+    tick_cpu_ms_p99_at_max: f64,
+    tick_wall_ms_p99_at_max: f64,
+    snapshot_rate_ratio_at_max: f64,
+    server_cpu_percent_at_max: f64,
+    server_rss_mib_at_max: f64,
+    bots_cpu_percent_at_max: f64,
+    rss_kib_per_idle_connection: Option<f64>,
+    /// The limit that broke first (and at how many bots), or why the search stopped.
+    limit_hit: String,
+    tick_budget_ms: f64,
+    tick_clock: TickClock,
+    bots_per_room: u32,
+    tick_rate: u16,
+    snapshot_rate: u16,
+    aoi_radius_m: f64,
+    drones_per_room: u32,
+    cores: usize,
+    steps: Vec<Step>,
+    /// Error text → bots that failed with it, over the whole search.
+    bot_errors: std::collections::BTreeMap<String, u64>,
+    idle: Option<IdleReport>,
+}
+
+/// A room's statistics windows seen during a step, by the tick that closed them.
+#[derive(Debug, Default, Clone)]
+struct RoomWindows {
+    seen: Vec<(u64, serde_json::Value)>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("error"))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let bpr = args.bots_per_room.max(1);
+    let mut steps: Vec<u32> = args
+        .steps
+        .iter()
+        .map(|&n| n.div_ceil(bpr).max(1) * bpr)
+        .collect();
+    steps.dedup();
+    let max_step = steps.iter().copied().max().unwrap_or(bpr);
+    let tick_budget_ms = 1000.0 / f64::from(args.tick_rate) / 2.0;
+    let clk = clock_ticks_per_sec();
+    let fd_limit = fd_soft_limit().unwrap_or(u64::MAX);
+
+    let server_args: Vec<String> = [
+        "--drones",
+        "0",
+        "--max-connections",
+        &(max_step + 1000).to_string(),
+        "--max-rooms",
+        &(max_step / bpr + 10).to_string(),
+        "--ip-connect-rate",
+        "0",
+        "--stats-interval-s",
+        &args.stats_interval_s.to_string(),
+        "--tick-rate",
+        &args.tick_rate.to_string(),
+        "--snapshot-rate",
+        &args.snapshot_rate.to_string(),
+        "--aoi-radius",
+        &args.aoi_radius.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let server = ServerChild::start(&args.server_bin, &server_args, "warn").await?;
+    let spid = server.pid().to_string();
+    eprintln!("server pid {spid} at {}", server.http_base);
+    let api = ApiClient::new(&server.http_base, None, None)?;
+
+    let shutdown = CancellationToken::new();
+    let live = Arc::new(SwarmCounters::default());
+    let mut swarms = Vec::new();
+    let mut rooms: Vec<String> = Vec::new();
+    let mut results: Vec<Step> = Vec::new();
+    let mut limit_hit = String::new();
+
+    for (k, &n) in steps.iter().enumerate() {
+        let active = rooms.len() as u32 * bpr;
+        if n <= active {
+            continue;
+        }
+        if u64::from(n) + 200 > fd_limit {
+            limit_hit = format!(
+                "open-file limit: {n} bots need more than this process's {fd_limit} descriptors (raise `ulimit -n`)"
+            );
+            break;
+        }
+        // New rooms for the new bots.
+        let mut new_rooms = Vec::new();
+        for r in (active / bpr)..(n / bpr) {
+            let id = format!("cap-{}", r + 1);
+            let spec = serde_json::json!({
+                "id": id,
+                "max_players": bpr * 2,
+                "tick_rate": args.tick_rate,
+                "snapshot_rate": args.snapshot_rate,
+                "drones": args.drones,
+                "aoi_radius": args.aoi_radius,
+            });
+            api.create_room(&spec)
+                .await
+                .with_context(|| format!("creating room {id}"))?;
+            new_rooms.push(id);
+        }
+        rooms.extend(new_rooms.iter().cloned());
+        let added = n - active;
+        eprintln!(
+            "step {}: {n} bots in {} rooms (+{added})",
+            k + 1,
+            rooms.len()
+        );
+        let connect_start = Instant::now();
+        swarms.push(tokio::spawn(run_swarm_counted(
+            SwarmConfig {
+                url: server.http_base.clone(),
+                bots: added,
+                duration: Duration::from_secs(24 * 3600),
+                ramp_per_sec: args.ramp,
+                seed: u64::from(active),
+                name_prefix: format!("s{}b", k + 1),
+                progress: false,
+                join: Join::Api {
+                    api: api.clone(),
+                    rooms: new_rooms,
+                },
+                churn: None,
+                tls: None,
+            },
+            shutdown.clone(),
+            live.clone(),
+        )));
+
+        // Ramp: wait for every bot of the step to connect.
+        let ramp_deadline =
+            connect_start + Duration::from_secs_f64(f64::from(added) / args.ramp + 30.0);
+        let mut failures = Vec::new();
+        loop {
+            let connected = live.connected.load(Ordering::Relaxed);
+            let failed = live.failed.load(Ordering::Relaxed);
+            if failed > 0 {
+                failures.push(format!("{failed} bots failed while connecting"));
+                break;
+            }
+            if connected >= u64::from(n) {
+                break;
+            }
+            if Instant::now() > ramp_deadline {
+                failures.push(format!("only {connected} of {n} bots connected"));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let connect_s = connect_start.elapsed().as_secs_f64();
+        if !failures.is_empty() {
+            limit_hit = format!("bot failure at {n} bots: {}", failures.join("; "));
+            results.push(Step {
+                bots: n,
+                rooms: rooms.len() as u32,
+                passed: false,
+                failures,
+                tick_ms_p99: f64::NAN,
+                tick_ms_p99_median_room: f64::NAN,
+                tick_cpu_ms_p99: f64::NAN,
+                tick_wall_ms_p99: f64::NAN,
+                lateness_ms_p99: f64::NAN,
+                snapshot_rate_ratio: 0.0,
+                snapshots_dropped: 0,
+                bots_failed: live.failed.load(Ordering::Relaxed),
+                server_cpu_percent: 0.0,
+                server_rss_mib: rss_kib(&spid).unwrap_or(0) as f64 / 1024.0,
+                bots_cpu_percent: 0.0,
+                bots_rss_mib: rss_kib("self").unwrap_or(0) as f64 / 1024.0,
+                measured_s: 0.0,
+                connect_s,
+            });
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+
+        // Measure.
+        let t0 = Instant::now();
+        let (server_cpu0, self_cpu0) = (cpu_ticks(&spid)?, cpu_ticks("self")?);
+        let snaps0 = live.snapshots.load(Ordering::Relaxed);
+        let mut windows = vec![RoomWindows::default(); rooms.len()];
+        let accept_after = Duration::from_secs(args.stats_interval_s + 1);
+        let give_up = Duration::from_secs(args.measure.max(args.stats_interval_s * 4) + 10);
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let elapsed = t0.elapsed();
+            if elapsed >= accept_after {
+                let polls = rooms.iter().map(|id| api.room(id));
+                let answers = futures_util::future::join_all(polls).await;
+                for (w, answer) in windows.iter_mut().zip(answers) {
+                    let Ok(detail) = answer else { continue };
+                    let stats = detail["stats"].clone();
+                    let Some(tick) = stats["tick"].as_u64() else {
+                        continue;
+                    };
+                    if tick > 0 && !w.seen.iter().any(|(t, _)| *t == tick) {
+                        w.seen.push((tick, stats));
+                    }
+                }
+            }
+            let enough = windows.iter().all(|w| w.seen.len() >= args.windows);
+            if (enough && elapsed >= Duration::from_secs(args.measure))
+                || elapsed >= give_up
+                || live.failed.load(Ordering::Relaxed) > 0
+            {
+                break;
+            }
+        }
+        let dt = t0.elapsed().as_secs_f64();
+        let server_cpu = (cpu_ticks(&spid)? - server_cpu0) as f64 / clk / dt * 100.0;
+        let bots_cpu = (cpu_ticks("self")? - self_cpu0) as f64 / clk / dt * 100.0;
+        let snaps = live.snapshots.load(Ordering::Relaxed) - snaps0;
+        let ratio = snaps as f64 / f64::from(n) / dt / f64::from(args.snapshot_rate);
+        let failed = live.failed.load(Ordering::Relaxed);
+
+        let field = |w: &RoomWindows, name: &str| {
+            w.seen
+                .iter()
+                .filter_map(|(_, s)| s[name].as_f64())
+                .fold(f64::NAN, f64::max)
+        };
+        let clock_field = match args.tick_clock {
+            TickClock::Cpu => "tick_cpu_ms_p99",
+            TickClock::Wall => "tick_ms_p99",
+        };
+        let mut room_p99: Vec<f64> = windows.iter().map(|w| field(w, clock_field)).collect();
+        let missing = room_p99.iter().filter(|v| v.is_nan()).count();
+        room_p99.retain(|v| !v.is_nan());
+        room_p99.sort_by(f64::total_cmp);
+        let worst = room_p99.last().copied().unwrap_or(f64::NAN);
+        let median = room_p99
+            .get(room_p99.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN);
+        let cpu_p99 = windows
+            .iter()
+            .map(|w| field(w, "tick_cpu_ms_p99"))
+            .fold(f64::NAN, f64::max);
+        let wall_p99 = windows
+            .iter()
+            .map(|w| field(w, "tick_ms_p99"))
+            .fold(f64::NAN, f64::max);
+        let lateness = windows
+            .iter()
+            .map(|w| field(w, "lateness_ms_p99"))
+            .fold(f64::NAN, f64::max);
+        let dropped: u64 = windows
+            .iter()
+            .flat_map(|w| w.seen.iter())
+            .filter_map(|(_, s)| s["snapshots_dropped"].as_u64())
+            .sum();
+
+        let mut failures = Vec::new();
+        if missing > 0 {
+            failures.push(format!("{missing} rooms reported no statistics window"));
+        }
+        if worst.is_nan() || worst > tick_budget_ms {
+            failures.push(format!(
+                "tick p99 ({:?}) {worst:.2} ms > {tick_budget_ms:.2} ms (half the tick interval)",
+                args.tick_clock
+            ));
+        }
+        if ratio < 0.9 {
+            failures.push(format!(
+                "snapshot rate {:.1}% of target < 90%",
+                ratio * 100.0
+            ));
+        }
+        if failed > 0 {
+            failures.push(format!("{failed} bots failed"));
+        }
+        let step = Step {
+            bots: n,
+            rooms: rooms.len() as u32,
+            passed: failures.is_empty(),
+            failures: failures.clone(),
+            tick_ms_p99: worst,
+            tick_ms_p99_median_room: median,
+            tick_cpu_ms_p99: cpu_p99,
+            tick_wall_ms_p99: wall_p99,
+            lateness_ms_p99: lateness,
+            snapshot_rate_ratio: ratio,
+            snapshots_dropped: dropped,
+            bots_failed: failed,
+            server_cpu_percent: server_cpu,
+            server_rss_mib: rss_kib(&spid)? as f64 / 1024.0,
+            bots_cpu_percent: bots_cpu,
+            bots_rss_mib: rss_kib("self")? as f64 / 1024.0,
+            measured_s: dt,
+            connect_s,
+        };
+        eprintln!(
+            "  {n} bots: tick p99 {:.2} ms (median room {:.2}; cpu {:.2}, wall {:.2}), snapshots {:.1}%, server cpu {:.0}%, bots cpu {:.0}%, server rss {:.0} MiB{}",
+            step.tick_ms_p99,
+            step.tick_ms_p99_median_room,
+            step.tick_cpu_ms_p99,
+            step.tick_wall_ms_p99,
+            step.snapshot_rate_ratio * 100.0,
+            step.server_cpu_percent,
+            step.bots_cpu_percent,
+            step.server_rss_mib,
+            if step.passed {
+                String::new()
+            } else {
+                format!("  FAIL: {}", failures.join("; "))
+            }
+        );
+        results.push(step);
+        if !failures.is_empty() {
+            limit_hit = format!("at {n} bots: {}", failures.join("; "));
+            break;
+        }
+    }
+    if limit_hit.is_empty() {
+        limit_hit = format!("none: every step passed, up to {max_step} bots");
+    }
+
+    eprintln!("stopping the bots");
+    shutdown.cancel();
+    // Why bots failed, from the swarms' own reports (bots not started because the run
+    // ended before their turn are not failures of the server).
+    let mut bot_errors: std::collections::BTreeMap<String, u64> = Default::default();
+    for swarm in swarms {
+        if let Ok(Ok(report)) = tokio::time::timeout(Duration::from_secs(60), swarm).await {
+            for (error, count) in report.errors {
+                if !error.starts_with("not started") && !error.contains("the run ended") {
+                    *bot_errors.entry(error).or_default() += count;
+                }
+            }
+        }
+    }
+    server.stop()?;
+
+    let idle = if args.idle_connections > 0 {
+        eprintln!(
+            "measuring RSS per idle connection ({})",
+            args.idle_connections
+        );
+        let report = benches::idle::measure(&IdleConfig {
+            connections: args.idle_connections,
+            server_bin: args.server_bin.clone(),
+            aoi_radius: 1.0,
+            spawns: Spawns::Spread,
+            concurrency: 256,
+            settle_s: 5,
+            log: "info".into(),
+        })
+        .await?;
+        if report.clients_failed > 0 {
+            bail!(
+                "{} idle clients lost their connection",
+                report.clients_failed
+            );
+        }
+        Some(report)
+    } else {
+        None
+    };
+
+    let best = results.iter().rev().find(|s| s.passed);
+    let get = |f: fn(&Step) -> f64| best.map_or(f64::NAN, f);
+    let report = Report {
+        max_bots: best.map_or(0, |s| s.bots),
+        rooms: best.map_or(0, |s| s.rooms),
+        tick_ms_p99_at_max: get(|s| s.tick_ms_p99),
+        tick_cpu_ms_p99_at_max: get(|s| s.tick_cpu_ms_p99),
+        tick_wall_ms_p99_at_max: get(|s| s.tick_wall_ms_p99),
+        snapshot_rate_ratio_at_max: get(|s| s.snapshot_rate_ratio),
+        server_cpu_percent_at_max: get(|s| s.server_cpu_percent),
+        server_rss_mib_at_max: get(|s| s.server_rss_mib),
+        bots_cpu_percent_at_max: get(|s| s.bots_cpu_percent),
+        rss_kib_per_idle_connection: idle.as_ref().map(|i| i.rss_kib_per_idle_connection),
+        limit_hit,
+        tick_budget_ms,
+        tick_clock: args.tick_clock,
+        bots_per_room: bpr,
+        tick_rate: args.tick_rate,
+        snapshot_rate: args.snapshot_rate,
+        aoi_radius_m: args.aoi_radius,
+        drones_per_room: args.drones,
+        cores: std::thread::available_parallelism().map_or(0, usize::from),
+        steps: results,
+        bot_errors,
+        idle,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    println!("{json}");
+    if let Some(path) = &args.report_json {
+        std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.chart {
+        std::fs::write(path, chart(&report))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// A chart panel: title, top of the y axis, the limit line, and (name, colour, values)
+/// series.
+type Panel<'a> = (&'a str, f64, f64, Vec<(&'a str, &'a str, Vec<f64>)>);
+
+/// Two panels side by side: tick p99 (worst and median room) with the limit, and the
+/// snapshot rate ratio with the 90% limit, both against bots.
+fn chart(r: &Report) -> String {
+    const W: f64 = 900.0;
+    const H: f64 = 380.0;
+    let steps: Vec<&Step> = r.steps.iter().filter(|s| s.measured_s > 0.0).collect();
+    let max_x = steps
+        .iter()
+        .map(|s| f64::from(s.bots))
+        .fold(100.0, f64::max);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#
+    );
+    let _ = write!(
+        svg,
+        r##"<text x="{}" y="18" text-anchor="middle" font-size="14">Tickwire capacity: {} bots per room, {} Hz tick, {} Hz snapshots, {} cores shared by server and bots</text>"##,
+        W / 2.0,
+        r.bots_per_room,
+        r.tick_rate,
+        r.snapshot_rate,
+        r.cores
+    );
+    let max_tick = steps
+        .iter()
+        .flat_map(|s| [s.tick_ms_p99, s.tick_wall_ms_p99])
+        .filter(|v| v.is_finite())
+        .fold(r.tick_budget_ms * 1.5, f64::max);
+    let tick_title = format!("tick p99, ms ({:?} time: the limit)", r.tick_clock);
+    let panels: [Panel<'_>; 2] = [
+        (
+            &tick_title,
+            max_tick,
+            r.tick_budget_ms,
+            vec![
+                (
+                    "worst room",
+                    "#c0392b",
+                    steps.iter().map(|s| s.tick_ms_p99).collect(),
+                ),
+                (
+                    "median room",
+                    "#2980b9",
+                    steps.iter().map(|s| s.tick_ms_p99_median_room).collect(),
+                ),
+                (
+                    "wall clock, worst room",
+                    "#aaaaaa",
+                    steps.iter().map(|s| s.tick_wall_ms_p99).collect(),
+                ),
+            ],
+        ),
+        (
+            "snapshots received / target",
+            1.1,
+            0.9,
+            vec![(
+                "snapshot rate ratio",
+                "#27ae60",
+                steps.iter().map(|s| s.snapshot_rate_ratio).collect(),
+            )],
+        ),
+    ];
+    for (p, (title, max_y, limit, series)) in panels.iter().enumerate() {
+        let (x0, y0, pw, ph) = (60.0 + p as f64 * W / 2.0, 40.0, W / 2.0 - 90.0, H - 100.0);
+        let sx = |x: f64| x0 + x / max_x * pw;
+        let sy = |y: f64| y0 + ph - (y / max_y).clamp(0.0, 1.0) * ph;
+        let _ = write!(
+            svg,
+            r##"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#888"/><text x="{}" y="{}" text-anchor="middle">{title}</text><text x="{}" y="{}" text-anchor="middle">active bots</text>"##,
+            x0 + pw / 2.0,
+            y0 - 6.0,
+            x0 + pw / 2.0,
+            y0 + ph + 34.0
+        );
+        for i in 0..=4 {
+            let (xv, yv) = (max_x * f64::from(i) / 4.0, max_y * f64::from(i) / 4.0);
+            let _ = write!(
+                svg,
+                r##"<text x="{}" y="{}" text-anchor="middle">{xv:.0}</text><text x="{}" y="{}" text-anchor="end">{yv:.2}</text><line x1="{x0}" x2="{}" y1="{}" y2="{}" stroke="#eee"/>"##,
+                sx(xv),
+                y0 + ph + 16.0,
+                x0 - 4.0,
+                sy(yv) + 4.0,
+                x0 + pw,
+                sy(yv),
+                sy(yv)
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<line x1="{x0}" x2="{}" y1="{}" y2="{}" stroke="#000" stroke-dasharray="6,4"/><text x="{}" y="{}" text-anchor="end">limit {limit:.2}</text>"##,
+            x0 + pw,
+            sy(*limit),
+            sy(*limit),
+            x0 + pw - 4.0,
+            sy(*limit) - 4.0
+        );
+        for (j, (name, colour, ys)) in series.iter().enumerate() {
+            let points: Vec<String> = steps
+                .iter()
+                .zip(ys)
+                .filter(|(_, y)| y.is_finite())
+                .map(|(s, y)| format!("{:.1},{:.1}", sx(f64::from(s.bots)), sy(*y)))
+                .collect();
+            let _ = write!(
+                svg,
+                r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"##,
+                points.join(" ")
+            );
+            for pt in &points {
+                let (x, y) = pt.split_once(',').unwrap_or(("0", "0"));
+                let _ = write!(
+                    svg,
+                    r##"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"##
+                );
+            }
+            let _ = write!(
+                svg,
+                r##"<text x="{}" y="{}" fill="{colour}">{name}</text>"##,
+                x0 + 8.0,
+                y0 + 16.0 + j as f64 * 14.0
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{}" y="{}" text-anchor="middle">max_bots {} ({})</text></svg>"##,
+        W / 2.0,
+        H - 12.0,
+        r.max_bots,
+        r.limit_hit.replace('<', "&lt;").replace('>', "&gt;")
+    );
+    svg.push('\n');
+    svg
+}
