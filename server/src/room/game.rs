@@ -8,6 +8,12 @@
 //! motion *is* a [`Trajectory`] in quantised units: the server evaluates it each tick
 //! exactly as clients do, and replication only sends a trajectory when it changes.
 
+// Validated peer input drives this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;

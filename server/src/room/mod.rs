@@ -16,6 +16,12 @@
 //! A dedicated OS thread (rather than a tokio task) keeps simulation time off the async
 //! workers that serve sockets, and lets the kernel schedule busy rooms side by side.
 
+// Validated peer input drives this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod game;
 pub mod replication;
 pub mod stats;

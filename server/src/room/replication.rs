@@ -12,6 +12,12 @@
 //! snapshot is one the client will hold; waiting for acknowledgements would only make
 //! deltas larger by a round trip. ARCHITECTURE.md has the full reasoning.
 
+// Validated peer input drives this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
