@@ -68,16 +68,16 @@ pub struct BotOutcome {
 }
 
 impl BotOutcome {
-    /// A bot that failed before connecting.
-    pub fn failed(error: String) -> BotOutcome {
+    /// A bot that completed its handshake; counters start at zero.
+    pub fn connected(tick_rate: u16, snapshot_rate: u16) -> BotOutcome {
         BotOutcome {
-            connected: false,
+            connected: true,
             connected_secs: 0.0,
             snapshots: 0,
             bytes_in: 0,
             bytes_out: 0,
-            tick_rate: 0,
-            snapshot_rate: 0,
+            tick_rate,
+            snapshot_rate,
             rtt_us: rtt_histogram(),
             prediction_error_mm: prediction_histogram(),
             desyncs: 0,
@@ -85,7 +85,16 @@ impl BotOutcome {
             resumes: 0,
             resume_failures: 0,
             resume_errors: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A bot that failed before connecting.
+    pub fn failed(error: String) -> BotOutcome {
+        BotOutcome {
+            connected: false,
             error: Some(error),
+            ..BotOutcome::connected(0, 0)
         }
     }
 }

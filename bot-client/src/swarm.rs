@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::ApiClient;
 use crate::behaviour::{Behaviour, Predictor};
 use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
-use crate::report::{BotOutcome, SwarmReport, prediction_histogram, rtt_histogram};
+use crate::report::{BotOutcome, SwarmReport};
 
 /// How often the progress line refreshes.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
@@ -337,23 +337,7 @@ impl Bot {
     async fn session(&self, mut client: Client, mut url: String) -> BotOutcome {
         let connected_at = Instant::now();
         let welcome = client.welcome().clone();
-        let mut outcome = BotOutcome {
-            connected: true,
-            connected_secs: 0.0,
-            snapshots: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            tick_rate: welcome.tick_rate,
-            snapshot_rate: welcome.snapshot_rate,
-            rtt_us: rtt_histogram(),
-            prediction_error_mm: prediction_histogram(),
-            desyncs: 0,
-            keyframes: 0,
-            resumes: 0,
-            resume_failures: 0,
-            resume_errors: Vec::new(),
-            error: None,
-        };
+        let mut outcome = BotOutcome::connected(welcome.tick_rate, welcome.snapshot_rate);
 
         let setup = if welcome.tick_rate == 0 {
             Err("Welcome announced a tick rate of 0".to_owned())
