@@ -14,6 +14,8 @@
 //! Everything here is deterministic: fixed worlds, no randomness, and JSON text built
 //! from struct serialisations (field order = declaration order), never from maps.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -26,8 +28,6 @@ use shared::map::{MapInfo, WallRect};
 use shared::pack::{BitWriter, PackError, Packer};
 use shared::protocol::*;
 use shared::quant::advance;
-
-const BLESS_ENV: &str = "TICKWIRE_BLESS";
 
 fn golden_path() -> PathBuf {
     // The crate lives in the workspace's `shared/`; the web client in `assets/web/`.
@@ -1150,52 +1150,7 @@ fn build() -> String {
 
 #[test]
 fn golden_vectors_match_the_committed_file() {
-    let generated = build();
-    let path = golden_path();
-    if std::env::var(BLESS_ENV).as_deref() == Ok("1") {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).expect("create the testdata directory");
-        }
-        std::fs::write(&path, &generated).expect("write golden.json");
-        eprintln!("wrote {} ({} bytes)", path.display(), generated.len());
-        return;
-    }
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}\nrun `{BLESS_ENV}=1 cargo test -p shared --test golden` to create it", path.display()))
-        .replace("\r\n", "\n");
-    if committed != generated {
-        let line = committed
-            .lines()
-            .zip(generated.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
-        let (old, new) = (
-            committed.lines().nth(line).unwrap_or_default(),
-            generated.lines().nth(line).unwrap_or_default(),
-        );
-        // Show both versions around the first character that differs.
-        let at = old
-            .chars()
-            .zip(new.chars())
-            .take_while(|(a, b)| a == b)
-            .count();
-        let show = |s: &str| {
-            s.chars()
-                .skip(at.saturating_sub(60))
-                .take(160)
-                .collect::<String>()
-        };
-        panic!(
-            "{} is out of date (first difference on line {}, character {}):\n  committed: …{}\n  generated: …{}\n\
-             If the wire format changed on purpose, run `{BLESS_ENV}=1 cargo test -p shared --test golden`, \
-             update assets/web/codec.js to match and commit both.",
-            path.display(),
-            line + 1,
-            at + 1,
-            show(old),
-            show(new),
-        );
-    }
+    common::check_or_bless(&golden_path(), &build(), "golden", "assets/web/codec.js");
 }
 
 #[test]

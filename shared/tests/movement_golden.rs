@@ -15,6 +15,8 @@
 //!
 //! Deterministic: fixed maps and a fixed-seed xorshift generator, no clock, no `rand`.
 
+mod common;
+
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -24,8 +26,6 @@ use shared::quant::{q_to_pos, q_to_vel};
 use shared::rules::{
     DRONE_RADIUS, PLAYER_ACCEL, PLAYER_MAX_SPEED, PLAYER_RADIUS, PROJECTILE_RADIUS,
 };
-
-const BLESS_ENV: &str = "TICKWIRE_BLESS";
 
 fn golden_path() -> PathBuf {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -516,33 +516,12 @@ fn build() -> String {
 
 #[test]
 fn movement_vectors_match_the_committed_file() {
-    let generated = build();
-    let path = golden_path();
-    if std::env::var(BLESS_ENV).as_deref() == Ok("1") {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).expect("create the testdata directory");
-        }
-        std::fs::write(&path, &generated).expect("write movement.json");
-        eprintln!("wrote {} ({} bytes)", path.display(), generated.len());
-        return;
-    }
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}\nrun `{BLESS_ENV}=1 cargo test -p shared --test movement_golden` to create it", path.display()))
-        .replace("\r\n", "\n");
-    if committed != generated {
-        let line = committed
-            .lines()
-            .zip(generated.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
-        panic!(
-            "{} is out of date (first difference on line {}). If the movement rules changed on purpose, \
-             run `{BLESS_ENV}=1 cargo test -p shared --test movement_golden`, update assets/web/movement.js \
-             to match and commit both.",
-            path.display(),
-            line + 1,
-        );
-    }
+    common::check_or_bless(
+        &golden_path(),
+        &build(),
+        "movement_golden",
+        "assets/web/movement.js",
+    );
 }
 
 #[test]
