@@ -463,6 +463,26 @@ struct Client {
     replication: ClientReplication,
 }
 
+/// Sizes of a room's structures (see [`Room::footprint`]).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Footprint {
+    /// Live game entities (with a net id).
+    entities: usize,
+    /// Every entity the World holds, bevy's own included.
+    ecs_entities: usize,
+    /// Removal messages bevy keeps for despawned components.
+    removal_messages: usize,
+    clients: usize,
+    reservations: usize,
+    /// Entities held in all clients' baselines.
+    held_views: usize,
+    /// Entities waiting for a client's byte budget, over all clients.
+    pending: usize,
+    /// Slots of the replicator's room-wide buffers.
+    replicator_slots: usize,
+}
+
 struct Reservation {
     player: String,
     nonce: String,
@@ -606,7 +626,7 @@ impl Room {
         self.reservations.retain(|r| r.expires > now);
         self.run_commands(tick);
         self.drain_inputs(tick);
-        self.schedule.run(&mut self.world);
+        self.step_world();
         self.tick.store(tick, Ordering::Relaxed);
         if self.is_snapshot_tick(tick) {
             let started = Instant::now();
@@ -616,6 +636,20 @@ impl Room {
                 .record_replication(started.elapsed(), cpu.elapsed());
         }
         self.publish_seats();
+    }
+
+    /// Runs the game's systems once, then does the end-of-frame upkeep that bevy's `App`
+    /// would: a World driven by hand keeps every removal message (one per component of
+    /// each despawned entity) until `clear_trackers` rotates their double buffer, so
+    /// without it a room's memory grows with every projectile and drone that ever died.
+    /// Change ticks are checked too, so change detection stays right however long the
+    /// room runs.
+    fn step_world(&mut self) {
+        self.schedule.run(&mut self.world);
+        self.world.clear_trackers();
+        if let Some(check) = self.world.check_change_ticks() {
+            self.schedule.check_change_ticks(check);
+        }
     }
 
     /// Spreads `snapshot_rate` snapshots evenly over each second of ticks, also when
@@ -648,6 +682,32 @@ impl Room {
             o.held.load(Ordering::Relaxed),
             o.reserved.load(Ordering::Relaxed),
         )
+    }
+
+    /// What this room holds, by structure: the memory guard compares these over time.
+    #[cfg(test)]
+    fn footprint(&mut self) -> Footprint {
+        let removal_messages = self
+            .world
+            .removed_components()
+            .iter()
+            .map(|(_, messages)| messages.len())
+            .sum();
+        let (held_views, pending) = self
+            .clients
+            .iter()
+            .map(|c| c.replication.sizes())
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+        Footprint {
+            entities: self.world.query::<&game::NetId>().iter(&self.world).count(),
+            ecs_entities: self.world.entities().count_spawned() as usize,
+            removal_messages,
+            clients: self.clients.len(),
+            reservations: self.reservations.len(),
+            held_views,
+            pending,
+            replicator_slots: self.replicator.capacity(),
+        }
     }
 
     /// Seats a new player would leave free.
@@ -1079,8 +1139,15 @@ mod tests {
     /// A session's ends of a connection.
     struct Session {
         inputs: mpsc::Sender<RoomInput>,
-        _outbound: mpsc::Receiver<Bytes>,
+        outbound: mpsc::Receiver<Bytes>,
         kick: oneshot::Receiver<Kick>,
+    }
+
+    impl Session {
+        /// Reads what the room queued, as a healthy client does.
+        fn drain(&mut self) {
+            while self.outbound.try_recv().is_ok() {}
+        }
     }
 
     fn connection() -> (Connection, Session) {
@@ -1100,7 +1167,7 @@ mod tests {
             },
             Session {
                 inputs: itx,
-                _outbound: orx,
+                outbound: orx,
                 kick: krx,
             },
         )
@@ -1252,5 +1319,114 @@ mod tests {
         }
         assert_eq!(players(&mut room), 0);
         assert_eq!(room.seats_now(), (0, 0, 0));
+    }
+
+    /// Spawns `n` short-lived projectiles (one to four ticks), as a crowd firing would.
+    fn spawn_projectiles(room: &mut Room, n: u32) {
+        use self::game::{Facing, Motion, NetIds, Projectile, Trajectory};
+        let tick = room.world.resource::<SimClock>().tick;
+        let spawns = room.config.settings.map.spawns().to_vec();
+        for k in 0..n {
+            let (x, y) = spawns[k as usize % spawns.len()];
+            let id = room.world.resource_mut::<NetIds>().allocate();
+            let (vx, vy) = (8.0, 3.0);
+            room.world.spawn((
+                id,
+                Motion(shared::movement::Kinematics { x, y, vx, vy }),
+                Trajectory::start(tick, x, y, vx, vy),
+                Facing(0),
+                Projectile {
+                    owner: id,
+                    shooter: Entity::PLACEHOLDER,
+                    expires_at: tick + 1 + k % 4,
+                },
+            ));
+        }
+    }
+
+    /// `rounds` ticks of churn: ten projectiles per tick, and a visitor who joins while
+    /// the previous one goes (every other one leaves; the others lose their connection
+    /// and are held for the grace period, then removed).
+    fn churn(
+        room: &mut Room,
+        tx: &mpsc::Sender<Command>,
+        steady: &mut [Session],
+        rounds: u32,
+        joins: &mut u32,
+    ) {
+        let mut visitor: Option<Session> = None;
+        for _ in 0..rounds {
+            spawn_projectiles(room, 10);
+            if let Some(v) = visitor.take()
+                && joins.is_multiple_of(2)
+            {
+                v.inputs.try_send(RoomInput::Leave).unwrap();
+            }
+            *joins += 1;
+            let (joined, session) = join(room, tx, anon(&format!("visitor{joins}")));
+            joined.unwrap();
+            visitor = Some(session);
+            steady.iter_mut().for_each(Session::drain);
+            let f = room.footprint();
+            // At most two ticks of removals (the double buffer): ten projectiles and a
+            // player per tick, a few components each, plus drones shot down.
+            assert!(
+                f.removal_messages < 400,
+                "removal messages pile up: {f:?} after {joins} joins"
+            );
+        }
+    }
+
+    /// Lets every visitor go and the projectiles expire.
+    fn quiesce(room: &mut Room, steady: &mut [Session]) -> Footprint {
+        for _ in 0..=room.grace_ticks + 10 {
+            room.tick_once(Instant::now());
+            steady.iter_mut().for_each(Session::drain);
+        }
+        room.footprint()
+    }
+
+    /// The memory guard: after 100,000 projectiles and 10,000 joins and leaves, what the
+    /// room holds is what it held after the first tenth of that, i.e. bounded by the live
+    /// state rather than by how many entities and players have come and gone.
+    #[test]
+    fn memory_is_bounded_by_live_state_under_churn() {
+        let mut s = settings(60, 20, 64);
+        s.drones = 30;
+        let (mut room, tx) = room(s);
+        let mut steady: Vec<Session> = (0..4)
+            .map(|k| {
+                let (joined, session) = join(&mut room, &tx, anon(&format!("steady{k}")));
+                joined.unwrap();
+                session
+            })
+            .collect();
+        let mut joins = 0;
+        churn(&mut room, &tx, &mut steady, 1_000, &mut joins);
+        let warm = quiesce(&mut room, &mut steady);
+        churn(&mut room, &tx, &mut steady, 9_000, &mut joins);
+        let after = quiesce(&mut room, &mut steady);
+        assert_eq!(joins, 10_000);
+
+        assert_eq!(warm.clients, 4, "{warm:?}");
+        assert_eq!(
+            after.clients, 4,
+            "only the steady players remain: {after:?}"
+        );
+        assert_eq!(after.reservations, 0);
+        assert_eq!(
+            after.entities, warm.entities,
+            "4 players and 30 drones, however many came and went"
+        );
+        assert_eq!(after.entities, 34);
+        assert_eq!(after.ecs_entities, warm.ecs_entities);
+        assert!(after.held_views <= 4 * after.entities, "{after:?}");
+        assert_eq!(after.pending, 0);
+        assert!(after.removal_messages < 400, "{after:?}");
+        // The shared buffers grow to the largest crowd, which churn does not raise.
+        assert!(
+            after.replicator_slots <= warm.replicator_slots * 2,
+            "{warm:?} → {after:?}"
+        );
     }
 }

@@ -192,6 +192,12 @@ impl ClientReplication {
         self.limiter.check().is_ok()
     }
 
+    /// Entities this client holds, and entities waiting for its byte budget.
+    #[cfg(test)]
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.baseline.len(), self.pending_since.len())
+    }
+
     /// Forgets the baseline: the next snapshot is a keyframe.
     pub fn reset(&mut self) {
         self.baseline.clear();
@@ -266,6 +272,19 @@ impl Replicator {
     /// Number of replicated entities at the last [`Replicator::prepare`].
     pub fn entity_count(&self) -> usize {
         self.world.len()
+    }
+
+    /// Slots allocated in the room-wide buffers (they only grow to the largest crowd seen).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        let s = &self.scratch;
+        self.world.capacity()
+            + self.hashes.capacity()
+            + self.positions.capacity()
+            + self.full_body.capacity()
+            + s.next.capacity()
+            + s.target.capacity()
+            + s.visible.capacity()
     }
 
     /// The shared part of a snapshot tick: quantise every entity once, then either build
