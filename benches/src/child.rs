@@ -8,6 +8,28 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+/// Server flags for a load generator on this machine: every bot comes from one loopback
+/// address, so the per-address limits meant for strangers are lifted, and the entity
+/// budget is opened for whatever rooms the bench creates.
+pub const LOAD_GENERATOR_ARGS: [&str; 16] = [
+    "--ip-connect-rate",
+    "0",
+    "--ip-max-connections",
+    "0",
+    "--api-join-rate",
+    "0",
+    "--api-create-rate",
+    "0",
+    "--api-delete-rate",
+    "0",
+    "--ip-room-reservations",
+    "0",
+    "--ip-reservations",
+    "0",
+    "--max-entities",
+    "100000000",
+];
+
 /// A server child process; killed when dropped.
 #[derive(Debug)]
 pub struct ServerChild {

@@ -17,7 +17,7 @@ use shared::rules::PLAYER_RADIUS;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::child::{ServerChild, check_fd_limit, rss_kib};
+use crate::child::{LOAD_GENERATOR_ARGS, ServerChild, check_fd_limit, rss_kib};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -77,8 +77,6 @@ pub async fn measure(cfg: &IdleConfig) -> anyhow::Result<IdleReport> {
             &n,
             "--max-connections",
             &cap,
-            "--ip-connect-rate",
-            "0",
             "--aoi-radius",
             &cfg.aoi_radius.to_string(),
             "--stats-interval-s",
@@ -86,6 +84,7 @@ pub async fn measure(cfg: &IdleConfig) -> anyhow::Result<IdleReport> {
         ]
         .map(str::to_owned),
     );
+    args.extend(LOAD_GENERATOR_ARGS.map(str::to_owned));
     let server = ServerChild::start(&cfg.server_bin, &args, &cfg.log).await?;
     let pid = server.pid().to_string();
     let url = server.ws_url.clone();

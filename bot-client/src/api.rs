@@ -20,6 +20,10 @@ use crate::client::ClientError;
 /// Longest wait for one API request, connection included.
 pub const API_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest a bot waits in all, as `Retry-After` asks, for a seat the server's
+/// per-address limits refused for now (HTTP 429).
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
 /// A room as `GET /api/rooms` lists it (the fields bots use; others are ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomListing {
@@ -146,8 +150,27 @@ impl ApiClient {
                 .to_string()
                 .into_bytes()
         });
-        self.json(Method::POST, &format!("/api/rooms/{room}/join"), body)
-            .await
+        let path = format!("/api/rooms/{room}/join");
+        let mut waited = Duration::ZERO;
+        loop {
+            let answer = self.answer(Method::POST, &path, body.clone()).await?;
+            // Refused for now (the server's per-address limits): wait as told, then again.
+            if answer.status == StatusCode::TOO_MANY_REQUESTS
+                && let Some(after) = answer.retry_after
+                && waited + after <= MAX_RETRY_WAIT
+            {
+                // Jitter, so that bots refused together do not come back together.
+                let pause = after + Duration::from_millis(rand::random_range(0..500));
+                tokio::time::sleep(pause).await;
+                waited += pause;
+                continue;
+            }
+            if !answer.status.is_success() {
+                return Err(http_error(answer.status, &answer.body));
+            }
+            return serde_json::from_slice(&answer.body)
+                .map_err(|e| ClientError::Unexpected(format!("API answer to {path}: {e}")));
+        }
     }
 
     async fn json<T: for<'de> Deserialize<'de>>(
@@ -171,6 +194,16 @@ impl ApiClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        let answer = self.answer(method, path, body).await?;
+        Ok((answer.status, answer.body))
+    }
+
+    async fn answer(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ClientError> {
         tokio::time::timeout(API_TIMEOUT, self.request_inner(method, path, body))
             .await
             .map_err(|_| ClientError::Timeout)?
@@ -181,7 +214,7 @@ impl ApiClient {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, Bytes), ClientError> {
+    ) -> Result<Answer, ClientError> {
         let authority = self
             .base
             .authority()
@@ -222,7 +255,15 @@ impl ApiClient {
     }
 }
 
-async fn send<I>(io: I, request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), ClientError>
+/// What the server answered.
+struct Answer {
+    status: StatusCode,
+    /// `Retry-After`, in seconds.
+    retry_after: Option<Duration>,
+    body: Bytes,
+}
+
+async fn send<I>(io: I, request: Request<Full<Bytes>>) -> Result<Answer, ClientError>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -233,6 +274,12 @@ where
     let driver = tokio::spawn(connection);
     let response = sender.send_request(request).await.map_err(http)?;
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(hyper::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .map(Duration::from_secs);
     let body = response
         .into_body()
         .collect()
@@ -240,7 +287,11 @@ where
         .map_err(http)?
         .to_bytes();
     driver.abort();
-    Ok((status, body))
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
 }
 
 fn http_error(status: StatusCode, body: &[u8]) -> ClientError {

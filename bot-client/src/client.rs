@@ -77,6 +77,25 @@ pub enum ClientError {
     Http { status: u16, body: String },
 }
 
+impl ClientError {
+    /// How long the server asked us to wait before trying again, when it refused for now
+    /// (HTTP 429 or 503 with `Retry-After`, at the WebSocket upgrade).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let ClientError::WebSocket(tungstenite::Error::Http(response)) = self else {
+            return None;
+        };
+        if !matches!(response.status().as_u16(), 429 | 503) {
+            return None;
+        }
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .map(Duration::from_secs)
+    }
+}
+
 /// How to open a session: tokens for `Hello`, and TLS settings for `wss://` URLs.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
@@ -479,6 +498,31 @@ impl RawConnection {
     /// Sends one text frame.
     pub async fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
         self.ws.send(Message::text(text)).await?;
+        Ok(())
+    }
+
+    /// Sends a close frame with `code` and `reason`, as a client that leaves does; the
+    /// server's answering close frame is read with [`RawConnection::wait_close`].
+    pub async fn send_close(&mut self, code: u16, reason: &str) -> Result<(), ClientError> {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
+        self.ws.send(Message::Close(Some(frame))).await?;
+        Ok(())
+    }
+
+    /// Sends a close frame whose payload is `payload` as it is (a code that may not be
+    /// sent, a reason that may not be UTF-8), to test how the server answers one.
+    pub async fn send_close_payload(&mut self, payload: Vec<u8>) -> Result<(), ClientError> {
+        use tungstenite::protocol::frame::coding::{Control, OpCode};
+        use tungstenite::protocol::frame::{Frame, FrameHeader};
+        let header = FrameHeader {
+            opcode: OpCode::Control(Control::Close),
+            ..FrameHeader::default()
+        };
+        let frame = Frame::from_payload(header, payload.into());
+        self.ws.send(Message::Frame(frame)).await?;
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use shared::protocol::EntityKind;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::ApiClient;
+use crate::api::{ApiClient, MAX_RETRY_WAIT};
 use crate::behaviour::{Behaviour, Predictor};
 use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
 use crate::report::{BotOutcome, SwarmReport};
@@ -290,8 +290,21 @@ impl Bot {
                 seat.url
             }
         };
-        let client = Client::connect_with(&url, &self.name, &options).await?;
-        Ok((client, url))
+        // Refused for now (the server's per-address limits): wait as told, then again.
+        let mut waited = Duration::ZERO;
+        loop {
+            match Client::connect_with(&url, &self.name, &options).await {
+                Ok(client) => return Ok((client, url)),
+                Err(e) => match e.retry_after() {
+                    Some(after) if waited + after <= MAX_RETRY_WAIT => {
+                        let pause = after + Duration::from_millis(rand::random_range(0..500));
+                        tokio::time::sleep(pause).await;
+                        waited += pause;
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
     }
 
     /// Drops the connection without a close frame and resumes. Returns the new session

@@ -8,11 +8,15 @@
 //! | `DELETE /api/rooms/{id}` | close a room; its sessions get 4016 (admin) |
 //! | `POST /api/rooms/{id}/join` | reserve a seat: a signed, expiring join token and the WebSocket URL |
 //!
-//! Errors are JSON, `{"error": "<kind>", "message": "<text>"}`: 400 bad request, 401 admin
-//! token missing or wrong, 404 unknown room, 409 room full or id taken, 503 shutting
-//! down or too many rooms. "Admin" routes need `Authorization: Bearer <--admin-token>`
-//! when one is configured; so does a join that names its own player id (otherwise anyone
-//! could take over someone else's player).
+//! Errors are JSON, `{"error": "<kind>", "message": "<text>"}`: 400 bad request (a spec
+//! field out of range adds `field`, `min` and `max`), 401 admin token missing or wrong,
+//! 403 admin actions locked (an exposed server without an admin token), 404 unknown
+//! room, 409 room full or id taken, 429 per-address limits (with `Retry-After`), 503
+//! shutting down, too many rooms or the entity budget spent. "Admin" routes need
+//! `Authorization: Bearer <--admin-token>` when one is configured; so does a join that
+//! names its own player id (otherwise anyone could take over someone else's player).
+//! Requests without the admin token are limited per address ([`crate::guard`]); every
+//! refusal is counted.
 
 // Request bodies and paths are peer data: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -20,17 +24,20 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Maps, RoomSettings, RoomSpec, valid_player_id};
+use crate::config::{ConfigError, Maps, RoomLimits, RoomSettings, RoomSpec, valid_player_id};
+use crate::counters::{ApiRefusal, Counters};
+use crate::guard::ApiGuard;
 use crate::room::stats::RoomStats;
 use crate::room::{RoomError, RoomHandle, Seats};
 use crate::rooms::{Origin, RegistryError, RoomRegistry};
@@ -43,12 +50,15 @@ pub struct ApiState {
     pub keys: Arc<TokenKeys>,
     pub template: Arc<RoomSettings>,
     pub maps: Arc<Maps>,
+    pub limits: RoomLimits,
     pub admin_token: Option<Arc<str>>,
     pub join_token_ttl: Duration,
     /// `wss://host` or `ws://host` to build WebSocket URLs with; from the request's Host
     /// header when absent.
     pub public_url: Option<Arc<str>>,
     pub tls: bool,
+    pub guard: Arc<ApiGuard>,
+    pub counters: Arc<Counters>,
 }
 
 /// A room as `GET /api/rooms` lists it.
@@ -114,12 +124,22 @@ pub struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    /// The spec field out of range, with its allowed range.
+    range: Option<crate::config::OutOfRange>,
+    /// Seconds for `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<f64>,
 }
 
 impl ApiError {
@@ -128,6 +148,51 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            range: None,
+            retry_after: None,
+        }
+    }
+
+    /// A refusal by the per-address guards, counted.
+    fn refused(why: ApiRefusal, counters: &Counters, join_token_ttl: Duration) -> ApiError {
+        counters.api_refused(why);
+        let (kind, message, retry_after) = match why {
+            ApiRefusal::JoinRateLimited => (
+                "rate_limited",
+                "too many seat reservations from your address (--api-join-rate)",
+                1,
+            ),
+            ApiRefusal::CreateRateLimited => (
+                "rate_limited",
+                "too many rooms created from your address (--api-create-rate per minute)",
+                60,
+            ),
+            ApiRefusal::DeleteRateLimited => (
+                "rate_limited",
+                "too many rooms closed from your address (--api-delete-rate per minute)",
+                60,
+            ),
+            _ => (
+                "too_many_reservations",
+                "your address holds its allowance of unused seat reservations (--ip-room-reservations, --ip-reservations): use them or let them expire",
+                join_token_ttl.as_secs().max(1),
+            ),
+        };
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, kind, message)
+        }
+    }
+
+    /// A room spec the limits refuse, naming the field and its range when one is out.
+    fn invalid_room(e: ConfigError) -> ApiError {
+        let range = match &e {
+            ConfigError::OutOfRange(r) => Some(r.clone()),
+            _ => None,
+        };
+        ApiError {
+            range,
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string())
         }
     }
 
@@ -145,18 +210,30 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: self.kind,
             message: &self.message,
+            field: self.range.as_ref().map(|r| r.field),
+            min: self.range.as_ref().map(|r| r.min),
+            max: self.range.as_ref().map(|r| r.max),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> ApiError {
-        let (status, kind) = match &e {
+        let (status, kind) = match e {
+            RegistryError::Config(e) => return ApiError::invalid_room(e),
             RegistryError::Unknown(_) => (StatusCode::NOT_FOUND, "unknown_room"),
             RegistryError::Exists(_) => (StatusCode::CONFLICT, "room_exists"),
             RegistryError::TooMany(_) => (StatusCode::SERVICE_UNAVAILABLE, "too_many_rooms"),
-            RegistryError::Config(_) => (StatusCode::BAD_REQUEST, "invalid_room"),
+            RegistryError::EntityBudget { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "entity_budget")
+            }
             RegistryError::Room(_) => (StatusCode::INTERNAL_SERVER_ERROR, "room_failed"),
             RegistryError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         };
@@ -183,10 +260,20 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Who is asking, as far as the API's limits are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// Presented the configured admin token: not limited per address.
+    Admin,
+    /// Anyone else: limited per address.
+    Peer,
+}
+
 impl ApiState {
-    fn is_admin(&self, headers: &HeaderMap) -> bool {
+    /// Whether the request carries the configured admin token.
+    fn has_admin_token(&self, headers: &HeaderMap) -> bool {
         let Some(expected) = &self.admin_token else {
-            return true;
+            return false;
         };
         headers
             .get(header::AUTHORIZATION)
@@ -195,16 +282,41 @@ impl ApiState {
             .is_some_and(|t| same(t.trim().as_bytes(), expected.as_bytes()))
     }
 
-    fn require_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        if self.is_admin(headers) {
-            Ok(())
+    fn caller(&self, headers: &HeaderMap) -> Caller {
+        if self.has_admin_token(headers) {
+            Caller::Admin
         } else {
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this needs the admin token: Authorization: Bearer <token>",
-            ))
+            Caller::Peer
         }
+    }
+
+    /// An admin action: locked on an exposed server without an admin token (403), else
+    /// needs the token when one is configured (401), else open to anyone.
+    fn require_admin(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        if self.guard.admin_locked() {
+            self.counters.api_refused(ApiRefusal::AdminLocked);
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_locked",
+                "this server listens beyond loopback without an admin token, so creating and closing rooms and joining as a named player are off: start it with --admin-token (TICKWIRE_ADMIN_TOKEN) and send Authorization: Bearer <token>, or with --allow-open-admin on a trusted network",
+            ));
+        }
+        match (&self.admin_token, self.caller(headers)) {
+            (None, caller) | (Some(_), caller @ Caller::Admin) => Ok(caller),
+            (Some(_), Caller::Peer) => {
+                self.counters.api_refused(ApiRefusal::Unauthorized);
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "this needs the admin token: Authorization: Bearer <token>",
+                ))
+            }
+        }
+    }
+
+    /// Counts and shapes a per-address refusal.
+    fn refused(&self, why: ApiRefusal) -> ApiError {
+        ApiError::refused(why, &self.counters, self.join_token_ttl)
     }
 
     fn info(&self, room: &RoomHandle, origin: Origin) -> RoomInfo {
@@ -292,34 +404,56 @@ pub async fn get(
 /// `POST /api/rooms`
 pub async fn create(
     State(api): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    api.require_admin(&headers)?;
-    let spec: RoomSpec = parse_json(&body)?;
+    if api.require_admin(&headers)? == Caller::Peer {
+        api.guard
+            .create(peer.ip())
+            .map_err(|why| api.refused(why))?;
+    }
+    let counted = |e: ApiError| {
+        let why = match e.status {
+            StatusCode::BAD_REQUEST => Some(ApiRefusal::InvalidRoom),
+            StatusCode::SERVICE_UNAVAILABLE => Some(ApiRefusal::Capacity),
+            _ => None,
+        };
+        if let Some(why) = why {
+            api.counters.api_refused(why);
+        }
+        e
+    };
+    let spec: RoomSpec = parse_json(&body).map_err(counted)?;
     if spec.default.is_some() {
-        return Err(ApiError::new(
+        return Err(counted(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
             "`default` is for rooms files only",
-        ));
+        )));
     }
     let settings = spec
-        .resolve(&api.template, &api.maps)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string()))?;
+        .resolve(&api.template, &api.maps, &api.limits)
+        .map_err(|e| counted(ApiError::invalid_room(e)))?;
     let room = api
         .registry
-        .create(spec.id.clone(), settings, Origin::Api)?;
+        .create(spec.id.clone(), settings, Origin::Api)
+        .map_err(|e| counted(e.into()))?;
     Ok((StatusCode::CREATED, Json(api.info(&room, Origin::Api))).into_response())
 }
 
 /// `DELETE /api/rooms/{id}`
 pub async fn delete(
     State(api): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    api.require_admin(&headers)?;
+    if api.require_admin(&headers)? == Caller::Peer {
+        api.guard
+            .delete(peer.ip())
+            .map_err(|why| api.refused(why))?;
+    }
     api.registry.remove(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -327,13 +461,14 @@ pub async fn delete(
 /// `POST /api/rooms/{id}/join`
 pub async fn join(
     State(api): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<JoinResponse>, ApiError> {
     let (room, _) = api.room(&id)?;
     let request: JoinRequest = parse_json(&body)?;
-    let player = match request.player_id {
+    let (player, caller) = match request.player_id {
         Some(player) => {
             if !valid_player_id(&player) {
                 return Err(ApiError::new(
@@ -342,27 +477,40 @@ pub async fn join(
                     "player_id: 1 to 64 ASCII letters, digits or -_.@: expected",
                 ));
             }
-            api.require_admin(&headers)?;
-            player
+            let caller = api.require_admin(&headers)?;
+            (player, caller)
         }
-        None => format!("p-{:016x}", rand::random::<u64>()),
+        None => (
+            format!("p-{:016x}", rand::random::<u64>()),
+            api.caller(&headers),
+        ),
     };
     let nonce = random_nonce();
     let ttl = api.join_token_ttl;
+    if caller == Caller::Peer {
+        let now = Instant::now();
+        api.guard
+            .reserve(peer.ip(), &id, &nonce, now + ttl, now)
+            .map_err(|why| api.refused(why))?;
+    }
     match room.reserve(player.clone(), nonce.clone(), ttl).await {
         Ok(()) => {}
-        Err(RoomError::Full) => {
-            let s = &room.config().settings;
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "room_full",
-                format!(
-                    "room {id:?} is full: its {} seats are taken or reserved",
-                    s.max_players
-                ),
-            ));
+        Err(e) => {
+            api.guard.cancel(&nonce);
+            if let RoomError::Full = e {
+                api.counters.api_refused(ApiRefusal::RoomFull);
+                let s = &room.config().settings;
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "room_full",
+                    format!(
+                        "room {id:?} is full: its {} seats are taken or reserved",
+                        s.max_players
+                    ),
+                ));
+            }
+            return Err(ApiError::unknown_room(&id));
         }
-        Err(_) => return Err(ApiError::unknown_room(&id)),
     }
     let expires_at = unix_now() + ttl.as_secs();
     let token = api.keys.sign_join(&JoinClaims {

@@ -22,6 +22,9 @@ use shared::protocol::{Packing, SnapshotSettings};
 
 use crate::limits::MessageLimits;
 
+mod limits;
+pub use limits::{OutOfRange, RoomLimits, entity_weight};
+
 /// Id of the room a server runs when no rooms file is given.
 pub const DEFAULT_ROOM_ID: &str = "default";
 
@@ -127,12 +130,15 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_INPUT_BURST", default_value_t = 10)]
     pub input_burst: u32,
 
-    /// A session sending this many times `--input-rate` for `--flood-window-s` seconds
-    /// is closed with 1008 (at most half of it is only dropped, never closed).
+    /// Flooding: every message a session sends fills a bucket that holds
+    /// `--flood-factor` × `--input-rate` × `--flood-window-s` messages and drains at
+    /// `--flood-factor` × `--input-rate` per second; a message that finds it full closes
+    /// the session with 1008. Sending up to this factor times the rate is never closed.
     #[arg(long, env = "TICKWIRE_FLOOD_FACTOR", default_value_t = 10)]
     pub flood_factor: u32,
 
-    /// Seconds of sending at `--flood-factor` times the quota that close a session.
+    /// Seconds of sending at `--flood-factor` times the rate that the flood bucket holds
+    /// (see `--flood-factor`).
     #[arg(long, env = "TICKWIRE_FLOOD_WINDOW", default_value_t = 2)]
     pub flood_window_s: u64,
 
@@ -213,9 +219,54 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_ROOM_IDLE_TIMEOUT", default_value_t = 60)]
     pub room_idle_timeout_s: u64,
 
-    /// Rooms the server hosts at most (each is one thread).
-    #[arg(long, env = "TICKWIRE_MAX_ROOMS", default_value_t = 1000)]
+    /// Rooms the server hosts at most (each is one thread); beyond it, HTTP 503.
+    #[arg(long, env = "TICKWIRE_MAX_ROOMS", default_value_t = 200)]
     pub max_rooms: usize,
+
+    /// Ceilings on every room's settings and the entity budget (see docs/security.md).
+    #[command(flatten)]
+    pub limits: RoomLimits,
+
+    /// Connections one address (IPv6: one /64) may hold open at once; beyond it, HTTP
+    /// 429. 0 disables the cap (behind a proxy every peer has the proxy's address).
+    #[arg(long, env = "TICKWIRE_IP_MAX_CONNECTIONS", default_value_t = 256)]
+    pub ip_max_connections: usize,
+
+    /// Seat reservations (`POST /api/rooms/{id}/join`) per second from one address without
+    /// the admin token; beyond it, HTTP 429. 0: unlimited.
+    #[arg(long, env = "TICKWIRE_API_JOIN_RATE", default_value_t = 50)]
+    pub api_join_rate: u32,
+
+    /// Seat reservations one address may make at once above `--api-join-rate`.
+    #[arg(long, env = "TICKWIRE_API_JOIN_BURST", default_value_t = 100)]
+    pub api_join_burst: u32,
+
+    /// Rooms one address may create per minute without the admin token (also its
+    /// burst); beyond it, HTTP 429. 0: unlimited.
+    #[arg(long, env = "TICKWIRE_API_CREATE_RATE", default_value_t = 10)]
+    pub api_create_rate: u32,
+
+    /// Rooms one address may close per minute without the admin token (also its burst);
+    /// beyond it, HTTP 429. 0: unlimited.
+    #[arg(long, env = "TICKWIRE_API_DELETE_RATE", default_value_t = 30)]
+    pub api_delete_rate: u32,
+
+    /// Unused seat reservations one address may hold in one room without the admin
+    /// token (a reservation is used when its token joins); beyond it, HTTP 429. 0:
+    /// unlimited.
+    #[arg(long, env = "TICKWIRE_IP_ROOM_RESERVATIONS", default_value_t = 8)]
+    pub ip_room_reservations: u32,
+
+    /// Unused seat reservations one address may hold in all rooms together, without
+    /// the admin token; beyond it, HTTP 429. 0: unlimited.
+    #[arg(long, env = "TICKWIRE_IP_RESERVATIONS", default_value_t = 32)]
+    pub ip_reservations: u32,
+
+    /// On an address other than loopback without `--admin-token`, room creation,
+    /// deletion and joins naming a player id are refused (403) unless this is set: for
+    /// trusted networks only.
+    #[arg(long, env = "TICKWIRE_ALLOW_OPEN_ADMIN")]
+    pub allow_open_admin: bool,
 
     /// Seconds shutdown (SIGTERM, Ctrl-C) may take: sessions are told (1001), rooms
     /// finish their tick, and the process exits by then.
@@ -281,10 +332,8 @@ impl Default for ServerConfig {
 /// A configuration that cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("tick rate must be between 1 and 240, got {0}")]
-    TickRate(u16),
-    #[error("snapshot rate must be between 1 and the tick rate ({tick_rate}), got {snapshot_rate}")]
-    SnapshotRate { snapshot_rate: u16, tick_rate: u16 },
+    #[error("{0}")]
+    OutOfRange(OutOfRange),
     #[error("{name} must be at least 1")]
     Zero { name: &'static str },
     #[error("cannot read {what} {path}: {source}")]
@@ -297,12 +346,6 @@ pub enum ConfigError {
     Map(#[from] MapError),
     #[error("unknown map {0:?} (known: {1})")]
     UnknownMap(String, String),
-    #[error("AOI radius must be between 1 m and 10 km, got {0}")]
-    AoiRadius(f64),
-    #[error("client budgets must satisfy 256 ≤ min ≤ default ≤ max")]
-    Budget,
-    #[error("outbound queue bytes must be between 1 and {MAX_OUTBOUND_QUEUE_BYTES}")]
-    OutboundQueueBytes,
     #[error(
         "the idle timeout ({idle_timeout_s} s) must exceed the ping interval ({ping_interval_s} s)"
     )]
@@ -311,7 +354,7 @@ pub enum ConfigError {
         idle_timeout_s: u64,
     },
     #[error(
-        "flood factor must be at least 3 (the flood test needs room above the drops it tolerates), got {0}"
+        "flood factor must be at least 3 (sending over the rate is dropped well before it closes a session), got {0}"
     )]
     FloodFactor(u32),
     #[error("room id {0:?}: 1 to {MAX_ROOM_ID_BYTES} ASCII letters, digits, '-' or '_' expected")]
@@ -366,8 +409,8 @@ pub struct RoomSettings {
 }
 
 impl RoomSettings {
-    /// Checks every range a room depends on.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the name and every range a room depends on, against the operator's limits.
+    pub fn validate(&self, limits: &RoomLimits) -> Result<(), ConfigError> {
         let name = self.name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_ROOM_NAME_CHARS
@@ -375,33 +418,7 @@ impl RoomSettings {
         {
             return Err(ConfigError::RoomName);
         }
-        if !(1..=240).contains(&self.tick_rate) {
-            return Err(ConfigError::TickRate(self.tick_rate));
-        }
-        if self.snapshot_rate == 0 || self.snapshot_rate > self.tick_rate {
-            return Err(ConfigError::SnapshotRate {
-                snapshot_rate: self.snapshot_rate,
-                tick_rate: self.tick_rate,
-            });
-        }
-        if self.max_players == 0 {
-            return Err(ConfigError::Zero {
-                name: "max-players",
-            });
-        }
-        if !(self.aoi_radius.is_finite() && (1.0..=10_000.0).contains(&self.aoi_radius)) {
-            return Err(ConfigError::AoiRadius(self.aoi_radius));
-        }
-        if !(256 <= self.min_client_budget
-            && self.min_client_budget <= self.client_budget
-            && self.client_budget <= self.max_client_budget)
-        {
-            return Err(ConfigError::Budget);
-        }
-        if !(1..=MAX_OUTBOUND_QUEUE_BYTES).contains(&self.outbound_queue_bytes) {
-            return Err(ConfigError::OutboundQueueBytes);
-        }
-        Ok(())
+        limits.check(self)
     }
 
     /// Clamps what a client asked for to this room's limits.
@@ -451,12 +468,13 @@ pub struct RoomSpec {
 }
 
 impl RoomSpec {
-    /// The template with this spec's fields applied, validated. `map` must name a map
-    /// of `maps`.
+    /// The template with this spec's fields applied, validated against `limits`. `map`
+    /// must name a map of `maps`.
     pub fn resolve(
         &self,
         template: &RoomSettings,
         maps: &Maps,
+        limits: &RoomLimits,
     ) -> Result<RoomSettings, ConfigError> {
         if let Some(id) = &self.id {
             validate_room_id(id)?;
@@ -488,7 +506,7 @@ impl RoomSpec {
                 .unwrap_or(template.outbound_queue_bytes),
             seed: self.seed.or(template.seed),
         };
-        settings.validate()?;
+        settings.validate(limits)?;
         Ok(settings)
     }
 }
@@ -582,6 +600,8 @@ pub struct Settings {
     pub resume_grace: Duration,
     pub room_idle_timeout: Duration,
     pub max_rooms: usize,
+    pub limits: RoomLimits,
+    pub guard: GuardSettings,
     pub shutdown_timeout: Duration,
     pub public_url: Option<String>,
     pub tls: Option<TlsFiles>,
@@ -593,6 +613,25 @@ pub struct Settings {
     /// The room `/ws` joins without `?room=`.
     pub default_room: String,
     pub maps: Maps,
+}
+
+/// The per-address guards of the API and the listener (see [`crate::guard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardSettings {
+    /// Connections one address may hold open; 0: no cap.
+    pub ip_max_connections: usize,
+    /// Reservations per second and burst per address; rate 0: unlimited.
+    pub join_rate: u32,
+    pub join_burst: u32,
+    /// Rooms created and closed per minute per address; 0: unlimited.
+    pub create_per_minute: u32,
+    pub delete_per_minute: u32,
+    /// Unused reservations per address in one room and in all; 0: unlimited.
+    pub room_reservations: u32,
+    pub reservations: u32,
+    /// Room creation, deletion and player-naming joins are refused (403): the server
+    /// listens beyond loopback with no admin token and no `--allow-open-admin`.
+    pub admin_locked: bool,
 }
 
 impl Settings {
@@ -709,7 +748,8 @@ impl ServerConfig {
             outbound_queue_bytes: self.outbound_queue_bytes,
             seed: self.seed,
         };
-        room.validate()?;
+        self.limits.validate()?;
+        room.validate(&self.limits)?;
 
         let (rooms, default_room) = match &self.rooms {
             None => (
@@ -719,7 +759,7 @@ impl ServerConfig {
                 }],
                 DEFAULT_ROOM_ID.to_owned(),
             ),
-            Some(path) => load_rooms_file(path, &room, &mut maps)?,
+            Some(path) => load_rooms_file(path, &room, &mut maps, &self.limits)?,
         };
         if rooms.len() > self.max_rooms {
             return Err(ConfigError::TooManyRooms(rooms.len()));
@@ -748,6 +788,19 @@ impl ServerConfig {
             resume_grace: Duration::from_secs(self.resume_grace_s),
             room_idle_timeout: Duration::from_secs(self.room_idle_timeout_s),
             max_rooms: self.max_rooms,
+            limits: self.limits,
+            guard: GuardSettings {
+                ip_max_connections: self.ip_max_connections,
+                join_rate: self.api_join_rate,
+                join_burst: self.api_join_burst,
+                create_per_minute: self.api_create_rate,
+                delete_per_minute: self.api_delete_rate,
+                room_reservations: self.ip_room_reservations,
+                reservations: self.ip_reservations,
+                admin_locked: !self.addr.ip().is_loopback()
+                    && self.admin_token.as_deref().is_none_or(str::is_empty)
+                    && !self.allow_open_admin,
+            },
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_s),
             public_url: self
                 .public_url
@@ -774,6 +827,7 @@ fn load_rooms_file(
     path: &Path,
     template: &RoomSettings,
     maps: &mut Maps,
+    limits: &RoomLimits,
 ) -> Result<(Vec<RoomDef>, String), ConfigError> {
     let text = read_file("rooms file", path)?;
     let file: RoomsFile = toml::from_str(&text).map_err(|e| ConfigError::RoomsFile {
@@ -801,7 +855,7 @@ fn load_rooms_file(
             return Err(ConfigError::DuplicateRoom(id));
         }
         spec.id = Some(id.clone());
-        let settings = spec.resolve(template, maps)?;
+        let settings = spec.resolve(template, maps, limits)?;
         if spec.default == Some(true) {
             if default.is_some() {
                 return Err(ConfigError::TwoDefaults);
@@ -864,10 +918,31 @@ mod tests {
         let cfg = ServerConfig::parse_from(["server", "--snapshot-rate", "61"]);
         assert!(matches!(
             cfg.validate(),
-            Err(ConfigError::SnapshotRate { .. })
+            Err(ConfigError::OutOfRange(OutOfRange {
+                field: "snapshot_rate",
+                ..
+            }))
         ));
         let cfg = ServerConfig::parse_from(["server", "--tick-rate", "0"]);
-        assert!(matches!(cfg.validate(), Err(ConfigError::TickRate(0))));
+        assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::OutOfRange(OutOfRange {
+                field: "tick_rate",
+                ..
+            }))
+        ));
+        // The flags' own room obeys the limits too.
+        let cfg = ServerConfig::parse_from(["server", "--drones", "9000"]);
+        assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::OutOfRange(OutOfRange {
+                field: "drones",
+                ..
+            }))
+        ));
+        let cfg =
+            ServerConfig::parse_from(["server", "--drones", "9000", "--limit-drones", "9000"]);
+        assert!(cfg.validate().is_ok());
     }
 
     #[test]
@@ -902,6 +977,28 @@ mod tests {
     }
 
     #[test]
+    fn admin_actions_lock_beyond_loopback_without_a_token() {
+        let locked = |args: &[&str]| {
+            let mut all = vec!["server"];
+            all.extend_from_slice(args);
+            ServerConfig::parse_from(all)
+                .validate()
+                .unwrap()
+                .guard
+                .admin_locked
+        };
+        assert!(!locked(&[]), "the default bind is loopback");
+        assert!(!locked(&["--addr", "[::1]:8080"]));
+        assert!(!locked(&["--addr", "127.0.0.2:8080"]));
+        assert!(locked(&["--addr", "0.0.0.0:8080"]));
+        assert!(locked(&["--addr", "[::]:8080"]));
+        assert!(locked(&["--addr", "192.0.2.7:8080"]));
+        assert!(!locked(&["--addr", "0.0.0.0:8080", "--admin-token", "t"]));
+        assert!(locked(&["--addr", "0.0.0.0:8080", "--admin-token", ""]));
+        assert!(!locked(&["--addr", "0.0.0.0:8080", "--allow-open-admin"]));
+    }
+
+    #[test]
     fn specs_override_the_template() {
         let s = ServerConfig::default().validate().unwrap();
         let spec = RoomSpec {
@@ -912,7 +1009,7 @@ mod tests {
             private: Some(true),
             ..RoomSpec::default()
         };
-        let r = spec.resolve(&s.room, &s.maps).unwrap();
+        let r = spec.resolve(&s.room, &s.maps, &s.limits).unwrap();
         assert_eq!(
             (r.name.as_str(), r.max_players, r.tick_rate),
             ("duel", 2, 30)
@@ -924,15 +1021,78 @@ mod tests {
             ..RoomSpec::default()
         };
         assert!(matches!(
-            bad.resolve(&s.room, &s.maps),
-            Err(ConfigError::SnapshotRate { .. })
+            bad.resolve(&s.room, &s.maps, &s.limits),
+            Err(ConfigError::OutOfRange(OutOfRange {
+                field: "snapshot_rate",
+                ..
+            }))
         ));
+        // Every field has a ceiling, whoever asks.
+        for (spec, field) in [
+            (
+                RoomSpec {
+                    drones: Some(5_000_000),
+                    ..RoomSpec::default()
+                },
+                "drones",
+            ),
+            (
+                RoomSpec {
+                    max_players: Some(100_000),
+                    ..RoomSpec::default()
+                },
+                "max_players",
+            ),
+            (
+                RoomSpec {
+                    tick_rate: Some(240),
+                    ..RoomSpec::default()
+                },
+                "tick_rate",
+            ),
+            (
+                RoomSpec {
+                    aoi_radius: Some(5000.0),
+                    ..RoomSpec::default()
+                },
+                "aoi_radius",
+            ),
+            (
+                RoomSpec {
+                    aoi_radius: Some(f64::NAN),
+                    ..RoomSpec::default()
+                },
+                "aoi_radius",
+            ),
+            (
+                RoomSpec {
+                    max_client_budget: Some(u32::MAX),
+                    ..RoomSpec::default()
+                },
+                "max_client_budget",
+            ),
+            (
+                RoomSpec {
+                    outbound_queue_bytes: Some(1 << 30),
+                    ..RoomSpec::default()
+                },
+                "outbound_queue_bytes",
+            ),
+        ] {
+            match spec.resolve(&s.room, &s.maps, &s.limits) {
+                Err(ConfigError::OutOfRange(r)) => {
+                    assert_eq!(r.field, field);
+                    assert!(r.min <= r.max);
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
         let unknown_map = RoomSpec {
             map: Some("/etc/passwd".into()),
             ..RoomSpec::default()
         };
         assert!(matches!(
-            unknown_map.resolve(&s.room, &s.maps),
+            unknown_map.resolve(&s.room, &s.maps, &s.limits),
             Err(ConfigError::UnknownMap(..))
         ));
         for id in ["", "a b", "é", &"x".repeat(33)] {

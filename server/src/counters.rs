@@ -92,6 +92,8 @@ pub enum Refusal {
     Capacity,
     /// The peer's address opened connections faster than its quota (HTTP 429).
     RateLimited,
+    /// The peer's address holds its cap of open connections (HTTP 429).
+    PerAddress,
 }
 
 impl Refusal {
@@ -99,6 +101,59 @@ impl Refusal {
         match self {
             Refusal::Capacity => "capacity",
             Refusal::RateLimited => "rate_limited",
+            Refusal::PerAddress => "per_address",
+        }
+    }
+}
+
+/// Why the rooms API refused a request; each is counted (`tickwire_api_refusals_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiRefusal {
+    /// Seat reservations from one address came faster than `--api-join-rate` (429).
+    JoinRateLimited,
+    /// Room creations from one address came faster than `--api-create-rate` (429).
+    CreateRateLimited,
+    /// Room deletions from one address came faster than `--api-delete-rate` (429).
+    DeleteRateLimited,
+    /// The address holds its allowance of unused reservations (429).
+    ReservationCap,
+    /// An admin action on an exposed server without an admin token (403).
+    AdminLocked,
+    /// The admin token was missing or wrong (401).
+    Unauthorized,
+    /// A room spec out of range or malformed (400).
+    InvalidRoom,
+    /// The entity budget (`--max-entities`) or the room cap (`--max-rooms`) is spent (503).
+    Capacity,
+    /// The room has no free seat (409).
+    RoomFull,
+}
+
+impl ApiRefusal {
+    pub const ALL: [ApiRefusal; 9] = [
+        ApiRefusal::JoinRateLimited,
+        ApiRefusal::CreateRateLimited,
+        ApiRefusal::DeleteRateLimited,
+        ApiRefusal::ReservationCap,
+        ApiRefusal::AdminLocked,
+        ApiRefusal::Unauthorized,
+        ApiRefusal::InvalidRoom,
+        ApiRefusal::Capacity,
+        ApiRefusal::RoomFull,
+    ];
+
+    /// The `reason` label of its counter.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApiRefusal::JoinRateLimited => "join_rate_limited",
+            ApiRefusal::CreateRateLimited => "create_rate_limited",
+            ApiRefusal::DeleteRateLimited => "delete_rate_limited",
+            ApiRefusal::ReservationCap => "reservation_cap",
+            ApiRefusal::AdminLocked => "admin_locked",
+            ApiRefusal::Unauthorized => "unauthorized",
+            ApiRefusal::InvalidRoom => "invalid_room",
+            ApiRefusal::Capacity => "capacity",
+            ApiRefusal::RoomFull => "room_full",
         }
     }
 }
@@ -113,6 +168,12 @@ pub struct Counters {
     pub connections_refused_capacity_total: AtomicU64,
     /// Connections refused at accept by the per-address rate limiter.
     pub connections_refused_rate_limited_total: AtomicU64,
+    /// Connections refused at accept because their address held `--ip-max-connections`.
+    pub connections_refused_per_address_total: AtomicU64,
+    /// API requests refused, by [`ApiRefusal`].
+    pub api_refusals_total: [AtomicU64; ApiRefusal::ALL.len()],
+    /// Seat reservations whose token was not used within its lifetime.
+    pub reservations_expired_total: AtomicU64,
     /// Refused connections dropped without an HTTP answer because too many refusals
     /// were already being answered.
     pub connections_dropped_overload_total: AtomicU64,
@@ -170,10 +231,40 @@ impl Counters {
         let counter = match why {
             Refusal::Capacity => &self.connections_refused_capacity_total,
             Refusal::RateLimited => &self.connections_refused_rate_limited_total,
+            Refusal::PerAddress => &self.connections_refused_per_address_total,
         };
         let total = counter.fetch_add(1, Ordering::Relaxed) + 1;
         self.events.notify_waiters();
         total
+    }
+
+    /// Counts a refused API request.
+    pub fn api_refused(&self, why: ApiRefusal) {
+        if let Some(c) = ApiRefusal::ALL
+            .iter()
+            .position(|&r| r == why)
+            .and_then(|i| self.api_refusals_total.get(i))
+        {
+            Counters::inc(c);
+        }
+        self.events.notify_waiters();
+    }
+
+    /// Counts seat reservations that expired unused.
+    pub fn reservations_expired(&self, n: usize) {
+        if n > 0 {
+            Counters::add(&self.reservations_expired_total, n);
+            self.events.notify_waiters();
+        }
+    }
+
+    /// API requests refused for `why` so far.
+    pub fn api_refusals(&self, why: ApiRefusal) -> u64 {
+        ApiRefusal::ALL
+            .iter()
+            .position(|&r| r == why)
+            .and_then(|i| self.api_refusals_total.get(i))
+            .map_or(0, load)
     }
 
     /// Counts a connection dropped for sending its request head too slowly.
@@ -237,6 +328,17 @@ impl Counters {
                 "rate_limited",
                 load(&self.connections_refused_rate_limited_total),
             ),
+            labelled(
+                "tickwire_connections_refused_total",
+                "reason",
+                "per_address",
+                load(&self.connections_refused_per_address_total),
+            ),
+            plain(
+                "tickwire_reservations_expired_total",
+                &self.reservations_expired_total,
+                false,
+            ),
             plain(
                 "tickwire_connections_dropped_overload_total",
                 &self.connections_dropped_overload_total,
@@ -270,6 +372,14 @@ impl Counters {
             plain("tickwire_bytes_out_total", &self.bytes_out_total, false),
             plain("tickwire_resumes_total", &self.resumes_total, false),
         ];
+        for (why, counter) in ApiRefusal::ALL.iter().zip(&self.api_refusals_total) {
+            out.push(labelled(
+                "tickwire_api_refusals_total",
+                "reason",
+                why.label(),
+                load(counter),
+            ));
+        }
         for (code, counter) in TRACKED_CLOSE_CODES
             .iter()
             .zip(&self.session_closes_total.by_code)

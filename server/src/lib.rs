@@ -26,6 +26,7 @@ pub mod api;
 pub mod config;
 pub mod counters;
 pub mod echo;
+pub mod guard;
 pub mod limits;
 pub mod metrics;
 pub mod net;

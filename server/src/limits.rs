@@ -1,5 +1,5 @@
-//! Rate limits: new connections per peer address, messages per session, and a throttle
-//! for the log lines that refusals produce.
+//! Rate limits: new connections per peer address, connections open per peer address,
+//! messages per session, and a throttle for the log lines that refusals produce.
 //!
 //! All of them are GCRA limiters from `governor`, on the wall clock: they protect the
 //! server's sockets and CPU, which live in real time (the room's snapshot limiters, by
@@ -11,9 +11,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
@@ -44,11 +46,17 @@ impl IpLimiter {
     /// `per_second` connections per address with bursts of `burst`; no limit when
     /// `per_second` is 0.
     pub fn new(per_second: u32, burst: u32) -> IpLimiter {
-        let limiter = NonZeroU32::new(per_second).map(|rate| {
+        IpLimiter::with_quota(NonZeroU32::new(per_second).map(|rate| {
             let burst = NonZeroU32::new(burst).unwrap_or(rate);
-            RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
-        });
-        IpLimiter { limiter }
+            Quota::per_second(rate).allow_burst(burst)
+        }))
+    }
+
+    /// A limiter of `quota` per address; no limit for `None`.
+    pub fn with_quota(quota: Option<Quota>) -> IpLimiter {
+        IpLimiter {
+            limiter: quota.map(RateLimiter::keyed),
+        }
     }
 
     /// Whether `ip` may open one more connection now (consumes a cell if so).
@@ -77,6 +85,75 @@ impl IpLimiter {
     }
 }
 
+/// Connections open per peer address ([`ip_key`]), against a cap.
+#[derive(Debug)]
+pub struct AddressSlots {
+    cap: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in [`AddressSlots`], given back when dropped.
+#[derive(Debug)]
+pub struct AddressSlot {
+    slots: Arc<AddressSlots>,
+    key: IpAddr,
+}
+
+impl AddressSlots {
+    /// At most `cap` connections per address; no cap when 0.
+    pub fn new(cap: usize) -> Arc<AddressSlots> {
+        Arc::new(AddressSlots {
+            cap,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for one more connection from `ip`, unless it holds `cap` already.
+    pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        if self.cap == 0 {
+            return Some(AddressSlot {
+                slots: self.clone(),
+                key: ip_key(ip),
+            });
+        }
+        let key = ip_key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.cap {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            slots: self.clone(),
+            key,
+        })
+    }
+
+    /// Addresses with at least one connection open.
+    pub fn len(&self) -> usize {
+        self.open.lock().map_or(0, |o| o.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if self.slots.cap == 0 {
+            return;
+        }
+        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Per-session message limits, as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageLimits {
@@ -100,19 +177,20 @@ pub enum Admission {
     Flood,
 }
 
-/// The two limiters of a session.
+/// The two limiters of a session, and the one flood rule.
 ///
-/// `quota` admits `per_second` messages with a small burst. Messages it refuses are
-/// dropped, and each drop takes a cell from `drops`, a second GCRA that tolerates
-/// `F/2 · rate` drops per second plus a bucket of `W · (F/2 − 1) · rate` (with `F` the
-/// flood factor and `W` the flood window). A client sending `x` times the quota drops
-/// `(x − 1) · rate` per second, so the bucket drains at `(x − 1 − F/2) · rate`: it lasts
-/// exactly `W` at `x = F`, less above, and never empties at or below `x = F/2 + 1` (a
-/// client sending five times its quota, that is ten inputs per tick, is only dropped).
+/// `quota` admits `per_second` messages with a burst of `burst`; the others are dropped
+/// (and counted). `flood` sees every message, admitted or dropped: a bucket that holds
+/// `F · rate · W` messages and drains at `F · rate` per second (`F` the flood factor,
+/// `W` the flood window). A message that finds it full closes the session with 1008.
+/// So a burst of up to `F · rate · W` messages at once (a tab catching up after a
+/// stall) is only dropped, sending at up to `F` times the rate is never closed, and
+/// sending at `x > F` times the rate is closed after `F · W / (x − F)` seconds (after
+/// `W` at twice `F`). PROTOCOL.md states the same rule.
 #[derive(Debug)]
 pub struct MessageLimiter<C: Clock = DefaultClock> {
     quota: Direct<C>,
-    drops: Direct<C>,
+    flood: Direct<C>,
 }
 
 type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
@@ -126,26 +204,26 @@ impl MessageLimiter {
 impl<C: Clock + Clone> MessageLimiter<C> {
     pub fn with_clock(limits: &MessageLimits, clock: &C) -> MessageLimiter<C> {
         let rate = f64::from(limits.per_second.get());
-        let half_factor = f64::from(limits.flood_factor) / 2.0;
-        let tolerated = to_nonzero(half_factor * rate);
-        let bucket = to_nonzero(limits.flood_window.as_secs_f64() * (half_factor - 1.0) * rate);
+        let factor = f64::from(limits.flood_factor);
+        let drain = to_nonzero(factor * rate);
+        let bucket = to_nonzero(factor * rate * limits.flood_window.as_secs_f64());
         let quota = Quota::per_second(limits.per_second).allow_burst(limits.burst);
         MessageLimiter {
             quota: RateLimiter::direct_with_clock(quota, clock.clone()),
-            drops: RateLimiter::direct_with_clock(
-                Quota::per_second(tolerated).allow_burst(bucket),
+            flood: RateLimiter::direct_with_clock(
+                Quota::per_second(drain).allow_burst(bucket),
                 clock.clone(),
             ),
         }
     }
 
     pub fn admit(&self) -> Admission {
-        if self.quota.check().is_ok() {
-            Admission::Accept
-        } else if self.drops.check().is_ok() {
-            Admission::Drop
-        } else {
+        if self.flood.check().is_err() {
             Admission::Flood
+        } else if self.quota.check().is_ok() {
+            Admission::Accept
+        } else {
+            Admission::Drop
         }
     }
 }
@@ -283,16 +361,53 @@ mod tests {
     }
 
     #[test]
-    fn ten_times_the_quota_is_flooding_after_the_window() {
-        // 20 per tick at 60 Hz = 1,200/s = 10 × 120/s.
-        let flood = drive(20, 10).2.unwrap();
+    fn up_to_the_flood_factor_is_never_closed() {
+        // 20 per tick at 60 Hz = 1,200/s = 10 × 120/s: exactly the flood factor.
+        let (accepted, dropped, flood) = drive(20, 30);
+        assert_eq!(flood, None);
+        assert!(accepted < dropped);
+    }
+
+    #[test]
+    fn above_the_flood_factor_is_closed_after_fw_over_x_minus_f_seconds() {
+        // 40 per tick = 20 × the rate: closed after F·W/(x − F) = 10·2/10 = 2 s.
+        let flood = drive(40, 10).2.unwrap();
         assert!(
-            (Duration::from_millis(1900)..=Duration::from_millis(2100)).contains(&flood),
+            (Duration::from_millis(1950)..=Duration::from_millis(2050)).contains(&flood),
+            "{flood:?}"
+        );
+        // 30 per tick = 15 ×: after 10·2/5 = 4 s.
+        let flood = drive(30, 10).2.unwrap();
+        assert!(
+            (Duration::from_millis(3950)..=Duration::from_millis(4050)).contains(&flood),
             "{flood:?}"
         );
         // Far above, sooner.
-        let flood = drive(200, 10).2.unwrap();
+        let flood = drive(400, 10).2.unwrap();
         assert!(flood < Duration::from_millis(200), "{flood:?}");
+    }
+
+    #[test]
+    fn a_burst_of_the_whole_bucket_is_dropped_one_more_is_closed() {
+        // F · rate · W = 10 · 120 · 2 = 2,400 messages at one instant.
+        let clock = FakeRelativeClock::default();
+        let limiter = MessageLimiter::with_clock(&limits(), &clock);
+        let verdicts: Vec<Admission> = (0..2_400).map(|_| limiter.admit()).collect();
+        assert!(verdicts.iter().all(|v| *v != Admission::Flood));
+        assert_eq!(
+            verdicts.iter().filter(|v| **v == Admission::Accept).count(),
+            10
+        );
+        assert_eq!(limiter.admit(), Admission::Flood);
+        // A burst a browser tab produces after a stall (1,100 messages in 20 ms) passes.
+        let clock = FakeRelativeClock::default();
+        let limiter = MessageLimiter::with_clock(&limits(), &clock);
+        for i in 0..1_100 {
+            if i % 55 == 0 {
+                clock.advance(Duration::from_millis(1));
+            }
+            assert_ne!(limiter.admit(), Admission::Flood, "message {i}");
+        }
     }
 
     #[test]

@@ -51,7 +51,8 @@ use tracing::{Instrument, debug, error, field, info, info_span, warn};
 use crate::api::{self, ApiState};
 use crate::config::{ConfigError, Settings};
 use crate::counters::{Counters, Refusal};
-use crate::limits::{IpLimiter, LogThrottle};
+use crate::guard::ApiGuard;
+use crate::limits::{AddressSlot, AddressSlots, IpLimiter, LogThrottle};
 use crate::metrics::{ServerMetrics, UPKEEP_INTERVAL};
 use crate::room::{RoomError, RoomHandle};
 use crate::rooms::{Origin, RegistryConfig, RegistryError, RoomRegistry};
@@ -195,6 +196,7 @@ pub fn start(
             idle_timeout: settings.room_idle_timeout,
             max_rooms: settings.max_rooms,
             default_room: settings.default_room.clone(),
+            limits: settings.limits,
         },
         metrics.clone(),
         shutdown.clone(),
@@ -207,10 +209,17 @@ pub fn start(
         .ok_or_else(|| RegistryError::Unknown(settings.default_room.clone()))?;
     let settings = Arc::new(settings);
     let front = Front::new(&settings, tls.clone(), counters.clone(), shutdown.clone());
+    let guard = Arc::new(ApiGuard::new(settings.guard, counters.clone()));
+    if settings.guard.admin_locked {
+        warn!(
+            "listening beyond loopback without --admin-token: room creation, deletion and joins naming a player id are refused (403); set --admin-token, or --allow-open-admin on a trusted network"
+        );
+    }
     let game = GameState {
         front: front.clone(),
         registry: registry.clone(),
         keys: keys.clone(),
+        guard: guard.clone(),
         settings: settings.clone(),
         counters: counters.clone(),
         shutdown: shutdown.clone(),
@@ -220,10 +229,13 @@ pub fn start(
         keys: keys.clone(),
         template: Arc::new(settings.room.clone()),
         maps: Arc::new(settings.maps.clone()),
+        limits: settings.limits,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
         join_token_ttl: settings.join_token_ttl,
         public_url: settings.public_url.as_deref().map(Arc::from),
         tls: tls.is_some(),
+        guard: guard.clone(),
+        counters: counters.clone(),
     };
     let api = Router::new()
         .route("/api/rooms", get(api::list).post(api::create))
@@ -251,11 +263,13 @@ pub fn start(
         .merge(api)
         .fallback_service(ServeDir::new(&settings.web_dir));
 
-    // Housekeeping: idle API rooms, used join tokens, buffered histogram samples.
+    // Housekeeping: idle API rooms, used join tokens, expired reservations, buffered
+    // histogram samples.
     tokio::spawn({
-        let (registry, keys, metrics, shutdown) = (
+        let (registry, keys, guard, metrics, shutdown) = (
             registry.clone(),
             keys.clone(),
+            guard.clone(),
             metrics.clone(),
             shutdown.clone(),
         );
@@ -270,6 +284,7 @@ pub fn start(
                     _ = reap.tick() => {
                         registry.reap_idle(std::time::Instant::now());
                         keys.prune(unix_now());
+                        guard.prune(std::time::Instant::now());
                     }
                     _ = upkeep.tick() => metrics.run_upkeep(),
                 }
@@ -317,6 +332,7 @@ struct GameState {
     front: Arc<Front>,
     registry: Arc<RoomRegistry>,
     keys: Arc<TokenKeys>,
+    guard: Arc<ApiGuard>,
     settings: Arc<Settings>,
     counters: Arc<Counters>,
     shutdown: CancellationToken,
@@ -375,6 +391,7 @@ async fn metrics_text(State(p): State<Probes>) -> Response {
 #[derive(Debug)]
 pub(crate) struct Front {
     ip_limiter: IpLimiter,
+    per_address: Arc<AddressSlots>,
     connections: Arc<Semaphore>,
     refusals: Arc<Semaphore>,
     refusal_log: LogThrottle,
@@ -402,6 +419,7 @@ impl std::fmt::Debug for Tls {
 #[derive(Debug)]
 struct ConnectionSlot {
     _permit: OwnedSemaphorePermit,
+    _address: AddressSlot,
     counters: Arc<Counters>,
 }
 
@@ -421,6 +439,7 @@ impl Front {
         let tls = tls.map(Tls);
         Arc::new(Front {
             ip_limiter: IpLimiter::new(settings.ip_connect_rate, settings.ip_connect_burst),
+            per_address: AddressSlots::new(settings.guard.ip_max_connections),
             connections: Arc::new(Semaphore::new(settings.max_connections)),
             refusals: Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT)),
             refusal_log: LogThrottle::new(REFUSAL_LOG_INTERVAL),
@@ -498,12 +517,16 @@ impl Front {
         if !self.ip_limiter.check(peer.ip()) {
             return self.refuse(tcp, peer, Refusal::RateLimited);
         }
+        let Some(address) = self.per_address.acquire(peer.ip()) else {
+            return self.refuse(tcp, peer, Refusal::PerAddress);
+        };
         let Ok(permit) = self.connections.clone().try_acquire_owned() else {
             return self.refuse(tcp, peer, Refusal::Capacity);
         };
         Counters::inc(&self.counters.connections_open);
         let slot = Arc::new(ConnectionSlot {
             _permit: permit,
+            _address: address,
             counters: self.counters.clone(),
         });
         let front = self.clone();
@@ -688,6 +711,11 @@ fn refusal(why: Refusal) -> Response {
             "1",
             "too many connections from your address, slow down",
         ),
+        Refusal::PerAddress => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "5",
+            "too many open connections from your address",
+        ),
     };
     (status, [(header::RETRY_AFTER, retry_after)], text).into_response()
 }
@@ -754,6 +782,7 @@ async fn game_upgrade(
     let ctx = SessionContext {
         registry: state.registry.clone(),
         keys: state.keys.clone(),
+        guard: state.guard.clone(),
         limits: state.settings.message_limits(room_settings.tick_rate),
         room_id: room_id.clone(),
         handshake_timeout: state.settings.handshake_timeout,

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::config::{ConfigError, RoomSettings, validate_room_id};
+use crate::config::{ConfigError, RoomLimits, RoomSettings, entity_weight, validate_room_id};
 use crate::metrics::ServerMetrics;
 use crate::room::{self, RoomConfig, RoomError, RoomHandle};
 
@@ -49,6 +49,10 @@ pub enum RegistryError {
     Exists(String),
     #[error("the server hosts {0} rooms already (--max-rooms)")]
     TooMany(usize),
+    #[error(
+        "the room's {wanted} entities (drones + seats) exceed what is left of the server's budget: {left} of {budget} (--max-entities)"
+    )]
+    EntityBudget { wanted: u64, left: u64, budget: u64 },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -74,6 +78,8 @@ pub struct RegistryConfig {
     pub idle_timeout: Duration,
     pub max_rooms: usize,
     pub default_room: String,
+    /// Ceilings on every room's settings, and the process-wide entity budget.
+    pub limits: RoomLimits,
 }
 
 /// Every room of the server.
@@ -123,7 +129,7 @@ impl RoomRegistry {
         if self.shutdown.is_cancelled() {
             return Err(RegistryError::ShuttingDown);
         }
-        settings.validate()?;
+        settings.validate(&self.config.limits)?;
         let mut rooms = self.write();
         let id = match id {
             Some(id) => {
@@ -142,6 +148,19 @@ impl RoomRegistry {
         };
         if rooms.len() >= self.config.max_rooms {
             return Err(RegistryError::TooMany(self.config.max_rooms));
+        }
+        let budget = self.config.limits.max_entities;
+        let used: u64 = rooms
+            .values()
+            .map(|e| entity_weight(&e.handle.config().settings))
+            .sum();
+        let wanted = entity_weight(&settings);
+        if used.saturating_add(wanted) > budget {
+            return Err(RegistryError::EntityBudget {
+                wanted,
+                left: budget.saturating_sub(used),
+                budget,
+            });
         }
         let seed = settings.seed.unwrap_or_else(rand::random);
         let config = RoomConfig {

@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Span, debug, info};
 
 use crate::counters::{self, Counters};
+use crate::guard::ApiGuard;
 use crate::limits::{Admission, MessageLimiter, MessageLimits};
 use crate::room::{JoinKind, Kick, OutboundReceiver, RoomError, RoomHandle, RoomInput, Seat};
 use crate::rooms::RoomRegistry;
@@ -55,6 +56,8 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 pub struct SessionContext {
     pub registry: Arc<RoomRegistry>,
     pub keys: Arc<TokenKeys>,
+    /// Told when a reservation's token is used, so it stops counting as unused.
+    pub guard: Arc<ApiGuard>,
     /// The room the URL asks for (`/ws?room=`, else the default room).
     pub room_id: String,
     pub handshake_timeout: Duration,
@@ -93,7 +96,9 @@ pub enum SessionError {
         tick: u32,
         current: u32,
     },
-    #[error("message flood: over {factor}x the rate limit for {window:?}")]
+    #[error(
+        "message flood: over {factor}x the message rate for longer than a {window:?} bucket holds"
+    )]
     Flooding { factor: u32, window: Duration },
     #[error("the server is shutting down")]
     Shutdown,
@@ -142,15 +147,18 @@ impl SessionError {
 impl SessionError {
     /// Whether the room should hold the player for a resume after this error: the
     /// connection failed (lost, stalled, silent), not the player's conduct.
+    /// A WebSocket error counts as a lost connection only when the transport is gone
+    /// (no close code to send): an oversized message (1009), bad framing (1002) or
+    /// invalid UTF-8 (1007) are the peer's doing, like every other protocol violation.
     fn keeps_player(&self) -> bool {
-        matches!(
-            self,
+        match self {
             SessionError::Stalled(_)
-                | SessionError::Behind(_)
-                | SessionError::Idle(_)
-                | SessionError::WebSocket(_)
-                | SessionError::Shutdown
-        )
+            | SessionError::Behind(_)
+            | SessionError::Idle(_)
+            | SessionError::Shutdown => true,
+            SessionError::WebSocket(e) => websocket_close_code(e).is_none(),
+            _ => false,
+        }
     }
 }
 
@@ -202,6 +210,13 @@ where
     let code = match result {
         Ok(Ended::PeerClosed) => {
             debug!("session closed by peer");
+            // tungstenite queued the answering Close frame (RFC 6455 §5.5.1) when it
+            // read the peer's: send it, and let the peer close the TCP connection first.
+            let _ = timeout(CLOSE_GRACE, async {
+                let _ = ws.flush().await;
+                while let Some(Ok(_)) = ws.next().await {}
+            })
+            .await;
             close::NORMAL
         }
         Ok(Ended::Vanished) => {
@@ -426,6 +441,7 @@ fn admission(
         let now = unix_now();
         claims.check(room.id(), now)?;
         ctx.keys.consume(&claims, now)?;
+        ctx.guard.used(&claims.nonce);
         return Ok(JoinKind::Token {
             player: claims.player,
             nonce: claims.nonce,

@@ -331,3 +331,32 @@ mod tests {
         assert_eq!(bytes.len(), 11);
     }
 }
+
+#[cfg(test)]
+mod strictness {
+    //! How strict decoding is, as PROTOCOL.md ("Encoding") states it.
+    use super::*;
+    use crate::protocol::{ClientMessage, Ping};
+
+    #[test]
+    fn non_shortest_varints_are_accepted_bools_must_be_0_or_1_trailing_bytes_are_not() {
+        let ping = ClientMessage::Ping(Ping { client_time: 5 });
+        // The encoder writes the shortest form...
+        assert_eq!(encode(&ping).unwrap(), [2, 5]);
+        // ...and decoders accept longer ones no wider than the type, for the tag (a
+        // u32) and for values alike; a marker wider than the type is an error.
+        for bytes in [&[2, 251, 5, 0][..], &[2, 252, 5, 0, 0, 0], &[251, 2, 0, 5]] {
+            assert_eq!(decode_client(bytes).unwrap(), ping, "{bytes:?}");
+        }
+        assert!(decode_client(&[2, 253, 5, 0, 0, 0, 0, 0, 0, 0]).is_err());
+        assert!(matches!(
+            decode_exact::<bool>(&[2], server_config()),
+            Err(CodecError::Decode(_))
+        ));
+        assert!(decode_exact::<bool>(&[1], server_config()).unwrap());
+        assert!(matches!(
+            decode_client(&[2, 5, 0]),
+            Err(CodecError::TrailingBytes(1))
+        ));
+    }
+}

@@ -30,7 +30,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use benches::child::{ServerChild, clock_ticks_per_sec, cpu_ticks, fd_soft_limit, rss_kib};
+use benches::child::{
+    LOAD_GENERATOR_ARGS, ServerChild, clock_ticks_per_sec, cpu_ticks, fd_soft_limit, rss_kib,
+};
 use benches::idle::{IdleConfig, IdleReport, Spawns};
 use bot_client::api::ApiClient;
 use bot_client::swarm::{Join, SwarmConfig, SwarmCounters, run_swarm_counted};
@@ -194,8 +196,6 @@ async fn main() -> anyhow::Result<()> {
         &(max_step + 1000).to_string(),
         "--max-rooms",
         &(max_step / bpr + 10).to_string(),
-        "--ip-connect-rate",
-        "0",
         "--stats-interval-s",
         &args.stats_interval_s.to_string(),
         "--tick-rate",
@@ -205,8 +205,10 @@ async fn main() -> anyhow::Result<()> {
         "--aoi-radius",
         &args.aoi_radius.to_string(),
     ]
+    .into_iter()
+    .chain(LOAD_GENERATOR_ARGS)
     .map(str::to_owned)
-    .to_vec();
+    .collect();
     let server = ServerChild::start(&args.server_bin, &server_args, "warn").await?;
     let spid = server.pid().to_string();
     eprintln!("server pid {spid} at {}", server.http_base);

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use benches::child::LOAD_GENERATOR_ARGS;
 use bot_client::api::ApiClient;
 use bot_client::swarm::{Join, SwarmConfig, run_swarm};
 use clap::Parser;
@@ -106,21 +107,23 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let tick = args.tick_rate.to_string();
     let snap = args.snapshot_rate.to_string();
-    let mut settings = ServerConfig::try_parse_from([
-        "server",
-        "--tick-rate",
-        &tick,
-        "--snapshot-rate",
-        &snap,
-        "--stats-interval-s",
-        "1",
-        "--seed",
-        "1",
-        "--max-rooms",
-        "10000",
-        "--ip-connect-rate",
-        "0",
-    ])?
+    let mut settings = ServerConfig::try_parse_from(
+        [
+            "server",
+            "--tick-rate",
+            &tick,
+            "--snapshot-rate",
+            &snap,
+            "--stats-interval-s",
+            "1",
+            "--seed",
+            "1",
+            "--max-rooms",
+            "10000",
+        ]
+        .into_iter()
+        .chain(LOAD_GENERATOR_ARGS),
+    )?
     .validate()?;
     settings.rooms = (0..args.rooms)
         .map(|i| {

@@ -153,8 +153,8 @@ async fn a_message_flood_is_closed_with_1008() {
         &server,
         async |raw| {
             join(raw, "flood").await;
-            // Back to back, far above 10 × the quota (2 × 60 messages per second): the
-            // drop allowance (about a second's worth) runs out long before the end.
+            // Back to back, far above 10 × the rate (2 × 60 messages per second): the
+            // flood bucket (10 × 120 × 2 s = 2,400 messages) runs out before the end.
             for seq in 1..=5_000 {
                 if raw.send_binary(input(seq, 0, 0)).await.is_err() {
                     break;
@@ -166,6 +166,31 @@ async fn a_message_flood_is_closed_with_1008() {
     .await;
     let counters = server.server().counters();
     assert!(load(&counters.client_messages_rate_limited_total) > 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_after_a_stall_is_dropped_not_closed() {
+    let server = TestServer::start(&[]).await;
+    let mut raw = RawConnection::connect(&server.url()).await.unwrap();
+    join(&mut raw, "stalled").await;
+    // A tab that was frozen sends what it queued at once: 1,100 messages, back to back.
+    for seq in 1..=1_100 {
+        raw.send_binary(input(seq, 0, 0)).await.unwrap();
+    }
+    // The session lives on: snapshots keep coming and nothing closed it.
+    let mut snapshots = 0;
+    while snapshots < 5 {
+        if let ServerMessage::Snapshot(_) = raw.recv(WAIT).await.unwrap() {
+            snapshots += 1;
+        }
+    }
+    let counters = server.server().counters();
+    assert!(load(&counters.client_messages_rate_limited_total) > 0);
+    assert_eq!(
+        counters.session_closes_total.get(close::POLICY_VIOLATION),
+        0
+    );
     server.stop().await;
 }
 

@@ -15,7 +15,7 @@ async fn a_hundred_rooms_tick_side_by_side() {
     for i in 0..100 {
         let _ = writeln!(
             toml,
-            "[[room]]\nid = \"r{i}\"\ndrones = 5\ntick_rate = 30\nsnapshot_rate = 10\n"
+            "[[room]]\nid = \"r{i}\"\ndrones = 5\nmax_players = 8\ntick_rate = 30\nsnapshot_rate = 10\n"
         );
     }
     let path = rooms_file("jitter", &toml);

@@ -4,6 +4,7 @@
 //! Nothing here sleeps to synchronise: every wait is for a condition, with a timeout
 //! that only bounds how long a broken build takes to fail.
 
+mod closing;
 mod gameplay;
 mod handshake;
 mod hardening;
@@ -13,6 +14,7 @@ mod metrics;
 mod replication;
 mod resume;
 mod rooms;
+mod security;
 mod shutdown;
 mod tls;
 

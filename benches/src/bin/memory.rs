@@ -1,0 +1,375 @@
+//! Long-run memory benchmark: does the server's resident set keep growing while a bot
+//! swarm plays?
+//!
+//! Starts the release server and the release `bot-client` as child processes, the bots
+//! joining through the rooms API exactly as in
+//! `bot-client --api http://127.0.0.1:PORT --rooms 2 --create --bots 200 --duration 420`
+//! (rooms `bots-1` … `bots-N` created with the server's defaults). Every `--sample-s`
+//! seconds it reads the server's VmRSS and CPU time from `/proc` and prints a line; at
+//! the end it prints the RSS at the end of the warm-up and at the end of the run, the
+//! least-squares slope of RSS (KiB per minute) after the warm-up and over the whole run,
+//! three samples over ~30 s after every bot has left, and the bot-client's own report
+//! (bots failed, desyncs).
+//!
+//! ```sh
+//! cargo build --release -p server -p bot-client
+//! cargo run --release -p benches --bin memory -- --bots 200 --rooms 2 --duration-s 1800 --report-json memory.json
+//! ```
+//!
+//! `--server-cpus LIST` / `--bot-cpus LIST` pin a process with `taskset -c LIST` (the
+//! server, all its threads, as soon as it listens); `--server-arg` (repeatable) passes a
+//! flag to the server, e.g. `--server-arg=--drones --server-arg=0`; `--churn S` is passed
+//! to the bot-client. It exits non-zero (after printing and writing everything) if the
+//! bot-client failed, e.g. refused by the server's per-address limits (HTTP 429), which
+//! `--server-arg` or the server's `TICKWIRE_*` environment variables can lift.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use benches::child::{ServerChild, clock_ticks_per_sec, cpu_ticks, rss_kib};
+use clap::Parser;
+use serde::Serialize;
+
+#[derive(Debug, Parser)]
+#[command(about = "Server RSS over a long bot-swarm run, and its growth per minute")]
+struct Args {
+    /// Bots in the swarm.
+    #[arg(long, default_value_t = 200)]
+    bots: u32,
+    /// Rooms the bots are spread over (`bots-1` … `bots-N`, created through the API).
+    #[arg(long, default_value_t = 2)]
+    rooms: u32,
+    /// Seconds the bots play (`bot-client --duration`).
+    #[arg(long, default_value_t = 1800)]
+    duration_s: u64,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    sample_s: u64,
+    /// Samples taken before this many seconds are left out of the post-warm-up slope.
+    #[arg(long, default_value_t = 60)]
+    warmup_s: u64,
+    /// Passed to bot-client: every bot drops its connection and resumes this often (s).
+    #[arg(long)]
+    churn: Option<f64>,
+    /// The server binary (build it with `cargo build --release -p server`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/server"))]
+    server_bin: PathBuf,
+    /// The bot-client binary (build it with `cargo build --release -p bot-client`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/bot-client"))]
+    bot_bin: PathBuf,
+    /// One more argument to the server (repeatable): `--server-arg=--drones --server-arg=0`.
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+    /// The server's log filter (`RUST_LOG`); `info` is what the server uses by default.
+    #[arg(long, default_value = "info")]
+    server_log: String,
+    /// Pin the server (all its threads) to these CPUs (`taskset -c` list, e.g. `0`).
+    #[arg(long)]
+    server_cpus: Option<String>,
+    /// Run the bot-client under `taskset -c LIST`.
+    #[arg(long)]
+    bot_cpus: Option<String>,
+    /// Where to write the summary, the samples and the bot-client's report as JSON.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Sample {
+    t_s: f64,
+    rss_kib: u64,
+    /// CPU time since the previous sample over wall time; 100 is one core.
+    cpu_percent: f64,
+    bots_running: bool,
+}
+
+/// What is printed at the end (and written with the samples to `--report-json`).
+#[derive(Debug, Serialize)]
+struct Summary {
+    /// This program's command line.
+    command: Vec<String>,
+    /// The first sample at or after `warmup_s`.
+    rss_kib_end_of_warmup: Option<u64>,
+    /// The last sample while the bot-client ran.
+    rss_kib_end: Option<u64>,
+    rss_kib_after_bots_left: Vec<u64>,
+    slope_kib_per_min_after_warmup: Option<f64>,
+    slope_kib_per_min_whole_run: Option<f64>,
+    /// Theil–Sen slope after warm-up (median of the slopes between every two samples):
+    /// unmoved by the few samples that catch a transient allocation (rooms replace their
+    /// statistics every stats interval), so it is the figure to judge a trend by.
+    robust_slope_kib_per_min_after_warmup: Option<f64>,
+    samples_after_warmup: usize,
+    bot_client_exit: String,
+    /// Selected fields of the bot-client's own report.
+    bot_client: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    samples: &'a [Sample],
+    /// The bot-client's whole `--report-json`, if it wrote one.
+    bot_report: Option<serde_json::Value>,
+}
+
+/// Least-squares slope of `y` over `t` (seconds), per minute; `None` without two
+/// distinct times.
+fn slope_per_min(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut sty, mut stt) = (0.0, 0.0);
+    for &(t, y) in points {
+        sty += (t - mean_t) * (y - mean_y);
+        stt += (t - mean_t) * (t - mean_t);
+    }
+    (stt > 0.0).then(|| sty / stt * 60.0)
+}
+
+/// Theil–Sen slope of `y` over `t` (seconds), per minute: the median of the slopes
+/// between every two samples; `None` without two distinct times.
+fn robust_slope_per_min(points: &[(f64, f64)]) -> Option<f64> {
+    let mut slopes: Vec<f64> = Vec::new();
+    for (k, a) in points.iter().enumerate() {
+        for b in points.iter().skip(k + 1) {
+            if b.0 != a.0 {
+                slopes.push((b.1 - a.1) / (b.0 - a.0) * 60.0);
+            }
+        }
+    }
+    slopes.sort_by(f64::total_cmp);
+    let n = slopes.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => slopes.get(n / 2).copied(),
+        _ => Some((slopes.get(n / 2 - 1)? + slopes.get(n / 2)?) / 2.0),
+    }
+}
+
+/// The bot-client child; killed if still running when dropped (an error on our side).
+#[derive(Debug)]
+struct Bots(Child);
+
+impl Drop for Bots {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Sets the CPU affinity of every thread of `pid` (threads created later inherit it).
+fn pin_all_threads(pid: &str, cpus: &str) -> anyhow::Result<()> {
+    let out = Command::new("taskset")
+        .args(["-a", "-c", "-p", cpus, pid])
+        .output()
+        .context("cannot run taskset")?;
+    if !out.status.success() {
+        bail!(
+            "taskset -a -c -p {cpus} {pid}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let server = ServerChild::start(&args.server_bin, &args.server_arg, &args.server_log).await?;
+    let spid = server.pid().to_string();
+    if let Some(cpus) = &args.server_cpus {
+        pin_all_threads(&spid, cpus)?;
+    }
+    eprintln!("server pid {spid} at {}", server.http_base);
+
+    let bot_report_path =
+        std::env::temp_dir().join(format!("tickwire-memory-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&bot_report_path);
+    let mut cmd = Command::new(match &args.bot_cpus {
+        Some(_) => "taskset".as_ref(),
+        None => args.bot_bin.as_os_str(),
+    });
+    if let Some(cpus) = &args.bot_cpus {
+        cmd.args(["-c", cpus]).arg(&args.bot_bin);
+    }
+    cmd.arg("--api").arg(&server.http_base);
+    cmd.args(["--rooms", &args.rooms.to_string(), "--create"]);
+    cmd.args([
+        "--bots",
+        &args.bots.to_string(),
+        "--duration",
+        &args.duration_s.to_string(),
+    ]);
+    cmd.arg("--report-json").arg(&bot_report_path);
+    if let Some(churn) = args.churn {
+        cmd.args(["--churn", &churn.to_string()]);
+    }
+    // The bot-client prints its report on stdout: send it to our stderr, so that our
+    // stdout holds only the samples and the summary.
+    let to_stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(to_stderr));
+    eprintln!("starting {cmd:?}");
+
+    // One sample of the server: RSS, and CPU time since the previous sample over wall time.
+    let clk = clock_ticks_per_sec();
+    let t0 = Instant::now();
+    let mut last = (t0, cpu_ticks(&spid)?);
+    let mut sample = |bots_running: bool| -> anyhow::Result<Sample> {
+        let err = || format!("reading /proc/{spid} (did the server exit?)");
+        let ticks = cpu_ticks(&spid).with_context(err)?;
+        let rss_kib = rss_kib(&spid).with_context(err)?;
+        let now = Instant::now();
+        let dt = (now - last.0).as_secs_f64().max(1e-3);
+        let cpu_percent = ticks.saturating_sub(last.1) as f64 / clk / dt * 100.0;
+        last = (now, ticks);
+        let t_s = (now - t0).as_secs_f64();
+        let note = if bots_running { "" } else { "  (bots gone)" };
+        println!("{t_s:>8.1} s {rss_kib:>10} KiB {cpu_percent:>7.1} % cpu{note}");
+        Ok(Sample {
+            t_s,
+            rss_kib,
+            cpu_percent,
+            bots_running,
+        })
+    };
+    let mut bots = Bots(cmd.spawn().with_context(|| {
+        let bin = args.bot_bin.display();
+        format!("cannot start {bin}: build it with `cargo build --release -p bot-client`")
+    })?);
+    println!("    elapsed  server RSS  server CPU");
+    let mut samples = vec![sample(true)?];
+    let every = Duration::from_secs(args.sample_s);
+    let deadline = Duration::from_secs(args.duration_s + 120);
+    let mut next = every;
+    let status = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(status) = bots.0.try_wait()? {
+            break Some(status);
+        }
+        if t0.elapsed() >= next {
+            samples.push(sample(true)?);
+            next += every;
+        }
+        if t0.elapsed() > deadline {
+            let _ = bots.0.kill();
+            let _ = bots.0.wait();
+            break None;
+        }
+    };
+    let bots_ok = status.is_some_and(|s| s.success());
+    let bot_exit = status.map_or(
+        "killed: still running 120 s after --duration-s".into(),
+        |s| s.to_string(),
+    );
+    eprintln!("bot-client ended ({bot_exit}); 3 more samples over 30 s");
+    let mut after = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let s = sample(false)?;
+        after.push(s.rss_kib);
+        samples.push(s);
+    }
+    server.stop()?;
+
+    let bot_report: Option<serde_json::Value> = std::fs::read_to_string(&bot_report_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let _ = std::fs::remove_file(&bot_report_path);
+
+    let run: Vec<(f64, f64)> = (samples.iter().filter(|s| s.bots_running))
+        .map(|s| (s.t_s, s.rss_kib as f64))
+        .collect();
+    let warm: Vec<(f64, f64)> = run
+        .iter()
+        .copied()
+        .filter(|p| p.0 >= args.warmup_s as f64)
+        .collect();
+    let wanted = [
+        "bots_connected",
+        "bots_failed",
+        "desyncs",
+        "resumes",
+        "resume_failures",
+        "errors",
+    ];
+    let summary = Summary {
+        command: std::env::args().collect(),
+        rss_kib_end_of_warmup: warm.first().map(|p| p.1 as u64),
+        rss_kib_end: run.last().map(|p| p.1 as u64),
+        rss_kib_after_bots_left: after,
+        slope_kib_per_min_after_warmup: slope_per_min(&warm),
+        slope_kib_per_min_whole_run: slope_per_min(&run),
+        robust_slope_kib_per_min_after_warmup: robust_slope_per_min(&warm),
+        samples_after_warmup: warm.len(),
+        bot_client_exit: bot_exit,
+        bot_client: (bot_report.iter().filter_map(|r| r.as_object()).flatten())
+            .filter(|(k, _)| wanted.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    if let Some(path) = &args.report_json {
+        let report = Report {
+            summary: &summary,
+            samples: &samples,
+            bot_report,
+        };
+        let json = serde_json::to_string_pretty(&report)? + "\n";
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    if !bots_ok {
+        bail!(
+            "the bot-client did not succeed ({}): the RSS above is not that of a full swarm \
+             (HTTP 429 errors: lift the server's per-address limits with --server-arg)",
+            summary.bot_client_exit
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{robust_slope_per_min, slope_per_min};
+
+    #[test]
+    fn the_robust_slope_ignores_a_few_outliers() {
+        // 1 KiB per 10 s = 6 KiB per minute, with two samples 300 KiB high.
+        let mut line: Vec<(f64, f64)> = (0..30)
+            .map(|i| (f64::from(i) * 10.0, 1000.0 + f64::from(i)))
+            .collect();
+        line[25].1 += 300.0;
+        line[28].1 += 300.0;
+        let s = robust_slope_per_min(&line).unwrap_or(f64::NAN);
+        assert!((s - 6.0).abs() < 0.5, "{s}");
+        assert!(
+            slope_per_min(&line).unwrap_or(0.0) > 20.0,
+            "least squares is pulled up"
+        );
+        assert_eq!(robust_slope_per_min(&[(1.0, 2.0)]), None);
+    }
+
+    #[test]
+    fn slope_of_a_known_line_and_a_flat_series() {
+        // 1,000 KiB + 2 KiB per second: 120 KiB per minute.
+        let line: Vec<(f64, f64)> = (0..30)
+            .map(|i| (f64::from(i) * 10.0, 1000.0 + 20.0 * f64::from(i)))
+            .collect();
+        let s = slope_per_min(&line).unwrap_or(f64::NAN);
+        assert!((s - 120.0).abs() < 1e-9, "{s}");
+        let flat: Vec<(f64, f64)> = (0..30).map(|i| (f64::from(i) * 10.0, 5000.0)).collect();
+        assert_eq!(slope_per_min(&flat), Some(0.0));
+        assert_eq!(slope_per_min(&[(1.0, 2.0)]), None);
+        assert_eq!(slope_per_min(&[(1.0, 2.0), (1.0, 3.0)]), None);
+    }
+}
