@@ -153,8 +153,8 @@ fn describe_close(code: Option<u16>, reason: &str) -> String {
 /// What [`Client::next_event`] read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A snapshot, already applied to [`Client::view`].
-    Snapshot { tick: u32 },
+    /// A snapshot, already applied to [`Client::view`]; `bytes` is the message's size.
+    Snapshot { tick: u32, bytes: u64 },
     /// The answer to one of our pings.
     Pong { rtt: Duration, server_tick: u32 },
     /// The session is over. `code` is 1006 if the connection ended without a close frame.
@@ -426,12 +426,14 @@ impl Client {
                 }
                 Ok(Event::Snapshot {
                     tick: snapshot.tick,
+                    bytes: bytes.len() as u64,
                 })
             }
             ServerMessage::FullSnapshot(snapshot) => {
                 self.view.apply_full(&snapshot);
                 Ok(Event::Snapshot {
                     tick: snapshot.tick,
+                    bytes: bytes.len() as u64,
                 })
             }
             ServerMessage::SnapshotSettings(settings) => Ok(Event::Settings(settings)),

@@ -49,6 +49,10 @@ struct Args {
     /// Bots connecting per second.
     #[arg(long, env = "TICKWIRE_BOT_RAMP", default_value_t = 50.0)]
     ramp: f64,
+    /// Snapshot bytes per second each bot asks for (`SnapshotSettings`); the report's
+    /// `bytes_in_max_1s` is the most any bot received within one second.
+    #[arg(long, env = "TICKWIRE_BOT_BUDGET")]
+    budget: Option<u32>,
     /// Seed for the bots' random choices (random if omitted; the report shows it).
     #[arg(long, env = "TICKWIRE_BOT_SEED")]
     seed: Option<u64>,
@@ -151,6 +155,7 @@ impl Args {
             join,
             churn,
             tls,
+            budget: self.budget,
         };
         Ok((cfg, self.report_json, self.totals_jsonl))
     }

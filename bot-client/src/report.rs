@@ -63,6 +63,9 @@ pub struct BotOutcome {
     pub resume_failures: u64,
     /// Why resumes failed (error text).
     pub resume_errors: Vec<String>,
+    /// Most snapshot bytes received within any one second (from the fifth snapshot
+    /// after the session's settings took effect), to hold against a byte budget.
+    pub max_bytes_in_1s: u64,
     /// Why the bot failed, if it did.
     pub error: Option<String>,
 }
@@ -85,6 +88,7 @@ impl BotOutcome {
             resumes: 0,
             resume_failures: 0,
             resume_errors: Vec::new(),
+            max_bytes_in_1s: 0,
             error: None,
         }
     }
@@ -123,6 +127,10 @@ pub struct SwarmReport {
     pub bytes_in_per_bot_per_sec: f64,
     /// 95th percentile over connected bots of payload bytes received per second.
     pub bytes_in_per_bot_per_sec_p95: f64,
+    /// Most snapshot bytes any bot received within one second (see
+    /// [`BotOutcome::max_bytes_in_1s`]).
+    #[serde(default)]
+    pub bytes_in_max_1s: u64,
     pub bytes_out_per_bot_per_sec: f64,
     /// Number of pongs measured; the RTT fields are 0 when this is 0.
     pub rtt_samples: u64,
@@ -212,6 +220,11 @@ impl SwarmReport {
                 .unwrap_or(0.0),
             bytes_in_per_bot_per_sec: mean(&bytes_in),
             bytes_in_per_bot_per_sec_p95: percentile(&bytes_in, 0.95),
+            bytes_in_max_1s: outcomes
+                .iter()
+                .map(|o| o.max_bytes_in_1s)
+                .max()
+                .unwrap_or(0),
             bytes_out_per_bot_per_sec: mean(&bytes_out),
             rtt_samples: rtt.len(),
             rtt_ms_p50: quantile(&rtt, 0.5) as f64 / 1000.0,

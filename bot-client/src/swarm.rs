@@ -6,6 +6,7 @@
 //! bot measures stays in its own [`BotOutcome`] until the end, so the hot path shares
 //! nothing but a few relaxed counters that feed the progress line.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -50,6 +51,9 @@ pub struct SwarmConfig {
     pub churn: Option<Duration>,
     /// TLS client settings for `wss://` (`None`: the web PKI roots).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Snapshot bytes per second each bot asks for (`SnapshotSettings`, at the rate
+    /// `Welcome` offers); `None` keeps the room's default.
+    pub budget: Option<u32>,
 }
 
 /// How a bot joins.
@@ -76,6 +80,7 @@ impl Default for SwarmConfig {
             join: Join::Direct,
             churn: None,
             tls: None,
+            budget: None,
         }
     }
 }
@@ -96,6 +101,42 @@ pub struct SwarmCounters {
 }
 
 type Live = SwarmCounters;
+
+/// Snapshot bytes received over the last second, and the most seen.
+#[derive(Debug, Default)]
+struct ByteWindow {
+    /// A budget was asked for and not granted yet: nothing counts before it is.
+    wait_for_settings: bool,
+    /// Snapshots to let pass first: those built before the settings took effect.
+    settling: u32,
+    recent: VecDeque<(Instant, u64)>,
+    sum: u64,
+}
+
+/// Snapshots after the settings arrive that may still have been built under the old ones.
+const SETTLING_SNAPSHOTS: u32 = 5;
+
+impl ByteWindow {
+    /// A snapshot of `bytes` arrived at `now`; returns the most bytes within one second.
+    fn snapshot(&mut self, now: Instant, bytes: u64) -> u64 {
+        if self.wait_for_settings || self.settling < SETTLING_SNAPSHOTS {
+            if !self.wait_for_settings {
+                self.settling += 1;
+            }
+            return 0;
+        }
+        self.recent.push_back((now, bytes));
+        self.sum += bytes;
+        while let Some(&(t, b)) = self.recent.front() {
+            if now.duration_since(t) < Duration::from_secs(1) {
+                break;
+            }
+            self.recent.pop_front();
+            self.sum -= b;
+        }
+        self.sum
+    }
+}
 
 /// Runs the swarm until `cfg.duration` has passed or `shutdown` is cancelled, then
 /// waits for every bot to close and aggregates what they measured.
@@ -132,6 +173,7 @@ pub async fn run_swarm_counted(
             join: join.clone(),
             churn: cfg.churn,
             tls: cfg.tls.clone(),
+            budget: cfg.budget,
         };
         bots.push(tokio::spawn(bot.run()));
     }
@@ -226,6 +268,7 @@ struct Bot {
     join: Arc<Join>,
     churn: Option<Duration>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    budget: Option<u32>,
 }
 
 /// What the select loop of a session woke up for.
@@ -383,6 +426,14 @@ impl Bot {
         let mut ping_timer = tokio::time::interval(PING_INTERVAL);
         ping_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut counted_bytes_in = client.bytes_in();
+        let mut window = ByteWindow::default();
+        if let Some(budget) = self.budget {
+            if let Err(e) = client.request_settings(welcome.snapshot_rate, budget).await {
+                outcome.error = Some(format!("request settings: {e}"));
+                return outcome;
+            }
+            window.wait_for_settings = true;
+        }
 
         let error = loop {
             let wake = tokio::select! {
@@ -435,13 +486,15 @@ impl Bot {
                         }
                     }
                 }
-                Wake::Event(Ok(Event::Snapshot { .. })) => {
+                Wake::Event(Ok(Event::Snapshot { bytes, .. })) => {
                     outcome.snapshots += 1;
                     self.live.snapshots.fetch_add(1, Ordering::Relaxed);
                     let bytes_in = client.bytes_in();
                     self.live
                         .bytes_in
                         .fetch_add(bytes_in - counted_bytes_in, Ordering::Relaxed);
+                    let max = window.snapshot(Instant::now(), bytes);
+                    outcome.max_bytes_in_1s = outcome.max_bytes_in_1s.max(max);
                     counted_bytes_in = bytes_in;
 
                     let view = client.view();
@@ -471,7 +524,7 @@ impl Bot {
                             .saturating_record((error_m * 1000.0).round() as u64);
                     }
                 }
-                Wake::Event(Ok(Event::Settings(_))) => {}
+                Wake::Event(Ok(Event::Settings(_))) => window.wait_for_settings = false,
                 Wake::Event(Ok(Event::Pong { rtt, .. })) => {
                     let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
                     outcome.rtt_us.saturating_record(micros);

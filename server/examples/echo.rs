@@ -5,11 +5,23 @@
 //!
 //! ```sh
 //! cargo run --release -p server --example echo -- --addr 127.0.0.1:9001
+//! cargo run --release -p server --example echo -- --addr 127.0.0.1:9001 --max-message-bytes 16777216
 //! ```
 
 use anyhow::Context;
 use clap::Parser;
 use server::ServerConfig;
+
+/// The game server's flags, and the one knob of the conformance profiles.
+#[derive(Debug, Parser)]
+struct EchoArgs {
+    #[command(flatten)]
+    server: ServerConfig,
+    /// Largest message and frame accepted, in bytes; the game's 1 KiB when absent. The
+    /// `layer` profile of `run.sh` raises it to show the WebSocket layer's own behaviour.
+    #[arg(long, env = "TICKWIRE_ECHO_MAX_MESSAGE_BYTES")]
+    max_message_bytes: Option<usize>,
+}
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -20,7 +32,8 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .init();
-    let config = ServerConfig::parse();
+    let args = EchoArgs::parse();
+    let config = args.server;
     let settings = config.validate().context("invalid configuration")?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -38,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
             shutdown.cancel();
         }
     });
-    let echo = server::start_echo(listener, &settings, shutdown)?;
+    let echo = server::start_echo(listener, &settings, args.max_message_bytes, shutdown)?;
     let counters = echo.counters().clone();
     echo.wait().await?;
     for metric in counters.metrics() {

@@ -114,12 +114,18 @@ pub enum ServeError {
 /// written out at once (no write batching: the room already sends one per snapshot),
 /// and the write buffer is bounded by the largest message the room may queue.
 pub fn ws_config(outbound_queue_bytes: usize) -> WebSocketConfig {
+    ws_config_with_limit(outbound_queue_bytes, WS_MAX_CLIENT_MESSAGE_BYTES)
+}
+
+/// [`ws_config`] with another limit on client messages and frames (the conformance
+/// endpoint's `layer` profile); the write buffer holds an echo of the largest.
+fn ws_config_with_limit(outbound_queue_bytes: usize, max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .max_write_buffer_size(outbound_queue_bytes + WS_WRITE_HEADROOM_BYTES)
-        .max_message_size(Some(WS_MAX_CLIENT_MESSAGE_BYTES))
-        .max_frame_size(Some(WS_MAX_CLIENT_MESSAGE_BYTES))
+        .max_write_buffer_size(outbound_queue_bytes.max(max_message) + WS_WRITE_HEADROOM_BYTES)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
 }
 
 /// A running server.
@@ -806,6 +812,7 @@ async fn game_upgrade(
 pub fn start_echo(
     listener: TcpListener,
     settings: &Settings,
+    max_message_bytes: Option<usize>,
     shutdown: CancellationToken,
 ) -> Result<EchoServer, ServeError> {
     let local_addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
@@ -816,7 +823,10 @@ pub fn start_echo(
         .route("/ws", get(echo_upgrade))
         .with_state(EchoState {
             front: front.clone(),
-            config: ws_config(settings.room.outbound_queue_bytes),
+            config: ws_config_with_limit(
+                settings.room.outbound_queue_bytes,
+                max_message_bytes.unwrap_or(WS_MAX_CLIENT_MESSAGE_BYTES),
+            ),
         });
     let deadline = settings.shutdown_timeout;
     let task = tokio::spawn(async move {

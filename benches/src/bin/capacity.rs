@@ -272,6 +272,7 @@ async fn main() -> anyhow::Result<()> {
                 },
                 churn: None,
                 tls: None,
+                budget: None,
             },
             shutdown.clone(),
             live.clone(),

@@ -172,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             },
             churn: None,
             tls: None,
+            budget: None,
         },
         CancellationToken::new(),
     ));

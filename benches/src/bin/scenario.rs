@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 #[command(about = "Run a Tickwire scenario (server + bots in one process) and report")]
 struct Args {
     /// Scenario preset: `arena-64` (64 bots, 1,000 drones, 60 Hz tick, 20 Hz snapshots,
-    /// default AOI on the 200 m arena) or `smoke` (8 bots, 100 drones; a quick check).
+    /// default AOI on the 200 m arena), `crowd` (16 bots, 3,000 drones, 150 m AOI: for
+    /// byte budgets) or `smoke` (8 bots, 100 drones; a quick check).
     #[arg(long, default_value = "arena-64")]
     preset: String,
     /// `delta` or `full` (the naive baseline).
@@ -36,6 +37,10 @@ struct Args {
     packing: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Snapshot bytes per second every bot asks for (`SnapshotSettings`); the report
+    /// then holds the most bytes any bot received within one second against it.
+    #[arg(long)]
+    budget: Option<u32>,
     /// Where to write the JSON report.
     #[arg(long)]
     report_json: Option<PathBuf>,
@@ -46,6 +51,7 @@ struct Preset {
     drones: u32,
     tick_rate: u16,
     snapshot_rate: u16,
+    aoi_radius: f64,
 }
 
 fn preset(name: &str) -> anyhow::Result<Preset> {
@@ -55,14 +61,24 @@ fn preset(name: &str) -> anyhow::Result<Preset> {
             drones: 1000,
             tick_rate: 60,
             snapshot_rate: 20,
+            aoi_radius: 48.0,
+        },
+        // A crowd no small budget can keep fresh: 2,500–2,800 entities in each view.
+        "crowd" => Preset {
+            bots: 16,
+            drones: 3000,
+            tick_rate: 60,
+            snapshot_rate: 20,
+            aoi_radius: 150.0,
         },
         "smoke" => Preset {
             bots: 8,
             drones: 100,
             tick_rate: 60,
             snapshot_rate: 20,
+            aoi_radius: 48.0,
         },
-        other => bail!("unknown preset {other:?} (known: arena-64, smoke)"),
+        other => bail!("unknown preset {other:?} (known: arena-64, crowd, smoke)"),
     })
 }
 
@@ -105,6 +121,17 @@ struct Report {
     keyframes: u64,
     snapshots_dropped: u64,
     changes_deferred_by_budget: u64,
+    /// The budget bots asked for (bytes per second), if any.
+    budget: Option<u32>,
+    /// Most snapshot bytes any bot received within one second.
+    bytes_max_1s: u64,
+    /// How stale entities in views were, per entity and snapshot (0 for current ones).
+    staleness_ms_p50: f64,
+    staleness_ms_p99: f64,
+    /// Mean area-of-interest radius of the snapshots sent (shrinks under a budget).
+    radius_m_mean: f64,
+    /// Client snapshot slots passed because the bucket could not pay for one.
+    budget_skipped: u64,
     rtt_ms_p99: f64,
 }
 
@@ -119,8 +146,11 @@ async fn main() -> anyhow::Result<()> {
     let snap = p.snapshot_rate.to_string();
     let drones = p.drones.to_string();
     let seed = args.seed.to_string();
+    let aoi = p.aoi_radius.to_string();
     let settings = ServerConfig::try_parse_from([
         "server",
+        "--aoi-radius",
+        &aoi,
         "--tick-rate",
         &tick,
         "--snapshot-rate",
@@ -154,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
             seed: args.seed,
             name_prefix: "bot".into(),
             progress: false,
+            budget: args.budget,
             ..SwarmConfig::default()
         },
         swarm_stop.clone(),
@@ -177,7 +208,9 @@ async fn main() -> anyhow::Result<()> {
     let mut replication_us: Histogram<u64> = new_histogram();
     let mut tick_cpu_us: Histogram<u64> = new_histogram();
     let mut replication_cpu_us: Histogram<u64> = new_histogram();
+    let mut staleness_ms: Histogram<u64> = new_histogram();
     for s in &window {
+        staleness_ms.add(&s.staleness_ms)?;
         tick_us.add(&s.tick_us)?;
         replication_us.add(&s.replication_us)?;
         tick_cpu_us.add(&s.tick_cpu_us)?;
@@ -230,6 +263,12 @@ async fn main() -> anyhow::Result<()> {
         keyframes: swarm_report.keyframes,
         snapshots_dropped: sum(|s| s.snapshots_dropped),
         changes_deferred_by_budget: sum(|s| s.deferred),
+        budget: args.budget,
+        bytes_max_1s: swarm_report.bytes_in_max_1s,
+        staleness_ms_p50: staleness_ms.value_at_quantile(0.5) as f64,
+        staleness_ms_p99: staleness_ms.value_at_quantile(0.99) as f64,
+        radius_m_mean: sum(|s| s.radius_q_sum) as f64 / 64.0 / sent,
+        budget_skipped: sum(|s| s.budget_skipped),
         rtt_ms_p99: swarm_report.rtt_ms_p99,
     };
     let json = serde_json::to_string_pretty(&report)?;

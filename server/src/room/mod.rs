@@ -22,6 +22,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod budget;
 pub mod game;
 pub mod replication;
 pub mod stats;
@@ -631,7 +632,7 @@ impl Room {
         if self.is_snapshot_tick(tick) {
             let started = Instant::now();
             let cpu = ThreadTime::now();
-            self.replicate(tick);
+            self.replicate(tick, now);
             self.timer
                 .record_replication(started.elapsed(), cpu.elapsed());
         }
@@ -961,7 +962,7 @@ impl Room {
         }
     }
 
-    fn replicate(&mut self, tick: u32) {
+    fn replicate(&mut self, tick: u32, now: Instant) {
         if let Err(e) = self.replicator.prepare(&self.world) {
             warn!(room = %self.config.id, error = %e, "snapshot preparation failed");
             return;
@@ -996,8 +997,15 @@ impl Room {
                         client.net_id,
                         tick,
                         client.last_seq,
+                        &mut stats.staleness_ms,
+                        now,
                     ) {
-                        Ok((bytes, delta)) => (bytes, Some(delta)),
+                        Ok(Some((bytes, delta))) => (bytes, Some(delta)),
+                        Ok(None) => {
+                            stats.budget_skipped += 1;
+                            i += 1;
+                            continue;
+                        }
                         Err(e) => {
                             warn!(room = %self.config.id, error = %e, "snapshot encoding failed");
                             i += 1;
@@ -1009,7 +1017,8 @@ impl Room {
             let len = bytes.len() as u64;
             match conn.outbound.push(bytes) {
                 Push::Queued => {
-                    self.replicator.commit(&mut client.replication, tick);
+                    self.replicator
+                        .commit(&mut client.replication, tick, len as usize);
                     stats.snapshots_sent += 1;
                     stats.bytes_out += len;
                     sent += 1;
@@ -1024,6 +1033,7 @@ impl Room {
                         stats.removed += d.removed as u64;
                         stats.deferred += d.deferred as u64;
                         stats.payload_bytes += d.payload_bytes as u64;
+                        stats.radius_q_sum += d.radius_q.max(0) as u64;
                     }
                 }
                 // The baseline stays as it was: the next delta covers this one too.
@@ -1071,6 +1081,9 @@ impl Room {
             bytes_per_snapshot = s.bytes_per_snapshot(),
             kib_out = s.bytes_out / 1024,
             inputs_dropped = s.inputs_dropped,
+            staleness_ms_p99 = s.staleness_ms_p99,
+            radius_m_mean = s.radius_m_mean(),
+            budget_skipped = s.budget_skipped,
             shots = counters.shots,
             kills = counters.kills,
             "tick summary"
@@ -1421,7 +1434,9 @@ mod tests {
         assert_eq!(after.entities, 34);
         assert_eq!(after.ecs_entities, warm.ecs_entities);
         assert!(after.held_views <= 4 * after.entities, "{after:?}");
-        assert_eq!(after.pending, 0);
+        // Ticks here run faster than real time, so byte budgets (which fill with the
+        // wall clock) hold some changes back: never more than what is in view.
+        assert!(after.pending <= after.held_views, "{after:?}");
         assert!(after.removal_messages < 400, "{after:?}");
         // The shared buffers grow to the largest crowd, which churn does not raise.
         assert!(

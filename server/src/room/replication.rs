@@ -18,9 +18,9 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::time::Instant;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::query::QueryState;
@@ -29,18 +29,17 @@ use governor::clock::FakeRelativeClock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+use hdrhistogram::Histogram;
 use shared::codec::{
     CodecError, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
-use shared::delta::{
-    Diff, Frame, changed_bits, checksum, created_bits, diff, encode_payload, entity_hash,
-    fold_hashes, merge,
-};
+use shared::delta::{Diff, Frame, checksum, diff, encode_payload, entity_hash, fold_hashes, merge};
 use shared::protocol::{
     EntityKind, EntityState, FLAG_DEAD, Packing, ServerMessage, Snapshot, SnapshotSettings,
 };
 use shared::quant::{pos_to_q, vel_to_q};
 
+use super::budget::{Budget, Change, Choice, select};
 use super::game::{Facing, Health, Motion, NetId, Player, Projectile, Trajectory};
 use crate::config::SnapshotMode;
 
@@ -146,6 +145,8 @@ pub struct ClientReplication {
     pending_since: HashMap<u32, u32>,
     limiter: SnapshotLimiter,
     settings: SnapshotSettings,
+    /// The byte budget's bucket and the adaptive area of interest.
+    budget: Budget,
 }
 
 /// What one client's snapshot contained, for the room's statistics.
@@ -158,9 +159,11 @@ pub struct DeltaStats {
     pub created: usize,
     pub changed: usize,
     pub removed: usize,
-    /// Changes and creations held back by the byte budget.
+    /// Records held back by the byte budget.
     pub deferred: usize,
     pub payload_bytes: usize,
+    /// The client's area-of-interest radius for this snapshot, in position steps.
+    pub radius_q: i64,
 }
 
 fn limiter(settings: SnapshotSettings, clock: &FakeRelativeClock) -> SnapshotLimiter {
@@ -176,6 +179,7 @@ impl ClientReplication {
             pending_since: HashMap::new(),
             limiter: limiter(settings, clock),
             settings,
+            budget: Budget::new(settings),
         }
     }
 
@@ -184,6 +188,7 @@ impl ClientReplication {
         if settings.rate != self.settings.rate {
             self.limiter = limiter(settings, clock);
         }
+        self.budget.resize(settings);
         self.settings = settings;
     }
 
@@ -237,8 +242,21 @@ pub struct Replicator {
     scratch: Scratch,
 }
 
-/// Fixed bytes of a `Snapshot` message besides the payload (tag, four varints, length).
-const SNAPSHOT_OVERHEAD: usize = 16;
+/// Bytes of a `Snapshot` message besides its payload, at most: the tag, the tick,
+/// baseline and input seq as they are, the checksum at its widest and the payload length
+/// at the most `max_payload` allows (bincode varints: 1, 3 or 5 bytes).
+fn snapshot_header_bytes(tick: u32, baseline: u32, seq: u32, max_payload: i64) -> i64 {
+    let varint = |v: u64| match v {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        _ => 5,
+    };
+    1 + varint(u64::from(tick))
+        + varint(u64::from(baseline))
+        + varint(u64::from(seq))
+        + 5
+        + varint(u64::try_from(max_payload).unwrap_or(0))
+}
 
 impl Replicator {
     pub fn new(
@@ -364,22 +382,28 @@ impl Replicator {
         Ok(encode_full_snapshot_with_body(tick, last_input_seq, &self.full_body)?.into())
     }
 
-    /// Builds one client's delta snapshot. Commit with [`Replicator::commit`] once the
-    /// bytes are queued, before building the next client's.
+    /// Builds one client's delta snapshot, as large as its budget's bucket allows
+    /// ([`super::budget`]); `None` when the bucket cannot pay even for the own player
+    /// (the slot passes). Commit with [`Replicator::commit`] once the bytes are queued,
+    /// before building the next client's. Records every in-view entity's staleness.
     pub fn delta_for(
         &mut self,
         client: &mut ClientReplication,
         own: u32,
         tick: u32,
         last_input_seq: u32,
-    ) -> Result<(Bytes, DeltaStats), CodecError> {
+        staleness_ms: &mut Histogram<u64>,
+        now: Instant,
+    ) -> Result<Option<(Bytes, DeltaStats)>, CodecError> {
+        client.budget.refill(client.settings, now);
+        let radius = client.budget.radius(self.aoi_radius);
         let scratch = &mut self.scratch;
         let own_index = self.world.binary_search_by_key(&own, |e| e.id).ok();
         let center = own_index.and_then(|i| self.positions.get(i).copied());
         match center {
             Some(c) => self
                 .grid
-                .query(c, self.aoi_radius, &self.positions, &mut scratch.visible),
+                .query(c, radius, &self.positions, &mut scratch.visible),
             None => scratch.visible.clear(),
         }
         if let Some(i) = own_index {
@@ -416,10 +440,11 @@ impl Replicator {
         };
         diff(&client.baseline, &scratch.target, &mut scratch.diff);
 
-        let budget_bits = (client.settings.max_bytes_per_sec as usize
-            / usize::from(client.settings.rate.max(1)))
-        .saturating_sub(SNAPSHOT_OVERHEAD)
-            * 8;
+        // What the bucket allows for the payload, once the message's other fields are
+        // paid for (the checksum at its widest, the payload length at the most it can be).
+        let tokens = client.budget.tokens();
+        let header = snapshot_header_bytes(tick, baseline_tick, last_input_seq, tokens / 8);
+        let budget_bits = usize::try_from(tokens - header * 8).unwrap_or(0);
         let mut stats = DeltaStats {
             keyframe: baseline_tick == 0,
             in_view: scratch.target.len(),
@@ -428,58 +453,86 @@ impl Replicator {
                 .iter()
                 .filter(|e| e.vx != 0 || e.vy != 0)
                 .count(),
-            removed: scratch.diff.removed.len(),
+            radius_q: radius,
             ..DeltaStats::default()
         };
 
-        let mut payload = encode_payload(
-            self.packing,
-            &frame,
-            &client.baseline,
-            &scratch.target,
+        let encode_with = |removed: &[u32], created: &[usize], changed: &[Change]| {
+            encode_payload(
+                self.packing,
+                &frame,
+                &client.baseline,
+                &scratch.target,
+                removed,
+                created,
+                changed,
+            )
+        };
+        let mut payload = encode_with(
             &scratch.diff.removed,
             &scratch.diff.created,
             &scratch.diff.changed,
         );
-        let (created, changed): (Cow<'_, [usize]>, Cow<'_, [Change]>) =
-            if payload.len() * 8 <= budget_bits {
+        let selection = if payload.len() * 8 <= budget_bits {
+            None
+        } else {
+            let choice = Choice {
+                packing: self.packing,
+                frame: &frame,
+                tick_rate: self.tick_rate,
+                rate: client.settings.rate,
+                radius,
+                center,
+                own,
+                baseline: &client.baseline,
+                target: &scratch.target,
+                diff: &scratch.diff,
+            };
+            let chosen = select(&choice, &mut client.pending_since, budget_bits, |s| {
+                encode_with(&s.removed, &s.created, &s.changed).len() * 8
+            });
+            let Some(chosen) = chosen else {
+                // Not even the own player fits what the bucket holds: this slot passes,
+                // and the bucket fills for the next.
+                return Ok(None);
+            };
+            payload = encode_with(&chosen.removed, &chosen.created, &chosen.changed);
+            Some(chosen)
+        };
+        let (removed, created, changed): (&[u32], &[usize], &[Change]) = match &selection {
+            None => {
                 client.pending_since.clear();
                 (
-                    Cow::Borrowed(&scratch.diff.created),
-                    Cow::Borrowed(&scratch.diff.changed),
-                )
-            } else {
-                let (created, changed) = select(
-                    self.packing,
-                    self.tick_rate,
-                    self.aoi_radius,
-                    client,
-                    scratch,
-                    &frame,
-                    center,
-                    own,
-                    budget_bits,
-                );
-                payload = encode_payload(
-                    self.packing,
-                    &frame,
-                    &client.baseline,
-                    &scratch.target,
                     &scratch.diff.removed,
-                    &created,
-                    &changed,
-                );
-                stats.deferred = scratch.diff.created.len() + scratch.diff.changed.len()
-                    - created.len()
-                    - changed.len();
-                (Cow::Owned(created), Cow::Owned(changed))
-            };
+                    &scratch.diff.created,
+                    &scratch.diff.changed,
+                )
+            }
+            Some(s) => (&s.removed, &s.created, &s.changed),
+        };
         stats.created = created.len();
         stats.changed = changed.len();
+        stats.removed = removed.len();
+        stats.deferred = selection.as_ref().map_or(0, |s| s.waits.len());
         stats.payload_bytes = payload.len();
 
-        let all_sent = created.len() == scratch.diff.created.len()
-            && changed.len() == scratch.diff.changed.len();
+        // Staleness of every entity in view: 0 for what is current, the wait for what
+        // the budget held back.
+        let ms_per_tick = 1000.0 / f64::from(self.tick_rate.max(1));
+        let waits = selection.as_ref().map_or(&[][..], |s| s.waits.as_slice());
+        let fresh = scratch.target.len().saturating_sub(waits.len());
+        staleness_ms.saturating_record_n(0, fresh as u64);
+        for &w in waits {
+            staleness_ms.saturating_record((f64::from(w) * ms_per_tick).round() as u64);
+        }
+        client.budget.adapt(
+            self.aoi_radius,
+            waits.len(),
+            waits.iter().copied().max().unwrap_or(0),
+            self.tick_rate,
+        );
+
+        let all_sent = selection.is_none();
         let checksum = if all_sent {
             // Everything went: the client will hold exactly the target view, whose
             // entity hashes were computed once for all clients.
@@ -494,9 +547,9 @@ impl Replicator {
             merge(
                 &client.baseline,
                 &scratch.target,
-                &scratch.diff.removed,
-                &created,
-                &changed,
+                removed,
+                created,
+                changed,
                 &mut scratch.next,
             );
             checksum(&scratch.next)
@@ -508,129 +561,23 @@ impl Replicator {
             checksum,
             payload,
         });
-        Ok((encode(&message)?.into(), stats))
+        Ok(Some((encode(&message)?.into(), stats)))
     }
 
     /// The snapshot built by the last [`Replicator::delta_for`] was queued: it is now what
     /// the client holds.
-    pub fn commit(&mut self, client: &mut ClientReplication, tick: u32) {
+    pub fn commit(&mut self, client: &mut ClientReplication, tick: u32, bytes: usize) {
         std::mem::swap(&mut client.baseline, &mut self.scratch.next);
         client.baseline_tick = tick;
+        client.budget.charge(bytes);
     }
 }
-
-/// (baseline index, target index, field mask), as in [`Diff::changed`].
-type Change = (usize, usize, u8);
 
 /// `*dst = src.clone()`, reusing `dst`'s name allocation.
 fn copy_entity(dst: &mut EntityState, src: &EntityState) {
     let mut name = std::mem::take(&mut dst.name);
     name.clone_from(&src.name);
     *dst = EntityState { name, ..*src };
-}
-
-/// Chooses which creations and changes fit the budget: the own player and anything
-/// held back for about a second always go; the rest by priority, which grows with
-/// the time an entity has waited and with its closeness.
-#[allow(clippy::too_many_arguments)]
-fn select(
-    packing: Packing,
-    tick_rate: u16,
-    aoi_radius: i64,
-    client: &mut ClientReplication,
-    scratch: &Scratch,
-    frame: &Frame,
-    center: Option<(i32, i32)>,
-    own: u32,
-    budget_bits: usize,
-) -> (Vec<usize>, Vec<(usize, usize, u8)>) {
-    let snapshot_ticks = u32::from(tick_rate) / u32::from(client.settings.rate.max(1));
-    let max_wait = u32::from(tick_rate).saturating_sub(snapshot_ticks.max(1));
-    let radius = aoi_radius.max(1) as f64;
-
-    struct Candidate {
-        forced: bool,
-        priority: f64,
-        bits: usize,
-        created: Option<usize>,
-        changed: Option<(usize, usize, u8)>,
-    }
-    let mut candidates =
-        Vec::with_capacity(scratch.diff.created.len() + scratch.diff.changed.len());
-    let mut score = |e: &EntityState, is_new: bool, bits: usize| {
-        let since = *client.pending_since.entry(e.id).or_insert(frame.tick);
-        let waited = frame.tick.saturating_sub(since);
-        let closeness = center.map_or(0.0, |(cx, cy)| {
-            let (x, y) = e.position_at(frame.tick, tick_rate);
-            let d = (f64::from(x) - f64::from(cx)).hypot(f64::from(y) - f64::from(cy));
-            1.0 - (d / radius).min(1.0)
-        });
-        let priority = f64::from(waited + snapshot_ticks.max(1))
-            * (1.0 + 3.0 * closeness)
-            * if is_new { 2.0 } else { 1.0 };
-        (e.id == own || waited >= max_wait, priority, bits)
-    };
-    for &j in &scratch.diff.created {
-        let Some(e) = scratch.target.get(j) else {
-            continue;
-        };
-        let (forced, priority, bits) = score(e, true, created_bits(packing, frame, e));
-        candidates.push(Candidate {
-            forced,
-            priority,
-            bits,
-            created: Some(j),
-            changed: None,
-        });
-    }
-    for &(i, j, mask) in &scratch.diff.changed {
-        let (Some(b), Some(t)) = (client.baseline.get(i), scratch.target.get(j)) else {
-            continue;
-        };
-        let (forced, priority, bits) = score(t, false, changed_bits(packing, frame, b, t, mask));
-        candidates.push(Candidate {
-            forced,
-            priority,
-            bits,
-            created: None,
-            changed: Some((i, j, mask)),
-        });
-    }
-    candidates.sort_by(|a, b| {
-        b.forced
-            .cmp(&a.forced)
-            .then(b.priority.total_cmp(&a.priority))
-    });
-
-    // Removals always go: they are a few bits each and keep views from growing.
-    let mut used = scratch.diff.removed.len() * 4 + 3 * 8;
-    let (mut created, mut changed) = (Vec::new(), Vec::new());
-    for c in candidates {
-        if !c.forced && used + c.bits > budget_bits {
-            continue;
-        }
-        used += c.bits;
-        if let Some(j) = c.created {
-            created.push(j);
-            if let Some(e) = scratch.target.get(j) {
-                client.pending_since.remove(&e.id);
-            }
-        }
-        if let Some(ch) = c.changed {
-            changed.push(ch);
-            if let Some(e) = scratch.target.get(ch.1) {
-                client.pending_since.remove(&e.id);
-            }
-        }
-    }
-    created.sort_unstable();
-    changed.sort_unstable();
-    // Forget entities that left the view or stopped differing.
-    let target = &scratch.target;
-    client
-        .pending_since
-        .retain(|id, _| target.binary_search_by_key(id, |e| e.id).is_ok());
-    (created, changed)
 }
 
 #[cfg(test)]

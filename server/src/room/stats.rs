@@ -55,6 +55,17 @@ pub struct RoomStats {
     pub deferred: u64,
     /// Delta payload bytes sent (without message headers).
     pub payload_bytes: u64,
+    /// Client snapshot slots that passed because the budget's bucket could not pay even
+    /// for the client's own player (a budget below one snapshot per slot).
+    pub budget_skipped: u64,
+    /// Sum over sent delta snapshots of the client's area-of-interest radius (position
+    /// steps); see [`RoomStats::radius_m_mean`].
+    pub radius_q_sum: u64,
+    /// How stale the entities in clients' views were, per entity and snapshot (0 for
+    /// current ones, the wait for what a byte budget held back), in milliseconds.
+    pub staleness_ms_p50: f64,
+    pub staleness_ms_p99: f64,
+    pub staleness_ms_max: f64,
     /// The interval's tick durations in microseconds, for exact percentiles over
     /// several intervals (merge with `Histogram::add`).
     #[serde(skip)]
@@ -70,6 +81,9 @@ pub struct RoomStats {
     /// The interval's tick start lateness in microseconds (0 recorded as 1).
     #[serde(skip)]
     pub lateness_us: Histogram<u64>,
+    /// Staleness of in-view entities per snapshot, in milliseconds (0 included).
+    #[serde(skip)]
+    pub staleness_ms: Histogram<u64>,
 }
 
 impl Default for RoomStats {
@@ -104,11 +118,17 @@ impl Default for RoomStats {
             removed: 0,
             deferred: 0,
             payload_bytes: 0,
+            budget_skipped: 0,
+            radius_q_sum: 0,
+            staleness_ms_p50: 0.0,
+            staleness_ms_p99: 0.0,
+            staleness_ms_max: 0.0,
             tick_us: new_histogram(),
             replication_us: new_histogram(),
             tick_cpu_us: new_histogram(),
             replication_cpu_us: new_histogram(),
             lateness_us: new_histogram(),
+            staleness_ms: new_histogram(),
         }
     }
 }
@@ -117,6 +137,11 @@ impl RoomStats {
     /// Mean entities in a client's view per delta snapshot.
     pub fn in_view_mean(&self) -> f64 {
         self.in_view as f64 / self.snapshots_sent.max(1) as f64
+    }
+
+    /// Mean area-of-interest radius of the delta snapshots sent, in metres.
+    pub fn radius_m_mean(&self) -> f64 {
+        self.radius_q_sum as f64 / 64.0 / self.snapshots_sent.max(1) as f64
     }
 
     /// Mean bytes per snapshot sent.
@@ -140,8 +165,11 @@ fn micros(d: Duration) -> u64 {
     reason = "the bounds are constants that hdrhistogram accepts; no input reaches this"
 )]
 pub fn new_histogram() -> Histogram<u64> {
-    // 1 µs to 60 s at 3 significant digits.
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+    // 1 µs to 60 s at 2 significant digits (1% resolution, plenty for percentiles of
+    // tick times): 20 KiB of counts each, where 3 digits took 136 KiB. A room keeps a
+    // few of these twice (the interval being filled, the one published), so this is
+    // most of an idle room's memory, and each stats interval replaces them.
+    Histogram::new_with_bounds(1, 60_000_000, 2).expect("constant histogram bounds are valid")
 }
 
 impl TickTimer {
@@ -179,6 +207,9 @@ impl TickTimer {
         out.lateness_ms_p50 = ms(out.lateness_us.value_at_quantile(0.5));
         out.lateness_ms_p99 = ms(out.lateness_us.value_at_quantile(0.99));
         out.lateness_ms_max = ms(out.lateness_us.max());
+        out.staleness_ms_p50 = out.staleness_ms.value_at_quantile(0.5) as f64;
+        out.staleness_ms_p99 = out.staleness_ms.value_at_quantile(0.99) as f64;
+        out.staleness_ms_max = out.staleness_ms.max() as f64;
         out
     }
 }

@@ -64,7 +64,7 @@ async fn record_ticks(mut client: Client, stop: CancellationToken) -> Vec<u32> {
         tokio::select! {
             () = stop.cancelled(), if ticks.len() >= MIN_WITNESSED => return ticks,
             event = tokio::time::timeout(WAIT, client.next_event()) => match event {
-                Ok(Ok(Event::Snapshot { tick })) => ticks.push(tick),
+                Ok(Ok(Event::Snapshot { tick, .. })) => ticks.push(tick),
                 Ok(Ok(Event::Closed { code, reason })) => {
                     panic!("the witness was closed ({code:?}): {reason}")
                 }
@@ -212,7 +212,7 @@ async fn play(mut client: Client, per_snapshot: u32, snapshots: usize) -> Track 
             .await
             .expect("no snapshot")
             .expect("the session failed");
-        let Event::Snapshot { tick } = event else {
+        let Event::Snapshot { tick, .. } = event else {
             assert!(!matches!(event, Event::Closed { .. }), "{event:?}");
             continue;
         };
