@@ -137,9 +137,18 @@ struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    min: Option<f64>,
+    min: Option<serde_json::Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    max: Option<f64>,
+    max: Option<serde_json::Number>,
+}
+
+/// A bound as JSON: an integer when it is one (`1000`, not `1000.0`).
+fn number(x: f64) -> Option<serde_json::Number> {
+    if x.fract() == 0.0 && x.abs() < 9e15 {
+        Some(serde_json::Number::from(x as i64))
+    } else {
+        serde_json::Number::from_f64(x)
+    }
 }
 
 impl ApiError {
@@ -211,8 +220,8 @@ impl IntoResponse for ApiError {
             error: self.kind,
             message: &self.message,
             field: self.range.as_ref().map(|r| r.field),
-            min: self.range.as_ref().map(|r| r.min),
-            max: self.range.as_ref().map(|r| r.max),
+            min: self.range.as_ref().and_then(|r| number(r.min)),
+            max: self.range.as_ref().and_then(|r| number(r.max)),
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after

@@ -21,10 +21,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use shared::codec::{decode_client, encode};
-use shared::protocol::{
-    ClientMessage, Hello, PlayerName, Pong, ProtocolError, ServerMessage, close,
-};
+use shared::codec::encode;
+use shared::protocol::{Hello, PlayerName, Pong, ProtocolError, ServerMessage, close};
 use shared::rules::BUTTON_FIRE;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::error::TrySendError;
@@ -38,11 +36,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Span, debug, info};
 
 use crate::counters::{self, Counters};
+
+mod inbound;
 use crate::guard::ApiGuard;
-use crate::limits::{Admission, MessageLimiter, MessageLimits};
+use crate::limits::MessageLimits;
 use crate::room::{JoinKind, Kick, OutboundReceiver, RoomError, RoomHandle, RoomInput, Seat};
 use crate::rooms::RoomRegistry;
 use crate::tokens::{ResumeClaims, TokenError, TokenKeys, unix_now};
+pub use inbound::{Frame, Inbound, Step};
 
 /// Button bits the protocol defines; any other bit set is invalid input.
 pub const KNOWN_BUTTONS: u8 = BUTTON_FIRE;
@@ -269,11 +270,11 @@ async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let limiter = MessageLimiter::new(&ctx.limits);
+    let mut inbound = Inbound::new(&ctx.limits);
     let (hello, name) = tokio::select! {
         biased;
         _ = ctx.shutdown.cancelled() => return Err(SessionError::Shutdown),
-        hello = handshake(ws, &limiter, ctx) => match hello? {
+        hello = handshake(ws, &mut inbound, ctx) => match hello? {
             Handshake::Hello(hello, name) => (hello, name),
             Handshake::Ended(ended) => return Ok(ended),
         },
@@ -320,7 +321,6 @@ where
     .await?;
     let mut kick = Some(kick);
 
-    let mut checks = InputChecks::default();
     let mut keepalive = Keepalive::new(Instant::now(), ctx.ping_interval, ctx.idle_timeout);
     let mut backlog = Backlog::default();
     // One timer serves both the pings and the idle check.
@@ -334,43 +334,28 @@ where
             frame = ws.next() => {
                 let Some(message) = frame.transpose()? else { return Ok(Ended::Vanished) };
                 keepalive.heard(Instant::now());
-                let message = match message {
-                    Message::Binary(bytes) => {
-                        Counters::add(&ctx.counters.bytes_in_total, bytes.len());
-                        decode(&bytes)?
-                    }
-                    Message::Text(_) => return Err(ProtocolError::TextFrame.into()),
-                    Message::Close(_) => return Ok(Ended::PeerClosed),
-                    // tungstenite answers pings itself; they still count towards the
-                    // rate, or a ping flood would be free.
-                    Message::Ping(_) | Message::Pong(_) => {
-                        admit(&limiter, ctx)?;
-                        continue;
-                    }
-                    Message::Frame(_) => continue,
-                };
-                // Invalid messages close the session even when they are over the rate.
-                checks.check(&message, room.current_tick())?;
-                if !admit(&limiter, ctx)? {
-                    continue;
-                }
-                match message {
-                    ClientMessage::Input(input) => forward(&inputs, RoomInput::Input(input), ctx)?,
-                    ClientMessage::SnapshotSettings(asked) => {
+                let Some(frame) = inbound_frame(&message, &ctx.counters) else { continue };
+                match inbound.on_frame(frame, room.current_tick())? {
+                    Step::Forward(input) => forward(&inputs, input, ctx)?,
+                    Step::Settings(asked) => {
                         let granted = room.config().clamp(asked);
                         forward(&inputs, RoomInput::Settings(granted), ctx)?;
                         let reply = ServerMessage::SnapshotSettings(granted);
                         send(ws, encode(&reply)?.into(), ctx.stall_timeout, &ctx.counters).await?;
                     }
-                    ClientMessage::Desync(report) => forward(&inputs, RoomInput::Desync(report.tick), ctx)?,
-                    ClientMessage::Ping(ping) => {
+                    Step::Pong(client_time) => {
                         let pong = ServerMessage::Pong(Pong {
-                            client_time: ping.client_time,
+                            client_time,
                             server_tick: room.current_tick(),
                         });
                         send(ws, encode(&pong)?.into(), ctx.stall_timeout, &ctx.counters).await?;
                     }
-                    ClientMessage::Hello(_) => return Err(ProtocolError::Unexpected("a second Hello").into()),
+                    Step::Dropped => {
+                        Counters::inc(&ctx.counters.client_messages_rate_limited_total);
+                    }
+                    Step::Closed => return Ok(Ended::PeerClosed),
+                    // Never after the handshake.
+                    Step::Hello(..) | Step::Nothing => {}
                 }
             }
             out = outbound.recv() => match out {
@@ -465,7 +450,7 @@ fn admission(
 /// Waits for a valid Hello.
 async fn handshake<S>(
     ws: &mut WebSocketStream<S>,
-    limiter: &MessageLimiter,
+    inbound: &mut Inbound,
     ctx: &SessionContext,
 ) -> Result<Handshake, SessionError>
 where
@@ -480,98 +465,33 @@ where
         let Some(message) = frame.transpose()? else {
             return Ok(Handshake::Ended(Ended::Vanished));
         };
-        match message {
-            Message::Binary(bytes) => {
-                Counters::add(&ctx.counters.bytes_in_total, bytes.len());
-                return match decode_first(&bytes)? {
-                    ClientMessage::Hello(hello) => {
-                        let name = hello.validate()?;
-                        Ok(Handshake::Hello(hello, name))
-                    }
-                    ClientMessage::Input(_) => {
-                        Err(ProtocolError::Unexpected("Input before Hello").into())
-                    }
-                    ClientMessage::Ping(_)
-                    | ClientMessage::SnapshotSettings(_)
-                    | ClientMessage::Desync(_) => {
-                        Err(ProtocolError::Unexpected("a message before Hello").into())
-                    }
-                };
-            }
-            Message::Text(_) => return Err(ProtocolError::TextFrame.into()),
-            Message::Close(_) => return Ok(Handshake::Ended(Ended::PeerClosed)),
-            // The handshake timeout bounds how long control frames can keep us here,
-            // and the rate limit how many.
-            Message::Ping(_) | Message::Pong(_) => {
-                admit(limiter, ctx)?;
-            }
-            Message::Frame(_) => {}
-        }
-    }
-}
-
-/// Validation that needs the session's history: what `decode_client` and
-/// `Hello::validate` cannot see on their own.
-#[derive(Debug, Default)]
-struct InputChecks {
-    /// Newest input `seq` received (dropped ones included).
-    last_seq: u32,
-}
-
-impl InputChecks {
-    fn check(&mut self, message: &ClientMessage, current_tick: u32) -> Result<(), SessionError> {
-        match message {
-            ClientMessage::Input(input) => {
-                let unknown = input.buttons & !KNOWN_BUTTONS;
-                if unknown != 0 {
-                    return Err(SessionError::UnknownButtons(unknown));
-                }
-                // TCP delivers in order, so a seq that does not increase is a broken or
-                // replaying client. (A session would need 2.3 years at 60 Hz to wrap.)
-                if input.seq <= self.last_seq {
-                    return Err(SessionError::SeqNotIncreasing {
-                        seq: input.seq,
-                        last: self.last_seq,
-                    });
-                }
-                if input.ack_tick > current_tick {
-                    return Err(SessionError::FutureTick {
-                        field: "ack_tick",
-                        tick: input.ack_tick,
-                        current: current_tick,
-                    });
-                }
-                self.last_seq = input.seq;
-            }
-            ClientMessage::Desync(report) if report.tick > current_tick => {
-                return Err(SessionError::FutureTick {
-                    field: "desync tick",
-                    tick: report.tick,
-                    current: current_tick,
-                });
-            }
-            // Every value of every other field is meaningful: names were checked by
-            // `Hello::validate`, and snapshot settings are clamped to the room's limits.
+        let Some(frame) = inbound_frame(&message, &ctx.counters) else {
+            continue;
+        };
+        // The handshake timeout bounds how long control frames can keep us here, and the
+        // rate limit how many.
+        match inbound.on_frame(frame, 0)? {
+            Step::Hello(hello, name) => return Ok(Handshake::Hello(*hello, name)),
+            Step::Closed => return Ok(Handshake::Ended(Ended::PeerClosed)),
+            Step::Dropped => Counters::inc(&ctx.counters.client_messages_rate_limited_total),
             _ => {}
         }
-        Ok(())
     }
 }
 
-/// Applies the session's rate limit: `Ok(true)` to handle the message, `Ok(false)` to
-/// drop it, an error to close the session.
-fn admit(limiter: &MessageLimiter, ctx: &SessionContext) -> Result<bool, SessionError> {
-    match limiter.admit() {
-        Admission::Accept => Ok(true),
-        Admission::Drop => {
-            Counters::inc(&ctx.counters.client_messages_rate_limited_total);
-            Ok(false)
+/// The frame [`Inbound`] sees of a WebSocket message (`None` for raw frames, which
+/// tungstenite never delivers when reading), counting binary bytes received.
+fn inbound_frame<'a>(message: &'a Message, counters: &Counters) -> Option<Frame<'a>> {
+    Some(match message {
+        Message::Binary(bytes) => {
+            Counters::add(&counters.bytes_in_total, bytes.len());
+            Frame::Binary(bytes)
         }
-        Admission::Flood => Err(SessionError::Flooding {
-            factor: ctx.limits.flood_factor,
-            window: ctx.limits.flood_window,
-        }),
-    }
+        Message::Text(_) => Frame::Text,
+        Message::Close(_) => Frame::Close,
+        Message::Ping(_) | Message::Pong(_) => Frame::Control,
+        Message::Frame(_) => return None,
+    })
 }
 
 /// When to ping, and whether the peer has gone silent.
@@ -687,19 +607,6 @@ fn forward(
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<ClientMessage, ProtocolError> {
-    decode_client(bytes).map_err(|e| ProtocolError::Undecodable(e.to_string()))
-}
-
-/// The first message: like [`decode`], but a `Hello` of another protocol version (whose
-/// layout may differ) is refused as such.
-fn decode_first(bytes: &[u8]) -> Result<ClientMessage, ProtocolError> {
-    decode_client(bytes).map_err(|e| match shared::codec::peek_hello_version(bytes) {
-        Some(got) if got != shared::protocol::PROTOCOL_VERSION => ProtocolError::Version { got },
-        _ => ProtocolError::Undecodable(e.to_string()),
-    })
-}
-
 async fn send<S>(
     ws: &mut WebSocketStream<S>,
     bytes: Bytes,
@@ -732,63 +639,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::protocol::{Desync, Input, Ping};
-
-    fn input(seq: u32, ack_tick: u32, buttons: u8) -> ClientMessage {
-        ClientMessage::Input(Input {
-            seq,
-            ack_tick,
-            buttons,
-            ..Input::default()
-        })
-    }
 
     fn code(r: Result<(), SessionError>) -> Option<u16> {
         r.err().and_then(|e| e.close_code())
-    }
-
-    #[test]
-    fn inputs_must_have_known_buttons_increasing_seqs_and_past_ticks() {
-        let mut c = InputChecks::default();
-        assert!(c.check(&input(1, 0, BUTTON_FIRE), 10).is_ok());
-        assert!(c.check(&input(5, 10, 0), 10).is_ok(), "gaps are fine");
-        assert_eq!(
-            code(c.check(&input(5, 10, 0), 10)),
-            Some(close::INVALID_INPUT)
-        );
-        assert_eq!(
-            code(c.check(&input(4, 10, 0), 10)),
-            Some(close::INVALID_INPUT)
-        );
-        assert_eq!(
-            code(c.check(&input(6, 0, 0b10), 10)),
-            Some(close::INVALID_INPUT)
-        );
-        assert_eq!(
-            code(c.check(&input(6, 11, 0), 10)),
-            Some(close::INVALID_INPUT)
-        );
-        assert!(c.check(&input(6, 10, 0), 10).is_ok());
-        let desync = |tick| ClientMessage::Desync(Desync { tick });
-        assert!(c.check(&desync(10), 10).is_ok());
-        assert_eq!(code(c.check(&desync(11), 10)), Some(close::INVALID_INPUT));
-        let ping = ClientMessage::Ping(Ping {
-            client_time: u32::MAX,
-        });
-        assert!(c.check(&ping, 0).is_ok());
-    }
-
-    #[test]
-    fn a_hello_of_another_version_is_refused_as_such() {
-        let v2 = [0, 2, 3, b'a', b'd', b'a'];
-        assert_eq!(
-            decode_first(&v2).map_err(|e| e.close_code()),
-            Err(close::PROTOCOL_VERSION)
-        );
-        assert_eq!(
-            decode_first(&[0xff, 0]).map_err(|e| e.close_code()),
-            Err(close::BAD_MESSAGE)
-        );
     }
 
     #[test]
