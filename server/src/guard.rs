@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use governor::Quota;
 
@@ -71,7 +71,12 @@ pub struct ApiGuard {
     deletes: IpLimiter,
     ledger: Mutex<Ledger>,
     counters: Arc<Counters>,
+    /// When the limiters last forgot quiet addresses.
+    pruned_at: Mutex<Instant>,
 }
+
+/// How often the rate limiters forget addresses that have been quiet.
+const LIMITER_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A per-minute quota whose burst is the rate itself; `None` for 0 (unlimited).
 fn per_minute(rate: u32) -> Option<Quota> {
@@ -91,6 +96,7 @@ impl ApiGuard {
             deletes: IpLimiter::with_quota(per_minute(settings.delete_per_minute)),
             ledger: Mutex::new(Ledger::default()),
             counters,
+            pruned_at: Mutex::new(Instant::now()),
         }
     }
 
@@ -169,18 +175,24 @@ impl ApiGuard {
         }
     }
 
-    /// Forgets expired reservations (counting them as never used) and addresses the
-    /// limiters no longer need; called periodically.
+    /// Forgets expired reservations (counting them as never used) and, once a minute,
+    /// the addresses the limiters no longer need; called every second or so.
     pub fn prune(&self, now: Instant) {
         let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
         let ips: Vec<IpAddr> = ledger.by_ip.keys().copied().collect();
         let expired: usize = ips.into_iter().map(|ip| ledger.expire(ip, now)).sum();
-        ledger.by_ip.shrink_to_fit();
-        ledger.ip_of.shrink_to_fit();
         drop(ledger);
         self.counters.reservations_expired(expired);
-        for limiter in [&self.joins, &self.creates, &self.deletes] {
-            limiter.prune();
+        let mut pruned_at = self.pruned_at.lock().unwrap_or_else(|e| e.into_inner());
+        if now.saturating_duration_since(*pruned_at) >= LIMITER_PRUNE_INTERVAL {
+            *pruned_at = now;
+            let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+            ledger.by_ip.shrink_to_fit();
+            ledger.ip_of.shrink_to_fit();
+            drop(ledger);
+            for limiter in [&self.joins, &self.creates, &self.deletes] {
+                limiter.prune();
+            }
         }
     }
 
@@ -195,7 +207,6 @@ impl ApiGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn settings() -> GuardSettings {
         GuardSettings {
