@@ -30,6 +30,14 @@ pub fn rtt_histogram() -> Histogram<u64> {
     histogram(MAX_RTT_US)
 }
 
+/// An empty histogram of times without a view, in milliseconds.
+pub fn offline_histogram() -> Histogram<u64> {
+    histogram(MAX_OFFLINE_MS)
+}
+
+/// Longest time without a view recorded: a bot gives up well before.
+const MAX_OFFLINE_MS: u64 = 600_000;
+
 /// An empty prediction-error histogram, in millimetres.
 pub fn prediction_histogram() -> Histogram<u64> {
     histogram(MAX_PREDICTION_ERROR_MM)
@@ -61,6 +69,14 @@ pub struct BotOutcome {
     pub resumes: u64,
     /// Resumes that failed: refused, another entity, or a duplicate of the bot's player.
     pub resume_failures: u64,
+    /// Fresh joins after a lost session could not be resumed (grace over, refused, or
+    /// the server restarted).
+    pub rejoins: u64,
+    /// How long each lost session left the bot without a view (from the loss to the
+    /// first snapshot of the new session), in milliseconds. A list, not a histogram:
+    /// most bots never lose a session, and thousands of bots each holding an empty
+    /// histogram would cost megabytes.
+    pub offline_ms: Vec<u64>,
     /// Why resumes failed (error text).
     pub resume_errors: Vec<String>,
     /// Most snapshot bytes received within any one second (from the fifth snapshot
@@ -87,6 +103,8 @@ impl BotOutcome {
             keyframes: 0,
             resumes: 0,
             resume_failures: 0,
+            rejoins: 0,
+            offline_ms: Vec::new(),
             resume_errors: Vec::new(),
             max_bytes_in_1s: 0,
             error: None,
@@ -146,13 +164,21 @@ pub struct SwarmReport {
     pub desyncs: u64,
     /// Keyframes received over all bots.
     pub keyframes: u64,
-    /// Connections dropped on purpose (`--churn`) and resumed with the bot's own entity,
-    /// over all bots.
+    /// Lost sessions (dropped on purpose with `--churn`, or by the network) resumed
+    /// with the bot's own entity, over all bots.
     #[serde(default)]
     pub resumes: u64,
     /// Resumes refused, or that gave another entity or a duplicate player.
     #[serde(default)]
     pub resume_failures: u64,
+    /// Lost sessions that could not be resumed and joined anew.
+    #[serde(default)]
+    pub rejoins: u64,
+    /// Time without a view after a lost session, to the first snapshot of the next.
+    #[serde(default)]
+    pub offline_ms_p50: f64,
+    #[serde(default)]
+    pub offline_ms_p99: f64,
     /// Error text → number of bots that failed with it (resume failures included, as
     /// `resume: ...`).
     pub errors: BTreeMap<String, u64>,
@@ -181,12 +207,16 @@ impl SwarmReport {
 
         let mut rtt = rtt_histogram();
         let mut prediction = prediction_histogram();
+        let mut offline = offline_histogram();
         let mut errors = BTreeMap::new();
         for o in outcomes {
             // Every histogram comes from the same constructor, so the ranges match and
             // adding cannot fail.
             let _ = rtt.add(&o.rtt_us);
             let _ = prediction.add(&o.prediction_error_mm);
+            for &ms in &o.offline_ms {
+                offline.saturating_record(ms.max(1));
+            }
             if let Some(e) = &o.error {
                 *errors.entry(e.clone()).or_insert(0) += 1;
             }
@@ -246,6 +276,9 @@ impl SwarmReport {
             keyframes: outcomes.iter().map(|o| o.keyframes).sum(),
             resumes: outcomes.iter().map(|o| o.resumes).sum(),
             resume_failures: outcomes.iter().map(|o| o.resume_failures).sum(),
+            rejoins: outcomes.iter().map(|o| o.rejoins).sum(),
+            offline_ms_p50: quantile(&offline, 0.5) as f64,
+            offline_ms_p99: quantile(&offline, 0.99) as f64,
             errors,
         }
     }
@@ -311,11 +344,15 @@ impl fmt::Display for SwarmReport {
             self.prediction_error_mm_max,
             self.prediction_samples
         )?;
-        if self.resumes + self.resume_failures > 0 {
+        if self.resumes + self.resume_failures + self.rejoins > 0 {
             writeln!(
                 f,
-                "  resumes:     {} with the same entity, {} failed",
-                self.resumes, self.resume_failures
+                "  resumes:     {} with the same entity, {} failed, {} joined anew; without a view p50 {} ms, p99 {} ms",
+                self.resumes,
+                self.resume_failures,
+                self.rejoins,
+                self.offline_ms_p50,
+                self.offline_ms_p99
             )?;
         }
         if !self.errors.is_empty() {

@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::map::Map;
-use shared::protocol::EntityKind;
+use shared::protocol::{EntityKind, Welcome};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, MAX_RETRY_WAIT};
 use crate::behaviour::{Behaviour, Predictor};
-use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
+use crate::client::{ABNORMAL_CLOSURE, CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
 use crate::report::{BotOutcome, SwarmReport};
 
 /// How often the progress line refreshes.
@@ -280,6 +280,36 @@ enum Wake {
     Event(Result<Event, ClientError>),
 }
 
+/// How a session was lost, and so how to get it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lost {
+    /// Dropped on purpose (`--churn`): resume.
+    Churn,
+    /// The connection went: no close frame, 4006 (too slow), 4008 (silent), a socket
+    /// error. Resume.
+    Connection,
+    /// The server went away (1001): resume tokens are void, join anew.
+    Restart,
+}
+
+impl Lost {
+    /// Whether `e` lost the session in a way the bot recovers from, and how.
+    fn after(e: &ClientError) -> Option<Lost> {
+        match e {
+            ClientError::Closed { code, .. } => match code {
+                None | Some(ABNORMAL_CLOSURE | 4006 | 4008) => Some(Lost::Connection),
+                Some(1001) => Some(Lost::Restart),
+                Some(_) => None,
+            },
+            ClientError::WebSocket(_) | ClientError::Timeout => Some(Lost::Connection),
+            _ => None,
+        }
+    }
+}
+
+/// How long a bot keeps trying to get a lost session back before it fails.
+pub const MAX_RECOVERY: Duration = Duration::from_secs(60);
+
 /// A resume whose keyframe is still to be checked.
 struct PendingResume {
     entity: u32,
@@ -350,42 +380,101 @@ impl Bot {
         }
     }
 
-    /// Drops the connection without a close frame and resumes. Returns the new session
-    /// (resumed, or failing that a fresh one) and, when it resumed, the check to make on
-    /// its first snapshot.
-    async fn churn(
+    /// Gets the session back after it was lost (`Lost::Connection`: no close frame,
+    /// 4006, 4008, a socket error; or dropped on purpose, `Lost::Churn`), with the web
+    /// client's policy: resume with the newest resume token while at least a second of
+    /// the grace period is left, retrying with backoff (0.5 s doubling to 10 s, ±25 %
+    /// jitter, capped to fit the grace); once the grace is over, or the resume is refused
+    /// (4014), or the server restarted (1001: tokens are void), join anew. Gives up when
+    /// the run ends, after [`MAX_RECOVERY`], or on a refusal that says the room is gone
+    /// (4012, 4013, 4016) or the player was taken over (4015).
+    async fn recover(
         &self,
-        client: Client,
+        welcome: &Welcome,
         url: &mut String,
         outcome: &mut BotOutcome,
-    ) -> Result<(Client, Option<PendingResume>), ClientError> {
-        let entity = client.welcome().entity;
-        let options = ConnectOptions {
-            resume_token: client.welcome().resume_token.clone(),
-            tls: self.tls.clone(),
-            ..ConnectOptions::default()
-        };
-        client.abort();
-        match Client::connect_with(url, &self.name, &options).await {
-            Ok(resumed) if resumed.welcome().entity == entity && resumed.welcome().resumed => {
-                Ok((resumed, Some(PendingResume { entity })))
+        lost_at: Instant,
+        resume: bool,
+    ) -> Result<(Client, Option<PendingResume>), String> {
+        let entity = welcome.entity;
+        let grace_end = lost_at + Duration::from_secs(u64::from(welcome.resume_grace_s));
+        let mut try_resume = resume && !welcome.resume_token.is_empty();
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            if self.stop.is_cancelled() {
+                return Err("the run ended while reconnecting".to_owned());
             }
-            Ok(other) => {
-                outcome.resume_failures += 1;
-                outcome.resume_errors.push(format!(
-                    "resumed into entity {} (resumed: {}), not {entity}",
-                    other.welcome().entity,
-                    other.welcome().resumed
-                ));
-                Ok((other, None))
+            if lost_at.elapsed() > MAX_RECOVERY {
+                return Err(format!("gave up reconnecting after {MAX_RECOVERY:?}"));
             }
-            Err(e) => {
-                outcome.resume_failures += 1;
-                outcome.resume_errors.push(e.to_string());
-                let (client, new_url) = self.connect().await?;
-                *url = new_url;
-                Ok((client, None))
+            if try_resume && Instant::now() + Duration::from_secs(1) > grace_end {
+                try_resume = false;
             }
+            let attempt = if try_resume {
+                let options = ConnectOptions {
+                    resume_token: welcome.resume_token.clone(),
+                    tls: self.tls.clone(),
+                    ..ConnectOptions::default()
+                };
+                Client::connect_with(url, &self.name, &options).await
+            } else {
+                match self.connect().await {
+                    Ok((client, new_url)) => {
+                        *url = new_url;
+                        Ok(client)
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            let error = match attempt {
+                Ok(client) if !try_resume => {
+                    outcome.rejoins += 1;
+                    return Ok((client, None));
+                }
+                Ok(client) if client.welcome().resumed && client.welcome().entity == entity => {
+                    return Ok((client, Some(PendingResume { entity })));
+                }
+                Ok(other) => {
+                    outcome.resume_failures += 1;
+                    outcome.resume_errors.push(format!(
+                        "resumed into entity {} (resumed: {}), not {entity}",
+                        other.welcome().entity,
+                        other.welcome().resumed
+                    ));
+                    return Ok((other, None));
+                }
+                Err(e) => e,
+            };
+            match &error {
+                ClientError::Closed {
+                    code: Some(4012 | 4013 | 4015 | 4016),
+                    ..
+                } => return Err(error.to_string()),
+                // Refused or void: join anew at once.
+                ClientError::Closed {
+                    code: Some(4014 | 1001 | 4010 | 4011),
+                    ..
+                } if try_resume => {
+                    outcome.resume_failures += 1;
+                    outcome.resume_errors.push(error.to_string());
+                    try_resume = false;
+                    continue;
+                }
+                _ => {}
+            }
+            // Not reachable yet: wait, and try again.
+            let jitter = 0.75 + rand::random::<f64>() * 0.5;
+            let mut pause = backoff.mul_f64(jitter);
+            if try_resume {
+                let left =
+                    grace_end.saturating_duration_since(Instant::now() + Duration::from_secs(1));
+                pause = pause.min(left);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = self.stop.cancelled() => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 
@@ -435,6 +524,10 @@ impl Bot {
             window.wait_for_settings = true;
         }
 
+        // Set by a wake that lost the session; handled after the match.
+        let mut lost: Option<Lost> = None;
+        // Since when the bot has had no view (a lost session not yet back).
+        let mut offline_since: Option<Instant> = None;
         let error = loop {
             let wake = tokio::select! {
                 _ = self.stop.cancelled() => Wake::Stop,
@@ -454,38 +547,21 @@ impl Bot {
                         .await
                     {
                         Ok(seq) => predictor.on_input(seq, intent.move_x, intent.move_y),
-                        Err(e) => break Some(format!("send input: {e}")),
+                        Err(e) => match Lost::after(&e) {
+                            Some(l) => lost = Some(l),
+                            None => break Some(format!("send input: {e}")),
+                        },
                     }
                 }
                 Wake::Ping => {
                     if let Err(e) = client.send_ping().await {
-                        break Some(format!("send ping: {e}"));
-                    }
-                }
-                Wake::Churn => {
-                    past_in += client.bytes_in();
-                    past_out += client.bytes_out();
-                    past_desyncs += client.view().desyncs;
-                    past_keyframes += client.view().keyframes;
-                    match self.churn(client, &mut url, &mut outcome).await {
-                        Ok((next, check)) => {
-                            client = next;
-                            pending_resume = check;
-                            welcome = client.welcome().clone();
-                            predictor = Predictor::new(map.clone(), welcome.tick_rate);
-                            counted_bytes_in = client.bytes_in();
-                        }
-                        Err(e) => {
-                            outcome.connected_secs = connected_at.elapsed().as_secs_f64();
-                            outcome.bytes_in = past_in;
-                            outcome.bytes_out = past_out;
-                            outcome.desyncs = past_desyncs;
-                            outcome.keyframes = past_keyframes;
-                            outcome.error = Some(format!("reconnect after churn: {e}"));
-                            return outcome;
+                        match Lost::after(&e) {
+                            Some(l) => lost = Some(l),
+                            None => break Some(format!("send ping: {e}")),
                         }
                     }
                 }
+                Wake::Churn => lost = Some(Lost::Churn),
                 Wake::Event(Ok(Event::Snapshot { bytes, .. })) => {
                     outcome.snapshots += 1;
                     self.live.snapshots.fetch_add(1, Ordering::Relaxed);
@@ -493,6 +569,10 @@ impl Bot {
                     self.live
                         .bytes_in
                         .fetch_add(bytes_in - counted_bytes_in, Ordering::Relaxed);
+                    if let Some(since) = offline_since.take() {
+                        let ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        outcome.offline_ms.push(ms);
+                    }
                     let max = window.snapshot(Instant::now(), bytes);
                     outcome.max_bytes_in_1s = outcome.max_bytes_in_1s.max(max);
                     counted_bytes_in = bytes_in;
@@ -530,9 +610,47 @@ impl Bot {
                     outcome.rtt_us.saturating_record(micros);
                 }
                 Wake::Event(Ok(Event::Closed { code, reason })) => {
-                    break Some(ClientError::Closed { code, reason }.to_string());
+                    let e = ClientError::Closed { code, reason };
+                    match Lost::after(&e) {
+                        Some(l) => lost = Some(l),
+                        None => break Some(e.to_string()),
+                    }
                 }
-                Wake::Event(Err(e)) => break Some(format!("receive: {e}")),
+                Wake::Event(Err(e)) => match Lost::after(&e) {
+                    Some(l) => lost = Some(l),
+                    None => break Some(format!("receive: {e}")),
+                },
+            }
+            let Some(why) = lost.take() else { continue };
+            // The session is gone: keep its counts, then get a new one.
+            past_in += client.bytes_in();
+            past_out += client.bytes_out();
+            past_desyncs += client.view().desyncs;
+            past_keyframes += client.view().keyframes;
+            client.abort();
+            let lost_at = Instant::now();
+            offline_since = Some(lost_at);
+            let resume = !matches!(why, Lost::Restart);
+            match self
+                .recover(&welcome, &mut url, &mut outcome, lost_at, resume)
+                .await
+            {
+                Ok((next, check)) => {
+                    client = next;
+                    pending_resume = check;
+                    welcome = client.welcome().clone();
+                    predictor = Predictor::new(map.clone(), welcome.tick_rate);
+                    counted_bytes_in = client.bytes_in();
+                }
+                Err(e) => {
+                    outcome.connected_secs = connected_at.elapsed().as_secs_f64();
+                    outcome.bytes_in = past_in;
+                    outcome.bytes_out = past_out;
+                    outcome.desyncs = past_desyncs;
+                    outcome.keyframes = past_keyframes;
+                    outcome.error = Some(format!("reconnect: {e}"));
+                    return outcome;
+                }
             }
         };
 

@@ -954,6 +954,21 @@ impl Room {
         }
     }
 
+    /// Whether the session of client `index`, whose outbound queue just closed, said
+    /// `Leave` first: a session that ends on purpose sends it and then drops its queues,
+    /// and the room may notice the dropped queue before reading the leave.
+    fn left_before_closing(&mut self, index: usize) -> bool {
+        let Some(conn) = self.clients.get_mut(index).and_then(|c| c.conn.as_mut()) else {
+            return false;
+        };
+        while let Ok(input) = conn.inputs.try_recv() {
+            if input == RoomInput::Leave {
+                return true;
+            }
+        }
+        false
+    }
+
     fn remove_client(&mut self, index: usize, why: &str) {
         if index < self.clients.len() {
             let client = self.clients.swap_remove(index);
@@ -1045,8 +1060,13 @@ impl Room {
             }
             i += 1;
         }
-        for index in lost {
-            self.detach(index, tick, None);
+        // Highest index first: removing a client moves the last one into its place.
+        for index in lost.into_iter().rev() {
+            if self.left_before_closing(index) {
+                self.remove_client(index, "left");
+            } else {
+                self.detach(index, tick, None);
+            }
         }
         self.metrics.snapshots_sent.increment(sent);
         self.metrics.snapshots_skipped.increment(skipped);
@@ -1332,6 +1352,23 @@ mod tests {
         }
         assert_eq!(players(&mut room), 0);
         assert_eq!(room.seats_now(), (0, 0, 0));
+    }
+
+    /// A session that leaves sends `Leave` and drops its queues; when the room notices
+    /// the closed outbound queue first (while sending a snapshot), it still frees the
+    /// seat at once rather than holding the player for a resume.
+    #[test]
+    fn a_leave_is_honoured_when_the_closed_queue_is_seen_first() {
+        let (mut room, tx) = room(settings(60, 20, 4));
+        let (joined, session) = join(&mut room, &tx, anon("ada"));
+        joined.unwrap();
+        session.inputs.try_send(RoomInput::Leave).unwrap();
+        drop(session);
+        let tick = room.world.resource::<SimClock>().tick;
+        room.replicate(tick, Instant::now());
+        room.publish_seats();
+        assert_eq!(room.seats_now(), (0, 0, 0), "freed, not held");
+        assert_eq!(players(&mut room), 0);
     }
 
     /// Spawns `n` short-lived projectiles (one to four ticks), as a crowd firing would.

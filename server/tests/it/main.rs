@@ -11,6 +11,7 @@ mod hardening;
 mod jitter;
 mod lifecycle;
 mod metrics;
+mod network;
 mod replication;
 mod resume;
 mod rooms;
