@@ -157,7 +157,9 @@ impl ApiClient {
             // Refused for now (the server's per-address limits): wait as told, then again.
             if answer.status == StatusCode::TOO_MANY_REQUESTS
                 && let Some(after) = answer.retry_after
-                && waited + after <= MAX_RETRY_WAIT
+                && waited
+                    .checked_add(after)
+                    .is_some_and(|w| w <= MAX_RETRY_WAIT)
             {
                 // Jitter, so that bots refused together do not come back together.
                 let pause = after + Duration::from_millis(rand::random_range(0..500));

@@ -369,7 +369,11 @@ impl Bot {
             match Client::connect_with(&url, &self.name, &options).await {
                 Ok(client) => return Ok((client, url)),
                 Err(e) => match e.retry_after() {
-                    Some(after) if waited + after <= MAX_RETRY_WAIT => {
+                    Some(after)
+                        if waited
+                            .checked_add(after)
+                            .is_some_and(|w| w <= MAX_RETRY_WAIT) =>
+                    {
                         let pause = after + Duration::from_millis(rand::random_range(0..500));
                         tokio::time::sleep(pause).await;
                         waited += pause;
@@ -407,7 +411,7 @@ impl Bot {
             if lost_at.elapsed() > MAX_RECOVERY {
                 return Err(format!("gave up reconnecting after {MAX_RECOVERY:?}"));
             }
-            if try_resume && Instant::now() + Duration::from_secs(1) > grace_end {
+            if try_resume && Instant::now() + Duration::from_secs(1) >= grace_end {
                 try_resume = false;
             }
             let attempt = if try_resume {
@@ -641,6 +645,15 @@ impl Bot {
                     welcome = client.welcome().clone();
                     predictor = Predictor::new(map.clone(), welcome.tick_rate);
                     counted_bytes_in = client.bytes_in();
+                    // A new session starts with the room's settings: ask again.
+                    window = ByteWindow::default();
+                    if let Some(budget) = self.budget {
+                        if let Err(e) = client.request_settings(welcome.snapshot_rate, budget).await
+                        {
+                            lost = Lost::after(&e);
+                        }
+                        window.wait_for_settings = true;
+                    }
                 }
                 Err(e) => {
                     outcome.connected_secs = connected_at.elapsed().as_secs_f64();

@@ -16,7 +16,8 @@
 //! `Authorization: Bearer <--admin-token>` when one is configured; so does a join that
 //! names its own player id (otherwise anyone could take over someone else's player).
 //! Requests without the admin token are limited per address ([`crate::guard`]); every
-//! refusal is counted.
+//! refusal by a limit, a lock, the admin token, a spec's ranges or a full room is counted
+//! (`tickwire_api_refusals_total`).
 
 // Request bodies and paths are peer data: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -423,9 +424,11 @@ pub async fn create(
             .map_err(|why| api.refused(why))?;
     }
     let counted = |e: ApiError| {
-        let why = match e.status {
-            StatusCode::BAD_REQUEST => Some(ApiRefusal::InvalidRoom),
-            StatusCode::SERVICE_UNAVAILABLE => Some(ApiRefusal::Capacity),
+        let why = match (e.status, e.kind) {
+            (StatusCode::BAD_REQUEST, _) => Some(ApiRefusal::InvalidRoom),
+            (StatusCode::SERVICE_UNAVAILABLE, "too_many_rooms" | "entity_budget") => {
+                Some(ApiRefusal::Capacity)
+            }
             _ => None,
         };
         if let Some(why) = why {

@@ -178,6 +178,17 @@ pub fn websocket_close_code(e: &tungstenite::Error) -> Option<u16> {
     }
 }
 
+/// What a session holds of its seat, kept by [`run`] beyond [`serve`] so that a leave
+/// reaches the room before the room can see the outbound queue closed.
+#[derive(Debug, Default)]
+struct SeatSlot {
+    inputs: Option<mpsc::Sender<RoomInput>>,
+    outbound: Option<OutboundReceiver>,
+}
+
+/// How long a leave may wait for room in the session's input queue.
+const LEAVE_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// How a session ended without an error of ours.
 enum Ended {
     /// The peer sent a close frame.
@@ -194,8 +205,8 @@ where
 {
     Counters::inc(&ctx.counters.sessions_total);
     Counters::inc(&ctx.counters.sessions_open);
-    let mut inputs = None;
-    let result = serve(&mut ws, &ctx, &mut inputs).await;
+    let mut seat = SeatSlot::default();
+    let result = serve(&mut ws, &ctx, &mut seat).await;
     // A session that ends on purpose (the client closed it, or broke the protocol)
     // frees its seat now; one whose connection was lost keeps its player for a resume.
     let hold = match &result {
@@ -203,11 +214,15 @@ where
         Ok(Ended::Vanished) => true,
         Err(e) => e.keeps_player(),
     };
-    if let Some(inputs) = inputs.take()
+    // The leave goes before the outbound queue is dropped (the room takes a closed queue
+    // for a lost connection), and waits briefly for room in the input queue, which the
+    // room drains every tick.
+    if let Some(inputs) = seat.inputs.take()
         && !hold
     {
-        let _ = inputs.try_send(RoomInput::Leave);
+        let _ = timeout(LEAVE_TIMEOUT, inputs.send(RoomInput::Leave)).await;
     }
+    drop(seat);
     let code = match result {
         Ok(Ended::PeerClosed) => {
             debug!("session closed by peer");
@@ -265,7 +280,7 @@ where
 async fn serve<S>(
     ws: &mut WebSocketStream<S>,
     ctx: &SessionContext,
-    inputs_slot: &mut Option<mpsc::Sender<RoomInput>>,
+    seat_slot: &mut SeatSlot,
 ) -> Result<Ended, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -288,14 +303,15 @@ where
         mut welcome,
         joined,
         inputs,
-        mut outbound,
+        outbound,
         kick,
     } = tokio::select! {
         biased;
         _ = ctx.shutdown.cancelled() => return Err(SessionError::Shutdown),
         seat = room.join(kind, name, ctx.outbound_queue) => seat?,
     };
-    *inputs_slot = Some(inputs.clone());
+    seat_slot.inputs = Some(inputs.clone());
+    let outbound = seat_slot.outbound.insert(outbound);
     welcome.resume_token = ctx.keys.sign_resume(&ResumeClaims {
         room: room.id().to_owned(),
         player: joined.player.clone(),
@@ -361,7 +377,7 @@ where
             out = outbound.recv() => match out {
                 Some(bytes) => {
                     send(ws, bytes, ctx.stall_timeout, &ctx.counters).await?;
-                    backlog.after_send(Instant::now(), &outbound, ctx.stall_timeout)?;
+                    backlog.after_send(Instant::now(), outbound, ctx.stall_timeout)?;
                 }
                 // The room dropped us; it said why, unless it is shutting down.
                 None => return Err(kicked(kick.take())),

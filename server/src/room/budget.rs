@@ -88,7 +88,8 @@ impl Budget {
 
     /// A snapshot of `bytes` was queued.
     pub fn charge(&mut self, bytes: usize) {
-        self.tokens -= i64::try_from(bytes).unwrap_or(i64::MAX) * 8;
+        let bits = i64::try_from(bytes).unwrap_or(i64::MAX).saturating_mul(8);
+        self.tokens = self.tokens.saturating_sub(bits);
     }
 
     /// The radius to query the client's view with.
@@ -186,7 +187,9 @@ pub fn select(
     };
     let mut waited = |id: u32| tick.saturating_sub(*pending_since.entry(id).or_insert(tick));
     let priority = |wait: u32, close: f64, new: bool| {
-        f64::from(wait + slot_ticks.max(1)) * (1.0 + 3.0 * close) * if new { 2.0 } else { 1.0 }
+        f64::from(wait.saturating_add(slot_ticks.max(1)))
+            * (1.0 + 3.0 * close)
+            * if new { 2.0 } else { 1.0 }
     };
 
     let d = c.diff;
@@ -264,14 +267,24 @@ pub fn select(
         s
     };
     let mut selection = build(&taken);
-    while encoded(&selection) > budget_bits {
-        match taken.last() {
-            Some(&k) if candidates.get(k).is_some_and(|c| !c.forced) => {
-                taken.pop();
-                selection = build(&taken);
-            }
-            _ => return None,
+    loop {
+        let size = encoded(&selection);
+        if size <= budget_bits {
+            break;
         }
+        // Drop at least as many estimated bits as the selection is over, least urgent
+        // first, so that an estimate far off costs a few encodes, not one per record.
+        let mut dropped = 0;
+        while dropped < size - budget_bits {
+            match taken.last() {
+                Some(&k) if candidates.get(k).is_some_and(|c| !c.forced) => {
+                    dropped += candidates.get(k).map_or(1, |c| c.bits.max(1));
+                    taken.pop();
+                }
+                _ => return None,
+            }
+        }
+        selection = build(&taken);
     }
 
     // Sent records stop waiting; what stays behind is reported with its wait.

@@ -513,7 +513,10 @@ impl Replicator {
         stats.created = created.len();
         stats.changed = changed.len();
         stats.removed = removed.len();
-        stats.deferred = selection.as_ref().map_or(0, |s| s.waits.len());
+        // Every record held back, removals included.
+        let d = &scratch.diff;
+        stats.deferred = (d.removed.len() + d.created.len() + d.changed.len())
+            .saturating_sub(removed.len() + created.len() + changed.len());
         stats.payload_bytes = payload.len();
 
         // Staleness of every entity in view: 0 for what is current, the wait for what
@@ -527,7 +530,7 @@ impl Replicator {
         }
         client.budget.adapt(
             self.aoi_radius,
-            waits.len(),
+            stats.deferred,
             waits.iter().copied().max().unwrap_or(0),
             self.tick_rate,
         );

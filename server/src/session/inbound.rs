@@ -96,6 +96,9 @@ impl<C: Clock + Clone> Inbound<C> {
         }
         let message =
             decode_client(bytes).map_err(|e| ProtocolError::Undecodable(e.to_string()))?;
+        if let ClientMessage::Hello(_) = message {
+            return Err(ProtocolError::Unexpected("a second Hello").into());
+        }
         // Invalid messages close the session even when they are over the rate.
         self.check(&message, current_tick)?;
         if !self.admit()? {
@@ -106,9 +109,8 @@ impl<C: Clock + Clone> Inbound<C> {
             ClientMessage::SnapshotSettings(asked) => Step::Settings(asked),
             ClientMessage::Desync(report) => Step::Forward(RoomInput::Desync(report.tick)),
             ClientMessage::Ping(ping) => Step::Pong(ping.client_time),
-            ClientMessage::Hello(_) => {
-                return Err(ProtocolError::Unexpected("a second Hello").into());
-            }
+            // Refused above, before the rate.
+            ClientMessage::Hello(_) => Step::Nothing,
         })
     }
 
