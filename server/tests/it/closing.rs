@@ -4,25 +4,14 @@
 //! violation frees the seat at once, and only a lost connection holds the player.
 
 use bot_client::RawConnection;
-use shared::codec::encode;
-use shared::protocol::{ClientMessage, Hello, PROTOCOL_VERSION, ServerMessage, close};
+use shared::protocol::close;
 
+use crate::hardening::join;
 use crate::{TestServer, WAIT};
-
-fn hello(name: &str) -> Vec<u8> {
-    encode(&ClientMessage::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        name: name.into(),
-        ..Hello::default()
-    }))
-    .unwrap()
-}
 
 async fn joined(server: &TestServer, name: &str) -> RawConnection {
     let mut raw = RawConnection::connect(&server.url()).await.unwrap();
-    raw.send_binary(hello(name)).await.unwrap();
-    let welcome = raw.recv(WAIT).await.unwrap();
-    assert!(matches!(welcome, ServerMessage::Welcome(_)), "{welcome:?}");
+    join(&mut raw, name).await;
     raw
 }
 

@@ -89,7 +89,7 @@ fn assert_gaps(ticks: &[u32], period: u32) {
     );
 }
 
-fn hello(name: &str) -> Vec<u8> {
+pub(crate) fn hello(name: &str) -> Vec<u8> {
     encode(&ClientMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         name: name.into(),
@@ -109,7 +109,7 @@ fn input(seq: u32, ack_tick: u32, buttons: u8) -> Vec<u8> {
 }
 
 /// Sends Hello and waits for Welcome.
-async fn join(raw: &mut RawConnection, name: &str) {
+pub(crate) async fn join(raw: &mut RawConnection, name: &str) {
     raw.send_binary(hello(name)).await.unwrap();
     let welcome = raw.recv(WAIT).await.unwrap();
     assert!(matches!(welcome, ServerMessage::Welcome(_)), "{welcome:?}");
