@@ -60,8 +60,12 @@ function join(room, name) {
       },
       onWelcome(welcome) {
         // A resumed session is the same player (same entity) from a new keyframe: a new
-        // model, so that prediction and interpolation start over from it.
-        if (session.conn === conn) session.game = new Game(welcome);
+        // model, so that prediction and interpolation start over from it. The last frame
+        // was drawn from the old model: dropped, so nothing reads it as the new one's.
+        if (session.conn === conn) {
+          session.game = new Game(welcome);
+          session.frame = null;
+        }
       },
       onSnapshot(tick, entities, lastInputSeq, now) {
         if (session.conn === conn) session.game?.onSnapshot(tick, entities, lastInputSeq, now);

@@ -218,14 +218,14 @@ test('web client: join, move, see bots, no console errors', { timeout: 120_000 }
   const ownId = await tw(() => window.__tickwire.ownId);
   const atLoss = await tw(() => window.__tickwire.own);
   await tw(() => window.__tickwire.simulateLoss());
-  await until(
-    () => tw(() => window.__tickwire.resumes === 1 && window.__tickwire.state === 'connected' && window.__tickwire.own),
+  // `own` comes from a snapshot of the resumed session (the Welcome drops the old frame).
+  const resumed = await until(
+    () => tw(() => (window.__tickwire.resumes === 1 && window.__tickwire.state === 'connected' ? window.__tickwire.own : null)),
     'the resumed session',
     8000,
   );
   await until(() => page.evaluate(() => document.getElementById('banner-text').textContent === 'Resumed'), 'the "Resumed" banner', 3000);
   assert.equal(await tw(() => window.__tickwire.ownId), ownId, 'the same entity after the resume');
-  const resumed = await tw(() => window.__tickwire.own);
   assert.ok(Math.hypot(resumed.serverX - atLoss.serverX, resumed.serverY - atLoss.serverY) < 0.5, `resumed where it was: ${JSON.stringify(atLoss)} → ${JSON.stringify(resumed)}`);
   assert.equal(joins.length, 1, 'a resume needs no new seat reservation');
 
