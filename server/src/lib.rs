@@ -17,8 +17,9 @@
 //! - [`echo`]: the conformance endpoint's echo session.
 //! - [`limits`]: the rate limiters (per address, per session).
 //! - [`counters`]: what was accepted, refused, dropped and closed, as metrics.
-//! - [`room`]: a room's tick loop on its own thread, with [`room::game`] (the ECS
-//!   simulation), [`room::replication`] (snapshot encoding) and [`room::stats`] (tick timing).
+//! - [`room`]: a room: [`room::core`] (World, seats and replication without IO), driven
+//!   on its own thread by the room driver, with [`room::game`] (the ECS simulation),
+//!   [`room::replication`] (snapshot encoding) and [`room::stats`] (tick timing).
 //!
 //! See ARCHITECTURE.md for how they fit together and the invariants they keep.
 

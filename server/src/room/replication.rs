@@ -203,6 +203,12 @@ impl ClientReplication {
         (self.baseline.len(), self.pending_since.len())
     }
 
+    /// The tick and entities of the view the client holds (its baseline).
+    #[cfg(test)]
+    pub fn baseline(&self) -> (u32, &[EntityState]) {
+        (self.baseline_tick, &self.baseline)
+    }
+
     /// Forgets the baseline: the next snapshot is a keyframe.
     pub fn reset(&mut self) {
         self.baseline.clear();

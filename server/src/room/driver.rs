@@ -1,0 +1,470 @@
+//! The room driver: a [`RoomCore`] on its own thread, paced to the tick rate, wired to
+//! its sessions by bounded channels, with metrics and tick summaries.
+//!
+//! The driver is the only owner of the core (and so of the World). Sessions reach it
+//! through a shared command channel (joins, reservations) and per session an input
+//! channel (session → room) and an outbound channel of encoded bytes (room → session).
+//! The loop only ever `try_recv`s and `try_send`s, so no socket and no session can make
+//! a tick wait; a full outbound queue costs that client one snapshot, nothing more.
+//!
+//! A dedicated OS thread (rather than a tokio task) keeps simulation time off the async
+//! workers that serve sockets, and lets the kernel schedule busy rooms side by side.
+
+// Validated peer input drives this module: no panicking shortcuts outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cpu_time::ThreadTime;
+use shared::protocol::PlayerName;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::core::{Delivery, InputOutcome, RoomCore, Sent};
+use super::stats::RoomStats;
+use super::{JoinKind, Joined, Kick, Occupancy, RoomConfig, RoomError, RoomInput};
+use crate::metrics::RoomMetrics;
+
+/// The room's end of a session's outbound queue, bounded in messages and in bytes.
+#[derive(Debug)]
+pub(super) struct Outbound {
+    pub(super) tx: mpsc::Sender<Bytes>,
+    pub(super) queued: Arc<AtomicUsize>,
+    pub(super) max_bytes: usize,
+    /// Messages refused because the queue was full, for the session's slow-client check.
+    pub(super) skipped: Arc<AtomicU64>,
+}
+
+impl Outbound {
+    fn push(&self, bytes: Bytes) -> Delivery {
+        let len = bytes.len();
+        if self.queued.load(Ordering::Relaxed) + len > self.max_bytes {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+            return Delivery::Full;
+        }
+        match self.tx.try_send(bytes) {
+            Ok(()) => {
+                self.queued.fetch_add(len, Ordering::Relaxed);
+                Delivery::Queued
+            }
+            Err(TrySendError::Full(_)) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                Delivery::Full
+            }
+            Err(TrySendError::Closed(_)) => Delivery::Closed,
+        }
+    }
+}
+
+/// The session's end of its outbound queue.
+#[derive(Debug)]
+pub struct OutboundReceiver {
+    pub(super) rx: mpsc::Receiver<Bytes>,
+    pub(super) queued: Arc<AtomicUsize>,
+    pub(super) skipped: Arc<AtomicU64>,
+}
+
+impl OutboundReceiver {
+    /// The next encoded message; `None` once the room has dropped this client.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let bytes = self.rx.recv().await?;
+        self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+        Some(bytes)
+    }
+
+    /// Messages the room could not queue so far because this queue was full.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+}
+
+/// A session's channels, as the room holds them.
+pub(super) struct Connection {
+    pub(super) inputs: mpsc::Receiver<RoomInput>,
+    pub(super) outbound: Outbound,
+    pub(super) kick: oneshot::Sender<Kick>,
+}
+
+impl Connection {
+    /// Whether the session, whose outbound queue just closed, said `Leave` first: a
+    /// session that ends on purpose sends it and then drops its queues, and the room may
+    /// notice the dropped queue before reading the leave.
+    fn left_before_closing(&mut self) -> bool {
+        while let Ok(input) = self.inputs.try_recv() {
+            if input == RoomInput::Leave {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+pub(super) enum Command {
+    Join {
+        kind: JoinKind,
+        name: PlayerName,
+        conn: Connection,
+        reply: oneshot::Sender<Result<Joined, RoomError>>,
+    },
+    Reserve {
+        player: String,
+        nonce: String,
+        expires: Instant,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Join { kind, name, .. } => f
+                .debug_struct("Join")
+                .field("kind", kind)
+                .field("name", name)
+                .finish_non_exhaustive(),
+            Command::Reserve { player, .. } => f
+                .debug_struct("Reserve")
+                .field("player", player)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// The thread's side of a room; see the module docs.
+pub(super) struct Driver {
+    core: RoomCore,
+    commands: mpsc::Receiver<Command>,
+    /// Sessions by client id: only connected clients have one.
+    conns: HashMap<u32, Connection>,
+    tick: Arc<AtomicU32>,
+    stats: watch::Sender<RoomStats>,
+    occupancy: Arc<Occupancy>,
+    metrics: RoomMetrics,
+}
+
+impl Driver {
+    pub(super) fn new(
+        config: Arc<RoomConfig>,
+        commands: mpsc::Receiver<Command>,
+        tick: Arc<AtomicU32>,
+        stats: watch::Sender<RoomStats>,
+        occupancy: Arc<Occupancy>,
+        metrics: RoomMetrics,
+    ) -> Driver {
+        Driver {
+            core: RoomCore::new(config),
+            commands,
+            conns: HashMap::new(),
+            tick,
+            stats,
+            occupancy,
+            metrics,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.core.config().id
+    }
+
+    pub(super) fn run(&mut self, shutdown: &CancellationToken, close: &CancellationToken) {
+        let settings = &self.core.config().settings;
+        let tick_rate = settings.tick_rate;
+        let period = Duration::from_secs_f64(1.0 / f64::from(tick_rate));
+        let stats_interval = self.core.config().stats_interval;
+        let mut deadline = Instant::now();
+        let mut report_at = Instant::now() + stats_interval;
+        info!(
+            room = %self.name(),
+            tick_rate,
+            snapshot_rate = settings.snapshot_rate,
+            max_players = settings.max_players,
+            "room started"
+        );
+        while !shutdown.is_cancelled() && !close.is_cancelled() {
+            let started = Instant::now();
+            let cpu = ThreadTime::now();
+            // How far this tick starts from its schedule: the room's tick jitter.
+            let lateness = started.saturating_duration_since(deadline);
+            if lateness > period {
+                self.core.timer.current.late_ticks += 1;
+            }
+            self.tick_once(started);
+            let took = started.elapsed();
+            self.core.timer.record_tick(took, cpu.elapsed(), lateness);
+            self.metrics.tick_seconds.record(took.as_secs_f64());
+            self.metrics
+                .tick_lateness_seconds
+                .record(lateness.as_secs_f64());
+
+            if started >= report_at {
+                report_at = started + stats_interval;
+                self.report();
+            }
+            deadline += period;
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::sleep(deadline - now);
+            } else if now.duration_since(deadline) > period * 10 {
+                // Far behind (the machine stalled): resynchronise instead of bursting
+                // through a backlog of ticks.
+                deadline = now;
+            }
+        }
+        let why = if shutdown.is_cancelled() {
+            Kick::Shutdown
+        } else {
+            Kick::RoomClosed
+        };
+        for (_, conn) in self.conns.drain() {
+            let _ = conn.kick.send(why);
+        }
+        self.publish_seats();
+        info!(room = %self.name(), reason = ?why, "room stopped");
+    }
+
+    pub(super) fn tick_once(&mut self, now: Instant) {
+        self.core.expire(now);
+        self.run_commands();
+        self.drain_inputs();
+        let tick = self.core.step(now);
+        self.tick.store(tick, Ordering::Relaxed);
+        // Published before the snapshots go out, so that whoever sees a snapshot sees
+        // seats at least as new as it.
+        self.publish_seats();
+        if self.core.is_snapshot_tick(tick) {
+            let started = Instant::now();
+            let cpu = ThreadTime::now();
+            self.replicate(now);
+            self.core
+                .timer
+                .record_replication(started.elapsed(), cpu.elapsed());
+        }
+        self.publish_seats();
+    }
+
+    fn run_commands(&mut self) {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Reserve {
+                    player,
+                    nonce,
+                    expires,
+                    reply,
+                } => {
+                    let _ = reply.send(self.core.reserve(player, nonce, expires));
+                }
+                Command::Join {
+                    kind,
+                    name,
+                    conn,
+                    reply,
+                } => match self.core.join(kind, name) {
+                    Ok(joined) => {
+                        let id = joined.client_id;
+                        if joined.resumed {
+                            self.metrics.resumes.increment(1);
+                        }
+                        if let Some(old) = self.conns.insert(id, conn) {
+                            let _ = old.kick.send(Kick::Replaced);
+                        }
+                        if reply.send(Ok(joined)).is_err() {
+                            // The session gave up while waiting: treat it as a lost
+                            // connection (held, so a resume can still find it).
+                            self.conns.remove(&id);
+                            self.core.lost(id);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Hands every session's queued inputs to the core.
+    fn drain_inputs(&mut self) {
+        let core = &mut self.core;
+        let metrics = &self.metrics;
+        self.conns.retain(|&id, conn| {
+            loop {
+                match conn.inputs.try_recv() {
+                    Ok(input) => match core.input(id, input) {
+                        InputOutcome::Applied | InputOutcome::Unknown => {}
+                        InputOutcome::Stale => metrics.inputs_dropped.increment(1),
+                        InputOutcome::Keyframe => metrics.desyncs.increment(1),
+                        InputOutcome::Left => break false,
+                    },
+                    Err(TryRecvError::Empty) => break true,
+                    Err(TryRecvError::Disconnected) => {
+                        core.lost(id);
+                        break false;
+                    }
+                }
+            }
+        });
+    }
+
+    fn replicate(&mut self, now: Instant) {
+        let conns = &self.conns;
+        let sent: Sent = self.core.replicate(now, |id, bytes| match conns.get(&id) {
+            Some(conn) => conn.outbound.push(bytes),
+            None => Delivery::Closed,
+        });
+        for id in &sent.closed {
+            let left = self
+                .conns
+                .remove(id)
+                .is_some_and(|mut conn| conn.left_before_closing());
+            if left {
+                self.core.leave(*id);
+            } else {
+                self.core.lost(*id);
+            }
+        }
+        self.metrics.snapshots_sent.increment(sent.snapshots);
+        self.metrics.snapshots_skipped.increment(sent.dropped);
+        self.metrics.bytes_out.increment(sent.bytes);
+        self.metrics.keyframes.increment(sent.keyframes);
+    }
+
+    fn publish_seats(&mut self) {
+        let seats = self.core.seats();
+        self.occupancy
+            .players
+            .store(seats.players, Ordering::Relaxed);
+        self.occupancy.held.store(seats.held, Ordering::Relaxed);
+        self.occupancy
+            .reserved
+            .store(seats.reserved, Ordering::Relaxed);
+        self.metrics.players.set(f64::from(seats.players));
+        self.metrics.held.set(f64::from(seats.held));
+        self.metrics.reserved.set(f64::from(seats.reserved));
+        self.metrics.touch(self.core.config().settings.max_players);
+    }
+
+    fn report(&mut self) {
+        let (s, counters) = self.core.finish_window();
+        info!(
+            room = %self.name(),
+            tick = s.tick,
+            clients = s.clients,
+            entities = s.entities,
+            ticks = s.ticks,
+            tick_ms_p50 = s.tick_ms_p50,
+            tick_ms_p99 = s.tick_ms_p99,
+            tick_ms_max = s.tick_ms_max,
+            lateness_ms_p99 = s.lateness_ms_p99,
+            replication_ms_p99 = s.replication_ms_p99,
+            tick_cpu_ms_p99 = s.tick_cpu_ms_p99,
+            replication_cpu_ms_p99 = s.replication_cpu_ms_p99,
+            late_ticks = s.late_ticks,
+            snapshots_sent = s.snapshots_sent,
+            snapshots_dropped = s.snapshots_dropped,
+            keyframes = s.keyframes,
+            desyncs = s.desyncs,
+            in_view_mean = s.in_view_mean(),
+            bytes_per_snapshot = s.bytes_per_snapshot(),
+            kib_out = s.bytes_out / 1024,
+            inputs_dropped = s.inputs_dropped,
+            staleness_ms_p99 = s.staleness_ms_p99,
+            radius_m_mean = s.radius_m_mean(),
+            budget_skipped = s.budget_skipped,
+            shots = counters.shots,
+            kills = counters.kills,
+            "tick summary"
+        );
+        self.stats.send_replace(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::room::harness::{anon, config, name, settings};
+
+    fn driver() -> (Driver, mpsc::Sender<Command>) {
+        let (tx, rx) = mpsc::channel(16);
+        let (stats, _) = watch::channel(RoomStats::default());
+        let driver = Driver::new(
+            Arc::new(config(settings(60, 20, 4))),
+            rx,
+            Arc::default(),
+            stats,
+            Arc::default(),
+            RoomMetrics::noop(),
+        );
+        (driver, tx)
+    }
+
+    /// Joins `player` through the command channel; returns the session's ends.
+    fn joined(
+        driver: &mut Driver,
+        tx: &mpsc::Sender<Command>,
+        player: &str,
+    ) -> (mpsc::Sender<RoomInput>, mpsc::Receiver<Bytes>) {
+        let (conn, inputs, outbound) = connection();
+        let (reply, mut answer) = oneshot::channel();
+        tx.try_send(Command::Join {
+            kind: anon(player),
+            name: name(player),
+            conn,
+            reply,
+        })
+        .unwrap();
+        driver.run_commands();
+        answer.try_recv().unwrap().unwrap();
+        (inputs, outbound)
+    }
+
+    /// A session's ends of its channels.
+    fn connection() -> (Connection, mpsc::Sender<RoomInput>, mpsc::Receiver<Bytes>) {
+        let (itx, irx) = mpsc::channel(crate::room::INPUT_QUEUE);
+        let (otx, orx) = mpsc::channel(64);
+        let (ktx, _) = oneshot::channel();
+        let conn = Connection {
+            inputs: irx,
+            outbound: Outbound {
+                tx: otx,
+                queued: Arc::default(),
+                max_bytes: 1 << 20,
+                skipped: Arc::default(),
+            },
+            kick: ktx,
+        };
+        (conn, itx, orx)
+    }
+
+    /// A session that leaves sends `Leave` and drops its queues; when the room notices
+    /// the closed outbound queue first (while sending a snapshot), it still frees the
+    /// seat at once rather than holding the player for a resume.
+    #[test]
+    fn a_leave_is_honoured_when_the_closed_queue_is_seen_first() {
+        let (mut driver, tx) = driver();
+        let (inputs, outbound) = joined(&mut driver, &tx, "ada");
+        inputs.try_send(RoomInput::Leave).unwrap();
+        drop((inputs, outbound));
+        driver.replicate(Instant::now());
+        assert_eq!(driver.core.seats(), Default::default(), "freed, not held");
+    }
+
+    /// A session lost without a `Leave` is held for a resume.
+    #[test]
+    fn a_closed_queue_without_leave_holds_the_player() {
+        let (mut driver, tx) = driver();
+        let (inputs, outbound) = joined(&mut driver, &tx, "ada");
+        drop((inputs, outbound));
+        driver.tick_once(Instant::now());
+        let seats = driver.core.seats();
+        assert_eq!((seats.players, seats.held), (0, 1));
+    }
+}
