@@ -48,13 +48,14 @@ export const PACKINGS = Object.freeze(['Bits', 'Bytes']);
 export const CLIENT_MESSAGE_TYPES = Object.freeze(['Hello', 'Input', 'Ping', 'SnapshotSettings', 'Desync']);
 export const SERVER_MESSAGE_TYPES = Object.freeze(['Welcome', 'Snapshot', 'Pong', 'SnapshotSettings', 'FullSnapshot']);
 
-/** WebSocket close codes the server sends (shared::protocol::close). */
+/** A text for each close code of shared::protocol::close::TABLE (net.test.mjs checks them against testdata/close_codes.json). */
 export const CLOSE_REASONS = Object.freeze({
   1000: 'normal closure',
   1001: 'server going away',
   1002: 'protocol error',
   1003: 'unsupported data (text frame)',
   1006: 'connection lost',
+  1007: 'invalid payload (not UTF-8)',
   1008: 'policy violation (message flood)',
   1009: 'message too big',
   1011: 'server internal error',

@@ -103,7 +103,7 @@ export function planAfterClose({ code, reason = '', resumeToken = '', lostAt = n
   const text = closeText(code, reason);
   const backoff = backoffMs(attempt, random);
   if (code === 4003) {
-    return { action: Action.LOBBY, why: `The server refused the name: ${reason || 'invalid name'}`, nameRefused: true };
+    return { action: Action.LOBBY, why: `The server refused the name: ${reason || 'invalid name'}`, nameRefused: true, dropResume: true };
   }
   if (code === 4015) {
     return { action: Action.STOP, why: 'This player is playing in another tab (or window): this one stopped.', dropResume: true };

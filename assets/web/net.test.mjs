@@ -8,15 +8,70 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { CLOSE_REASONS } from './codec.js';
 import { Action, Connection, State, backoffMs, closeText, planAfterClose, planAfterReserve, reserveSeat } from './net.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(HERE), '../..');
 const SERVER = join(resolve(ROOT, process.env.TICKWIRE_BIN_DIR ?? 'target/debug'), 'server');
+
+// The close-code table is shared::protocol::close::TABLE (PROTOCOL.md's "Close codes"),
+// written to testdata/close_codes.json by shared/tests/close_codes.rs.
+const CLOSE_TABLE = JSON.parse(readFileSync(join(dirname(HERE), 'testdata/close_codes.json'), 'utf8')).codes;
+
+test('the client has a text for exactly the close codes of the table', () => {
+  const ours = Object.keys(CLOSE_REASONS).map(Number).sort((a, b) => a - b);
+  const table = CLOSE_TABLE.map((c) => c.code).sort((a, b) => a - b);
+  assert.deepEqual(ours, table);
+});
+
+test('after each close code the client does what the table says', () => {
+  const now = 100_000;
+  const withToken = { resumeToken: 't', lostAt: now - 100, now, graceS: 30, attempt: 1, random: () => 0.5 };
+  const noToken = { now, attempt: 1, random: () => 0.5 };
+  for (const { code, after } of CLOSE_TABLE) {
+    const held = planAfterClose({ code, ...withToken });
+    const fresh = planAfterClose({ code, ...noToken });
+    const what = `${code} (${after}): ${JSON.stringify(held)}`;
+    switch (after) {
+      case 'retry':
+        assert.equal(held.action, Action.RESUME, what);
+        assert.ok(held.delayMs > 0, what);
+        assert.equal(fresh.action, Action.JOIN, what);
+        break;
+      case 'rejoin':
+        assert.equal(held.action, Action.JOIN, what);
+        assert.ok(held.delayMs > 0 && held.dropResume, what);
+        break;
+      case 'rejoin_now':
+        assert.equal(held.action, Action.JOIN, what);
+        assert.ok(held.delayMs === 0 && held.dropResume, what);
+        break;
+      case 'new_token':
+        assert.equal(held.action, Action.JOIN, what);
+        assert.ok(held.dropResume, what);
+        break;
+      case 'lobby':
+        assert.equal(held.action, Action.LOBBY, what);
+        assert.ok(held.refresh && held.dropResume, what);
+        break;
+      case 'stop':
+        assert.equal(held.action, Action.STOP, what);
+        break;
+      case 'give_up':
+      case 'done':
+        assert.equal(held.action, Action.LOBBY, what);
+        assert.ok(!held.refresh && held.dropResume, what);
+        break;
+      default:
+        assert.fail(`unknown "after" in close_codes.json: ${what}`);
+    }
+  }
+});
 
 const mid = () => 0.5; // no jitter
 const T0 = 100_000;

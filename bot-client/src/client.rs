@@ -39,7 +39,7 @@ pub const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Close code reported when the connection ended without a close frame (RFC 6455 §7.4.1).
-pub const ABNORMAL_CLOSURE: u16 = 1006;
+pub const ABNORMAL_CLOSURE: u16 = shared::protocol::close::ABNORMAL;
 /// Close code reported by [`RawConnection::wait_close`] for a close frame without a code.
 pub const NO_STATUS_RECEIVED: u16 = 1005;
 

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::map::Map;
+use shared::protocol::close::{self, After};
 use shared::protocol::{EntityKind, Welcome};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, MAX_RETRY_WAIT};
 use crate::behaviour::{Behaviour, Predictor};
-use crate::client::{ABNORMAL_CLOSURE, CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
+use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
 use crate::report::{BotOutcome, SwarmReport};
 
 /// How often the progress line refreshes.
@@ -296,10 +297,13 @@ impl Lost {
     /// Whether `e` lost the session in a way the bot recovers from, and how.
     fn after(e: &ClientError) -> Option<Lost> {
         match e {
-            ClientError::Closed { code, .. } => match code {
-                None | Some(ABNORMAL_CLOSURE | 4006 | 4008) => Some(Lost::Connection),
-                Some(1001) => Some(Lost::Restart),
-                Some(_) => None,
+            ClientError::Closed { code: None, .. } => Some(Lost::Connection),
+            ClientError::Closed {
+                code: Some(code), ..
+            } => match close::after(*code) {
+                After::Retry => Some(Lost::Connection),
+                After::Rejoin => Some(Lost::Restart),
+                _ => None,
             },
             ClientError::WebSocket(_) | ClientError::Timeout => Some(Lost::Connection),
             _ => None,
@@ -449,16 +453,16 @@ impl Bot {
                 }
                 Err(e) => e,
             };
-            match &error {
+            let after = match &error {
                 ClientError::Closed {
-                    code: Some(4012 | 4013 | 4015 | 4016),
-                    ..
-                } => return Err(error.to_string()),
+                    code: Some(code), ..
+                } => Some(close::after(*code)),
+                _ => None,
+            };
+            match after {
+                Some(After::Lobby | After::Stop) => return Err(error.to_string()),
                 // Refused or void: join anew at once.
-                ClientError::Closed {
-                    code: Some(4014 | 1001 | 4010 | 4011),
-                    ..
-                } if try_resume => {
+                Some(After::RejoinNow | After::Rejoin | After::NewToken) if try_resume => {
                     outcome.resume_failures += 1;
                     outcome.resume_errors.push(error.to_string());
                     try_resume = false;

@@ -15,55 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use shared::protocol::close;
 use tokio::sync::Notify;
 
-/// Close codes counted one by one; anything else lands in `other`.
-const TRACKED_CLOSE_CODES: [u16; 27] = [
-    close::NORMAL,
-    close::GOING_AWAY,
-    PROTOCOL_ERROR,
-    close::UNSUPPORTED_DATA,
-    ABNORMAL,
-    INVALID_PAYLOAD,
-    close::POLICY_VIOLATION,
-    close::MESSAGE_TOO_BIG,
-    close::INTERNAL_ERROR,
-    close::BAD_MESSAGE,
-    close::PROTOCOL_VERSION,
-    close::UNEXPECTED_MESSAGE,
-    close::INVALID_NAME,
-    close::ROOM_FULL,
-    close::HANDSHAKE_TIMEOUT,
-    close::TOO_SLOW,
-    close::INVALID_INPUT,
-    close::IDLE_TIMEOUT,
-    close::TOKEN_INVALID,
-    close::TOKEN_EXPIRED,
-    close::TOKEN_REUSED,
-    close::WRONG_ROOM,
-    close::UNKNOWN_ROOM,
-    close::RESUME_FAILED,
-    close::REPLACED,
-    close::ROOM_CLOSED,
-    close::TRY_AGAIN_LATER,
-];
-
-/// RFC 6455: the WebSocket framing was invalid.
-pub const PROTOCOL_ERROR: u16 = 1002;
-/// RFC 6455: a text frame was not valid UTF-8.
-pub const INVALID_PAYLOAD: u16 = 1007;
-/// RFC 6455's code for "ended without a close frame"; never sent, only counted.
-pub const ABNORMAL: u16 = 1006;
-
 /// Sessions that ended, by the close code the server chose (1006 when the transport
 /// was gone and no close frame could be sent).
 #[derive(Debug, Default)]
 pub struct CloseCounts {
-    by_code: [AtomicU64; TRACKED_CLOSE_CODES.len()],
+    /// One counter per row of [`close::TABLE`]; codes outside it land in `other`.
+    by_code: [AtomicU64; close::TABLE.len()],
     other: AtomicU64,
 }
 
 impl CloseCounts {
     pub fn record(&self, code: u16) {
-        match TRACKED_CLOSE_CODES.iter().position(|&c| c == code) {
+        match close::TABLE.iter().position(|c| c.code == code) {
             Some(i) => {
                 if let Some(counter) = self.by_code.get(i) {
                     counter.fetch_add(1, Ordering::Relaxed);
@@ -77,9 +40,9 @@ impl CloseCounts {
 
     /// Sessions closed with `code` so far.
     pub fn get(&self, code: u16) -> u64 {
-        TRACKED_CLOSE_CODES
+        close::TABLE
             .iter()
-            .position(|&c| c == code)
+            .position(|c| c.code == code)
             .and_then(|i| self.by_code.get(i))
             .map_or_else(|| self.other.load(Ordering::Relaxed), load)
     }
@@ -380,14 +343,11 @@ impl Counters {
                 load(counter),
             ));
         }
-        for (code, counter) in TRACKED_CLOSE_CODES
-            .iter()
-            .zip(&self.session_closes_total.by_code)
-        {
+        for (row, counter) in close::TABLE.iter().zip(&self.session_closes_total.by_code) {
             out.push(labelled(
                 "tickwire_session_closes_total",
                 "code",
-                &code.to_string(),
+                &row.code.to_string(),
                 load(counter),
             ));
         }

@@ -18,7 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::debug;
 
-use crate::counters::{self, Counters};
+use crate::counters::Counters;
 use crate::session::{close_with, websocket_close_code};
 
 /// Echoes until the peer closes, then counts how the session ended.
@@ -28,7 +28,7 @@ where
 {
     Counters::inc(&counters.sessions_total);
     Counters::inc(&counters.sessions_open);
-    let mut code = counters::ABNORMAL;
+    let mut code = close::ABNORMAL;
     while let Some(frame) = ws.next().await {
         let result = match frame {
             Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.send(message).await,

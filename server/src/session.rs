@@ -35,7 +35,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 use tracing::{Span, debug, info};
 
-use crate::counters::{self, Counters};
+use crate::counters::Counters;
 
 mod inbound;
 use crate::guard::ApiGuard;
@@ -172,8 +172,8 @@ pub fn websocket_close_code(e: &tungstenite::Error) -> Option<u16> {
         tungstenite::Error::Protocol(
             tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
         ) => None,
-        tungstenite::Error::Protocol(_) => Some(counters::PROTOCOL_ERROR),
-        tungstenite::Error::Utf8(_) => Some(counters::INVALID_PAYLOAD),
+        tungstenite::Error::Protocol(_) => Some(close::PROTOCOL_ERROR),
+        tungstenite::Error::Utf8(_) => Some(close::INVALID_PAYLOAD),
         _ => None,
     }
 }
@@ -237,7 +237,7 @@ where
         }
         Ok(Ended::Vanished) => {
             debug!("connection lost");
-            counters::ABNORMAL
+            close::ABNORMAL
         }
         Err(e) => {
             let code = e.close_code();
@@ -247,7 +247,7 @@ where
                     close_with(&mut ws, code, &e.to_string()).await;
                     code
                 }
-                None => counters::ABNORMAL,
+                None => close::ABNORMAL,
             }
         }
     };

@@ -312,6 +312,94 @@ pub mod close {
     pub const ROOM_CLOSED: u16 = 4016;
     /// The server cannot admit the join right now (too many join tokens in flight).
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// RFC 6455: the WebSocket framing was invalid.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// RFC 6455: a close reason or text frame was not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// RFC 6455's code for "ended without a close frame": never sent, only observed (by
+    /// a client) and counted (by the server).
+    pub const ABNORMAL: u16 = 1006;
+
+    /// What a client does after a session ended with a code.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum After {
+        /// Nothing: the session is over as asked.
+        Done,
+        /// Reconnect after a backoff: with the resume token while the grace period
+        /// lasts (the server holds the player), else join anew.
+        Retry,
+        /// Join anew after a backoff: resume tokens are void.
+        Rejoin,
+        /// Join anew at once: the resume token was refused.
+        RejoinNow,
+        /// Get a new join token, then join.
+        NewToken,
+        /// The room is gone or not this one: back to the room list.
+        Lobby,
+        /// Another session has this player: do not reconnect automatically.
+        Stop,
+        /// The client (or its name) was refused: retrying the same would fail the same
+        /// way; report the reason.
+        GiveUp,
+    }
+
+    /// One row of the close-code table.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+    pub struct Code {
+        pub code: u16,
+        /// The short name PROTOCOL.md's table gives it.
+        pub name: &'static str,
+        pub after: After,
+    }
+
+    const fn row(code: u16, name: &'static str, after: After) -> Code {
+        Code { code, name, after }
+    }
+
+    /// Every close code a Tickwire session can end with, in PROTOCOL.md's order: the one
+    /// table the server's counters, the bot-client, PROTOCOL.md and the JavaScript
+    /// client are checked against (`shared/tests/close_codes.rs` writes
+    /// `assets/web/testdata/close_codes.json` from it).
+    pub const TABLE: &[Code] = &[
+        row(NORMAL, "normal closure", After::Done),
+        row(GOING_AWAY, "going away", After::Rejoin),
+        row(PROTOCOL_ERROR, "protocol error", After::GiveUp),
+        row(UNSUPPORTED_DATA, "unsupported data", After::GiveUp),
+        row(ABNORMAL, "abnormal closure", After::Retry),
+        row(INVALID_PAYLOAD, "invalid payload", After::GiveUp),
+        row(POLICY_VIOLATION, "policy violation", After::GiveUp),
+        row(MESSAGE_TOO_BIG, "message too big", After::GiveUp),
+        row(INTERNAL_ERROR, "internal error", After::Retry),
+        row(TRY_AGAIN_LATER, "try again later", After::Retry),
+        row(BAD_MESSAGE, "bad message", After::GiveUp),
+        row(PROTOCOL_VERSION, "protocol version", After::GiveUp),
+        row(UNEXPECTED_MESSAGE, "unexpected message", After::GiveUp),
+        row(INVALID_NAME, "invalid name", After::GiveUp),
+        row(ROOM_FULL, "room full", After::Retry),
+        row(HANDSHAKE_TIMEOUT, "handshake timeout", After::Retry),
+        row(TOO_SLOW, "too slow", After::Retry),
+        row(INVALID_INPUT, "invalid input", After::GiveUp),
+        row(IDLE_TIMEOUT, "idle timeout", After::Retry),
+        row(TOKEN_INVALID, "invalid token", After::GiveUp),
+        row(TOKEN_EXPIRED, "token expired", After::NewToken),
+        row(TOKEN_REUSED, "token reused", After::NewToken),
+        row(WRONG_ROOM, "wrong room", After::Lobby),
+        row(UNKNOWN_ROOM, "unknown room", After::Lobby),
+        row(RESUME_FAILED, "resume failed", After::RejoinNow),
+        row(REPLACED, "replaced", After::Stop),
+        row(ROOM_CLOSED, "room closed", After::Lobby),
+    ];
+
+    /// The table's row of `code`, if it is one of ours.
+    pub fn lookup(code: u16) -> Option<&'static Code> {
+        TABLE.iter().find(|c| c.code == code)
+    }
+
+    /// What a client does after `code`; codes outside the table are given up on.
+    pub fn after(code: u16) -> After {
+        lookup(code).map_or(After::GiveUp, |c| c.after)
+    }
 }
 
 /// A protocol rule a peer broke. Each variant maps to one close code.
