@@ -1,13 +1,22 @@
 //! One client's delta snapshot with 1,000 entities in view, at 0%, 10% and 100% of them
 //! changed: the server's per-client work (diff, encode, checksum) and the client's
 //! (decode, merge, checksum). Plus the shared per-tick work: grid build and the area of
-//! interest queries of 64 clients over 1,000 entities.
+//! interest queries of 64 clients over 1,000 entities; and the replicator's per-tick
+//! pass over a live arena World (1,000 drones, 30 idle players), with the quantised world
+//! kept between snapshot ticks (only changed entities quantised again) against a full
+//! pass that quantises everything, as before change detection.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use server::room::replication::Grid;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use server::config::SnapshotMode;
+use server::room::game;
+use server::room::replication::{Grid, Replicator};
 use shared::delta::{Diff, Frame, checksum, decode_payload, diff, encode_payload};
+use shared::map::{DEFAULT_ARENA_JSON, Map};
 use shared::protocol::{EntityKind, EntityState, Packing};
 
 const TICK: u32 = 100_000;
@@ -194,5 +203,68 @@ fn grid(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, delta, grid);
+/// A replicator over `world` as a room builds it.
+fn replicator(world: &mut bevy_ecs::world::World, map: &Map) -> Replicator {
+    let info = map.info();
+    Replicator::new(
+        world,
+        SnapshotMode::Delta,
+        Packing::Bits,
+        TICK_RATE,
+        48.0,
+        (info.width, info.height),
+    )
+}
+
+fn prepare(c: &mut Criterion) {
+    let map = Arc::new(Map::from_json(DEFAULT_ARENA_JSON).unwrap());
+    let mut world = game::new_world(map.clone(), TICK_RATE, 1000, 7);
+    let mut schedule = game::new_schedule();
+    for client in 1..=30 {
+        game::spawn_player(&mut world, client, format!("p{client}"));
+    }
+    // Three ticks per snapshot (60 Hz ticks, 20 Hz snapshots), as a room runs them.
+    let mut step = |world: &mut bevy_ecs::world::World| {
+        for _ in 0..3 {
+            world.resource_mut::<game::SimClock>().tick += 1;
+            schedule.run(world);
+            world.clear_trackers();
+        }
+    };
+    for _ in 0..20 {
+        step(&mut world);
+    }
+    let mut kept = replicator(&mut world, &map);
+    let mut group = c.benchmark_group("replicator_prepare_1000_drones_30_idle_players");
+    group.bench_function("kept", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                step(&mut world);
+                let this_run = world.increment_change_tick();
+                let started = Instant::now();
+                kept.prepare(&world, this_run).unwrap();
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.bench_function("full_pass", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                step(&mut world);
+                let mut fresh = replicator(&mut world, &map);
+                let this_run = world.increment_change_tick();
+                let started = Instant::now();
+                fresh.prepare(&world, this_run).unwrap();
+                total += started.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, delta, grid, prepare);
 criterion_main!(benches);

@@ -339,8 +339,9 @@ impl RoomCore {
             RoomInput::Input(input) if client.connected && input.seq > client.last_seq => {
                 client.last_seq = input.seq;
                 // The newest input of a tick wins; the systems read it at the next step.
+                // The input is not replicated: storing it is no change of the player.
                 if let Some(mut player) = self.world.get_mut::<Player>(client.entity) {
-                    player.input = input;
+                    player.bypass_change_detection().input = input;
                 }
                 InputOutcome::Applied
             }
@@ -468,7 +469,9 @@ impl RoomCore {
     ) -> Sent {
         let tick = self.current_tick();
         let mut sent = Sent::default();
-        if let Err(e) = self.replicator.prepare(&self.world) {
+        // A change tick of its own: whatever changes after it is new to the next pass.
+        let this_run = self.world.increment_change_tick();
+        if let Err(e) = self.replicator.prepare(&self.world, this_run) {
             warn!(room = %self.config.id, error = %e, "snapshot preparation failed");
             return sent;
         }
@@ -555,6 +558,29 @@ impl RoomCore {
     pub fn baseline(&self, client_id: u32) -> Option<(u32, &[shared::protocol::EntityState])> {
         let client = self.clients.iter().find(|c| c.id == client_id)?;
         Some(client.replication.baseline())
+    }
+
+    /// Checks the replicator's kept world against a fresh full pass over the World: the
+    /// change detection missed nothing (a system that changed a replicated value without
+    /// marking its component changed fails this).
+    #[cfg(test)]
+    pub fn assert_replication_is_fresh(&mut self) {
+        let s = &self.config.settings;
+        let info = s.map.info();
+        let mut fresh = Replicator::new(
+            &mut self.world,
+            s.snapshots,
+            s.packing,
+            s.tick_rate,
+            s.aoi_radius,
+            (info.width, info.height),
+        );
+        let this_run = self.world.increment_change_tick();
+        fresh.prepare(&self.world, this_run).unwrap();
+        let (kept, kept_hashes) = self.replicator.entities();
+        let (full, full_hashes) = fresh.entities();
+        assert_eq!(kept, full, "the kept world differs from a full pass");
+        assert_eq!(kept_hashes, full_hashes);
     }
 
     /// What this room holds, by structure: the memory guard compares these over time.

@@ -34,11 +34,11 @@ use shared::rules::{
 pub struct NetId(pub u32);
 
 /// Position and velocity in metres.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
 pub struct Motion(pub Kinematics);
 
 /// Facing as a fraction of a turn, as on the wire.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Facing(pub u16);
 
 #[derive(Component, Debug, Clone, Copy)]
@@ -302,8 +302,15 @@ fn move_players(
             continue;
         }
         let input = player.input;
-        motion.0 = step_player(motion.0, input.move_x, input.move_y, &map.0, clock.dt);
-        facing.0 = input.aim;
+        // Only a real change marks the components changed: replication skips idle ones.
+        motion.set_if_neq(Motion(step_player(
+            motion.0,
+            input.move_x,
+            input.move_y,
+            &map.0,
+            clock.dt,
+        )));
+        facing.set_if_neq(Facing(input.aim));
     }
 }
 
@@ -425,7 +432,15 @@ fn wander_drones(
                     .0
                     .random_range(rules.drone_turn_min..=rules.drone_turn_max);
         }
-        let hit = step_trajectory(&mut motion, &mut trajectory, DRONE_RADIUS, &map.0, &clock);
+        // The trajectory is written only when it is re-anchored (a turn or a bounce); it
+        // is marked changed then, and only then, so replication skips a drone on course.
+        let hit = step_trajectory(
+            &mut motion,
+            trajectory.bypass_change_detection(),
+            DRONE_RADIUS,
+            &map.0,
+            &clock,
+        );
         // Bounce: keep the speed, reverse the blocked axis.
         if hit.x {
             trajectory.vx = -trajectory.vx;
@@ -455,9 +470,10 @@ fn move_projectiles(
             commands.entity(entity).despawn();
             continue;
         }
+        // A projectile's trajectory never changes: it is despawned where it hits.
         if step_trajectory(
             &mut motion,
-            &mut trajectory,
+            trajectory.bypass_change_detection(),
             PROJECTILE_RADIUS,
             &map.0,
             &clock,
@@ -612,11 +628,12 @@ fn respawn_players(
                 player.respawn_at = None;
             }
             Some(_) => {
-                motion.0 = Kinematics {
+                let still = Kinematics {
                     vx: 0.0,
                     vy: 0.0,
                     ..motion.0
-                }
+                };
+                motion.set_if_neq(Motion(still));
             }
             None => {}
         }

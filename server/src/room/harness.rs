@@ -5,7 +5,8 @@
 //! bounded inbox (the outbound queue of a real session), may stop reading (a stalled
 //! reader) or lose its connection, and decodes what it reads with the same
 //! `shared::delta::ClientView` the bot-client uses, verifying every checksum and asking
-//! for a keyframe on a mismatch, as real clients do.
+//! for a keyframe on a mismatch, as real clients do. After every snapshot tick it checks
+//! that the replicator's change detection missed nothing (a fresh full pass agrees).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -198,6 +199,9 @@ impl Harness {
                 None => Delivery::Closed,
             }
         });
+        if self.core.is_snapshot_tick(self.core.current_tick()) {
+            self.core.assert_replication_is_fresh();
+        }
         for index in 0..self.clients.len() {
             if self.clients[index].reading {
                 self.read(index);

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::time::Instant;
 
+use bevy_ecs::change_detection::Tick;
 use bevy_ecs::prelude::*;
 use bevy_ecs::query::QueryState;
 use bytes::Bytes;
@@ -44,14 +45,21 @@ use super::game::{Facing, Health, Motion, NetId, Player, Projectile, Trajectory}
 use crate::config::SnapshotMode;
 
 type ReplicatedQuery = (
-    &'static NetId,
-    &'static Motion,
-    &'static Facing,
-    Option<&'static Health>,
-    Option<&'static Player>,
-    Option<&'static Projectile>,
-    Option<&'static Trajectory>,
+    Ref<'static, NetId>,
+    Ref<'static, Motion>,
+    Ref<'static, Facing>,
+    Option<Ref<'static, Health>>,
+    Option<Ref<'static, Player>>,
+    Option<Ref<'static, Projectile>>,
+    Option<Ref<'static, Trajectory>>,
 );
+
+/// Which optional replicated components an entity had when it was last quantised: a
+/// component removed since is a change no change tick reports.
+const HAS_HEALTH: u8 = 1;
+const HAS_PLAYER: u8 = 2;
+const HAS_PROJECTILE: u8 = 4;
+const HAS_TRAJECTORY: u8 = 8;
 
 /// Uniform grid of entity indices (positions in position steps), rebuilt once per
 /// snapshot tick and shared by every client's area-of-interest query.
@@ -239,9 +247,27 @@ pub struct Replicator {
     aoi_radius: i64,
     map_size: (i64, i64),
     query: QueryState<ReplicatedQuery>,
+    /// Every replicated entity, quantised, sorted by id. Kept from one snapshot tick to
+    /// the next: only entities whose replicated components changed are quantised and
+    /// hashed again.
     world: Vec<EntityState>,
     /// `entity_hash` of each entity of `world`, for the per-client checksums.
     hashes: Vec<u32>,
+    /// Per entity of `world`: the `HAS_*` bits it was quantised with, and the pass of
+    /// [`Replicator::prepare`] that last saw it (older means despawned).
+    has: Vec<u8>,
+    seen: Vec<u32>,
+    /// The ids of `world`, apart: looking an entity up touches 4 bytes per step of the
+    /// binary search instead of a whole `EntityState`.
+    ids: Vec<u32>,
+    pass: u32,
+    /// The change tick of the last [`Replicator::prepare`]: components changed after it
+    /// are what the next one quantises.
+    last_run: Tick,
+    /// Entities new since the last pass, before they are merged into `world`.
+    added: Vec<(EntityState, u8)>,
+    /// Entities quantised by the last pass (new or changed), for the statistics.
+    requantised: usize,
     positions: Vec<(i32, i32)>,
     grid: Grid,
     full_body: Vec<u8>,
@@ -282,6 +308,13 @@ impl Replicator {
             query: world.query::<ReplicatedQuery>(),
             world: Vec::new(),
             hashes: Vec::new(),
+            has: Vec::new(),
+            seen: Vec::new(),
+            ids: Vec::new(),
+            pass: 0,
+            last_run: Tick::new(0),
+            added: Vec::new(),
+            requantised: 0,
             positions: Vec::new(),
             grid: Grid::default(),
             full_body: Vec::new(),
@@ -304,6 +337,10 @@ impl Replicator {
         let s = &self.scratch;
         self.world.capacity()
             + self.hashes.capacity()
+            + self.has.capacity()
+            + self.seen.capacity()
+            + self.ids.capacity()
+            + self.added.capacity()
             + self.positions.capacity()
             + self.full_body.capacity()
             + s.next.capacity()
@@ -311,59 +348,98 @@ impl Replicator {
             + s.visible.capacity()
     }
 
-    /// The shared part of a snapshot tick: quantise every entity once, then either build
-    /// the grid (delta) or encode the one full body (full).
-    pub fn prepare(&mut self, world: &World) -> Result<(), CodecError> {
-        self.world.clear();
+    /// The quantised world and its hashes, as the last [`Replicator::prepare`] left them.
+    #[cfg(test)]
+    pub fn entities(&self) -> (&[EntityState], &[u32]) {
+        (&self.world, &self.hashes)
+    }
+
+    /// Entities quantised by the last [`Replicator::prepare`] (new or changed since the
+    /// one before).
+    pub fn requantised(&self) -> usize {
+        self.requantised
+    }
+
+    /// The shared part of a snapshot tick: bring the quantised world up to date, then
+    /// either build the grid (delta) or encode the one full body (full).
+    ///
+    /// `this_run` is a change tick no component has yet ([`World::increment_change_tick`]):
+    /// an entity is quantised and hashed again only if one of its replicated components
+    /// changed since the previous call (or it gained or lost one), so an idle entity
+    /// costs a lookup. Systems must therefore mark a replicated component changed exactly
+    /// when its replicated value changes (`set_if_neq`, or `bypass_change_detection` for
+    /// fields that are not replicated); the tests compare this with a full pass.
+    pub fn prepare(&mut self, world: &World, this_run: Tick) -> Result<(), CodecError> {
+        let last_run = self.last_run;
+        self.last_run = this_run;
+        self.pass = self.pass.wrapping_add(1);
+        let pass = self.pass;
+        let full = self.mode == SnapshotMode::Full;
+        self.requantised = 0;
+        self.added.clear();
+        let changed = |t: Tick| t.is_newer_than(last_run, this_run);
         for (id, motion, facing, health, player, projectile, trajectory) in self.query.iter(world) {
-            let k = motion.0;
-            let kind = match (player, projectile) {
-                (Some(_), _) => EntityKind::Player,
-                (None, Some(_)) => EntityKind::Projectile,
-                (None, None) => EntityKind::Drone,
-            };
-            // Trajectories are replicated as such (their position is derived); the
-            // naive full mode sends current positions like a straightforward server.
-            // A trajectory's facing is its velocity's direction, which clients derive for
-            // drawing; replicating it would cost bits on every turn for nothing.
-            let (x, y, vx, vy, anchor, angle) = match trajectory {
-                Some(t) if self.mode == SnapshotMode::Delta => (t.x, t.y, t.vx, t.vy, t.anchor, 0),
-                _ => (
-                    pos_to_q(k.x),
-                    pos_to_q(k.y),
-                    vel_to_q(k.vx),
-                    vel_to_q(k.vy),
-                    0,
-                    facing.0,
-                ),
-            };
-            self.world.push(EntityState {
-                id: id.0,
-                kind,
-                x,
-                y,
-                vx,
-                vy,
-                anchor,
-                angle,
-                health: health.map_or(0, |h| h.0),
-                flags: match player {
-                    Some(p) if p.respawn_at.is_some() => FLAG_DEAD,
-                    _ => 0,
-                },
-                score: player.map_or(0, |p| p.score),
-                owner: projectile.map_or(0, |p| p.owner.0),
-                name: player.map_or_else(String::new, |p| p.name.clone()),
-            });
+            let has = health.as_ref().map_or(0, |_| HAS_HEALTH)
+                | player.as_ref().map_or(0, |_| HAS_PLAYER)
+                | projectile.as_ref().map_or(0, |_| HAS_PROJECTILE)
+                | trajectory.as_ref().map_or(0, |_| HAS_TRAJECTORY);
+            // A trajectory entity's motion and facing are derived (delta mode), so their
+            // per-tick updates are no change of its replicated state.
+            let derived = trajectory.is_some() && !full;
+            let dirty = changed(id.last_changed())
+                || (!derived && (changed(motion.last_changed()) || changed(facing.last_changed())))
+                || health.as_ref().is_some_and(|c| changed(c.last_changed()))
+                || player.as_ref().is_some_and(|c| changed(c.last_changed()))
+                || projectile
+                    .as_ref()
+                    .is_some_and(|c| changed(c.last_changed()))
+                || trajectory
+                    .as_ref()
+                    .is_some_and(|c| changed(c.last_changed()));
+            let slot = self.ids.binary_search(&id.0);
+            if let Ok(i) = slot
+                && !dirty
+                && self.has.get(i) == Some(&has)
+            {
+                if let Some(seen) = self.seen.get_mut(i) {
+                    *seen = pass;
+                }
+                continue;
+            }
+            self.requantised += 1;
+            let state = quantise(
+                self.mode,
+                id.0,
+                &motion,
+                &facing,
+                health.as_deref(),
+                player.as_deref(),
+                projectile.as_deref(),
+                trajectory.as_deref(),
+            );
+            match slot {
+                Ok(i) => {
+                    if let (Some(e), Some(h), Some(b), Some(seen)) = (
+                        self.world.get_mut(i),
+                        self.hashes.get_mut(i),
+                        self.has.get_mut(i),
+                        self.seen.get_mut(i),
+                    ) {
+                        *h = entity_hash(&state);
+                        *e = state;
+                        *b = has;
+                        *seen = pass;
+                    }
+                }
+                Err(_) => self.added.push((state, has)),
+            }
         }
-        self.world.sort_unstable_by_key(|e| e.id);
+        self.merge_pass();
         match self.mode {
             SnapshotMode::Full => {
                 self.full_body = encode_full_snapshot_body(&self.world)?;
             }
             SnapshotMode::Delta => {
-                self.hashes.clear();
-                self.hashes.extend(self.world.iter().map(entity_hash));
                 self.positions.clear();
                 // Positions now, whatever the representation, for the area of interest.
                 let tick = world.resource::<super::game::SimClock>().tick;
@@ -381,6 +457,53 @@ impl Replicator {
             }
         }
         Ok(())
+    }
+
+    /// Drops the entities this pass did not see (despawned) and merges in the new ones,
+    /// keeping `world` sorted by id and the per-entity vectors aligned with it.
+    fn merge_pass(&mut self) {
+        let pass = self.pass;
+        let mut kept = 0;
+        for i in 0..self.world.len() {
+            if self.seen.get(i) == Some(&pass) {
+                self.world.swap(kept, i);
+                self.hashes.swap(kept, i);
+                self.has.swap(kept, i);
+                self.seen.swap(kept, i);
+                self.ids.swap(kept, i);
+                kept += 1;
+            }
+        }
+        self.world.truncate(kept);
+        self.hashes.truncate(kept);
+        self.has.truncate(kept);
+        self.seen.truncate(kept);
+        self.ids.truncate(kept);
+        if self.added.is_empty() {
+            return;
+        }
+        self.added.sort_unstable_by_key(|(e, _)| e.id);
+        // Net ids only grow, so new entities usually all sort after the old ones.
+        let in_order = match (self.world.last(), self.added.first()) {
+            (Some(last), Some((first, _))) => last.id < first.id,
+            _ => true,
+        };
+        for (state, has) in self.added.drain(..) {
+            self.ids.push(state.id);
+            self.hashes.push(entity_hash(&state));
+            self.world.push(state);
+            self.has.push(has);
+            self.seen.push(pass);
+        }
+        if !in_order {
+            let mut order: Vec<usize> = (0..self.world.len()).collect();
+            order.sort_unstable_by_key(|&i| self.world.get(i).map_or(0, |e| e.id));
+            self.world = permuted(&mut self.world, &order);
+            self.hashes = permuted(&mut self.hashes, &order);
+            self.has = permuted(&mut self.has, &order);
+            self.seen = permuted(&mut self.seen, &order);
+            self.ids = permuted(&mut self.ids, &order);
+        }
     }
 
     /// The full snapshot for one client (`--snapshots full`).
@@ -579,6 +702,65 @@ impl Replicator {
         std::mem::swap(&mut client.baseline, &mut self.scratch.next);
         client.baseline_tick = tick;
         client.budget.charge(bytes);
+    }
+}
+
+/// `v` in the order of the indices `order`.
+fn permuted<T: Clone>(v: &mut Vec<T>, order: &[usize]) -> Vec<T> {
+    let old = std::mem::take(v);
+    order.iter().filter_map(|&i| old.get(i).cloned()).collect()
+}
+
+/// The replicated state of one entity, from its components.
+#[allow(clippy::too_many_arguments)]
+fn quantise(
+    mode: SnapshotMode,
+    id: u32,
+    motion: &Motion,
+    facing: &Facing,
+    health: Option<&Health>,
+    player: Option<&Player>,
+    projectile: Option<&Projectile>,
+    trajectory: Option<&Trajectory>,
+) -> EntityState {
+    let k = motion.0;
+    let kind = match (player, projectile) {
+        (Some(_), _) => EntityKind::Player,
+        (None, Some(_)) => EntityKind::Projectile,
+        (None, None) => EntityKind::Drone,
+    };
+    // Trajectories are replicated as such (their position is derived); the naive full
+    // mode sends current positions like a straightforward server. A trajectory's facing
+    // is its velocity's direction, which clients derive for drawing; replicating it
+    // would cost bits on every turn for nothing.
+    let (x, y, vx, vy, anchor, angle) = match trajectory {
+        Some(t) if mode == SnapshotMode::Delta => (t.x, t.y, t.vx, t.vy, t.anchor, 0),
+        _ => (
+            pos_to_q(k.x),
+            pos_to_q(k.y),
+            vel_to_q(k.vx),
+            vel_to_q(k.vy),
+            0,
+            facing.0,
+        ),
+    };
+    EntityState {
+        id,
+        kind,
+        x,
+        y,
+        vx,
+        vy,
+        anchor,
+        angle,
+        health: health.map_or(0, |h| h.0),
+        flags: match player {
+            Some(p) if p.respawn_at.is_some() => FLAG_DEAD,
+            _ => 0,
+        },
+        score: player.map_or(0, |p| p.score),
+        owner: projectile.map_or(0, |p| p.owner.0),
+        name: player.map_or_else(String::new, |p| p.name.clone()),
     }
 }
 

@@ -147,8 +147,9 @@ fn lost_players_are_held_then_resumed_or_removed() {
     assert_eq!(h.core.seats(), seats(0, 0, 0));
 }
 
-/// Several players walking and shooting among drones: every snapshot decodes, every
-/// checksum holds, and each client ends with exactly the server's view of it.
+/// Several players walking, turning and shooting among drones: every snapshot decodes,
+/// every checksum holds, each client ends with exactly the server's view of it, and the
+/// replicator's change detection agrees with a full pass (the harness checks).
 #[test]
 fn every_client_decodes_the_view_the_server_holds_for_it() {
     let mut s = settings(60, 20, 8);
@@ -160,7 +161,13 @@ fn every_client_decodes_the_view_the_server_holds_for_it() {
     for t in 1..=600u32 {
         for k in 0..6 {
             let dir = if (t / 60 + k) % 2 == 0 { 127 } else { -127 };
-            h.send(k as usize, walk(t, dir, (k as i8 - 3) * 30, t % 7 == 0));
+            // Now and then a player stands still and only turns (a change of facing
+            // alone), or stands idle (no change at all).
+            let (x, y) = match t % 120 {
+                80..=99 => (0, 0),
+                _ => (dir, (k as i8 - 3) * 30),
+            };
+            h.send(k as usize, walk(t, x, y, t % 7 == 0));
         }
         h.tick();
         h.assert_views_match();
