@@ -16,7 +16,12 @@ export const RESPAWN_DELAY_S = 2;
 /** How much faster or slower than real time the render tick may run to stay on target. */
 const RENDER_SLEW = 0.08;
 /** Seconds between shots (shared::rules::FIRE_COOLDOWN_S), for the local muzzle flash. */
-const FIRE_COOLDOWN_S = 0.25;
+export const FIRE_COOLDOWN_S = 0.25;
+/** A shot's speed in m/s and life in s (shared::rules::PROJECTILE_SPEED, _LIFETIME_S). */
+export const PROJECTILE_SPEED = 20;
+export const PROJECTILE_LIFETIME_S = 0.8;
+/** How far a shot reaches, in metres: what the aim line shows. */
+export const SHOT_RANGE_M = PROJECTILE_SPEED * PROJECTILE_LIFETIME_S;
 /** Kill feed entries stay this long (ms), at most FEED_MAX of them. */
 const FEED_MS = 6000;
 const FEED_MAX = 6;
@@ -43,8 +48,11 @@ export class Game {
     this.effects = [];
     /** Everyone seen this session: id → {id, name, score, dead, inView, seenAt}. */
     this.players = new Map();
-    /** Set while the own player is dead: {at (ms), killer (name or null)}. */
+    /** Set while the own player is dead: {at (ms), killer (name or null), killerId}. */
     this.death = null;
+    /** What the own player destroyed this session, as the kill feed saw it (the score
+     * also counts kills out of view). */
+    this.kills = { players: 0, drones: 0 };
     this.renderTick = null;
     this.renderAt = null;
     this.nextFireTick = 0;
@@ -84,14 +92,20 @@ export class Game {
         // The own death is shown at once, like the own (predicted) player; everything
         // else when the interpolated world reaches it, so the feed matches the picture.
         if (ev.type === 'kill' || ev.type === 'death') {
-          if (ev.victim.id === this.ownId) this.death = { at: nowMs, killer: ev.killer ? ev.killer.name : null };
+          if (ev.victim.id === this.ownId) {
+            this.death = { at: nowMs, killer: ev.killer ? ev.killer.name : null, killerId: ev.killer ? ev.killer.id : null };
+          }
+        }
+        if (ev.killer && ev.killer.id === this.ownId) {
+          if (ev.type === 'kill') this.kills.players++;
+          else if (ev.type === 'drone') this.kills.drones++;
         }
         this.queued.push(ev);
       }
     }
     if (own) {
       const dead = (own.flags & FLAG_DEAD) !== 0;
-      if (dead && !this.death) this.death = { at: nowMs, killer: null };
+      if (dead && !this.death) this.death = { at: nowMs, killer: null, killerId: null };
       if (!dead) this.death = null;
     }
 
@@ -170,6 +184,7 @@ export class Game {
     const death = this.death
       ? {
           killer: this.death.killer,
+          killerId: this.death.killerId,
           remaining: Math.max(0, RESPAWN_DELAY_S - (nowMs - this.death.at) / 1000),
         }
       : null;
@@ -208,10 +223,22 @@ export class Game {
     }
   }
 
-  /** The scoreboard: players seen this session, best first, the own player marked. */
+  /**
+   * The scoreboard: players seen this session, best first, the own player marked. Names
+   * are not unique: where two players share one, `label` adds their entity id.
+   */
   scoreboard() {
+    const named = new Map();
+    for (const p of this.players.values()) named.set(p.name, (named.get(p.name) ?? 0) + 1);
     return [...this.players.values()]
-      .map((p) => ({ ...p, own: p.id === this.ownId }))
+      .map((p) => ({ ...p, own: p.id === this.ownId, label: named.get(p.name) > 1 ? `${p.name} #${p.id}` : p.name }))
       .sort((a, b) => b.score - a.score || a.name.localeCompare(b.name) || a.id - b.id);
+  }
+
+  /** Other players seen this session with the own player's name. */
+  namesakes() {
+    const own = this.players.get(this.ownId);
+    if (!own) return [];
+    return [...this.players.values()].filter((p) => p.id !== this.ownId && p.name === own.name);
   }
 }

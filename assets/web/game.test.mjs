@@ -86,3 +86,33 @@ test('the granted snapshot rate sets the interpolation delay', () => {
   g.onSettings({ rate: 10, max_bytes_per_sec: 32768 });
   assert.equal(g.delayTicks, 12);
 });
+
+test('the death names and marks the killer; the HUD counts own kills of players and drones apart', () => {
+  const g = new Game(welcome);
+  const drone = (id, x, y) => ({ id, kind: 'Drone', x: m(x), y: m(y), vx: 0, vy: 0, anchor: 0, angle: 0, health: 40, flags: 0, score: 0, owner: 0, name: '' });
+  feed(g, 100, 3, () => [player(1, 10, 10), player(2, 14, 10), drone(9, 12, 12)]);
+  // Tick 109: the own player destroys the drone (close by: not a drone leaving the view).
+  g.onSnapshot(109, [player(1, 10, 10, { score: 1 }), player(2, 14, 10)], 0, 109 * TICK_MS);
+  assert.deepEqual(g.kills, { players: 0, drones: 1 });
+  // Tick 112: and kills player 2.
+  g.onSnapshot(112, [player(1, 10, 10, { score: 2 }), player(2, 14, 10, { flags: FLAG_DEAD, health: 0 })], 0, 112 * TICK_MS);
+  assert.deepEqual(g.kills, { players: 1, drones: 1 });
+  // Tick 115: player 2 is back and kills the own player.
+  g.onSnapshot(115, [player(1, 10, 10, { score: 2 }), player(2, 14, 10, { score: 1 })], 0, 115 * TICK_MS);
+  g.onSnapshot(118, [player(1, 10, 10, { score: 2, flags: FLAG_DEAD, health: 0 }), player(2, 14, 10, { score: 2 })], 0, 118 * TICK_MS);
+  const f = g.frame(118 * TICK_MS);
+  assert.equal(f.death.killer, 'p2');
+  assert.equal(f.death.killerId, 2, 'the renderer marks this entity');
+});
+
+test('players who share a name are told apart on the scoreboard, and the own player is warned', () => {
+  const g = new Game(welcome);
+  feed(g, 100, 2, () => [player(1, 10, 10, { name: 'ada' }), player(2, 14, 10, { name: 'ada' }), player(3, 20, 20, { name: 'bob' })]);
+  const labels = g.scoreboard().map((r) => r.label).sort();
+  assert.deepEqual(labels, ['ada #1', 'ada #2', 'bob']);
+  assert.deepEqual(g.namesakes().map((p) => p.id), [2]);
+  const h = new Game(welcome);
+  feed(h, 100, 2, () => [player(1, 10, 10, { name: 'ada' }), player(3, 20, 20, { name: 'bob' })]);
+  assert.deepEqual(h.namesakes(), []);
+  assert.deepEqual(h.scoreboard().map((r) => r.label).sort(), ['ada', 'bob']);
+});

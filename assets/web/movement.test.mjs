@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { FIRE_COOLDOWN_S, PROJECTILE_LIFETIME_S, PROJECTILE_SPEED, RESPAWN_DELAY_S } from './game.js';
 
 import {
   PLAYER_ACCEL,
@@ -50,6 +51,11 @@ test('rules constants match shared::rules', () => {
   assert.equal(bits(PLAYER_RADIUS), golden.rules.player_radius);
   assert.equal(bits(PLAYER_MAX_SPEED), golden.rules.player_max_speed);
   assert.equal(bits(PLAYER_ACCEL), golden.rules.player_accel);
+  // The combat rules the HUD shows (respawn countdown, muzzle flash, a shot's reach).
+  assert.equal(bits(FIRE_COOLDOWN_S), golden.rules.fire_cooldown_s);
+  assert.equal(bits(RESPAWN_DELAY_S), golden.rules.respawn_delay_s);
+  assert.equal(bits(PROJECTILE_SPEED), golden.rules.projectile_speed);
+  assert.equal(bits(PROJECTILE_LIFETIME_S), golden.rules.projectile_lifetime_s);
 });
 
 test('intent_direction matches Rust bit for bit', () => {

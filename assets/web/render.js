@@ -3,6 +3,7 @@
 //
 // Browser-only (canvas 2D); reads the frame, changes no game state.
 
+import { SHOT_RANGE_M } from './game.js';
 import { PLAYER_RADIUS } from './movement.js';
 
 const DRONE_RADIUS = 40 / 64;
@@ -117,7 +118,12 @@ export class Renderer {
       if (e.kind === 'Projectile' && visible(e, 3)) this.drawShot(e, sx(e.x), sy(e.y), s, e.owner === game.ownId);
     }
     ctx.globalCompositeOperation = 'source-over';
+    if (frame.own && !frame.own.dead) this.drawAim(sx(frame.own.x), sy(frame.own.y), s, aimRad);
     for (const e of players) this.drawPlayer(e, sx(e.x), sy(e.y), s, false, e.angle, playerColor(e.id));
+    if (frame.death && frame.death.killerId !== null && frame.own) {
+      const killer = players.find((p) => p.id === frame.death.killerId) ?? frame.entities.find((e) => e.id === frame.death.killerId);
+      if (killer) this.drawKiller(sx(killer.x), sy(killer.y), s, sx(frame.own.x), sy(frame.own.y), nowMs);
+    }
     if (frame.own) {
       this.drawPlayer(frame.own, sx(frame.own.x), sy(frame.own.y), s, true, aimRad, COLORS.own);
       if (options.showServer) this.drawGhost(sx(frame.own.serverX), sy(frame.own.serverY), s);
@@ -261,6 +267,65 @@ export class Renderer {
     ctx.lineWidth = 2;
     ctx.strokeStyle = own ? '#ffffff' : 'rgba(0, 0, 0, 0.55)';
     ctx.stroke();
+  }
+
+  /**
+   * Where a shot would go: a dashed line along the aim out to the shot's reach
+   * (SHOT_RANGE_M), ending in a small ring, so both the direction and how far a shot
+   * carries are plain to see.
+   */
+  drawAim(x, y, s, aimRad) {
+    const ctx = this.ctx;
+    const c = Math.cos(aimRad);
+    const n = Math.sin(aimRad);
+    const from = PLAYER_RADIUS * s * 1.8;
+    const to = SHOT_RANGE_M * s;
+    ctx.strokeStyle = 'rgba(201, 227, 255, 0.55)';
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash([6, 6]);
+    ctx.beginPath();
+    ctx.moveTo(x + c * from, y + n * from);
+    ctx.lineTo(x + c * to, y + n * to);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.strokeStyle = 'rgba(201, 227, 255, 0.8)';
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(x + c * to, y + n * to, 6, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+
+  /**
+   * Marks the player who killed the own player: a pulsing red ring around them when they
+   * are on screen, else an arrow at the screen's edge pointing their way.
+   */
+  drawKiller(x, y, s, ownX, ownY, nowMs) {
+    const ctx = this.ctx;
+    const pulse = 0.5 + 0.5 * Math.sin(nowMs / 120);
+    ctx.strokeStyle = `rgba(248, 81, 73, ${0.6 + 0.4 * pulse})`;
+    ctx.lineWidth = 3;
+    const margin = 24;
+    const onScreen = x > margin && x < this.width - margin && y > margin && y < this.height - margin;
+    if (onScreen) {
+      ctx.beginPath();
+      ctx.arc(x, y, PLAYER_RADIUS * s * (1.8 + 0.3 * pulse), 0, 2 * Math.PI);
+      ctx.stroke();
+      return;
+    }
+    const a = Math.atan2(y - ownY, x - ownX);
+    const ex = Math.min(this.width - margin, Math.max(margin, ownX + Math.cos(a) * this.width));
+    const ey = Math.min(this.height - margin, Math.max(margin, ownY + Math.sin(a) * this.height));
+    ctx.save();
+    ctx.translate(ex, ey);
+    ctx.rotate(a);
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.beginPath();
+    ctx.moveTo(10, 0);
+    ctx.lineTo(-8, -8);
+    ctx.lineTo(-8, 8);
+    ctx.closePath();
+    ctx.fill();
+    ctx.restore();
   }
 
   drawGhost(x, y, s) {

@@ -13,6 +13,8 @@ const NAME_KEY = 'tickwire.name';
 export const DEFAULT_ROOM = Object.freeze({ id: 'default', name: 'Default room', default: true });
 const ROOMS_REFRESH_MS = 5000;
 const SCOREBOARD_ROWS = 8;
+/** How long the notice about a shared name stays up (ms). */
+const NOTICE_MS = 8000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -61,6 +63,15 @@ export async function fetchRooms(fetchFn = fetch) {
 }
 
 /** The WebSocket URL of room `id` (null: the server's default room, plain `/ws`). */
+/**
+ * Under the score (one point per player or drone destroyed, as the server counts them):
+ * what the kill feed saw the own player destroy this session.
+ */
+export function killsLine(kills) {
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  return `${plural(kills.players, 'player', 'players')} · ${plural(kills.drones, 'drone', 'drones')}`;
+}
+
 export function wsUrl(id) {
   const base = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
   return id ? `${base}?room=${encodeURIComponent(id)}` : base;
@@ -106,6 +117,8 @@ export class Ui {
       healthFill: $('health-fill'),
       healthText: $('health-text'),
       scoreText: $('score-text'),
+      killsText: $('kills-text'),
+      notice: $('notice'),
       netgraph: $('netgraph'),
       graph: $('netgraph-canvas'),
       stats: $('netgraph-stats'),
@@ -122,6 +135,9 @@ export class Ui {
       // Storage can be disabled; the name is then just not remembered.
     }
     this.statRows = new Map();
+    /** The own entity the shared-name notice was shown for, and until when (ms). */
+    this.noticedId = null;
+    this.noticeUntil = 0;
   }
 
   // ------------------------------------------------------------------------- lobby
@@ -251,16 +267,37 @@ export class Ui {
 
   /** Refreshes the HUD from a frame of `game` (may be null before the Welcome). */
   update(game, frame, conn, nowMs) {
-    this.updateStatus(frame);
+    this.updateStatus(frame, game);
     this.updateDeath(frame);
     if (game) {
       this.updateScoreboard(game);
       this.updateFeed(frame, game);
     }
+    this.updateNotice(game, nowMs);
     if (this.netgraphOn) this.updateNetgraph(game, frame, conn, nowMs);
   }
 
-  updateStatus(frame) {
+  /**
+   * Names are not unique: when another player here has the own player's name, says so
+   * once per session for a few seconds (the scoreboard then tells them apart by id).
+   */
+  updateNotice(game, nowMs) {
+    if (game && game.ownId !== this.noticedId) {
+      const same = game.namesakes();
+      if (same.length > 0) {
+        this.noticedId = game.ownId;
+        this.noticeUntil = nowMs + NOTICE_MS;
+        const own = game.players.get(game.ownId);
+        setText(
+          this.e.notice,
+          `Another player here is also called “${own.name}”. The scoreboard adds ids: you are #${game.ownId}, in blue.`,
+        );
+      }
+    }
+    this.e.notice.hidden = !(game && this.noticeUntil > nowMs);
+  }
+
+  updateStatus(frame, game) {
     const own = frame && frame.own;
     this.e.status.hidden = !own;
     if (!own) return;
@@ -269,14 +306,15 @@ export class Ui {
     this.e.healthFill.style.width = `${(f * 100).toFixed(0)}%`;
     this.e.healthFill.style.backgroundColor = f > 0.55 ? 'var(--green)' : f > 0.3 ? 'var(--amber)' : 'var(--red)';
     setText(this.e.healthText, own.dead ? 'dead' : `${h} / 100`);
-    setText(this.e.scoreText, `${own.score} ${own.score === 1 ? 'kill' : 'kills'}`);
+    setText(this.e.scoreText, `${own.score} ${own.score === 1 ? 'point' : 'points'}`);
+    setText(this.e.killsText, game ? killsLine(game.kills) : '');
   }
 
   updateDeath(frame) {
     const d = frame && frame.death;
     this.e.death.hidden = !d;
     if (!d) return;
-    setText(this.e.deathBy, d.killer ? `by ${d.killer}` : '');
+    setText(this.e.deathBy, d.killer ? `by ${d.killer} (marked in red)` : '');
     setText(this.e.deathTimer, d.remaining > 0 ? `Respawning in ${d.remaining.toFixed(1)} s` : 'Respawning…');
   }
 
@@ -297,7 +335,7 @@ export class Ui {
       li.append(el('span', 'rank', String(rows.indexOf(r) + 1)));
       const sw = el('span', 'swatch');
       sw.style.background = r.own ? 'var(--blue)' : playerColor(r.id);
-      li.append(sw, el('span', `who${r.dead ? ' dead' : ''}`, r.name), el('span', 'pts', String(r.score)));
+      li.append(sw, el('span', `who${r.dead ? ' dead' : ''}`, r.label), el('span', 'pts', String(r.score)));
       list.append(li);
     }
   }

@@ -233,6 +233,32 @@ test('web client: join, move, see bots, no console errors', { timeout: 120_000 }
   await until(() => page.isVisible('#netgraph'), 'the net graph');
   await page.screenshot({ path: SCREENSHOT });
 
+  // The HUD's panels never cover each other, at any width it is shown at (a play-through
+  // found the key help running over the health panel at 761–1110 px, and the net graph
+  // covering its end).
+  for (const width of [761, 820, 900, 1000, 1110, 1280, 1600]) {
+    await page.setViewportSize({ width, height: 640 });
+    const rects = await page.evaluate(() =>
+      ['help', 'status', 'netgraph', 'scoreboard', 'killfeed'].map((id) => {
+        const e = document.getElementById(id);
+        const r = e.getBoundingClientRect();
+        return { id, shown: !e.hidden && getComputedStyle(e).display !== 'none' && r.width > 0, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+      }),
+    );
+    const shown = rects.filter((r) => r.shown);
+    assert.ok(shown.some((r) => r.id === 'help') && shown.some((r) => r.id === 'netgraph'), `help and net graph shown at ${width} px`);
+    for (let i = 0; i < shown.length; i++) {
+      for (let j = i + 1; j < shown.length; j++) {
+        const [a, b] = [shown[i], shown[j]];
+        const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        assert.ok(apart, `at ${width} px, #${a.id} ${JSON.stringify(a)} overlaps #${b.id} ${JSON.stringify(b)}`);
+      }
+    }
+  }
+  // The score says points, and what the own player destroyed.
+  assert.match(await page.textContent('#score-text'), /^\d+ points?$/);
+  assert.match(await page.textContent('#kills-text'), /^\d+ players? · \d+ drones?$/);
+
   // The canvas follows the window.
   await page.setViewportSize({ width: 900, height: 640 });
   await until(
