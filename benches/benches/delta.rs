@@ -12,7 +12,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use server::config::SnapshotMode;
+use server::control::config::SnapshotMode;
 use server::room::game;
 use server::room::replication::{Grid, Replicator};
 use shared::delta::{Diff, Frame, checksum, decode_payload, diff, encode_payload};

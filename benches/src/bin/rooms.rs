@@ -19,7 +19,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use server::ServerConfig;
-use server::config::RoomDef;
+use server::control::config::RoomDef;
 use server::room::stats::{RoomStats, new_histogram};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

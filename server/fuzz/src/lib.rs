@@ -14,7 +14,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::FakeRelativeClock;
-use server::limits::MessageLimits;
+use server::transport::limits::MessageLimits;
 use server::room::RoomInput;
 use server::session::{Frame, Inbound, Step};
 

@@ -4,8 +4,8 @@
 //! data (`now` for reservations and byte budgets, the tick count for the simulation),
 //! sessions are client ids, and snapshot bytes leave through a sink the caller passes to
 //! [`RoomCore::tick`], which answers whether the bytes were taken. The driver
-//! ([`super::driver`]) wraps it with a thread, tick pacing, channels and metrics; the
-//! tests drive it in memory ([`super::harness`]).
+//! (`room/driver.rs`) wraps it with a thread, tick pacing, channels and metrics; the
+//! tests drive it in memory (`room/harness.rs`).
 //!
 //! Seats: the core is the one authority on who holds a seat. A seat is held by a
 //! connected player, by a player whose connection was lost (for the resume grace
@@ -33,7 +33,7 @@ use super::game::{self, GameCounters, Player, SimClock};
 use super::replication::{ClientReplication, DeltaStats, Replicator};
 use super::stats::{RoomStats, TickTimer};
 use super::{JoinKind, Joined, RoomConfig, RoomError, RoomInput, Seats};
-use crate::config::SnapshotMode;
+use crate::control::config::SnapshotMode;
 
 /// What became of bytes handed to the sink of [`RoomCore::tick`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use tracing::info;
 use super::core::{Delivery, InputOutcome, RoomCore, Sent};
 use super::stats::RoomStats;
 use super::{JoinKind, Joined, Kick, Occupancy, RoomConfig, RoomError, RoomInput};
-use crate::metrics::RoomMetrics;
+use crate::obs::metrics::RoomMetrics;
 
 /// The room's end of a session's outbound queue, bounded in messages and in bytes.
 #[derive(Debug)]

@@ -22,7 +22,7 @@ use shared::protocol::{
 
 use super::core::{Delivery, RoomCore, Sent};
 use super::{JoinKind, Joined, RoomConfig, RoomError, RoomInput};
-use crate::config::{RoomSettings, SnapshotMode};
+use crate::control::config::{RoomSettings, SnapshotMode};
 
 /// Room settings for tests: the default arena, delta snapshots, no drones.
 pub fn settings(tick_rate: u16, snapshot_rate: u16, max_players: u32) -> RoomSettings {

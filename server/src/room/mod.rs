@@ -2,7 +2,7 @@
 //!
 //! - [`core`]: the room without IO ([`core::RoomCore`]): World, schedule, seats,
 //!   inputs and replication, driven by calls that take time as data.
-//! - [`driver`]: the thread that owns a core, paces its ticks and wires it to sessions
+//! - `driver`: the thread that owns a core, paces its ticks and wires it to sessions
 //!   over bounded channels, with metrics.
 //! - [`game`]: the arena's ECS simulation; [`replication`]: snapshot encoding, with
 //!   [`budget`] (per-client byte budgets); [`stats`]: tick timing and summaries.
@@ -40,8 +40,8 @@ use tokio_util::sync::CancellationToken;
 pub use self::driver::OutboundReceiver;
 use self::driver::{Command, Connection, Outbound};
 use self::stats::RoomStats;
-use crate::config::RoomSettings;
-use crate::metrics::RoomMetrics;
+use crate::control::config::RoomSettings;
+use crate::obs::metrics::RoomMetrics;
 
 /// Inputs a session may have queued for the room. A client sends one per tick, so a
 /// few ticks of slack absorb network jitter; more only means the client is flooding.

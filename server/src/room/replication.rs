@@ -5,7 +5,7 @@
 //! all clients. Per client, [`Replicator::delta_for`] only queries the grid for its area
 //! of interest, diffs against that client's baseline, picks what fits its byte budget,
 //! and encodes. The new baseline is committed only once the bytes are queued
-//! ([`ClientReplication::commit`]), so a skipped snapshot never desynchronises anyone.
+//! ([`Replicator::commit`]), so a skipped snapshot never desynchronises anyone.
 //!
 //! Baseline: the last snapshot *queued* to the client. The WebSocket runs over TCP,
 //! which delivers in order or not at all (and then the session is over), so a queued
@@ -42,7 +42,7 @@ use shared::quant::{pos_to_q, vel_to_q};
 
 use super::budget::{Budget, Change, Choice, select};
 use super::game::{Facing, Health, Motion, NetId, Player, Projectile, Trajectory};
-use crate::config::SnapshotMode;
+use crate::control::config::SnapshotMode;
 
 type ReplicatedQuery = (
     Ref<'static, NetId>,

@@ -11,8 +11,8 @@ use shared::protocol::{
 };
 
 use super::{KNOWN_BUTTONS, SessionError};
-use crate::limits::{Admission, MessageLimiter, MessageLimits};
 use crate::room::RoomInput;
+use crate::transport::limits::{Admission, MessageLimiter, MessageLimits};
 
 /// A frame as the WebSocket layer delivered it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

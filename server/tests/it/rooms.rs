@@ -3,7 +3,7 @@
 use bot_client::api::ApiClient;
 use bot_client::swarm::{Join, SwarmConfig, run_swarm};
 use hyper::{Method, StatusCode};
-use server::tokens::{JoinClaims, TokenKeys, random_nonce, unix_now};
+use server::control::tokens::{JoinClaims, TokenKeys, random_nonce, unix_now};
 use shared::protocol::{EntityKind, close};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use server::counters::ApiRefusal;
+use server::obs::counters::ApiRefusal;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::{TestServer, WAIT, json};

@@ -48,16 +48,16 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 use tracing::{Instrument, debug, error, field, info, info_span, warn};
 
-use crate::api::{self, ApiState};
-use crate::config::{ConfigError, Settings};
-use crate::counters::{Counters, Refusal};
-use crate::guard::ApiGuard;
-use crate::limits::{AddressSlot, AddressSlots, IpLimiter, LogThrottle};
-use crate::metrics::{ServerMetrics, UPKEEP_INTERVAL};
+use crate::control::config::{ConfigError, Settings};
+use crate::control::registry::{Origin, RegistryConfig, RegistryError, RoomRegistry};
+use crate::control::tokens::{TokenKeys, unix_now};
+use crate::http::api::{self, ApiState};
+use crate::http::guard::ApiGuard;
+use crate::obs::counters::{Counters, Refusal};
+use crate::obs::metrics::{ServerMetrics, UPKEEP_INTERVAL};
 use crate::room::{RoomError, RoomHandle};
-use crate::rooms::{Origin, RegistryConfig, RegistryError, RoomRegistry};
 use crate::session::{self, SessionContext};
-use crate::tokens::{TokenKeys, unix_now};
+use crate::transport::limits::{AddressSlot, AddressSlots, IpLimiter, LogThrottle};
 
 /// How often idle API rooms are looked for (and used join tokens forgotten).
 const REAP_INTERVAL: Duration = Duration::from_secs(1);
@@ -190,7 +190,7 @@ pub fn start(
     let tls = settings
         .tls
         .as_ref()
-        .map(crate::tls::acceptor)
+        .map(crate::transport::tls::acceptor)
         .transpose()?;
     let counters = Arc::new(Counters::default());
     let metrics = Arc::new(ServerMetrics::new());
@@ -879,6 +879,6 @@ async fn echo_upgrade(
     state
         .front
         .upgrade(state.config, span, slot, request, move |ws| {
-            crate::echo::run(ws, counters)
+            crate::transport::echo::run(ws, counters)
         })
 }

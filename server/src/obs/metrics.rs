@@ -22,7 +22,7 @@ use metrics_exporter_prometheus::{
 };
 use metrics_util::MetricKindMask;
 
-use crate::counters::Counters;
+use crate::obs::counters::Counters;
 
 /// Series not updated for this long are dropped (a deleted room's).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use shared::map::{DEFAULT_ARENA_JSON, Map, MapError};
 use shared::protocol::{Packing, SnapshotSettings};
 
-use crate::limits::MessageLimits;
+use crate::transport::limits::MessageLimits;
 
 mod limits;
 pub use limits::{OutOfRange, RoomLimits, entity_weight};
@@ -615,7 +615,7 @@ pub struct Settings {
     pub maps: Maps,
 }
 
-/// The per-address guards of the API and the listener (see [`crate::guard`]).
+/// The per-address guards of the API and the listener (see [`crate::http::guard`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuardSettings {
     /// Connections one address may hold open; 0: no cap.

@@ -1,6 +1,6 @@
 //! The conformance session: echoes every text and binary message, as the Autobahn
 //! `fuzzingclient` expects. It runs behind the game's own accept path and WebSocket
-//! configuration ([`crate::net::start_echo`]), so the test suite exercises exactly the
+//! configuration ([`crate::transport::front::start_echo`]), so the test suite exercises exactly the
 //! framing, limits and close handling the game serves with.
 
 // Peer-controlled frames: no panicking shortcuts outside tests.
@@ -18,7 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::debug;
 
-use crate::counters::Counters;
+use crate::obs::counters::Counters;
 use crate::session::{close_with, websocket_close_code};
 
 /// Echoes until the peer closes, then counts how the session ended.

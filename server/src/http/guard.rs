@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use governor::Quota;
 
-use crate::config::GuardSettings;
-use crate::counters::{ApiRefusal, Counters};
-use crate::limits::{IpLimiter, ip_key};
+use crate::control::config::GuardSettings;
+use crate::obs::counters::{ApiRefusal, Counters};
+use crate::transport::limits::{IpLimiter, ip_key};
 
 /// An unused reservation, as the ledger remembers it.
 #[derive(Debug)]

@@ -26,8 +26,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::config::{ConfigError, RoomLimits, RoomSettings, entity_weight, validate_room_id};
-use crate::metrics::ServerMetrics;
+use crate::control::config::{
+    ConfigError, RoomLimits, RoomSettings, entity_weight, validate_room_id,
+};
+use crate::obs::metrics::ServerMetrics;
 use crate::room::{self, RoomConfig, RoomError, RoomHandle};
 
 /// Where a room came from.

@@ -15,7 +15,7 @@
 //! shutting down, too many rooms or the entity budget spent. "Admin" routes need
 //! `Authorization: Bearer <--admin-token>` when one is configured; so does a join that
 //! names its own player id (otherwise anyone could take over someone else's player).
-//! Requests without the admin token are limited per address ([`crate::guard`]); every
+//! Requests without the admin token are limited per address ([`crate::http::guard`]); every
 //! refusal by a limit, a lock, the admin token, a spec's ranges or a full room is counted
 //! (`tickwire_api_refusals_total`).
 
@@ -36,13 +36,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Maps, RoomLimits, RoomSettings, RoomSpec, valid_player_id};
-use crate::counters::{ApiRefusal, Counters};
-use crate::guard::ApiGuard;
+use crate::control::config::{
+    ConfigError, Maps, RoomLimits, RoomSettings, RoomSpec, valid_player_id,
+};
+use crate::control::registry::{Origin, RegistryError, RoomRegistry};
+use crate::control::tokens::{JoinClaims, TokenKeys, random_nonce, unix_now};
+use crate::http::guard::ApiGuard;
+use crate::obs::counters::{ApiRefusal, Counters};
 use crate::room::stats::RoomStats;
 use crate::room::{RoomError, RoomHandle, Seats};
-use crate::rooms::{Origin, RegistryError, RoomRegistry};
-use crate::tokens::{JoinClaims, TokenKeys, random_nonce, unix_now};
 
 /// What the API handlers share.
 #[derive(Debug, Clone)]
@@ -126,7 +128,7 @@ pub struct ApiError {
     kind: &'static str,
     message: String,
     /// The spec field out of range, with its allowed range.
-    range: Option<crate::config::OutOfRange>,
+    range: Option<crate::control::config::OutOfRange>,
     /// Seconds for `Retry-After`.
     retry_after: Option<u64>,
 }

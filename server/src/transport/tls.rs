@@ -15,7 +15,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ConfigError, TlsFiles};
+use crate::control::config::{ConfigError, TlsFiles};
 
 /// The rustls crypto provider every TLS endpoint of Tickwire uses.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {

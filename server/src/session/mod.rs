@@ -1,6 +1,6 @@
 //! One WebSocket connection: the handshake, then a relay between the socket and a room.
 //!
-//! A session never touches the World. It turns frames into validated [`ClientMessage`]s,
+//! A session never touches the World. It turns frames into validated [`ClientMessage`](shared::protocol::ClientMessage)s,
 //! `try_send`s inputs to its room, and writes the encoded bytes the room queues for it.
 //! Every way a peer can break the protocol ends in [`SessionError`], which names the
 //! close code the peer receives.
@@ -35,14 +35,14 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 use tracing::{Span, debug, info};
 
-use crate::counters::Counters;
+use crate::obs::counters::Counters;
 
 mod inbound;
-use crate::guard::ApiGuard;
-use crate::limits::MessageLimits;
+use crate::control::registry::RoomRegistry;
+use crate::control::tokens::{ResumeClaims, TokenError, TokenKeys, unix_now};
+use crate::http::guard::ApiGuard;
 use crate::room::{JoinKind, Kick, OutboundReceiver, RoomError, RoomHandle, RoomInput, Seat};
-use crate::rooms::RoomRegistry;
-use crate::tokens::{ResumeClaims, TokenError, TokenKeys, unix_now};
+use crate::transport::limits::MessageLimits;
 pub use inbound::{Frame, Inbound, Step};
 
 /// Button bits the protocol defines; any other bit set is invalid input.
