@@ -18,12 +18,14 @@ use std::time::Duration;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use shared::map::{DEFAULT_ARENA_JSON, Map, MapError};
-use shared::protocol::{Packing, SnapshotSettings};
+use shared::protocol::Packing;
 
 use crate::transport::limits::MessageLimits;
 
 mod limits;
+mod room;
 pub use limits::{OutOfRange, RoomLimits, entity_weight};
+pub use room::{RoomFields, RoomSettings, RoomSpec};
 
 /// Id of the room a server runs when no rooms file is given.
 pub const DEFAULT_ROOM_ID: &str = "default";
@@ -62,22 +64,10 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_ROOM_NAME", default_value = "Default room")]
     pub room_name: String,
 
-    /// Simulation ticks per second.
-    #[arg(long, env = "TICKWIRE_TICK_RATE", default_value_t = 60)]
-    pub tick_rate: u16,
-
-    /// Snapshots per second sent to each client (at most the tick rate).
-    #[arg(long, env = "TICKWIRE_SNAPSHOT_RATE", default_value_t = 20)]
-    pub snapshot_rate: u16,
-
-    /// Number of wandering drones in the room.
-    #[arg(long, env = "TICKWIRE_DRONES", default_value_t = 200)]
-    pub drones: u32,
-
-    /// Players admitted to the room; further joins are closed with code 4004 (and join
-    /// reservations answered 409).
-    #[arg(long, env = "TICKWIRE_MAX_PLAYERS", default_value_t = 512)]
-    pub max_players: u32,
+    /// The room settings: the default room's, and the defaults of every room of a rooms
+    /// file or created through the API.
+    #[command(flatten)]
+    pub room: RoomFields,
 
     /// Map file (JSON, see assets/maps/arena.json); the embedded arena by default. Rooms
     /// may name it (by the name inside the file) or the arena.
@@ -157,41 +147,6 @@ pub struct ServerConfig {
     /// Seconds between the tick-duration summaries in the log.
     #[arg(long, env = "TICKWIRE_STATS_INTERVAL", default_value_t = 10)]
     pub stats_interval_s: u64,
-
-    /// `delta`: per-client delta snapshots with interest management; `full`: the naive
-    /// baseline, the full state of every entity to everyone (for comparison).
-    #[arg(long, env = "TICKWIRE_SNAPSHOTS", value_enum, default_value_t = SnapshotMode::Delta)]
-    pub snapshots: SnapshotMode,
-
-    /// Radius of each client's area of interest, in metres. The default covers the web
-    /// client's view of a 1280×800 window (38 m half-diagonal) plus a margin.
-    #[arg(long, env = "TICKWIRE_AOI_RADIUS", default_value_t = 48.0)]
-    pub aoi_radius: f64,
-
-    /// Packing of delta payloads (`bits` is what browsers speak; `bytes` is kept to
-    /// measure against).
-    #[arg(long, env = "TICKWIRE_DELTA_PACKING", value_enum, default_value_t = PackingArg::Bits)]
-    pub delta_packing: PackingArg,
-
-    /// Snapshot bytes per second a client gets until it asks for another budget.
-    #[arg(long, env = "TICKWIRE_CLIENT_BUDGET", default_value_t = 32_768)]
-    pub client_budget: u32,
-
-    /// Smallest budget a client may ask for, in bytes per second.
-    #[arg(long, env = "TICKWIRE_MIN_CLIENT_BUDGET", default_value_t = 2_048)]
-    pub min_client_budget: u32,
-
-    /// Largest budget a client may ask for, in bytes per second.
-    #[arg(long, env = "TICKWIRE_MAX_CLIENT_BUDGET", default_value_t = 262_144)]
-    pub max_client_budget: u32,
-
-    /// Bytes queued towards one client; when exceeded, its snapshots are skipped.
-    #[arg(long, env = "TICKWIRE_OUTBOUND_QUEUE_BYTES", default_value_t = 262_144)]
-    pub outbound_queue_bytes: usize,
-
-    /// Seed for the room's random numbers (drones, spawns); random when absent.
-    #[arg(long, env = "TICKWIRE_SEED")]
-    pub seed: Option<u64>,
 
     /// Secret that signs join tokens (HMAC-SHA256). When set, every join needs a token
     /// (from `POST /api/rooms/{id}/join`, or minted by your own backend with the same
@@ -361,6 +316,9 @@ pub enum ConfigError {
     RoomId(String),
     #[error("room name: 1 to {MAX_ROOM_NAME_CHARS} characters without control characters expected")]
     RoomName,
+    /// A room spec key that is no room setting, or a value of the wrong type.
+    #[error("room spec: {0}")]
+    RoomSpec(String),
     #[error("room {0:?} is defined twice")]
     DuplicateRoom(String),
     #[error("the rooms file defines no room")]
@@ -379,136 +337,6 @@ pub enum ConfigError {
     PublicUrl,
     #[error("TLS: {0}")]
     Tls(String),
-}
-
-/// Everything one room is made of. The default room's come from the flags; rooms of the
-/// rooms file and of the API start from those and change what their [`RoomSpec`] names.
-#[derive(Debug, Clone)]
-pub struct RoomSettings {
-    /// Display name.
-    pub name: String,
-    pub map: Arc<Map>,
-    pub max_players: u32,
-    pub tick_rate: u16,
-    pub snapshot_rate: u16,
-    pub drones: u32,
-    /// Radius of each client's area of interest, in metres.
-    pub aoi_radius: f64,
-    /// Unlisted: not in `GET /api/rooms`, and joined with a join token only.
-    pub private: bool,
-    pub snapshots: SnapshotMode,
-    pub packing: Packing,
-    /// Budget a client gets until it asks, and the range it may ask for (bytes/s).
-    pub client_budget: u32,
-    pub min_client_budget: u32,
-    pub max_client_budget: u32,
-    /// Bytes queued towards one client; beyond, its snapshots are skipped.
-    pub outbound_queue_bytes: usize,
-    /// Seed of the room's randomness; random when absent.
-    pub seed: Option<u64>,
-}
-
-impl RoomSettings {
-    /// Checks the name and every range a room depends on, against the operator's limits.
-    pub fn validate(&self, limits: &RoomLimits) -> Result<(), ConfigError> {
-        let name = self.name.trim();
-        if name.is_empty()
-            || name.chars().count() > MAX_ROOM_NAME_CHARS
-            || name.chars().any(char::is_control)
-        {
-            return Err(ConfigError::RoomName);
-        }
-        limits.check(self)
-    }
-
-    /// Clamps what a client asked for to this room's limits.
-    pub fn clamp(&self, asked: SnapshotSettings) -> SnapshotSettings {
-        SnapshotSettings {
-            rate: asked.rate.clamp(1, self.snapshot_rate),
-            max_bytes_per_sec: asked
-                .max_bytes_per_sec
-                .clamp(self.min_client_budget, self.max_client_budget),
-        }
-    }
-
-    /// The snapshot rate and budget a client gets until it asks for others.
-    pub fn default_settings(&self) -> SnapshotSettings {
-        SnapshotSettings {
-            rate: self.snapshot_rate,
-            max_bytes_per_sec: self.client_budget,
-        }
-    }
-}
-
-/// A room as the rooms file and `POST /api/rooms` describe it: every field is optional
-/// and defaults to the server's room flags (the id to a generated one).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoomSpec {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    /// A map name (`arena`, the `--map` file's, or one a rooms file loaded); in a rooms
-    /// file also a path to a JSON map, relative to the file.
-    pub map: Option<String>,
-    pub max_players: Option<u32>,
-    pub tick_rate: Option<u16>,
-    pub snapshot_rate: Option<u16>,
-    pub drones: Option<u32>,
-    pub aoi_radius: Option<f64>,
-    pub private: Option<bool>,
-    /// Rooms file only: the room that `/ws` without `?room=` joins (else the first room).
-    pub default: Option<bool>,
-    pub snapshots: Option<SnapshotMode>,
-    pub packing: Option<PackingArg>,
-    pub client_budget: Option<u32>,
-    pub min_client_budget: Option<u32>,
-    pub max_client_budget: Option<u32>,
-    pub outbound_queue_bytes: Option<usize>,
-    pub seed: Option<u64>,
-}
-
-impl RoomSpec {
-    /// The template with this spec's fields applied, validated against `limits`. `map`
-    /// must name a map of `maps`.
-    pub fn resolve(
-        &self,
-        template: &RoomSettings,
-        maps: &Maps,
-        limits: &RoomLimits,
-    ) -> Result<RoomSettings, ConfigError> {
-        if let Some(id) = &self.id {
-            validate_room_id(id)?;
-        }
-        let map = match &self.map {
-            None => template.map.clone(),
-            Some(name) => maps.get(name)?,
-        };
-        let settings = RoomSettings {
-            name: self
-                .name
-                .as_deref()
-                .or(self.id.as_deref())
-                .map_or_else(|| template.name.clone(), |n| n.trim().to_owned()),
-            map,
-            max_players: self.max_players.unwrap_or(template.max_players),
-            tick_rate: self.tick_rate.unwrap_or(template.tick_rate),
-            snapshot_rate: self.snapshot_rate.unwrap_or(template.snapshot_rate),
-            drones: self.drones.unwrap_or(template.drones),
-            aoi_radius: self.aoi_radius.unwrap_or(template.aoi_radius),
-            private: self.private.unwrap_or(false),
-            snapshots: self.snapshots.unwrap_or(template.snapshots),
-            packing: self.packing.map_or(template.packing, Packing::from),
-            client_budget: self.client_budget.unwrap_or(template.client_budget),
-            min_client_budget: self.min_client_budget.unwrap_or(template.min_client_budget),
-            max_client_budget: self.max_client_budget.unwrap_or(template.max_client_budget),
-            outbound_queue_bytes: self
-                .outbound_queue_bytes
-                .unwrap_or(template.outbound_queue_bytes),
-            seed: self.seed.or(template.seed),
-        };
-        settings.validate(limits)?;
-        Ok(settings)
-    }
 }
 
 /// Checks a room id: 1 to [`MAX_ROOM_ID_BYTES`] ASCII letters, digits, `-` or `_`.
@@ -734,19 +562,8 @@ impl ServerConfig {
         let room = RoomSettings {
             name: self.room_name.trim().to_owned(),
             map,
-            max_players: self.max_players,
-            tick_rate: self.tick_rate,
-            snapshot_rate: self.snapshot_rate,
-            drones: self.drones,
-            aoi_radius: self.aoi_radius,
             private: false,
-            snapshots: self.snapshots,
-            packing: self.delta_packing.into(),
-            client_budget: self.client_budget,
-            min_client_budget: self.min_client_budget,
-            max_client_budget: self.max_client_budget,
-            outbound_queue_bytes: self.outbound_queue_bytes,
-            seed: self.seed,
+            fields: self.room.clone(),
         };
         self.limits.validate()?;
         room.validate(&self.limits)?;
@@ -855,7 +672,15 @@ fn load_rooms_file(
             return Err(ConfigError::DuplicateRoom(id));
         }
         spec.id = Some(id.clone());
-        let settings = spec.resolve(template, maps, limits)?;
+        let settings = spec.resolve(template, maps, limits).map_err(|e| match e {
+            // A key that is no room setting, or a value of the wrong type: a mistake
+            // in the file, reported with its path and room.
+            ConfigError::RoomSpec(message) => ConfigError::RoomsFile {
+                path: path.to_owned(),
+                message: format!("room {id:?}: {message}"),
+            },
+            other => other,
+        })?;
         if spec.default == Some(true) {
             if default.is_some() {
                 return Err(ConfigError::TwoDefaults);
@@ -1000,28 +825,43 @@ mod tests {
 
     #[test]
     fn specs_override_the_template() {
+        use serde_json::json;
         let s = ServerConfig::default().validate().unwrap();
-        let spec = RoomSpec {
-            id: Some("duel".into()),
-            max_players: Some(2),
-            tick_rate: Some(30),
-            snapshot_rate: Some(15),
-            private: Some(true),
-            ..RoomSpec::default()
+        let resolve = |v: serde_json::Value| {
+            RoomSpec::from_json(v).and_then(|spec| spec.resolve(&s.room, &s.maps, &s.limits))
         };
-        let r = spec.resolve(&s.room, &s.maps, &s.limits).unwrap();
+        let r = resolve(json!({
+            "id": "duel", "max_players": 2, "tick_rate": 30, "snapshot_rate": 15,
+            "private": true, "packing": "bytes", "seed": 9
+        }))
+        .unwrap();
         assert_eq!(
             (r.name.as_str(), r.max_players, r.tick_rate),
             ("duel", 2, 30)
         );
         assert!(r.private);
+        assert_eq!(r.delta_packing(), Packing::Bytes);
+        assert_eq!(r.seed, Some(9));
         assert_eq!(r.drones, s.room.drones, "unset fields come from the flags");
-        let bad = RoomSpec {
-            snapshot_rate: Some(120),
-            ..RoomSpec::default()
-        };
+        assert_eq!(
+            resolve(json!({"drones": null})).unwrap().drones,
+            s.room.drones,
+            "null is unset"
+        );
+        // Keys that are no room setting, and values of the wrong type, are refused.
+        for bad in [
+            json!({"tickrate": 30}),
+            json!({"tick_rate": "fast"}),
+            json!({"tick_rate": 70_000}),
+            json!({"packing": "zip"}),
+        ] {
+            assert!(
+                matches!(resolve(bad.clone()), Err(ConfigError::RoomSpec(_))),
+                "{bad}"
+            );
+        }
         assert!(matches!(
-            bad.resolve(&s.room, &s.maps, &s.limits),
+            resolve(json!({"snapshot_rate": 120})),
             Err(ConfigError::OutOfRange(OutOfRange {
                 field: "snapshot_rate",
                 ..
@@ -1029,57 +869,18 @@ mod tests {
         ));
         // Every field has a ceiling, whoever asks.
         for (spec, field) in [
+            (json!({"drones": 5_000_000}), "drones"),
+            (json!({"max_players": 100_000}), "max_players"),
+            (json!({"tick_rate": 240}), "tick_rate"),
+            (json!({"aoi_radius": 5000.0}), "aoi_radius"),
+            (json!({"aoi_radius": -1.0}), "aoi_radius"),
+            (json!({"max_client_budget": u32::MAX}), "max_client_budget"),
             (
-                RoomSpec {
-                    drones: Some(5_000_000),
-                    ..RoomSpec::default()
-                },
-                "drones",
-            ),
-            (
-                RoomSpec {
-                    max_players: Some(100_000),
-                    ..RoomSpec::default()
-                },
-                "max_players",
-            ),
-            (
-                RoomSpec {
-                    tick_rate: Some(240),
-                    ..RoomSpec::default()
-                },
-                "tick_rate",
-            ),
-            (
-                RoomSpec {
-                    aoi_radius: Some(5000.0),
-                    ..RoomSpec::default()
-                },
-                "aoi_radius",
-            ),
-            (
-                RoomSpec {
-                    aoi_radius: Some(f64::NAN),
-                    ..RoomSpec::default()
-                },
-                "aoi_radius",
-            ),
-            (
-                RoomSpec {
-                    max_client_budget: Some(u32::MAX),
-                    ..RoomSpec::default()
-                },
-                "max_client_budget",
-            ),
-            (
-                RoomSpec {
-                    outbound_queue_bytes: Some(1 << 30),
-                    ..RoomSpec::default()
-                },
+                json!({"outbound_queue_bytes": 1 << 30}),
                 "outbound_queue_bytes",
             ),
         ] {
-            match spec.resolve(&s.room, &s.maps, &s.limits) {
+            match resolve(spec) {
                 Err(ConfigError::OutOfRange(r)) => {
                     assert_eq!(r.field, field);
                     assert!(r.min <= r.max);
@@ -1087,6 +888,16 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
+        // A NaN radius (TOML can write one) is out of range too.
+        let mut nan = s.room.clone();
+        nan.aoi_radius = f64::NAN;
+        assert!(matches!(
+            nan.validate(&s.limits),
+            Err(ConfigError::OutOfRange(OutOfRange {
+                field: "aoi_radius",
+                ..
+            }))
+        ));
         let unknown_map = RoomSpec {
             map: Some("/etc/passwd".into()),
             ..RoomSpec::default()

@@ -448,7 +448,15 @@ pub async fn create(
     }
     let settings = spec
         .resolve(&api.template, &api.maps, &api.limits)
-        .map_err(|e| counted(ApiError::invalid_room(e)))?;
+        .map_err(|e| {
+            counted(match e {
+                // Not a room setting, or not of its type: the body is malformed.
+                ConfigError::RoomSpec(message) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+                }
+                e => ApiError::invalid_room(e),
+            })
+        })?;
     let room = api
         .registry
         .create(spec.id.clone(), settings, Origin::Api)

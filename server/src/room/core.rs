@@ -151,7 +151,7 @@ impl RoomCore {
         let replicator = Replicator::new(
             &mut world,
             s.snapshots,
-            s.packing,
+            s.delta_packing(),
             s.tick_rate,
             s.aoi_radius,
             (info.width, info.height),
@@ -570,7 +570,7 @@ impl RoomCore {
         let mut fresh = Replicator::new(
             &mut self.world,
             s.snapshots,
-            s.packing,
+            s.delta_packing(),
             s.tick_rate,
             s.aoi_radius,
             (info.width, info.height),

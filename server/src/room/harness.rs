@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use shared::codec::decode_server;
 use shared::delta::ClientView;
-use shared::map::Map;
 use shared::protocol::{
     EntityState, Hello, PROTOCOL_VERSION, PlayerName, ServerMessage, SnapshotSettings, Welcome,
 };
@@ -24,25 +23,23 @@ use super::core::{Delivery, RoomCore, Sent};
 use super::{JoinKind, Joined, RoomConfig, RoomError, RoomInput};
 use crate::control::config::{RoomSettings, SnapshotMode};
 
-/// Room settings for tests: the default arena, delta snapshots, no drones.
+/// Room settings for tests: the flags' defaults (the arena, delta snapshots, bit
+/// packing) with these rates and seats, no drones, a fixed seed and a 1 MiB queue.
 pub fn settings(tick_rate: u16, snapshot_rate: u16, max_players: u32) -> RoomSettings {
-    RoomSettings {
-        name: "t".into(),
-        map: Arc::new(Map::from_json(shared::map::DEFAULT_ARENA_JSON).unwrap()),
-        max_players,
-        tick_rate,
-        snapshot_rate,
-        drones: 0,
-        aoi_radius: 48.0,
-        private: false,
-        snapshots: SnapshotMode::Delta,
-        packing: shared::protocol::Packing::Bits,
-        client_budget: 32_768,
-        min_client_budget: 2_048,
-        max_client_budget: 262_144,
-        outbound_queue_bytes: 1 << 20,
-        seed: Some(1),
-    }
+    let mut s = crate::ServerConfig::default()
+        .validate()
+        .expect("the default configuration is valid")
+        .room;
+    s.name = "t".into();
+    s.tick_rate = tick_rate;
+    s.snapshot_rate = snapshot_rate;
+    s.max_players = max_players;
+    s.drones = 0;
+    s.aoi_radius = 48.0;
+    s.snapshots = SnapshotMode::Delta;
+    s.outbound_queue_bytes = 1 << 20;
+    s.seed = Some(1);
+    s
 }
 
 pub fn config(settings: RoomSettings) -> RoomConfig {

@@ -80,7 +80,7 @@ impl RoomConfig {
             snapshot_rate: settings.snapshot_rate,
             map: settings.map.info().clone(),
             aoi_radius: u32::try_from(pos_to_q(settings.aoi_radius)).unwrap_or(u32::MAX),
-            packing: settings.packing,
+            packing: settings.delta_packing(),
             settings: settings.default_settings(),
             room: self.id.clone(),
             player: joined.player.clone(),

@@ -491,7 +491,7 @@ proptest! {
         s.drones = drones;
         s.aoi_radius = 40.0;
         if packing_bytes {
-            s.packing = shared::protocol::Packing::Bytes;
+            s.packing = crate::control::config::PackingArg::Bytes;
         }
         let mut h = Harness::new(s);
         let mut seq = 0u32;
