@@ -13,10 +13,13 @@
 //!   own movement with the shared movement rules.
 //! - [`swarm`]: runs many bots against one server for a fixed time ([`swarm::run_swarm`]).
 //! - [`report`]: per-bot outcomes and their aggregation into a [`report::SwarmReport`].
+//! - [`faults`]: [`faults::FaultProxy`], a TCP proxy on loopback that delays, throttles,
+//!   stalls, silences and resets connections, for tests and benches under bad networks.
 
 pub mod api;
 pub mod behaviour;
 pub mod client;
+pub mod faults;
 pub mod report;
 pub mod swarm;
 pub mod view;

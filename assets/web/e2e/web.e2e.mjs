@@ -1,6 +1,8 @@
 // End-to-end test of the web client in real headless Chromium: a server and three bots
-// run on loopback, the page lists the rooms (rooms API), joins with a seat reservation,
-// holds D, and the own player must move, a bot must be drawn, a lost connection must be
+// run on loopback, and the page reaches the server through the fault-injecting proxy
+// (`fault-proxy`, bot_client::faults). It lists the rooms (rooms API), joins with a seat
+// reservation, holds D, and the own player must move, a bot must be drawn, a lost
+// connection (the page stops answering) and a reset one (the proxy sends RSTs) must be
 // resumed as the same player, and the console must stay clean. Leaves a screenshot in
 // target/test-output/web-e2e.png.
 //
@@ -44,7 +46,8 @@ const HOLD_MS = 1500;
 function start(name, args) {
   const bin = join(BIN_DIR, name);
   if (!existsSync(bin)) throw new Error(`${bin} not found: build it first (cargo build -p server -p bot-client)`);
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  // Standard input is a pipe, for commands (the proxy's); the others ignore it.
+  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const proc = { name, child, lines: [], exited: null, waiters: [] };
   const onData = (chunk) => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -123,11 +126,16 @@ test('web client: join, move, see bots, no console errors', { timeout: 120_000 }
   // An AOI larger than the 200 m arena puts every bot in view wherever it spawns.
   const server = start('server', ['--addr', '127.0.0.1:0', '--aoi-radius', '300', '--web-dir', WEB_DIR, '--seed', '7', '--stats-interval-s', '3600']);
   procs.push(server);
-  const [, scheme, addr] = await waitForLine(server, LISTENING, 20_000);
+  const [, scheme, serverAddr] = await waitForLine(server, LISTENING, 20_000);
+  // The bots connect directly; the page through the proxy, which can reset its
+  // connections the way a lost network does (RST, no close frame).
+  const proxy = start('fault-proxy', ['--upstream', serverAddr]);
+  procs.push(proxy);
+  const [, addr] = await waitForLine(proxy, /^listening on (\S+)$/, 10_000);
   const origin = `${scheme}://${addr}`;
   const wsOrigin = `${scheme === 'https' ? 'wss' : 'ws'}://${addr}`;
 
-  const bots = start('bot-client', ['--url', `${wsOrigin}/ws`, '--bots', '3', '--duration', '60', '--seed', '7']);
+  const bots = start('bot-client', ['--url', `${scheme === 'https' ? 'wss' : 'ws'}://${serverAddr}/ws`, '--bots', '3', '--duration', '60', '--seed', '7']);
   procs.push(bots);
 
   context = await chromium.launchPersistentContext(userDataDir, {
@@ -228,6 +236,22 @@ test('web client: join, move, see bots, no console errors', { timeout: 120_000 }
   assert.equal(await tw(() => window.__tickwire.ownId), ownId, 'the same entity after the resume');
   assert.ok(Math.hypot(resumed.serverX - atLoss.serverX, resumed.serverY - atLoss.serverY) < 0.5, `resumed where it was: ${JSON.stringify(atLoss)} → ${JSON.stringify(resumed)}`);
   assert.equal(joins.length, 1, 'a resume needs no new seat reservation');
+
+  // The network resets the connection (the proxy sends RSTs both ways): the client sees
+  // a close without a close frame (1006) and resumes, the same player again.
+  const beforeReset = await tw(() => window.__tickwire.own);
+  const resetDone = waitForLine(proxy, /^reset (\d+)$/, 5000);
+  proxy.child.stdin.write('reset\n');
+  const [, resetCount] = await resetDone;
+  assert.ok(Number(resetCount) >= 1, `the proxy reset the page's connections: ${resetCount}`);
+  const afterReset = await until(
+    () => tw(() => (window.__tickwire.resumes === 2 && window.__tickwire.state === 'connected' ? window.__tickwire.own : null)),
+    'the session resumed after the reset',
+    8000,
+  );
+  assert.equal(await tw(() => window.__tickwire.ownId), ownId, 'the same entity after the reset');
+  assert.ok(Math.hypot(afterReset.serverX - beforeReset.serverX, afterReset.serverY - beforeReset.serverY) < 0.5, 'where it was');
+  assert.equal(joins.length, 1, 'still no new seat reservation');
 
   await page.keyboard.press('KeyN');
   await until(() => page.isVisible('#netgraph'), 'the net graph');
