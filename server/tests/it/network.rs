@@ -1,7 +1,8 @@
 //! Bots and players over bad networks, through `bot_client::faults::FaultProxy` on
 //! loopback: connections reset (RST, no close frame) and got back by resuming within the
 //! grace period or joining anew after it; stalls shorter and longer than the server's
-//! stall timeout; a slow reader next to healthy players; latency and jitter.
+//! stall timeout; a half-open connection; a slow reader next to healthy players; latency
+//! and jitter.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -221,5 +222,31 @@ async fn latency_and_jitter_keep_the_views_and_the_prediction_right() {
         report.prediction_samples > 0 && report.prediction_error_mm_p99 < 1_000.0,
         "prediction error: {report:?}"
     );
+    server.stop().await;
+}
+
+/// Half-open: what the client sends never arrives (its inputs and pongs are lost), what
+/// the server sends still does. The server closes the silent session at its idle
+/// timeout (4008), and the bot, told so, gets its player back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_connection_is_closed_as_idle_and_the_bot_comes_back() {
+    let server = TestServer::start(&["--idle-timeout-s", "3", "--ping-interval-s", "1"]).await;
+    let proxy = proxy(&server, Faults::default()).await;
+    let report = swarm_with(&server, &proxy, 2, 9, |p| {
+        p.set_silent(0, Dir::Up, true);
+    })
+    .await;
+    assert_eq!(
+        closes(&server, close::IDLE_TIMEOUT),
+        1,
+        "the silent session is closed (4008)"
+    );
+    assert_eq!(report.bots_failed, 0, "{:?}", report.errors);
+    assert_eq!(
+        report.resumes + report.rejoins,
+        1,
+        "the silent bot got its session back: {report:?}"
+    );
+    assert_eq!(report.desyncs, 0);
     server.stop().await;
 }
