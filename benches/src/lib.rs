@@ -13,7 +13,13 @@
 //! - `src/bin/capacity.rs`: the capacity search (server as a child process, bots in
 //!   this process, 100 per room, more and more until a limit breaks).
 //!
+//! - `src/bin/memory.rs`: server RSS over a long bot-swarm run, and its slope.
+//! - `src/bin/soak.rs`: bots through the fault-injecting proxy for minutes (latency,
+//!   jitter, stalls, resets), with the server's RSS and CPU sampled ([`run`] holds what
+//!   the long runs share).
+//!
 //! Results and method are in BENCHMARKS.md.
 
 pub mod child;
 pub mod idle;
+pub mod run;

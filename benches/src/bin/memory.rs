@@ -25,11 +25,12 @@
 
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use benches::child::{ServerChild, clock_ticks_per_sec, cpu_ticks, rss_kib};
+use benches::child::ServerChild;
+use benches::run::{Bots, Sample, Sampler, pin_all_threads, robust_slope_per_min, slope_per_min};
 use clap::Parser;
 use serde::Serialize;
 
@@ -77,15 +78,6 @@ struct Args {
     report_json: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-struct Sample {
-    t_s: f64,
-    rss_kib: u64,
-    /// CPU time since the previous sample over wall time; 100 is one core.
-    cpu_percent: f64,
-    bots_running: bool,
-}
-
 /// What is printed at the end (and written with the samples to `--report-json`).
 #[derive(Debug, Serialize)]
 struct Summary {
@@ -115,71 +107,6 @@ struct Report<'a> {
     samples: &'a [Sample],
     /// The bot-client's whole `--report-json`, if it wrote one.
     bot_report: Option<serde_json::Value>,
-}
-
-/// Least-squares slope of `y` over `t` (seconds), per minute; `None` without two
-/// distinct times.
-fn slope_per_min(points: &[(f64, f64)]) -> Option<f64> {
-    if points.len() < 2 {
-        return None;
-    }
-    let n = points.len() as f64;
-    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let (mut sty, mut stt) = (0.0, 0.0);
-    for &(t, y) in points {
-        sty += (t - mean_t) * (y - mean_y);
-        stt += (t - mean_t) * (t - mean_t);
-    }
-    (stt > 0.0).then(|| sty / stt * 60.0)
-}
-
-/// Theil–Sen slope of `y` over `t` (seconds), per minute: the median of the slopes
-/// between every two samples; `None` without two distinct times.
-fn robust_slope_per_min(points: &[(f64, f64)]) -> Option<f64> {
-    let mut slopes: Vec<f64> = Vec::new();
-    for (k, a) in points.iter().enumerate() {
-        for b in points.iter().skip(k + 1) {
-            if b.0 != a.0 {
-                slopes.push((b.1 - a.1) / (b.0 - a.0) * 60.0);
-            }
-        }
-    }
-    slopes.sort_by(f64::total_cmp);
-    let n = slopes.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => slopes.get(n / 2).copied(),
-        _ => Some((slopes.get(n / 2 - 1)? + slopes.get(n / 2)?) / 2.0),
-    }
-}
-
-/// The bot-client child; killed if still running when dropped (an error on our side).
-#[derive(Debug)]
-struct Bots(Child);
-
-impl Drop for Bots {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Sets the CPU affinity of every thread of `pid` (threads created later inherit it).
-fn pin_all_threads(pid: &str, cpus: &str) -> anyhow::Result<()> {
-    let out = Command::new("taskset")
-        .args(["-a", "-c", "-p", cpus, pid])
-        .output()
-        .context("cannot run taskset")?;
-    if !out.status.success() {
-        bail!(
-            "taskset -a -c -p {cpus} {pid}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 #[tokio::main]
@@ -220,28 +147,17 @@ async fn main() -> anyhow::Result<()> {
     cmd.stdin(Stdio::null()).stdout(Stdio::from(to_stderr));
     eprintln!("starting {cmd:?}");
 
-    // One sample of the server: RSS, and CPU time since the previous sample over wall time.
-    let clk = clock_ticks_per_sec();
-    let t0 = Instant::now();
-    let mut last = (t0, cpu_ticks(&spid)?);
+    let mut sampler = Sampler::new(&spid)?;
     let mut sample = |bots_running: bool| -> anyhow::Result<Sample> {
-        let err = || format!("reading /proc/{spid} (did the server exit?)");
-        let ticks = cpu_ticks(&spid).with_context(err)?;
-        let rss_kib = rss_kib(&spid).with_context(err)?;
-        let now = Instant::now();
-        let dt = (now - last.0).as_secs_f64().max(1e-3);
-        let cpu_percent = ticks.saturating_sub(last.1) as f64 / clk / dt * 100.0;
-        last = (now, ticks);
-        let t_s = (now - t0).as_secs_f64();
+        let s = sampler.sample(bots_running)?;
         let note = if bots_running { "" } else { "  (bots gone)" };
-        println!("{t_s:>8.1} s {rss_kib:>10} KiB {cpu_percent:>7.1} % cpu{note}");
-        Ok(Sample {
-            t_s,
-            rss_kib,
-            cpu_percent,
-            bots_running,
-        })
+        println!(
+            "{:>8.1} s {:>10} KiB {:>7.1} % cpu{note}",
+            s.t_s, s.rss_kib, s.cpu_percent
+        );
+        Ok(s)
     };
+    let t0 = Instant::now();
     let mut bots = Bots(cmd.spawn().with_context(|| {
         let bin = args.bot_bin.display();
         format!("cannot start {bin}: build it with `cargo build --release -p bot-client`")

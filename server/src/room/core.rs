@@ -85,6 +85,9 @@ struct Client {
     /// While held: the tick at which the player is removed.
     held_until: u32,
     generation: u64,
+    /// Whether the session of `generation` has sent anything: until it has, its client
+    /// may never have received the Welcome (and the resume token) of that generation.
+    heard: bool,
     last_seq: u32,
     replication: ClientReplication,
 }
@@ -245,7 +248,13 @@ impl RoomCore {
                     .clients
                     .get(index)
                     .ok_or(RoomError::ResumeFailed("gone"))?;
-                if client.net_id != entity || client.generation != generation {
+                // The newest generation's token, or the one before it while the newest
+                // session has not been heard from: a connection lost between the
+                // server's resume and the client's receipt of its Welcome leaves the
+                // client holding only the older token.
+                let newest = client.generation == generation;
+                let unanswered = !client.heard && client.generation == generation.wrapping_add(1);
+                if client.net_id != entity || !(newest || unanswered) {
                     return Err(RoomError::ResumeFailed(
                         "stale resume token (a newer session took this player)",
                     ));
@@ -282,6 +291,7 @@ impl RoomCore {
                 };
                 client.connected = true;
                 client.generation += 1;
+                client.heard = false;
                 client.last_seq = 0;
                 client.replication = ClientReplication::new(settings, &self.rate_clock);
                 if let Some(mut p) = self.world.get_mut::<Player>(client.entity) {
@@ -309,6 +319,7 @@ impl RoomCore {
                     connected: true,
                     held_until: 0,
                     generation: 1,
+                    heard: false,
                     last_seq: 0,
                     replication: ClientReplication::new(settings, &self.rate_clock),
                 });
@@ -335,6 +346,7 @@ impl RoomCore {
         let Some(client) = self.clients.get_mut(index) else {
             return InputOutcome::Unknown;
         };
+        client.heard = true;
         match input {
             RoomInput::Input(input) if client.connected && input.seq > client.last_seq => {
                 client.last_seq = input.seq;

@@ -121,8 +121,24 @@ fn lost_players_are_held_then_resumed_or_removed() {
     assert_eq!(h.client(again).keyframes, 1);
     assert!(h.own(again).is_some());
     h.assert_views_match();
-    // The old token is void now.
+    // Until the new session is heard from, its client may not have its Welcome (and new
+    // token): the older token still takes the player back...
+    let unheard = h.join(resume.clone()).unwrap();
+    assert_eq!(h.client(unheard).joined.generation, joined.generation + 2);
+    assert!(
+        !h.client(again).connected,
+        "the unheard session was replaced"
+    );
+    // ...but once a session has spoken, the tokens before its own are void.
+    h.send(unheard, walk(1, 0, 0, false));
+    let older = JoinKind::Resume {
+        player: "ada".into(),
+        entity: joined.entity,
+        generation: joined.generation + 1,
+    };
+    assert!(matches!(h.join(older), Err(RoomError::ResumeFailed(_))));
     assert!(matches!(h.join(resume), Err(RoomError::ResumeFailed(_))));
+    let again = unheard;
 
     // A join token naming the player takes it over: the old connection is replaced.
     let over = h.join(token("ada", "n")).unwrap();

@@ -92,7 +92,14 @@ async fn a_dropped_player_resumes_with_the_same_entity() {
     assert_eq!(room.seats().held, 0);
     assert_eq!(room.seats().players, 2);
 
-    // The old token is void now, and trying it does not disturb the resumed session.
+    // Once the resumed session has been heard from (the room applied an input of it), the
+    // old token is void, and trying it does not disturb the resumed session. (Before, it
+    // would still resume: the client might not have received the new token.)
+    let seq = again.send_input(0, 0, 0, 0).await.unwrap();
+    again
+        .wait_until(WAIT, |v: &WorldView| v.last_input_seq >= seq)
+        .await
+        .unwrap();
     let stale =
         Client::connect_with(&server.url(), "ada", &resume_options(&welcome.resume_token)).await;
     assert_eq!(refused_with(stale), close::RESUME_FAILED);
