@@ -2,8 +2,8 @@
 //! us, pinning a process to CPUs, sampling a process's RSS and CPU, and the slopes that
 //! tell a leak from noise.
 
-use std::process::{Child, Command};
-use std::time::Instant;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -103,6 +103,35 @@ pub fn robust_slope_per_min(points: &[(f64, f64)]) -> Option<f64> {
 /// The bot-client child; killed if still running when dropped (an error on our side).
 #[derive(Debug)]
 pub struct Bots(pub Child);
+
+impl Bots {
+    /// Waits for the bot-client to exit, calling `sample` every `every`; kills it once
+    /// `deadline` has passed. Returns its exit status, `None` if it had to be killed.
+    pub async fn watch(
+        &mut self,
+        every: Duration,
+        deadline: Duration,
+        mut sample: impl FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<Option<ExitStatus>> {
+        let t0 = Instant::now();
+        let mut next = every;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Some(status) = self.0.try_wait()? {
+                return Ok(Some(status));
+            }
+            if t0.elapsed() >= next {
+                sample()?;
+                next += every;
+            }
+            if t0.elapsed() > deadline {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+                return Ok(None);
+            }
+        }
+    }
+}
 
 impl Drop for Bots {
     fn drop(&mut self) {

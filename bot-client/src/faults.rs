@@ -85,6 +85,28 @@ pub struct Faults {
     pub socket_buffer: Option<u32>,
 }
 
+impl Faults {
+    /// The same `link` both ways, with random stalls (of `stall_for`) and resets at these
+    /// mean intervals per connection (`None`: none), from `seed`.
+    pub fn random(
+        link: Link,
+        stall_every: Option<Duration>,
+        stall_for: Duration,
+        reset_every: Option<Duration>,
+        seed: u64,
+    ) -> Faults {
+        Faults {
+            up: link,
+            down: link,
+            stall_every,
+            stall_for,
+            reset_every,
+            seed,
+            socket_buffer: None,
+        }
+    }
+}
+
 /// What the proxy has done so far.
 #[derive(Debug, Default)]
 pub struct ProxyCounters {

@@ -26,7 +26,7 @@
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use benches::child::ServerChild;
@@ -157,7 +157,6 @@ async fn main() -> anyhow::Result<()> {
         );
         Ok(s)
     };
-    let t0 = Instant::now();
     let mut bots = Bots(cmd.spawn().with_context(|| {
         let bin = args.bot_bin.display();
         format!("cannot start {bin}: build it with `cargo build --release -p bot-client`")
@@ -166,22 +165,12 @@ async fn main() -> anyhow::Result<()> {
     let mut samples = vec![sample(true)?];
     let every = Duration::from_secs(args.sample_s);
     let deadline = Duration::from_secs(args.duration_s + 120);
-    let mut next = every;
-    let status = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Some(status) = bots.0.try_wait()? {
-            break Some(status);
-        }
-        if t0.elapsed() >= next {
+    let status = bots
+        .watch(every, deadline, || {
             samples.push(sample(true)?);
-            next += every;
-        }
-        if t0.elapsed() > deadline {
-            let _ = bots.0.kill();
-            let _ = bots.0.wait();
-            break None;
-        }
-    };
+            Ok(())
+        })
+        .await?;
     let bots_ok = status.is_some_and(|s| s.success());
     let bot_exit = status.map_or(
         "killed: still running 120 s after --duration-s".into(),

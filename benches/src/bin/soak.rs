@@ -20,7 +20,7 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use benches::child::{LOAD_GENERATOR_ARGS, ServerChild};
@@ -167,15 +167,13 @@ async fn main() -> anyhow::Result<()> {
         jitter: Duration::from_millis(args.jitter_ms),
         bytes_per_sec: None,
     };
-    let faults = Faults {
-        up: link,
-        down: link,
-        stall_every: every(args.stall_every_s),
-        stall_for: Duration::from_millis(args.stall_for_ms),
-        reset_every: every(args.reset_every_s),
-        seed: args.seed,
-        socket_buffer: None,
-    };
+    let faults = Faults::random(
+        link,
+        every(args.stall_every_s),
+        Duration::from_millis(args.stall_for_ms),
+        every(args.reset_every_s),
+        args.seed,
+    );
     let faults_text = format!(
         "{} ms ± {} ms each way; stalls of {} ms every {} s; resets every {} s (means per connection)",
         args.delay_ms, args.jitter_ms, args.stall_for_ms, args.stall_every_s, args.reset_every_s
@@ -224,25 +222,11 @@ async fn main() -> anyhow::Result<()> {
         Ok(())
     };
     take(&mut samples, true)?;
-    let t0 = Instant::now();
     let every = Duration::from_secs(args.sample_s);
     let deadline = Duration::from_secs(args.duration_s + 120);
-    let mut next = every;
-    let status = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Some(status) = bots.0.try_wait()? {
-            break Some(status);
-        }
-        if t0.elapsed() >= next {
-            take(&mut samples, true)?;
-            next += every;
-        }
-        if t0.elapsed() > deadline {
-            let _ = bots.0.kill();
-            let _ = bots.0.wait();
-            break None;
-        }
-    };
+    let status = bots
+        .watch(every, deadline, || take(&mut samples, true))
+        .await?;
     let bot_exit = status.map_or(
         "killed: still running 120 s after --duration-s".into(),
         |s| s.to_string(),

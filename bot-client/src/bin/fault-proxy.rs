@@ -57,15 +57,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let proxy = FaultProxy::start(
         args.upstream,
-        Faults {
-            up: link,
-            down: link,
-            stall_every: every(args.stall_every_s),
-            stall_for: Duration::from_millis(args.stall_for_ms),
-            reset_every: every(args.reset_every_s),
-            seed: args.seed,
-            socket_buffer: None,
-        },
+        Faults::random(
+            link,
+            every(args.stall_every_s),
+            Duration::from_millis(args.stall_for_ms),
+            every(args.reset_every_s),
+            args.seed,
+        ),
     )
     .await
     .context("starting the proxy")?;
