@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use server::control::config::SnapshotMode;
-use server::room::game;
+use server::engine::{self, Game};
+use server::games::arena::Arena;
 use server::room::replication::{Grid, Replicator};
 use shared::delta::{Diff, Frame, checksum, decode_payload, diff, encode_payload};
 use shared::map::{DEFAULT_ARENA_JSON, Map};
@@ -218,15 +219,18 @@ fn replicator(world: &mut bevy_ecs::world::World, map: &Map) -> Replicator {
 
 fn prepare(c: &mut Criterion) {
     let map = Arc::new(Map::from_json(DEFAULT_ARENA_JSON).unwrap());
-    let mut world = game::new_world(map.clone(), TICK_RATE, 1000, 7);
-    let mut schedule = game::new_schedule();
+    let mut settings = server::ServerConfig::default().validate().unwrap().room;
+    settings.tick_rate = TICK_RATE;
+    settings.drones = 1000;
+    let mut world = engine::new_world(&Arena, &settings, 7);
+    let mut schedule = engine::new_schedule(&Arena);
     for client in 1..=30 {
-        game::spawn_player(&mut world, client, format!("p{client}"));
+        Arena.spawn_player(&mut world, client, format!("p{client}"));
     }
     // Three ticks per snapshot (60 Hz ticks, 20 Hz snapshots), as a room runs them.
     let mut step = |world: &mut bevy_ecs::world::World| {
         for _ in 0..3 {
-            world.resource_mut::<game::SimClock>().tick += 1;
+            world.resource_mut::<engine::SimClock>().tick += 1;
             schedule.run(world);
             world.clear_trackers();
         }

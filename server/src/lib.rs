@@ -8,11 +8,15 @@
 //! - [`http`]: the rooms API and its guard.
 //! - [`control`]: configuration, the room registry, join and resume tokens.
 //! - [`room`]: a room: [`room::core`] (World, seats and replication without IO), driven
-//!   on its own thread by the room driver, with [`room::game`] (the ECS simulation),
-//!   [`room::replication`] (snapshot encoding) and [`room::stats`] (tick timing).
+//!   on its own thread by the room driver, with [`room::replication`] (snapshot
+//!   encoding) and [`room::stats`] (tick timing).
 //! - [`obs`]: counters and the Prometheus exposition.
+//! - [`engine`]: the game API ([`engine::Game`]) and what the engine gives every game;
+//!   [`games`]: the games (the arena).
 
 pub mod control;
+pub mod engine;
+pub mod games;
 pub mod http;
 pub mod obs;
 pub mod room;

@@ -26,14 +26,14 @@ use std::time::{Duration, Instant};
 use bevy_ecs::prelude::*;
 use bytes::Bytes;
 use governor::clock::FakeRelativeClock;
-use shared::protocol::{Input, PlayerName};
+use shared::protocol::PlayerName;
 use tracing::{info, warn};
 
-use super::game::{self, GameCounters, Player, SimClock};
 use super::replication::{ClientReplication, DeltaStats, Replicator};
 use super::stats::{RoomStats, TickTimer};
 use super::{JoinKind, Joined, RoomConfig, RoomError, RoomInput, Seats};
 use crate::control::config::SnapshotMode;
+use crate::engine::{self, Game, SimClock};
 
 /// What became of bytes handed to the sink of [`RoomCore::tick`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +120,8 @@ pub struct Footprint {
 
 /// A room without IO; see the module docs.
 pub struct RoomCore {
+    /// The game this room runs.
+    game: std::sync::Arc<dyn Game>,
     world: World,
     schedule: Schedule,
     replicator: Replicator,
@@ -149,7 +151,8 @@ impl std::fmt::Debug for RoomCore {
 impl RoomCore {
     pub fn new(config: Arc<RoomConfig>) -> RoomCore {
         let s = &config.settings;
-        let mut world = game::new_world(s.map.clone(), s.tick_rate, s.drones, config.seed);
+        let game = crate::games::default_game();
+        let mut world = engine::new_world(game.as_ref(), s, config.seed);
         let info = s.map.info();
         let replicator = Replicator::new(
             &mut world,
@@ -161,7 +164,8 @@ impl RoomCore {
         );
         RoomCore {
             world,
-            schedule: game::new_schedule(),
+            schedule: engine::new_schedule(game.as_ref()),
+            game,
             replicator,
             clients: Vec::new(),
             reservations: Vec::new(),
@@ -294,10 +298,8 @@ impl RoomCore {
                 client.heard = false;
                 client.last_seq = 0;
                 client.replication = ClientReplication::new(settings, &self.rate_clock);
-                if let Some(mut p) = self.world.get_mut::<Player>(client.entity) {
-                    p.input = Input::default();
-                    p.name = name.into_string();
-                }
+                self.game
+                    .rejoin(&mut self.world, client.entity, name.into_string());
                 info!(room = %self.config.id, client = client.id, player = %client.player, generation = client.generation, "player taken back");
                 Ok(Joined {
                     client_id: client.id,
@@ -310,7 +312,9 @@ impl RoomCore {
             None => {
                 self.next_client_id = self.next_client_id.wrapping_add(1);
                 let id = self.next_client_id;
-                let (entity, net_id) = game::spawn_player(&mut self.world, id, name.into_string());
+                let (entity, net_id) =
+                    self.game
+                        .spawn_player(&mut self.world, id, name.into_string());
                 self.clients.push(Client {
                     id,
                     player: player.clone(),
@@ -351,10 +355,7 @@ impl RoomCore {
             RoomInput::Input(input) if client.connected && input.seq > client.last_seq => {
                 client.last_seq = input.seq;
                 // The newest input of a tick wins; the systems read it at the next step.
-                // The input is not replicated: storing it is no change of the player.
-                if let Some(mut player) = self.world.get_mut::<Player>(client.entity) {
-                    player.bypass_change_detection().input = input;
-                }
+                self.game.input(&mut self.world, client.entity, Some(input));
                 InputOutcome::Applied
             }
             RoomInput::Input(_) => {
@@ -383,9 +384,7 @@ impl RoomCore {
         };
         client.connected = false;
         client.held_until = held_until;
-        if let Some(mut p) = self.world.get_mut::<Player>(client.entity) {
-            p.input = Input::default();
-        }
+        self.game.input(&mut self.world, client.entity, None);
         info!(room = %self.config.id, client = client.id, player = %client.player, "connection lost; player held for a resume");
     }
 
@@ -550,11 +549,11 @@ impl RoomCore {
 
     /// Ends a statistics window: the room's figures since the last call, and the game's
     /// counters.
-    pub fn finish_window(&mut self) -> (RoomStats, GameCounters) {
+    pub fn finish_window(&mut self) -> (RoomStats, Vec<(&'static str, u64)>) {
         self.timer.current.tick = self.current_tick();
         self.timer.current.clients = self.clients.iter().filter(|c| c.connected).count();
         let stats = self.timer.finish();
-        let counters = std::mem::take(&mut *self.world.resource_mut::<GameCounters>());
+        let counters = self.game.take_counters(&mut self.world);
         (stats, counters)
     }
 
@@ -610,7 +609,11 @@ impl RoomCore {
             .map(|c| c.replication.sizes())
             .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
         Footprint {
-            entities: self.world.query::<&game::NetId>().iter(&self.world).count(),
+            entities: self
+                .world
+                .query::<&engine::NetId>()
+                .iter(&self.world)
+                .count(),
             ecs_entities: self.world.entities().count_spawned() as usize,
             removal_messages,
             clients: self.clients.len(),

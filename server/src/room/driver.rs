@@ -379,8 +379,11 @@ impl Driver {
             staleness_ms_p99 = s.staleness_ms_p99,
             radius_m_mean = s.radius_m_mean(),
             budget_skipped = s.budget_skipped,
-            shots = counters.shots,
-            kills = counters.kills,
+            game = %counters
+                .iter()
+                .map(|(name, n)| format!("{name}={n}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             "tick summary"
         );
         self.stats.send_replace(s);

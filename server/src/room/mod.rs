@@ -4,8 +4,9 @@
 //!   inputs and replication, driven by calls that take time as data.
 //! - `driver`: the thread that owns a core, paces its ticks and wires it to sessions
 //!   over bounded channels, with metrics.
-//! - [`game`]: the arena's ECS simulation; [`replication`]: snapshot encoding, with
-//!   [`budget`] (per-client byte budgets); [`stats`]: tick timing and summaries.
+//! - [`replication`]: snapshot encoding, with [`budget`] (per-client byte budgets);
+//!   [`stats`]: tick timing and summaries. The game itself is a
+//!   [`crate::engine::Game`] (the arena: [`crate::games::arena`]).
 //!
 //! This module holds what the rest of the server sees of a room: [`RoomHandle`] (joins,
 //! reservations, seats, stats) and [`spawn`].
@@ -19,7 +20,6 @@
 pub mod budget;
 pub mod core;
 mod driver;
-pub mod game;
 #[cfg(test)]
 mod harness;
 pub mod replication;

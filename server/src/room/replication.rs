@@ -41,8 +41,11 @@ use shared::protocol::{
 use shared::quant::{pos_to_q, vel_to_q};
 
 use super::budget::{Budget, Change, Choice, select};
-use super::game::{Facing, Health, Motion, NetId, Player, Projectile, Trajectory};
+// Replication still knows the arena's components by name; a schema any game declares
+// replaces this (issue 10, item 1).
 use crate::control::config::SnapshotMode;
+use crate::engine::{NetId, SimClock};
+use crate::games::arena::{Facing, Health, Motion, Player, Projectile, Trajectory};
 
 type ReplicatedQuery = (
     Ref<'static, NetId>,
@@ -442,7 +445,7 @@ impl Replicator {
             SnapshotMode::Delta => {
                 self.positions.clear();
                 // Positions now, whatever the representation, for the area of interest.
-                let tick = world.resource::<super::game::SimClock>().tick;
+                let tick = world.resource::<SimClock>().tick;
                 self.positions.extend(
                     self.world
                         .iter()

@@ -11,9 +11,10 @@ use shared::quant::pos_to_q;
 use shared::rules::BUTTON_FIRE;
 
 use super::core::{Footprint, RoomCore};
-use super::game::{Player, SimClock};
 use super::harness::{Harness, anon, settings, token};
 use super::{JoinKind, RoomError, RoomInput, Seats};
+use crate::engine::SimClock;
+use crate::games::arena::Player;
 
 fn players(core: &mut RoomCore) -> usize {
     let world = core.world_mut();
@@ -333,7 +334,8 @@ fn a_stalled_reader_loses_snapshots_not_the_room() {
 
 /// Spawns `n` short-lived projectiles (one to four ticks), as a crowd firing would.
 fn spawn_projectiles(core: &mut RoomCore, n: u32) {
-    use super::game::{Facing, Motion, NetIds, Projectile, Trajectory};
+    use crate::engine::NetIds;
+    use crate::games::arena::{Facing, Motion, Projectile, Trajectory};
     let spawns = core.config().settings.map.spawns().to_vec();
     let world = core.world_mut();
     let tick = world.resource::<SimClock>().tick;

@@ -1,4 +1,5 @@
-//! The arena game as bevy_ecs components, resources and systems.
+//! The arena game, Tickwire's flagship, as a [`Game`]: bevy_ecs components, resources
+//! and systems.
 //!
 //! The simulation reads time only from [`SimClock`] (tick number and fixed `dt`) and
 //! randomness only from [`RoomRng`], so a room with a fixed seed replays identically.
@@ -29,9 +30,9 @@ use shared::rules::{
     RESPAWN_DELAY_S, seconds_to_ticks,
 };
 
-/// The network identity of a replicated entity: unique in its room, never reused.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NetId(pub u32);
+use crate::control::config::RoomSettings;
+use crate::engine::Game;
+pub use crate::engine::{NetId, NetIds, SimClock};
 
 /// Position and velocity in metres.
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
@@ -108,14 +109,6 @@ pub struct Projectile {
     pub expires_at: u32,
 }
 
-/// The simulation's only notion of time.
-#[derive(Resource, Debug, Clone, Copy)]
-pub struct SimClock {
-    pub tick: u32,
-    pub tick_rate: u16,
-    pub dt: f64,
-}
-
 /// Durations converted once to ticks for this room's tick rate.
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct TickRules {
@@ -144,19 +137,6 @@ pub struct ArenaMap(pub Arc<Map>);
 #[derive(Resource, Debug)]
 pub struct RoomRng(pub SmallRng);
 
-/// Hands out [`NetId`]s.
-#[derive(Resource, Debug, Default)]
-pub struct NetIds {
-    next: u32,
-}
-
-impl NetIds {
-    pub fn allocate(&mut self) -> NetId {
-        self.next = self.next.wrapping_add(1);
-        NetId(self.next)
-    }
-}
-
 /// How many drones the room keeps alive.
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct DronePopulation(pub u32);
@@ -169,39 +149,65 @@ pub struct GameCounters {
     pub kills: u64,
 }
 
-/// Builds a room's World with its resources and initial drones.
-pub fn new_world(map: Arc<Map>, tick_rate: u16, drones: u32, seed: u64) -> World {
-    let mut world = World::new();
-    world.insert_resource(SimClock {
-        tick: 0,
-        tick_rate,
-        dt: 1.0 / f64::from(tick_rate),
-    });
-    world.insert_resource(TickRules::new(tick_rate));
-    world.insert_resource(ArenaMap(map));
-    world.insert_resource(RoomRng(SmallRng::seed_from_u64(seed)));
-    world.insert_resource(NetIds::default());
-    world.insert_resource(DronePopulation(drones));
-    world.insert_resource(GameCounters::default());
-    world
-}
+/// The arena as the engine sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Arena;
 
-/// The per-tick systems in order. Player input has already been written into [`Player`].
-pub fn new_schedule() -> Schedule {
-    let mut schedule = Schedule::default();
-    schedule.add_systems(
-        (
-            move_players,
-            fire_weapons,
-            wander_drones,
-            move_projectiles,
-            resolve_hits,
-            respawn_players,
-            replenish_drones,
-        )
-            .chain(),
-    );
-    schedule
+impl Game for Arena {
+    fn name(&self) -> &'static str {
+        "arena"
+    }
+
+    fn setup(&self, world: &mut World, settings: &RoomSettings, seed: u64) {
+        world.insert_resource(TickRules::new(settings.tick_rate));
+        world.insert_resource(ArenaMap(settings.map.clone()));
+        world.insert_resource(RoomRng(SmallRng::seed_from_u64(seed)));
+        world.insert_resource(DronePopulation(settings.drones));
+        world.insert_resource(GameCounters::default());
+    }
+
+    /// The per-tick systems in order. Player input has already been written into
+    /// [`Player`].
+    fn systems(&self, schedule: &mut Schedule) {
+        schedule.add_systems(
+            (
+                move_players,
+                fire_weapons,
+                wander_drones,
+                move_projectiles,
+                resolve_hits,
+                respawn_players,
+                replenish_drones,
+            )
+                .chain(),
+        );
+    }
+
+    fn spawn_player(&self, world: &mut World, client_id: u32, name: String) -> (Entity, NetId) {
+        spawn_player(world, client_id, name)
+    }
+
+    fn rejoin(&self, world: &mut World, player: Entity, name: String) {
+        if let Some(mut p) = world.get_mut::<Player>(player) {
+            p.input = Input::default();
+            p.name = name;
+        }
+    }
+
+    fn input(&self, world: &mut World, player: Entity, input: Option<Input>) {
+        if let Some(mut p) = world.get_mut::<Player>(player) {
+            // The input is not replicated: storing it is no change of the player.
+            p.bypass_change_detection().input = input.unwrap_or_default();
+        }
+    }
+
+    fn take_counters(&self, world: &mut World) -> Vec<(&'static str, u64)> {
+        let c = world
+            .get_resource_mut::<GameCounters>()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        vec![("shots", c.shots), ("hits", c.hits), ("kills", c.kills)]
+    }
 }
 
 /// Picks a free random spot for a square of half-side `r`.
@@ -660,11 +666,13 @@ fn replenish_drones(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::map::DEFAULT_ARENA_JSON;
+    use crate::engine::{new_schedule, new_world};
 
     fn world(drones: u32) -> (World, Schedule) {
-        let map = Arc::new(Map::from_json(DEFAULT_ARENA_JSON).unwrap());
-        (new_world(map, 60, drones, 7), new_schedule())
+        let mut settings = crate::ServerConfig::default().validate().unwrap().room;
+        settings.tick_rate = 60;
+        settings.drones = drones;
+        (new_world(&Arena, &settings, 7), new_schedule(&Arena))
     }
 
     fn step(world: &mut World, schedule: &mut Schedule) {
