@@ -62,7 +62,6 @@ export async function fetchRooms(fetchFn = fetch) {
   }
 }
 
-/** The WebSocket URL of room `id` (null: the server's default room, plain `/ws`). */
 /**
  * Under the score (one point per player or drone destroyed, as the server counts them):
  * what the kill feed saw the own player destroy this session.
@@ -72,6 +71,7 @@ export function killsLine(kills) {
   return `${plural(kills.players, 'player', 'players')} · ${plural(kills.drones, 'drone', 'drones')}`;
 }
 
+/** The WebSocket URL of room `id` (null: the server's default room, plain `/ws`). */
 export function wsUrl(id) {
   const base = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
   return id ? `${base}?room=${encodeURIComponent(id)}` : base;

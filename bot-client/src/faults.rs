@@ -122,6 +122,8 @@ pub struct ProxyCounters {
 struct Conn {
     id: u64,
     reset: CancellationToken,
+    /// Cancelled once the connection is over, however it ended.
+    closed: CancellationToken,
     /// Per direction: forwarding resumes at this instant (stalled until then).
     stalled_until: [Mutex<Option<Instant>>; 2],
     /// Per direction: what arrives is dropped (half-open).
@@ -188,7 +190,7 @@ impl FaultProxy {
     pub fn connections(&self) -> Vec<u64> {
         lock(&self.shared.conns)
             .iter()
-            .filter(|c| !c.reset.is_cancelled())
+            .filter(|c| !c.reset.is_cancelled() && !c.closed.is_cancelled())
             .map(|c| c.id)
             .collect()
     }
@@ -269,13 +271,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let conn = Arc::new(Conn {
             id,
             reset: shared.stop.child_token(),
+            closed: CancellationToken::new(),
             stalled_until: [Mutex::new(None), Mutex::new(None)],
             silent: [AtomicBool::new(false), AtomicBool::new(false)],
             links: [Mutex::new(f.up), Mutex::new(f.down)],
         });
         {
             let mut conns = lock(&shared.conns);
-            conns.retain(|c| !c.reset.is_cancelled());
+            conns.retain(|c| !c.closed.is_cancelled());
             conns.push(conn.clone());
         }
         shared.counters.connections.fetch_add(1, Ordering::Relaxed);
@@ -285,6 +288,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 /// Carries one connection until either side closes or it is reset.
 async fn carry(client: TcpStream, conn: Arc<Conn>, shared: Arc<Shared>) {
+    carry_until_closed(client, &conn, shared).await;
+    conn.closed.cancel();
+}
+
+async fn carry_until_closed(client: TcpStream, conn: &Arc<Conn>, shared: Arc<Shared>) {
     let Ok(server) = connect(shared.upstream, shared.faults.socket_buffer).await else {
         conn.reset.cancel();
         return;
@@ -344,8 +352,13 @@ async fn pump(
     loop {
         let n = tokio::select! {
             r = from.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
                 Ok(n) => n,
+                // The peer reset its connection: so does the proxy, to the other side.
+                Err(_) => {
+                    conn.reset.cancel();
+                    break;
+                }
             },
             () = conn.reset.cancelled() => break,
         };
@@ -395,7 +408,7 @@ async fn write_side(
                 tokio::time::sleep_until(end).await;
             }
             if to.write_all(&chunk).await.is_err() {
-                return false;
+                return Ended::WriteFailed;
             }
             counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if let Some(rate) = conn.link(dir).bytes_per_sec.filter(|&r| r > 0) {
@@ -403,22 +416,33 @@ async fn write_side(
                 tokio::time::sleep(Duration::from_secs_f64(secs)).await;
             }
         }
-        true
+        Ended::Eof
     };
-    let finished = tokio::select! {
-        done = forward => done,
-        () = reset.cancelled() => false,
+    let ended = tokio::select! {
+        ended = forward => ended,
+        () = reset.cancelled() => Ended::Reset,
     };
-    if finished && !conn.reset.is_cancelled() {
+    match ended {
         // The source closed: pass the FIN on.
-        let _ = to.shutdown().await;
-    } else {
-        // A reset, or the other side failed: abort, so the peer sees an RST rather
-        // than an orderly close.
-        conn.reset.cancel();
-        let _ = to.as_ref().set_zero_linger();
-        to.forget();
+        Ended::Eof if !conn.reset.is_cancelled() => {
+            let _ = to.shutdown().await;
+        }
+        // The destination is gone: only this direction ends; what the other direction
+        // still has in flight (a close frame, say) is delivered as on a real link.
+        Ended::WriteFailed if !conn.reset.is_cancelled() => {}
+        // A reset: abort, so the peer sees an RST rather than an orderly close.
+        _ => {
+            let _ = to.as_ref().set_zero_linger();
+            to.forget();
+        }
     }
+}
+
+/// How one direction's writer ended.
+enum Ended {
+    Eof,
+    WriteFailed,
+    Reset,
 }
 
 /// The random stalls and resets of one connection, from its seed.
@@ -447,6 +471,7 @@ async fn random_faults(conn: Arc<Conn>, shared: Arc<Shared>, seed: u64) {
         tokio::select! {
             () = tokio::time::sleep_until(next) => {}
             () = conn.reset.cancelled() => return,
+            () = conn.closed.cancelled() => return,
         }
         let now = Instant::now();
         if next_reset.is_some_and(|r| r <= now) {

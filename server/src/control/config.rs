@@ -854,6 +854,7 @@ mod tests {
             json!({"tick_rate": "fast"}),
             json!({"tick_rate": 70_000}),
             json!({"packing": "zip"}),
+            json!({"bogus": null}),
         ] {
             assert!(
                 matches!(resolve(bad.clone()), Err(ConfigError::RoomSpec(_))),

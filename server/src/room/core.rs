@@ -85,9 +85,11 @@ struct Client {
     /// While held: the tick at which the player is removed.
     held_until: u32,
     generation: u64,
-    /// Whether the session of `generation` has sent anything: until it has, its client
-    /// may never have received the Welcome (and the resume token) of that generation.
-    heard: bool,
+    /// The newest generation whose session has sent anything (or was made by a join
+    /// token, which voids the older sessions on purpose). The sessions after it may have
+    /// been lost before their client received their Welcome (and resume token), so a
+    /// token of this generation or later still takes the player back.
+    heard_generation: u64,
     last_seq: u32,
     replication: ClientReplication,
 }
@@ -239,7 +241,8 @@ impl RoomCore {
     pub fn join(&mut self, kind: JoinKind, name: PlayerName) -> Result<Joined, RoomError> {
         let existing =
             |core: &RoomCore, player: &str| core.clients.iter().position(|c| c.player == player);
-        let (player, index) = match kind {
+        // `takeover`: a join token naming a player in the room, which voids older tokens.
+        let (player, index, takeover) = match kind {
             JoinKind::Resume {
                 player,
                 entity,
@@ -252,18 +255,16 @@ impl RoomCore {
                     .clients
                     .get(index)
                     .ok_or(RoomError::ResumeFailed("gone"))?;
-                // The newest generation's token, or the one before it while the newest
-                // session has not been heard from: a connection lost between the
-                // server's resume and the client's receipt of its Welcome leaves the
-                // client holding only the older token.
-                let newest = client.generation == generation;
-                let unanswered = !client.heard && client.generation == generation.wrapping_add(1);
-                if client.net_id != entity || !(newest || unanswered) {
+                // The newest generation's token, or an older one no session since has
+                // been heard from: a connection lost between the server's resume and the
+                // client's receipt of its Welcome leaves the client with the older token.
+                let current = (client.heard_generation..=client.generation).contains(&generation);
+                if client.net_id != entity || !current {
                     return Err(RoomError::ResumeFailed(
                         "stale resume token (a newer session took this player)",
                     ));
                 }
-                (player, Some(index))
+                (player, Some(index), false)
             }
             JoinKind::Token { player, nonce } => {
                 let reserved = self.reservations.iter().position(|r| r.nonce == nonce);
@@ -278,13 +279,13 @@ impl RoomCore {
                 }
                 // A reservation for the same player that is still waiting is now moot.
                 self.reservations.retain(|r| r.player != player);
-                (player, index)
+                (player, index, true)
             }
             JoinKind::Anonymous { player } => {
                 if !self.has_free_seat() {
                     return Err(RoomError::Full);
                 }
-                (player, None)
+                (player, None, false)
             }
         };
         let settings = self.config.settings.default_settings();
@@ -295,7 +296,10 @@ impl RoomCore {
                 };
                 client.connected = true;
                 client.generation += 1;
-                client.heard = false;
+                if takeover {
+                    // A join token takes the player over on purpose: older tokens go.
+                    client.heard_generation = client.generation;
+                }
                 client.last_seq = 0;
                 client.replication = ClientReplication::new(settings, &self.rate_clock);
                 self.game
@@ -323,7 +327,7 @@ impl RoomCore {
                     connected: true,
                     held_until: 0,
                     generation: 1,
-                    heard: false,
+                    heard_generation: 1,
                     last_seq: 0,
                     replication: ClientReplication::new(settings, &self.rate_clock),
                 });
@@ -350,7 +354,7 @@ impl RoomCore {
         let Some(client) = self.clients.get_mut(index) else {
             return InputOutcome::Unknown;
         };
-        client.heard = true;
+        client.heard_generation = client.generation;
         match input {
             RoomInput::Input(input) if client.connected && input.seq > client.last_seq => {
                 client.last_seq = input.seq;

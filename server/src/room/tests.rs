@@ -130,21 +130,31 @@ fn lost_players_are_held_then_resumed_or_removed() {
         !h.client(again).connected,
         "the unheard session was replaced"
     );
+    // ...as often as the Welcomes get lost.
+    let unheard = h.join(resume.clone()).unwrap();
+    assert_eq!(h.client(unheard).joined.generation, joined.generation + 3);
     // ...but once a session has spoken, the tokens before its own are void.
     h.send(unheard, walk(1, 0, 0, false));
     let older = JoinKind::Resume {
         player: "ada".into(),
         entity: joined.entity,
-        generation: joined.generation + 1,
+        generation: joined.generation + 2,
     };
     assert!(matches!(h.join(older), Err(RoomError::ResumeFailed(_))));
     assert!(matches!(h.join(resume), Err(RoomError::ResumeFailed(_))));
     let again = unheard;
 
-    // A join token naming the player takes it over: the old connection is replaced.
+    // A join token naming the player takes it over: the old connection is replaced,
+    // and its token is void at once (the takeover is on purpose).
     let over = h.join(token("ada", "n")).unwrap();
     assert_eq!(h.client(over).joined.entity, joined.entity);
     assert!(!h.client(again).connected);
+    let replaced = JoinKind::Resume {
+        player: "ada".into(),
+        entity: joined.entity,
+        generation: h.client(again).joined.generation,
+    };
+    assert!(matches!(h.join(replaced), Err(RoomError::ResumeFailed(_))));
     assert_eq!(players(&mut h.core), 1);
 
     // A player who leaves is removed at once; one who is lost, after the grace period

@@ -207,8 +207,9 @@ impl RoomSpec {
             _ => serde_json::Map::new(),
         };
         for (key, value) in &self.fields {
-            // A field set to null is the template's, as if absent.
-            if value.is_null() {
+            // A room field set to null is the template's, as if absent (an unknown key
+            // is inserted whatever its value, and refused below).
+            if value.is_null() && merged.contains_key(key) {
                 continue;
             }
             merged.insert(key.clone(), value.clone());
