@@ -227,7 +227,7 @@ impl ApiClient {
             .unwrap_or(if self.https { 443 } else { 80 });
         let tcp = TcpStream::connect((authority.host(), port))
             .await
-            .map_err(|e| ClientError::Unexpected(format!("connect to {authority}: {e}")))?;
+            .map_err(|e| ClientError::ApiUnreachable(format!("connect to {authority}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let mut request = Request::builder()
             .method(method)
@@ -269,7 +269,7 @@ async fn send<I>(io: I, request: Request<Full<Bytes>>) -> Result<Answer, ClientE
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let http = |e: hyper::Error| ClientError::Unexpected(format!("HTTP: {e}"));
+    let http = |e: hyper::Error| ClientError::ApiUnreachable(e.to_string());
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(http)?;

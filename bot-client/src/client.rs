@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use shared::codec::{self, CodecError, MAX_SERVER_MESSAGE_BYTES};
 use shared::map::MapError;
+use shared::protocol::close::After;
 use shared::protocol::{
     ClientMessage, Desync, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, SnapshotSettings,
     Welcome,
@@ -75,9 +76,35 @@ pub enum ClientError {
     /// The rooms API answered with an error status.
     #[error("HTTP {status}: {body}")]
     Http { status: u16, body: String },
+    /// The rooms API could not be reached, or its connection failed mid-request.
+    #[error("rooms API unreachable: {0}")]
+    ApiUnreachable(String),
 }
 
 impl ClientError {
+    /// Whether joining again after a backoff may succeed, as the web client decides: the
+    /// network failed, the server is busy or restarting, a token went stale; not when
+    /// this client, its name or its room was refused.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::WebSocket(tungstenite::Error::Http(response)) => {
+                matches!(response.status().as_u16(), 429 | 500..=599)
+            }
+            ClientError::WebSocket(_) | ClientError::Timeout | ClientError::ApiUnreachable(_) => {
+                true
+            }
+            ClientError::Closed { code: None, .. } => true,
+            ClientError::Closed {
+                code: Some(code), ..
+            } => matches!(
+                shared::protocol::close::after(*code),
+                After::Retry | After::Rejoin | After::RejoinNow | After::NewToken
+            ),
+            ClientError::Http { status, .. } => matches!(status, 429 | 500..=599),
+            _ => false,
+        }
+    }
+
     /// How long the server asked us to wait before trying again, when it refused for now
     /// (HTTP 429 or 503 with `Retry-After`, at the WebSocket upgrade).
     pub fn retry_after(&self) -> Option<Duration> {
@@ -679,5 +706,50 @@ fn message_name(msg: &ServerMessage) -> &'static str {
         ServerMessage::FullSnapshot(_) => "FullSnapshot",
         ServerMessage::SnapshotSettings(_) => "SnapshotSettings",
         ServerMessage::Pong(_) => "Pong",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(code: Option<u16>) -> ClientError {
+        ClientError::Closed {
+            code,
+            reason: String::new(),
+        }
+    }
+
+    /// What a bot retries when joining follows the close-code table, as the web client.
+    #[test]
+    fn retryable_errors_follow_the_close_table() {
+        use shared::protocol::close;
+        for code in [
+            close::ABNORMAL,
+            close::TOO_SLOW,
+            close::ROOM_FULL,
+            close::GOING_AWAY,
+        ] {
+            assert!(closed(Some(code)).is_retryable(), "{code}");
+        }
+        assert!(closed(Some(close::TOKEN_EXPIRED)).is_retryable());
+        for code in [
+            close::INVALID_NAME,
+            close::REPLACED,
+            close::UNKNOWN_ROOM,
+            close::BAD_MESSAGE,
+        ] {
+            assert!(!closed(Some(code)).is_retryable(), "{code}");
+        }
+        assert!(closed(None).is_retryable());
+        assert!(ClientError::Timeout.is_retryable());
+        assert!(ClientError::ApiUnreachable("reset".into()).is_retryable());
+        let http = |status| ClientError::Http {
+            status,
+            body: String::new(),
+        };
+        assert!(http(503).is_retryable() && http(429).is_retryable());
+        assert!(!http(409).is_retryable() && !http(404).is_retryable());
+        assert!(!ClientError::Unexpected("a text frame".into()).is_retryable());
     }
 }

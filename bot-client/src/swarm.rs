@@ -314,6 +314,9 @@ impl Lost {
 /// How long a bot keeps trying to get a lost session back before it fails.
 pub const MAX_RECOVERY: Duration = Duration::from_secs(60);
 
+/// Why [`Bot::recover`] stopped when the run ended first.
+const RUN_ENDED: &str = "the run ended while reconnecting";
+
 /// A resume whose keyframe is still to be checked.
 struct PendingResume {
     entity: u32,
@@ -335,13 +338,31 @@ impl Bot {
                 return BotOutcome::failed("not started: the run ended before its turn to connect".to_owned());
             }
         }
-        let (client, url) = tokio::select! {
-            result = self.connect() => match result {
-                Ok(connected) => connected,
+        // A first join that fails for a reason worth retrying (the network, a busy
+        // server) is tried again with backoff, as the web client does.
+        let first_try = Instant::now();
+        let mut backoff = Duration::from_millis(500);
+        let (client, url) = loop {
+            let result = tokio::select! {
+                result = self.connect() => result,
+                _ = self.stop.cancelled() => {
+                    return BotOutcome::failed("connect: the run ended during the handshake".to_owned());
+                }
+            };
+            match result {
+                Ok(connected) => break connected,
+                Err(e) if e.is_retryable() && first_try.elapsed() < MAX_RECOVERY => {
+                    tracing::debug!(bot = %self.name, "join failed, retrying: {e}");
+                    let pause = backoff.mul_f64(0.75 + rand::random::<f64>() * 0.5);
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        _ = self.stop.cancelled() => {
+                            return BotOutcome::failed(format!("connect: the run ended while retrying after: {e}"));
+                        }
+                    }
+                }
                 Err(e) => return BotOutcome::failed(format!("connect: {e}")),
-            },
-            _ = self.stop.cancelled() => {
-                return BotOutcome::failed("connect: the run ended during the handshake".to_owned());
             }
         };
         self.live.connected.fetch_add(1, Ordering::Relaxed);
@@ -410,7 +431,7 @@ impl Bot {
         let mut backoff = Duration::from_millis(500);
         loop {
             if self.stop.is_cancelled() {
-                return Err("the run ended while reconnecting".to_owned());
+                return Err(RUN_ENDED.to_owned());
             }
             if lost_at.elapsed() > MAX_RECOVERY {
                 return Err(format!("gave up reconnecting after {MAX_RECOVERY:?}"));
@@ -665,7 +686,11 @@ impl Bot {
                     outcome.bytes_out = past_out;
                     outcome.desyncs = past_desyncs;
                     outcome.keyframes = past_keyframes;
-                    outcome.error = Some(format!("reconnect: {e}"));
+                    // The run ending while the bot was still getting its session back is
+                    // no failure of the bot: its policy had not given up.
+                    if e != RUN_ENDED {
+                        outcome.error = Some(format!("reconnect: {e}"));
+                    }
                     return outcome;
                 }
             }
