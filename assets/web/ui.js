@@ -178,6 +178,7 @@ export class Ui {
       const info = el('span');
       info.append(el('span', 'room-name', room.name ?? room.id));
       const meta = [];
+      if (room.game) meta.push(room.game);
       if (room.map) meta.push(`map ${room.map}`);
       if (room.tick_rate) meta.push(`${room.tick_rate} Hz`);
       if (room.snapshot_rate) meta.push(`${room.snapshot_rate} snapshots/s`);

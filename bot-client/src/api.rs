@@ -29,6 +29,9 @@ pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 pub struct RoomListing {
     pub id: String,
     pub name: String,
+    /// The game the room runs (absent from servers before it was listed).
+    #[serde(default)]
+    pub game: String,
     pub map: String,
     pub players: u32,
     #[serde(default)]

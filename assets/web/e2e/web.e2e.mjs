@@ -167,7 +167,8 @@ test('web client: join, move, see bots, no console errors', { timeout: 120_000 }
   await page.goto(`${origin}/`);
   await until(() => page.evaluate(() => document.querySelectorAll('#room-list input[type=radio]').length > 0), 'the room list');
   // The list comes from GET /api/rooms (rates and seats shown), not the fallback room.
-  await until(() => page.evaluate(() => /Hz/.test(document.querySelector('#room-list .room-meta')?.textContent ?? '')), 'the room list from the API');
+  // The lobby shows each room's game, map and rates.
+  await until(() => page.evaluate(() => /^arena · map arena · \d+ Hz/.test(document.querySelector('#room-list .room-meta')?.textContent ?? '')), 'the room list from the API');
   const joins = [];
   page.on('request', (req) => {
     if (req.method() === 'POST' && /\/api\/rooms\/[^/]+\/join$/.test(req.url())) joins.push(req.url());

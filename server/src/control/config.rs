@@ -316,6 +316,8 @@ pub enum ConfigError {
     RoomId(String),
     #[error("room name: 1 to {MAX_ROOM_NAME_CHARS} characters without control characters expected")]
     RoomName,
+    #[error("unknown game {0:?} (known: {1})")]
+    UnknownGame(String, String),
     /// A room spec key that is no room setting, or a value of the wrong type.
     #[error("room spec: {0}")]
     RoomSpec(String),
@@ -855,6 +857,7 @@ mod tests {
             json!({"tick_rate": 70_000}),
             json!({"packing": "zip"}),
             json!({"bogus": null}),
+            json!({"game": 7}),
         ] {
             assert!(
                 matches!(resolve(bad.clone()), Err(ConfigError::RoomSpec(_))),
@@ -889,6 +892,11 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
+        assert!(matches!(
+            resolve(json!({"game": "chess"})),
+            Err(ConfigError::UnknownGame(..))
+        ));
+        assert_eq!(resolve(json!({"game": "arena"})).unwrap().game, "arena");
         // A NaN radius (TOML can write one) is out of range too.
         let mut nan = s.room.clone();
         nan.aoi_radius = f64::NAN;

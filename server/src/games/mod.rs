@@ -8,7 +8,17 @@ use std::sync::Arc;
 
 use crate::engine::Game;
 
-/// The game rooms run when they name none.
-pub fn default_game() -> Arc<dyn Game> {
-    Arc::new(arena::Arena)
+/// Every game this server knows, by name.
+fn all() -> [Arc<dyn Game>; 1] {
+    [Arc::new(arena::Arena)]
+}
+
+/// The game called `name` (a room's `game` setting).
+pub fn by_name(name: &str) -> Option<Arc<dyn Game>> {
+    all().into_iter().find(|g| g.name() == name)
+}
+
+/// The names of every game, for messages and listings.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|g| g.name()).collect()
 }

@@ -69,6 +69,8 @@ pub struct ApiState {
 pub struct RoomInfo {
     pub id: String,
     pub name: String,
+    /// The game the room runs.
+    pub game: String,
     pub map: String,
     /// Players with a connected session.
     pub players: u32,
@@ -341,6 +343,7 @@ impl ApiState {
         RoomInfo {
             id: room.id().to_owned(),
             name: s.name.clone(),
+            game: s.game.clone(),
             map: s.map.name().to_owned(),
             players,
             held,

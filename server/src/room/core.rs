@@ -153,7 +153,10 @@ impl std::fmt::Debug for RoomCore {
 impl RoomCore {
     pub fn new(config: Arc<RoomConfig>) -> RoomCore {
         let s = &config.settings;
-        let game = crate::games::default_game();
+        // Settings are validated before a room is made, the game name included; the
+        // arena stands in should one slip through.
+        let game = crate::games::by_name(&s.game)
+            .unwrap_or_else(|| std::sync::Arc::new(crate::games::arena::Arena));
         let mut world = engine::new_world(game.as_ref(), s, config.seed);
         let info = s.map.info();
         let replicator = Replicator::new(

@@ -114,6 +114,7 @@ async fn the_api_lists_creates_gets_and_deletes_rooms() {
         )
     );
     assert_eq!(duel["players"], 0);
+    assert_eq!(duel["game"], "arena", "the room's game is listed");
     assert!(server.server().registry().get("duel").is_some());
 
     // Refusals: the id is taken, rates that cannot run, bad JSON, unknown fields, maps

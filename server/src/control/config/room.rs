@@ -19,6 +19,10 @@ use super::{
 #[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomFields {
+    /// The game the room runs (see `server/src/games/`): `arena`, the only one so far.
+    #[arg(long, env = "TICKWIRE_GAME", default_value = "arena")]
+    pub game: String,
+
     /// Players admitted to the room; further joins are closed with code 4004 (and join
     /// reservations answered 409).
     #[arg(long, env = "TICKWIRE_MAX_PLAYERS", default_value_t = 512)]
@@ -113,7 +117,8 @@ impl DerefMut for RoomSettings {
 }
 
 impl RoomSettings {
-    /// Checks the name and every range a room depends on, against the operator's limits.
+    /// Checks the name, the game and every range a room depends on, against the
+    /// operator's limits.
     pub fn validate(&self, limits: &RoomLimits) -> Result<(), ConfigError> {
         let name = self.name.trim();
         if name.is_empty()
@@ -121,6 +126,12 @@ impl RoomSettings {
             || name.chars().any(char::is_control)
         {
             return Err(ConfigError::RoomName);
+        }
+        if crate::games::by_name(&self.game).is_none() {
+            return Err(ConfigError::UnknownGame(
+                self.game.clone(),
+                crate::games::names().join(", "),
+            ));
         }
         limits.check(self)
     }
