@@ -75,6 +75,9 @@ pub async fn measure(cfg: &IdleConfig) -> anyhow::Result<IdleReport> {
             "0",
             "--max-players",
             &n,
+            // One room holds every idle client: lift the per-room seat ceiling to match.
+            "--limit-players",
+            &n,
             "--max-connections",
             &cap,
             "--aoi-radius",
