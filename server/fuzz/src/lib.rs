@@ -34,7 +34,8 @@ pub fn fuzz_session_frames(data: &[u8]) {
         flood_window: Duration::from_secs(2),
     };
     let clock = FakeRelativeClock::default();
-    let mut inbound = Inbound::with_clock(&limits, &clock);
+    // The arena's buttons (bit 0), as the target was first fuzzed with.
+    let mut inbound = Inbound::with_clock(&limits, &clock).with_buttons(1);
     let mut hellos = 0;
     let mut last_seq = 0;
     while let Some((&header, tail)) = rest.split_first() {

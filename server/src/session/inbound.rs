@@ -10,7 +10,7 @@ use shared::protocol::{
     ClientMessage, Hello, PROTOCOL_VERSION, PlayerName, ProtocolError, SnapshotSettings,
 };
 
-use super::{KNOWN_BUTTONS, SessionError};
+use super::SessionError;
 use crate::room::RoomInput;
 use crate::transport::limits::{Admission, MessageLimiter, MessageLimits};
 
@@ -52,6 +52,8 @@ pub struct Inbound<C: Clock = DefaultClock> {
     last_seq: u32,
     limits: MessageLimits,
     limiter: MessageLimiter<C>,
+    /// The `Input.buttons` bits the room's game defines; none until told.
+    buttons: u8,
 }
 
 impl Inbound {
@@ -67,7 +69,14 @@ impl<C: Clock + Clone> Inbound<C> {
             last_seq: 0,
             limits: *limits,
             limiter: MessageLimiter::with_clock(limits, clock),
+            buttons: 0,
         }
+    }
+
+    /// Accepts inputs whose buttons are among `mask` (the room's game's buttons).
+    pub fn with_buttons(mut self, mask: u8) -> Inbound<C> {
+        self.buttons = mask;
+        self
     }
 
     /// Whether the handshake is done (a valid `Hello` was read).
@@ -142,7 +151,7 @@ impl<C: Clock + Clone> Inbound<C> {
     fn check(&mut self, message: &ClientMessage, current_tick: u32) -> Result<(), SessionError> {
         match message {
             ClientMessage::Input(input) => {
-                let unknown = input.buttons & !KNOWN_BUTTONS;
+                let unknown = input.buttons & !self.buttons;
                 if unknown != 0 {
                     return Err(SessionError::UnknownButtons(unknown));
                 }
@@ -210,7 +219,7 @@ mod tests {
             flood_factor: 10,
             flood_window: Duration::from_secs(2),
         };
-        Inbound::with_clock(&limits, &FakeRelativeClock::default())
+        Inbound::with_clock(&limits, &FakeRelativeClock::default()).with_buttons(BUTTON_FIRE)
     }
 
     fn hello() -> Vec<u8> {
@@ -243,6 +252,24 @@ mod tests {
             Ok(Step::Hello(..))
         ));
         i
+    }
+
+    /// The buttons a session accepts are the room's game's, and none until it is told.
+    #[test]
+    fn the_buttons_accepted_are_the_games() {
+        let limits = MessageLimits {
+            per_second: NonZeroU32::new(1000).unwrap(),
+            burst: NonZeroU32::new(1000).unwrap(),
+            flood_factor: 10,
+            flood_window: Duration::from_secs(2),
+        };
+        for (mask, buttons, ok) in [(0, 1, false), (0b11, 0b10, true), (0b11, 0b100, false)] {
+            let mut i =
+                Inbound::with_clock(&limits, &FakeRelativeClock::default()).with_buttons(mask);
+            assert!(i.on_frame(Frame::Binary(&hello()), 0).is_ok());
+            let got = i.on_frame(Frame::Binary(&input(1, 0, buttons)), 0);
+            assert_eq!(got.is_ok(), ok, "mask {mask:#b}, buttons {buttons:#b}");
+        }
     }
 
     #[test]

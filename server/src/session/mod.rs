@@ -23,7 +23,6 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use shared::codec::encode;
 use shared::protocol::{Hello, PlayerName, Pong, ProtocolError, ServerMessage, close};
-use shared::rules::BUTTON_FIRE;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -45,9 +44,6 @@ use crate::room::{JoinKind, Kick, OutboundReceiver, RoomError, RoomHandle, RoomI
 use crate::transport::limits::MessageLimits;
 pub use inbound::{Frame, Inbound, Step};
 
-/// Button bits the protocol defines; any other bit set is invalid input.
-pub const KNOWN_BUTTONS: u8 = BUTTON_FIRE;
-
 /// How long closing may take: sending the close frame, then waiting for the peer's.
 /// Bounded because the peer that is being closed may be the one that stopped reading.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -68,6 +64,8 @@ pub struct SessionContext {
     pub idle_timeout: Duration,
     /// The message quota: from the room's tick rate, resolved at the upgrade.
     pub limits: MessageLimits,
+    /// The `Input.buttons` bits the room's game defines (`crate::engine::Game::buttons`).
+    pub buttons: u8,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
 }
@@ -285,7 +283,7 @@ async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut inbound = Inbound::new(&ctx.limits);
+    let mut inbound = Inbound::new(&ctx.limits).with_buttons(ctx.buttons);
     let (hello, name) = tokio::select! {
         biased;
         _ = ctx.shutdown.cancelled() => return Err(SessionError::Shutdown),

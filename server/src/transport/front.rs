@@ -790,6 +790,7 @@ async fn game_upgrade(
         keys: state.keys.clone(),
         guard: state.guard.clone(),
         limits: state.settings.message_limits(room_settings.tick_rate),
+        buttons: crate::games::by_name(&room_settings.game).map_or(0, |g| g.buttons()),
         room_id: room_id.clone(),
         handshake_timeout: state.settings.handshake_timeout,
         stall_timeout: state.settings.stall_timeout,

@@ -201,6 +201,11 @@ impl Game for Arena {
         }
     }
 
+    /// Bit 0 fires.
+    fn buttons(&self) -> u8 {
+        BUTTON_FIRE
+    }
+
     fn take_counters(&self, world: &mut World) -> Vec<(&'static str, u64)> {
         let c = world
             .get_resource_mut::<GameCounters>()
