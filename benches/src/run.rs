@@ -2,6 +2,7 @@
 //! us, pinning a process to CPUs, sampling a process's RSS and CPU, and the slopes that
 //! tell a leak from noise.
 
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,38 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use crate::child::{clock_ticks_per_sec, cpu_ticks, rss_kib};
+
+/// The flags the long runs share: the swarm, the sampling, the binaries.
+#[derive(Debug, clap::Args)]
+pub struct LongRunArgs {
+    /// Bots in the swarm.
+    #[arg(long, default_value_t = 200)]
+    pub bots: u32,
+    /// Rooms the bots are spread over (`bots-1` … `bots-N`, created through the API).
+    #[arg(long, default_value_t = 2)]
+    pub rooms: u32,
+    /// Seconds between samples of the server.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sample_s: u64,
+    /// Samples taken before this many seconds are left out of the post-warm-up slope.
+    #[arg(long, default_value_t = 60)]
+    pub warmup_s: u64,
+    /// The server binary (build it with `cargo build --release -p server`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/server"))]
+    pub server_bin: PathBuf,
+    /// The bot-client binary (build it with `cargo build --release -p bot-client`).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/bot-client"))]
+    pub bot_bin: PathBuf,
+    /// One more argument to the server (repeatable): `--server-arg=--drones --server-arg=0`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub server_arg: Vec<String>,
+    /// Pin the server (all its threads) to these CPUs (`taskset -c` list, e.g. `0`).
+    #[arg(long)]
+    pub server_cpus: Option<String>,
+    /// Where to write the summary and the samples as JSON.
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+}
 
 /// One sample of a process.
 #[derive(Debug, Clone, Serialize)]

@@ -24,58 +24,34 @@
 //! `--server-arg` or the server's `TICKWIRE_*` environment variables can lift.
 
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use benches::child::ServerChild;
-use benches::run::{Bots, Sample, Sampler, pin_all_threads, robust_slope_per_min, slope_per_min};
+use benches::run::{
+    Bots, LongRunArgs, Sample, Sampler, pin_all_threads, robust_slope_per_min, slope_per_min,
+};
 use clap::Parser;
 use serde::Serialize;
 
 #[derive(Debug, Parser)]
 #[command(about = "Server RSS over a long bot-swarm run, and its growth per minute")]
 struct Args {
-    /// Bots in the swarm.
-    #[arg(long, default_value_t = 200)]
-    bots: u32,
-    /// Rooms the bots are spread over (`bots-1` … `bots-N`, created through the API).
-    #[arg(long, default_value_t = 2)]
-    rooms: u32,
+    #[command(flatten)]
+    run: LongRunArgs,
     /// Seconds the bots play (`bot-client --duration`).
     #[arg(long, default_value_t = 1800)]
     duration_s: u64,
-    /// Seconds between samples.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    sample_s: u64,
-    /// Samples taken before this many seconds are left out of the post-warm-up slope.
-    #[arg(long, default_value_t = 60)]
-    warmup_s: u64,
     /// Passed to bot-client: every bot drops its connection and resumes this often (s).
     #[arg(long)]
     churn: Option<f64>,
-    /// The server binary (build it with `cargo build --release -p server`).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/server"))]
-    server_bin: PathBuf,
-    /// The bot-client binary (build it with `cargo build --release -p bot-client`).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/bot-client"))]
-    bot_bin: PathBuf,
-    /// One more argument to the server (repeatable): `--server-arg=--drones --server-arg=0`.
-    #[arg(long, allow_hyphen_values = true)]
-    server_arg: Vec<String>,
     /// The server's log filter (`RUST_LOG`); `info` is what the server uses by default.
     #[arg(long, default_value = "info")]
     server_log: String,
-    /// Pin the server (all its threads) to these CPUs (`taskset -c` list, e.g. `0`).
-    #[arg(long)]
-    server_cpus: Option<String>,
     /// Run the bot-client under `taskset -c LIST`.
     #[arg(long)]
     bot_cpus: Option<String>,
-    /// Where to write the summary, the samples and the bot-client's report as JSON.
-    #[arg(long)]
-    report_json: Option<PathBuf>,
 }
 
 /// What is printed at the end (and written with the samples to `--report-json`).
@@ -112,9 +88,10 @@ struct Report<'a> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let server = ServerChild::start(&args.server_bin, &args.server_arg, &args.server_log).await?;
+    let server =
+        ServerChild::start(&args.run.server_bin, &args.run.server_arg, &args.server_log).await?;
     let spid = server.pid().to_string();
-    if let Some(cpus) = &args.server_cpus {
+    if let Some(cpus) = &args.run.server_cpus {
         pin_all_threads(&spid, cpus)?;
     }
     eprintln!("server pid {spid} at {}", server.http_base);
@@ -124,16 +101,16 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&bot_report_path);
     let mut cmd = Command::new(match &args.bot_cpus {
         Some(_) => "taskset".as_ref(),
-        None => args.bot_bin.as_os_str(),
+        None => args.run.bot_bin.as_os_str(),
     });
     if let Some(cpus) = &args.bot_cpus {
-        cmd.args(["-c", cpus]).arg(&args.bot_bin);
+        cmd.args(["-c", cpus]).arg(&args.run.bot_bin);
     }
     cmd.arg("--api").arg(&server.http_base);
-    cmd.args(["--rooms", &args.rooms.to_string(), "--create"]);
+    cmd.args(["--rooms", &args.run.rooms.to_string(), "--create"]);
     cmd.args([
         "--bots",
-        &args.bots.to_string(),
+        &args.run.bots.to_string(),
         "--duration",
         &args.duration_s.to_string(),
     ]);
@@ -158,12 +135,12 @@ async fn main() -> anyhow::Result<()> {
         Ok(s)
     };
     let mut bots = Bots(cmd.spawn().with_context(|| {
-        let bin = args.bot_bin.display();
+        let bin = args.run.bot_bin.display();
         format!("cannot start {bin}: build it with `cargo build --release -p bot-client`")
     })?);
     println!("    elapsed  server RSS  server CPU");
     let mut samples = vec![sample(true)?];
-    let every = Duration::from_secs(args.sample_s);
+    let every = Duration::from_secs(args.run.sample_s);
     let deadline = Duration::from_secs(args.duration_s + 120);
     let status = bots
         .watch(every, deadline, || {
@@ -197,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
     let warm: Vec<(f64, f64)> = run
         .iter()
         .copied()
-        .filter(|p| p.0 >= args.warmup_s as f64)
+        .filter(|p| p.0 >= args.run.warmup_s as f64)
         .collect();
     let wanted = [
         "bots_connected",
@@ -223,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
             .collect(),
     };
     println!("{}", serde_json::to_string_pretty(&summary)?);
-    if let Some(path) = &args.report_json {
+    if let Some(path) = &args.run.report_json {
         let report = Report {
             summary: &summary,
             samples: &samples,

@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use benches::child::{LOAD_GENERATOR_ARGS, ServerChild};
-use benches::run::{Bots, Sample, Sampler, pin_all_threads, robust_slope_per_min, slope_per_min};
+use benches::run::{
+    Bots, LongRunArgs, Sample, Sampler, pin_all_threads, robust_slope_per_min, slope_per_min,
+};
 use bot_client::faults::{FaultProxy, Faults, Link};
 use clap::Parser;
 use plotters::prelude::*;
@@ -33,19 +35,11 @@ use serde::Serialize;
 #[derive(Debug, Parser)]
 #[command(about = "A bot swarm through a faulty network for minutes: views, resumes, server RSS")]
 struct Args {
-    #[arg(long, default_value_t = 200)]
-    bots: u32,
-    /// Rooms the bots are spread over (created through the API).
-    #[arg(long, default_value_t = 2)]
-    rooms: u32,
+    #[command(flatten)]
+    run: LongRunArgs,
+    /// Seconds the bots play.
     #[arg(long, default_value_t = 600)]
     duration_s: u64,
-    /// Seconds between samples of the server.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    sample_s: u64,
-    /// Samples before this are left out of the post-warm-up slope.
-    #[arg(long, default_value_t = 60)]
-    warmup_s: u64,
     /// Latency each way, ms.
     #[arg(long, default_value_t = 40)]
     delay_ms: u64,
@@ -55,25 +49,15 @@ struct Args {
     /// Mean seconds between stalls of each connection (both ways); 0: none.
     #[arg(long, default_value_t = 60.0)]
     stall_every_s: f64,
+    /// How long each stall lasts, ms.
     #[arg(long, default_value_t = 2000)]
     stall_for_ms: u64,
     /// Mean seconds between resets (RST) of each connection; 0: none.
     #[arg(long, default_value_t = 120.0)]
     reset_every_s: f64,
+    /// Seed of the proxy's random delays and faults, and of the bots.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/server"))]
-    server_bin: PathBuf,
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/bot-client"))]
-    bot_bin: PathBuf,
-    /// One more argument to the server (repeatable).
-    #[arg(long, allow_hyphen_values = true)]
-    server_arg: Vec<String>,
-    /// Pin the server (all its threads) to these CPUs (`taskset -c` list).
-    #[arg(long)]
-    server_cpus: Option<String>,
-    #[arg(long)]
-    report_json: Option<PathBuf>,
     /// Where to draw RSS and CPU over time (SVG).
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -151,10 +135,10 @@ fn chart(path: &PathBuf, samples: &[Sample], title: &str) -> anyhow::Result<()> 
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut server_args: Vec<String> = LOAD_GENERATOR_ARGS.map(str::to_owned).to_vec();
-    server_args.extend(args.server_arg.iter().cloned());
-    let server = ServerChild::start(&args.server_bin, &server_args, "info").await?;
+    server_args.extend(args.run.server_arg.iter().cloned());
+    let server = ServerChild::start(&args.run.server_bin, &server_args, "info").await?;
     let spid = server.pid().to_string();
-    if let Some(cpus) = &args.server_cpus {
+    if let Some(cpus) = &args.run.server_cpus {
         pin_all_threads(&spid, cpus)?;
     }
     let upstream = server
@@ -188,10 +172,10 @@ async fn main() -> anyhow::Result<()> {
     let bot_report_path =
         std::env::temp_dir().join(format!("tickwire-soak-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&bot_report_path);
-    let mut cmd = Command::new(&args.bot_bin);
+    let mut cmd = Command::new(&args.run.bot_bin);
     cmd.arg("--api").arg(format!("http://{}", proxy.addr()));
-    cmd.args(["--rooms", &args.rooms.to_string(), "--create"]);
-    cmd.args(["--bots", &args.bots.to_string()]);
+    cmd.args(["--rooms", &args.run.rooms.to_string(), "--create"]);
+    cmd.args(["--bots", &args.run.bots.to_string()]);
     cmd.args(["--duration", &args.duration_s.to_string()]);
     cmd.args(["--seed", &args.seed.to_string()]);
     cmd.arg("--report-json").arg(&bot_report_path);
@@ -202,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
     let mut bots = Bots(cmd.spawn().with_context(|| {
         format!(
             "cannot start {}: build it with `cargo build --release -p bot-client`",
-            args.bot_bin.display()
+            args.run.bot_bin.display()
         )
     })?);
     println!("    elapsed  server RSS  server CPU  proxy resets  stalls");
@@ -222,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
         Ok(())
     };
     take(&mut samples, true)?;
-    let every = Duration::from_secs(args.sample_s);
+    let every = Duration::from_secs(args.run.sample_s);
     let deadline = Duration::from_secs(args.duration_s + 120);
     let status = bots
         .watch(every, deadline, || take(&mut samples, true))
@@ -275,7 +259,7 @@ async fn main() -> anyhow::Result<()> {
     let warm: Vec<(f64, f64)> = run
         .iter()
         .copied()
-        .filter(|p| p.0 >= args.warmup_s as f64)
+        .filter(|p| p.0 >= args.run.warmup_s as f64)
         .collect();
     let c = proxy.counters();
     let summary = Summary {
@@ -300,7 +284,7 @@ async fn main() -> anyhow::Result<()> {
             / samples.len().saturating_sub(1).max(1) as f64,
     };
     println!("{}", serde_json::to_string_pretty(&summary)?);
-    if let Some(path) = &args.report_json {
+    if let Some(path) = &args.run.report_json {
         let json = serde_json::to_string_pretty(&serde_json::json!({
             "summary": summary,
             "samples": samples,
@@ -309,7 +293,10 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("report written to {}", path.display());
     }
     if let Some(path) = &args.chart {
-        let title = format!("{} bots, {} s: {faults_text}", args.bots, args.duration_s);
+        let title = format!(
+            "{} bots, {} s: {faults_text}",
+            args.run.bots, args.duration_s
+        );
         chart(path, &samples, &title)?;
         eprintln!("chart written to {}", path.display());
     }
