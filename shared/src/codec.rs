@@ -129,19 +129,10 @@ mod tests {
     use crate::protocol::*;
     use proptest::prelude::*;
 
-    fn entity_kind() -> impl Strategy<Value = EntityKind> {
-        prop_oneof![
-            Just(EntityKind::Player),
-            Just(EntityKind::Drone),
-            Just(EntityKind::Projectile)
-        ]
-    }
-
     prop_compose! {
-        fn entity()(id: u32, kind in entity_kind(), x: i32, y: i32, vx: i32, vy: i32,
-                    angle: u16, health: u8, flags: u8, score: u32, owner: u32,
-                    name in "\\PC{0,16}") -> EntityState {
-            EntityState { id, kind, x, y, vx, vy, anchor: 0, angle, health, flags, score, owner, name }
+        fn entity()(id: u32, present: u32, ints in prop::collection::vec(any::<i32>(), 0..12),
+                    texts in prop::collection::vec("\\PC{0,16}", 0..3)) -> EntityState {
+            EntityState { id, present, values: std::sync::Arc::new(crate::schema::Values { ints, texts }) }
         }
     }
 
@@ -191,6 +182,7 @@ mod tests {
         prop_oneof![
             (
                 any::<(u32, u32, u16, u16)>(),
+                crate::delta::tests::schema(),
                 "\\PC{0,12}",
                 any::<(i32, i32)>(),
                 prop::collection::vec(wall, 0..8)
@@ -198,6 +190,7 @@ mod tests {
                 .prop_map(
                     |(
                         (client_id, entity, tick_rate, snapshot_rate),
+                        schema,
                         name,
                         (width, height),
                         walls,
@@ -223,6 +216,7 @@ mod tests {
                             player: format!("p{client_id}"),
                             resume_token: "r.token".into(),
                             resume_grace_s: tick_rate,
+                            schema,
                             resumed: entity % 2 == 0,
                         })
                     }

@@ -1,17 +1,20 @@
 //! Delta snapshots: what changed between a view a client holds and the view it should
-//! hold now, packed field by field, and the checksum that proves both sides agree.
+//! hold now, packed field by field as the game's [`Layout`] says, and the checksum that
+//! proves both sides agree.
 //!
 //! A view is a list of [`EntityState`]s sorted by id. The server diffs a client's
 //! baseline against its new view ([`diff`]), may send only part of the changes (a byte
 //! budget), and keeps as the next baseline exactly what the client will rebuild
 //! ([`merge`]). The client rebuilds it with [`decode_payload`] through [`ClientView`].
 //!
-//! Payload layout (PROTOCOL.md has it bit by bit): removed ids, created entities in full,
-//! changed entities as a field mask plus only the fields that changed, each coded
-//! against a reference both sides compute: players' positions against where their
-//! velocity would have taken them, trajectories against the old trajectory at the new
-//! anchor tick, everything else against its previous value. Ids are gaps between
-//! ascending ids. An unchanged entity costs nothing.
+//! Payload layout (PROTOCOL.md has it bit by bit): removed ids; created entities (their
+//! presence mask, then every field of every present component); changed entities (a bit
+//! for a new presence mask, then per component kept a changed bit, a field mask and only
+//! the fields that changed, then the added components whole). Each changed field is coded
+//! against a reference both sides compute: a predicted motion's position against where
+//! its velocity would have taken it, a trajectory against the old trajectory at the new
+//! anchor tick, numbers against their previous value. Ids are gaps between ascending
+//! ids. An unchanged entity, or component, costs nothing.
 
 // Peer-controlled bytes flow through this module: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -19,42 +22,38 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-use crate::pack::{BitReader, BitWriter, ByteReader, ByteWriter, PackError, Packer, Unpacker};
-use crate::protocol::{EntityKind, EntityState, FullSnapshot, Packing, Snapshot};
-use crate::quant::advance;
+use std::sync::Arc;
 
-/// Field mask bits of a changed entity, in the order their values follow the mask.
-pub mod field {
-    /// `anchor` (trajectories only), written first because `x`/`y` refer to it.
-    pub const ANCHOR: u8 = 1;
-    /// `x` and `y`.
-    pub const POS: u8 = 2;
+use crate::pack::{BitReader, BitWriter, ByteReader, ByteWriter, PackError, Packer, Unpacker};
+use crate::protocol::{FullSnapshot, Packing, Snapshot};
+use crate::quant::advance;
+use crate::schema::{
+    EntityState, FieldKind, Layout, MOTION_SLOTS, MotionModel, MotionValue, Slot, Values,
+};
+
+/// Sub-mask bits of a changed motion, in the order their values follow.
+pub mod motion {
+    /// The anchor tick (trajectories only), first because the position refers to it.
+    pub const ANCHOR: u32 = 1;
+    /// `x` and `y` (bit 0 for a predicted motion, which has no anchor bit).
+    pub const POS: u32 = 2;
     /// `vx` and `vy`.
-    pub const VEL: u8 = 4;
-    pub const ANGLE: u8 = 8;
-    pub const HEALTH: u8 = 16;
-    pub const FLAGS: u8 = 32;
-    pub const SCORE: u8 = 64;
-    pub const NAME: u8 = 128;
+    pub const VEL: u32 = 4;
 }
 
-/// Longest name accepted in a payload, in bytes (16 characters of up to 4 bytes).
-pub const MAX_NAME_BYTES: u32 = 64;
-
-/// Exp-Golomb orders per value, tuned on the arena-64 scenario (see BENCHMARKS.md).
+/// Exp-Golomb orders of the engine's own values, tuned on the arena-64 scenario (see
+/// BENCHMARKS.md). A field's own order comes from its kind.
 mod k {
     pub const COUNT: u32 = 3;
     pub const ID_GAP: u32 = 1;
     pub const ABS_POS: u32 = 12;
     pub const ABS_VEL: u32 = 6;
     pub const AGE: u32 = 2;
-    pub const SCORE: u32 = 1;
-    pub const NAME_LEN: u32 = 3;
-    pub const OWNER: u32 = 8;
+    pub const TEXT_LEN: u32 = 3;
+    pub const ENTITY: u32 = 8;
     pub const POS_RESIDUAL: u32 = 2;
     pub const VEL_DELTA: u32 = 4;
     pub const ANGLE_DELTA: u32 = 6;
-    pub const SCORE_DELTA: u32 = 0;
 }
 
 /// Why a snapshot could not be applied.
@@ -70,10 +69,10 @@ pub enum DeltaError {
     Duplicate(u32),
     #[error("ids are not ascending")]
     Order,
-    #[error("unknown entity kind {0}")]
-    Kind(u32),
-    #[error("invalid name")]
-    Name,
+    #[error("presence mask {0:#x} names components the schema lacks")]
+    Presence(u32),
+    #[error("invalid text")]
+    Text,
     #[error("checksum mismatch: view hashes to {got:#010x}, snapshot says {expected:#010x}")]
     Checksum { expected: u32, got: u32 },
 }
@@ -101,8 +100,8 @@ pub struct Diff {
     pub removed: Vec<u32>,
     /// Target indices of entities the baseline lacks (ascending).
     pub created: Vec<usize>,
-    /// (baseline index, target index, field mask) of entities that changed (ascending).
-    pub changed: Vec<(usize, usize, u8)>,
+    /// (baseline index, target index) of entities that changed (ascending).
+    pub changed: Vec<(usize, usize)>,
 }
 
 impl Diff {
@@ -113,45 +112,8 @@ impl Diff {
     }
 }
 
-/// Which fields of `b` differ in `t` (same id, kind and owner).
-pub fn changed_fields(b: &EntityState, t: &EntityState) -> u8 {
-    let mut mask = 0;
-    if b.anchor != t.anchor {
-        mask |= field::ANCHOR;
-    }
-    if (b.x, b.y) != (t.x, t.y) {
-        mask |= field::POS;
-    }
-    if (b.vx, b.vy) != (t.vx, t.vy) {
-        mask |= field::VEL;
-    }
-    if b.angle != t.angle {
-        mask |= field::ANGLE;
-    }
-    if b.health != t.health {
-        mask |= field::HEALTH;
-    }
-    if b.flags != t.flags {
-        mask |= field::FLAGS;
-    }
-    if b.score != t.score {
-        mask |= field::SCORE;
-    }
-    if !same_name(&b.name, &t.name) {
-        mask |= field::NAME;
-    }
-    mask
-}
-
-/// Name equality that skips the `memcmp` call for the common case of two empty names
-/// (only players have one): measured at ~80 ns per call otherwise, which dominated a
-/// 1,000-entity diff (see BENCHMARKS.md).
-fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.is_empty() || a == b)
-}
-
 /// Diffs two views sorted by id into `out` (cleared first, so its buffers are reused).
-/// An entity whose kind or owner changed is removed and created again.
+/// Entities that share their values (the server's common case) compare in one step.
 pub fn diff(base: &[EntityState], target: &[EntityState], out: &mut Diff) {
     out.clear();
     let (mut i, mut j) = (0, 0);
@@ -175,14 +137,8 @@ pub fn diff(base: &[EntityState], target: &[EntityState], out: &mut Diff) {
                 j += 1;
             }
             (Some(b), Some(t)) => {
-                if b.kind != t.kind || b.owner != t.owner {
-                    out.removed.push(b.id);
-                    out.created.push(j);
-                } else {
-                    let mask = changed_fields(b, t);
-                    if mask != 0 {
-                        out.changed.push((i, j, mask));
-                    }
+                if !b.same(t) {
+                    out.changed.push((i, j));
                 }
                 i += 1;
                 j += 1;
@@ -199,7 +155,7 @@ pub fn merge(
     target: &[EntityState],
     removed: &[u32],
     created: &[usize],
-    changed: &[(usize, usize, u8)],
+    changed: &[(usize, usize)],
     out: &mut Vec<EntityState>,
 ) {
     out.clear();
@@ -211,205 +167,389 @@ pub fn merge(
             out.push(c.clone());
         }
         if removed.next_if(|&&id| id == b.id).is_some() {
-            // A kind change re-creates the same id right here.
-            if let Some(c) = created.next_if(|c| c.id == b.id) {
-                out.push(c.clone());
-            }
             continue;
         }
-        match changed.next_if(|&&(bi, _, _)| bi == i) {
-            Some(&(_, tj, _)) => out.push(target.get(tj).cloned().unwrap_or_else(|| b.clone())),
+        match changed.next_if(|&&(bi, _)| bi == i) {
+            Some(&(_, tj)) => out.push(target.get(tj).cloned().unwrap_or_else(|| b.clone())),
             None => out.push(b.clone()),
         }
     }
     out.extend(created.cloned());
 }
 
-fn kind_code(kind: EntityKind) -> u32 {
-    match kind {
-        EntityKind::Player => 0,
-        EntityKind::Drone => 1,
-        EntityKind::Projectile => 2,
+fn ints(e: &EntityState, i: usize, n: usize) -> &[i32] {
+    e.values.ints.get(i..i + n).unwrap_or(&[])
+}
+
+/// Whether the field at `slot` differs between `b` and `t`.
+fn field_changed(slot: Slot, b: &EntityState, t: &EntityState) -> bool {
+    match slot {
+        Slot::Int(i) => b.int(i) != t.int(i),
+        Slot::Text(i) => b.text(i) != t.text(i),
+        Slot::Motion(i) => ints(b, i, MOTION_SLOTS) != ints(t, i, MOTION_SLOTS),
     }
 }
 
-fn kind_from(code: u32) -> Result<EntityKind, DeltaError> {
-    match code {
-        0 => Ok(EntityKind::Player),
-        1 => Ok(EntityKind::Drone),
-        2 => Ok(EntityKind::Projectile),
-        other => Err(DeltaError::Kind(other)),
-    }
-}
-
-/// Where a changed entity's new position is coded against.
-fn position_reference(b: &EntityState, new_anchor: u32, frame: &Frame) -> (i32, i32) {
-    if b.kind == EntityKind::Player {
-        (
-            advance(b.x, b.vx, frame.elapsed(), frame.tick_rate),
-            advance(b.y, b.vy, frame.elapsed(), frame.tick_rate),
-        )
-    } else {
-        // A new trajectory starts where the old one had got to at its anchor tick.
-        EntityState {
-            anchor: b.anchor,
-            ..b.clone()
-        }
-        .position_at(new_anchor, frame.tick_rate)
-    }
-}
-
-fn write_name(p: &mut impl Packer, name: &str) {
-    let bytes = name.as_bytes();
-    let len = bytes.len().min(MAX_NAME_BYTES as usize);
-    p.uint(len as u32, k::NAME_LEN);
-    for &b in bytes.iter().take(len) {
+fn write_text(p: &mut impl Packer, text: &str, max_bytes: u16) {
+    let text = crate::schema::truncate(text, usize::from(max_bytes));
+    p.uint(text.len() as u32, k::TEXT_LEN);
+    for &b in text.as_bytes() {
         p.bits(u32::from(b), 8);
     }
 }
 
-fn read_name(u: &mut impl Unpacker) -> Result<String, DeltaError> {
-    let len = u.uint(k::NAME_LEN)?;
-    if len > MAX_NAME_BYTES {
-        return Err(DeltaError::Name);
+fn read_text(u: &mut impl Unpacker, max_bytes: u16) -> Result<String, DeltaError> {
+    let len = u.uint(k::TEXT_LEN)?;
+    if len > u32::from(max_bytes) {
+        return Err(DeltaError::Text);
     }
     let mut bytes = Vec::with_capacity(len as usize);
     for _ in 0..len {
         bytes.push(u.bits(8)? as u8);
     }
-    String::from_utf8(bytes).map_err(|_| DeltaError::Name)
+    String::from_utf8(bytes).map_err(|_| DeltaError::Text)
 }
 
-fn write_created(p: &mut impl Packer, e: &EntityState, frame: &Frame) {
-    p.bits(kind_code(e.kind), 2);
-    p.sint(e.x, k::ABS_POS);
-    p.sint(e.y, k::ABS_POS);
-    p.sint(e.vx, k::ABS_VEL);
-    p.sint(e.vy, k::ABS_VEL);
-    if e.kind != EntityKind::Player {
-        p.uint(frame.tick.wrapping_sub(e.anchor), k::AGE);
-    }
-    p.bits(u32::from(e.angle), 16);
-    p.bits(u32::from(e.health), 8);
-    match e.kind {
-        EntityKind::Player => {
-            p.bits(u32::from(e.flags), 8);
-            p.uint(e.score, k::SCORE);
-            write_name(p, &e.name);
+/// Writes a field's whole value.
+fn write_full(p: &mut impl Packer, kind: FieldKind, slot: Slot, e: &EntityState, frame: &Frame) {
+    match (kind, slot) {
+        (FieldKind::Text { max_bytes }, Slot::Text(i)) => write_text(p, e.text(i), max_bytes),
+        (FieldKind::Motion { model, .. }, Slot::Motion(i)) => {
+            let m = e.motion(i);
+            if model == MotionModel::Trajectory {
+                p.uint(frame.tick.wrapping_sub(m.anchor), k::AGE);
+            }
+            p.sint(m.x, k::ABS_POS);
+            p.sint(m.y, k::ABS_POS);
+            p.sint(m.vx, k::ABS_VEL);
+            p.sint(m.vy, k::ABS_VEL);
         }
-        EntityKind::Projectile => p.uint(e.owner, k::OWNER),
-        EntityKind::Drone => {}
+        (_, Slot::Int(i)) => {
+            let v = e.int(i);
+            match kind {
+                FieldKind::Bits { width } => p.bits(v as u32, u32::from(width)),
+                FieldKind::Uint { k } => p.uint(v as u32, u32::from(k)),
+                FieldKind::Int { k } | FieldKind::Fixed { k, .. } => p.sint(v, u32::from(k)),
+                FieldKind::Angle => p.bits(v as u32 & 0xFFFF, 16),
+                _ => p.uint(v as u32, k::ENTITY),
+            }
+        }
+        // A layout never pairs other kinds and slots.
+        _ => {}
     }
 }
 
-fn read_created(u: &mut impl Unpacker, id: u32, frame: &Frame) -> Result<EntityState, DeltaError> {
-    let kind = kind_from(u.bits(2)?)?;
-    let x = u.sint(k::ABS_POS)?;
-    let y = u.sint(k::ABS_POS)?;
-    let vx = u.sint(k::ABS_VEL)?;
-    let vy = u.sint(k::ABS_VEL)?;
-    let anchor = match kind {
-        EntityKind::Player => 0,
-        _ => frame.tick.wrapping_sub(u.uint(k::AGE)?),
+/// Reads a field's whole value into `values`.
+fn read_full(
+    u: &mut impl Unpacker,
+    kind: FieldKind,
+    slot: Slot,
+    values: &mut Values,
+    frame: &Frame,
+) -> Result<(), DeltaError> {
+    match (kind, slot) {
+        (FieldKind::Text { max_bytes }, Slot::Text(i)) => {
+            let text = read_text(u, max_bytes)?;
+            if let Some(t) = values.texts.get_mut(i) {
+                *t = text;
+            }
+        }
+        (FieldKind::Motion { model, .. }, Slot::Motion(i)) => {
+            let anchor = match model {
+                MotionModel::Trajectory => frame.tick.wrapping_sub(u.uint(k::AGE)?),
+                MotionModel::Predicted => 0,
+            };
+            let vals = [
+                anchor as i32,
+                u.sint(k::ABS_POS)?,
+                u.sint(k::ABS_POS)?,
+                u.sint(k::ABS_VEL)?,
+                u.sint(k::ABS_VEL)?,
+            ];
+            for (s, v) in values.ints.iter_mut().skip(i).zip(vals) {
+                *s = v;
+            }
+        }
+        (_, Slot::Int(i)) => {
+            let v = match kind {
+                FieldKind::Bits { width } => u.bits(u32::from(width))? as i32,
+                FieldKind::Uint { k } => u.uint(u32::from(k))? as i32,
+                FieldKind::Int { k } | FieldKind::Fixed { k, .. } => u.sint(u32::from(k))?,
+                FieldKind::Angle => u.bits(16)? as i32,
+                _ => u.uint(k::ENTITY)? as i32,
+            };
+            if let Some(s) = values.ints.get_mut(i) {
+                *s = v;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Where a changed motion's new position is coded against: the old motion at the new
+/// one's anchor tick (a trajectory), or moved by its velocity since the baseline.
+fn motion_reference(model: MotionModel, b: MotionValue, new_anchor: u32, frame: &Frame) -> (i32, i32) {
+    match model {
+        MotionModel::Predicted => (
+            advance(b.x, b.vx, frame.elapsed(), frame.tick_rate),
+            advance(b.y, b.vy, frame.elapsed(), frame.tick_rate),
+        ),
+        MotionModel::Trajectory => b.position_at(new_anchor, frame.tick_rate),
+    }
+}
+
+fn motion_bits(model: MotionModel) -> u32 {
+    match model {
+        MotionModel::Predicted => 2,
+        MotionModel::Trajectory => 3,
+    }
+}
+
+/// The sub-mask of a changed motion as written: predicted motions have no anchor bit.
+fn motion_mask(model: MotionModel, b: MotionValue, t: MotionValue) -> u32 {
+    let mut mask = 0;
+    if b.anchor != t.anchor {
+        mask |= motion::ANCHOR;
+    }
+    if (b.x, b.y) != (t.x, t.y) {
+        mask |= motion::POS;
+    }
+    if (b.vx, b.vy) != (t.vx, t.vy) {
+        mask |= motion::VEL;
+    }
+    match model {
+        MotionModel::Predicted => mask >> 1,
+        MotionModel::Trajectory => mask,
+    }
+}
+
+/// Writes a changed field against its previous value.
+fn write_change(
+    p: &mut impl Packer,
+    kind: FieldKind,
+    slot: Slot,
+    b: &EntityState,
+    t: &EntityState,
+    frame: &Frame,
+) {
+    match (kind, slot) {
+        (FieldKind::Motion { model, .. }, Slot::Motion(i)) => {
+            let (bm, tm) = (b.motion(i), t.motion(i));
+            let written = motion_mask(model, bm, tm);
+            p.bits(written, motion_bits(model));
+            let mask = match model {
+                MotionModel::Predicted => written << 1,
+                MotionModel::Trajectory => written,
+            };
+            if mask & motion::ANCHOR != 0 {
+                p.uint(frame.tick.wrapping_sub(tm.anchor), k::AGE);
+            }
+            if mask & motion::POS != 0 {
+                let (rx, ry) = motion_reference(model, bm, tm.anchor, frame);
+                p.sint(tm.x.wrapping_sub(rx), k::POS_RESIDUAL);
+                p.sint(tm.y.wrapping_sub(ry), k::POS_RESIDUAL);
+            }
+            if mask & motion::VEL != 0 {
+                p.sint(tm.vx.wrapping_sub(bm.vx), k::VEL_DELTA);
+                p.sint(tm.vy.wrapping_sub(bm.vy), k::VEL_DELTA);
+            }
+        }
+        (FieldKind::Uint { k } | FieldKind::Int { k } | FieldKind::Fixed { k, .. }, Slot::Int(i)) => {
+            p.sint(t.int(i).wrapping_sub(b.int(i)), u32::from(k));
+        }
+        (FieldKind::Angle, Slot::Int(i)) => {
+            let d = (t.int(i) as u16).wrapping_sub(b.int(i) as u16) as i16;
+            p.sint(i32::from(d), k::ANGLE_DELTA);
+        }
+        _ => write_full(p, kind, slot, t, frame),
+    }
+}
+
+/// Reads a changed field into `values` (which hold the previous values of `b`).
+fn read_change(
+    u: &mut impl Unpacker,
+    kind: FieldKind,
+    slot: Slot,
+    b: &EntityState,
+    values: &mut Values,
+    frame: &Frame,
+) -> Result<(), DeltaError> {
+    let set = |values: &mut Values, i: usize, v: i32| {
+        if let Some(s) = values.ints.get_mut(i) {
+            *s = v;
+        }
     };
-    let angle = u.bits(16)? as u16;
-    let health = u.bits(8)? as u8;
-    let (mut flags, mut score, mut owner, mut name) = (0, 0, 0, String::new());
-    match kind {
-        EntityKind::Player => {
-            flags = u.bits(8)? as u8;
-            score = u.uint(k::SCORE)?;
-            name = read_name(u)?;
+    match (kind, slot) {
+        (FieldKind::Motion { model, .. }, Slot::Motion(i)) => {
+            let written = u.bits(motion_bits(model))?;
+            let mask = match model {
+                MotionModel::Predicted => written << 1,
+                MotionModel::Trajectory => written,
+            };
+            let bm = b.motion(i);
+            let mut t = bm;
+            if mask & motion::ANCHOR != 0 {
+                t.anchor = frame.tick.wrapping_sub(u.uint(k::AGE)?);
+            }
+            if mask & motion::POS != 0 {
+                let (rx, ry) = motion_reference(model, bm, t.anchor, frame);
+                t.x = rx.wrapping_add(u.sint(k::POS_RESIDUAL)?);
+                t.y = ry.wrapping_add(u.sint(k::POS_RESIDUAL)?);
+            }
+            if mask & motion::VEL != 0 {
+                t.vx = bm.vx.wrapping_add(u.sint(k::VEL_DELTA)?);
+                t.vy = bm.vy.wrapping_add(u.sint(k::VEL_DELTA)?);
+            }
+            let vals = [t.anchor as i32, t.x, t.y, t.vx, t.vy];
+            for (s, v) in values.ints.iter_mut().skip(i).zip(vals) {
+                *s = v;
+            }
         }
-        EntityKind::Projectile => owner = u.uint(k::OWNER)?,
-        EntityKind::Drone => {}
+        (FieldKind::Uint { k } | FieldKind::Int { k } | FieldKind::Fixed { k, .. }, Slot::Int(i)) => {
+            set(values, i, b.int(i).wrapping_add(u.sint(u32::from(k))?));
+        }
+        (FieldKind::Angle, Slot::Int(i)) => {
+            let d = u.sint(k::ANGLE_DELTA)? as u16;
+            set(values, i, i32::from((b.int(i) as u16).wrapping_add(d)));
+        }
+        _ => read_full(u, kind, slot, values, frame)?,
     }
-    Ok(EntityState {
-        id,
-        kind,
-        x,
-        y,
-        vx,
-        vy,
-        anchor,
-        angle,
-        health,
-        flags,
-        score,
-        owner,
-        name,
-    })
+    Ok(())
 }
 
-fn write_changed(p: &mut impl Packer, b: &EntityState, t: &EntityState, mask: u8, frame: &Frame) {
-    p.bits(u32::from(mask), 8);
-    if mask & field::ANCHOR != 0 {
-        p.uint(frame.tick.wrapping_sub(t.anchor), k::AGE);
+fn write_presence(p: &mut impl Packer, layout: &Layout, present: u32) {
+    let n = layout.component_count() as u32;
+    if n > 0 {
+        p.bits(present, n);
     }
-    if mask & field::POS != 0 {
-        let (rx, ry) = position_reference(b, t.anchor, frame);
-        p.sint(t.x.wrapping_sub(rx), k::POS_RESIDUAL);
-        p.sint(t.y.wrapping_sub(ry), k::POS_RESIDUAL);
+}
+
+fn read_presence(u: &mut impl Unpacker, layout: &Layout) -> Result<u32, DeltaError> {
+    let n = layout.component_count() as u32;
+    if n == 0 {
+        return Ok(0);
     }
-    if mask & field::VEL != 0 {
-        p.sint(t.vx.wrapping_sub(b.vx), k::VEL_DELTA);
-        p.sint(t.vy.wrapping_sub(b.vy), k::VEL_DELTA);
+    // `bits` returns at most `n` bits, so every set bit names a component.
+    Ok(u.bits(n)?)
+}
+
+fn components(layout: &Layout, present: u32) -> impl Iterator<Item = usize> {
+    (0..layout.component_count()).filter(move |&c| present & (1 << c) != 0)
+}
+
+fn write_created(p: &mut impl Packer, layout: &Layout, e: &EntityState, frame: &Frame) {
+    write_presence(p, layout, e.present);
+    for c in components(layout, e.present) {
+        for &(kind, slot) in layout.fields(c) {
+            write_full(p, kind, slot, e, frame);
+        }
     }
-    if mask & field::ANGLE != 0 {
-        p.sint(
-            i32::from(t.angle.wrapping_sub(b.angle) as i16),
-            k::ANGLE_DELTA,
-        );
+}
+
+fn read_created(
+    u: &mut impl Unpacker,
+    layout: &Layout,
+    id: u32,
+    frame: &Frame,
+) -> Result<EntityState, DeltaError> {
+    let present = read_presence(u, layout)?;
+    let mut e = layout.empty(id);
+    e.present = present;
+    let mut values = Values::clone(&e.values);
+    for c in components(layout, present) {
+        for &(kind, slot) in layout.fields(c) {
+            read_full(u, kind, slot, &mut values, frame)?;
+        }
     }
-    if mask & field::HEALTH != 0 {
-        p.bits(u32::from(t.health), 8);
+    e.values = Arc::new(values);
+    Ok(e)
+}
+
+fn write_changed(
+    p: &mut impl Packer,
+    layout: &Layout,
+    b: &EntityState,
+    t: &EntityState,
+    frame: &Frame,
+) {
+    let restructured = b.present != t.present;
+    p.bits(u32::from(restructured), 1);
+    if restructured {
+        write_presence(p, layout, t.present);
     }
-    if mask & field::FLAGS != 0 {
-        p.bits(u32::from(t.flags), 8);
+    for c in components(layout, b.present & t.present) {
+        let fields = layout.fields(c);
+        if fields.is_empty() {
+            continue;
+        }
+        let mut mask = 0u32;
+        for (f, &(_, slot)) in fields.iter().enumerate() {
+            if field_changed(slot, b, t) {
+                mask |= 1 << f;
+            }
+        }
+        p.bits(u32::from(mask != 0), 1);
+        if mask == 0 {
+            continue;
+        }
+        if fields.len() > 1 {
+            p.bits(mask, fields.len() as u32);
+        }
+        for (f, &(kind, slot)) in fields.iter().enumerate() {
+            if mask & (1 << f) != 0 {
+                write_change(p, kind, slot, b, t, frame);
+            }
+        }
     }
-    if mask & field::SCORE != 0 {
-        p.sint(t.score.wrapping_sub(b.score) as i32, k::SCORE_DELTA);
-    }
-    if mask & field::NAME != 0 {
-        write_name(p, &t.name);
+    for c in components(layout, t.present & !b.present) {
+        for &(kind, slot) in layout.fields(c) {
+            write_full(p, kind, slot, t, frame);
+        }
     }
 }
 
 fn read_changed(
     u: &mut impl Unpacker,
+    layout: &Layout,
     b: &EntityState,
     frame: &Frame,
 ) -> Result<EntityState, DeltaError> {
-    let mask = u.bits(8)? as u8;
-    let mut t = b.clone();
-    if mask & field::ANCHOR != 0 {
-        t.anchor = frame.tick.wrapping_sub(u.uint(k::AGE)?);
+    let present = if u.bits(1)? == 1 {
+        read_presence(u, layout)?
+    } else {
+        b.present
+    };
+    let mut values = Values::clone(&b.values);
+    for c in components(layout, b.present & !present) {
+        layout.clear_component(&mut values, c);
     }
-    if mask & field::POS != 0 {
-        let (rx, ry) = position_reference(b, t.anchor, frame);
-        t.x = rx.wrapping_add(u.sint(k::POS_RESIDUAL)?);
-        t.y = ry.wrapping_add(u.sint(k::POS_RESIDUAL)?);
+    for c in components(layout, b.present & present) {
+        let fields = layout.fields(c);
+        if fields.is_empty() || u.bits(1)? == 0 {
+            continue;
+        }
+        let mask = if fields.len() > 1 {
+            u.bits(fields.len() as u32)?
+        } else {
+            1
+        };
+        for (f, &(kind, slot)) in fields.iter().enumerate() {
+            if mask & (1 << f) != 0 {
+                read_change(u, kind, slot, b, &mut values, frame)?;
+            }
+        }
     }
-    if mask & field::VEL != 0 {
-        t.vx = b.vx.wrapping_add(u.sint(k::VEL_DELTA)?);
-        t.vy = b.vy.wrapping_add(u.sint(k::VEL_DELTA)?);
+    for c in components(layout, present & !b.present) {
+        for &(kind, slot) in layout.fields(c) {
+            read_full(u, kind, slot, &mut values, frame)?;
+        }
     }
-    if mask & field::ANGLE != 0 {
-        t.angle = b.angle.wrapping_add(u.sint(k::ANGLE_DELTA)? as u16);
-    }
-    if mask & field::HEALTH != 0 {
-        t.health = u.bits(8)? as u8;
-    }
-    if mask & field::FLAGS != 0 {
-        t.flags = u.bits(8)? as u8;
-    }
-    if mask & field::SCORE != 0 {
-        t.score = b.score.wrapping_add(u.sint(k::SCORE_DELTA)? as u32);
-    }
-    if mask & field::NAME != 0 {
-        t.name = read_name(u)?;
-    }
-    Ok(t)
+    Ok(EntityState {
+        id: b.id,
+        present,
+        values: Arc::new(values),
+    })
 }
 
 /// Writes ascending ids (net ids start at 1) as gaps: `id - previous - 1`, with the
@@ -429,61 +569,55 @@ fn read_gap(u: &mut impl Unpacker, prev: &mut u32) -> Result<u32, DeltaError> {
     Ok(id)
 }
 
+/// The part of a diff a payload carries, with the views its indices point into.
+#[derive(Debug, Clone, Copy)]
+pub struct Part<'a> {
+    pub base: &'a [EntityState],
+    pub target: &'a [EntityState],
+    pub removed: &'a [u32],
+    pub created: &'a [usize],
+    pub changed: &'a [(usize, usize)],
+}
+
 /// Writes the payload for the chosen part of a diff.
-pub fn write_payload(
-    p: &mut impl Packer,
-    frame: &Frame,
-    base: &[EntityState],
-    target: &[EntityState],
-    removed: &[u32],
-    created: &[usize],
-    changed: &[(usize, usize, u8)],
-) {
-    p.uint(removed.len() as u32, k::COUNT);
+pub fn write_payload(p: &mut impl Packer, layout: &Layout, frame: &Frame, part: Part<'_>) {
+    p.uint(part.removed.len() as u32, k::COUNT);
     let mut prev = 0;
-    for &id in removed {
+    for &id in part.removed {
         write_gap(p, &mut prev, id);
     }
     // Counts are of the records actually written, so they match even for bad indices.
-    let created = || created.iter().filter_map(|&j| target.get(j));
+    let created = || part.created.iter().filter_map(|&j| part.target.get(j));
     p.uint(created().count() as u32, k::COUNT);
     let mut prev = 0;
     for e in created() {
         write_gap(p, &mut prev, e.id);
-        write_created(p, e, frame);
+        write_created(p, layout, e, frame);
     }
     let changed = || {
-        changed
+        part.changed
             .iter()
-            .filter_map(|&(i, j, m)| Some((base.get(i)?, target.get(j)?, m)))
+            .filter_map(|&(i, j)| Some((part.base.get(i)?, part.target.get(j)?)))
     };
     p.uint(changed().count() as u32, k::COUNT);
     let mut prev = 0;
-    for (b, t, mask) in changed() {
+    for (b, t) in changed() {
         write_gap(p, &mut prev, t.id);
-        write_changed(p, b, t, mask, frame);
+        write_changed(p, layout, b, t, frame);
     }
 }
 
 /// Encodes the chosen part of a diff with the given packing.
-pub fn encode_payload(
-    packing: Packing,
-    frame: &Frame,
-    base: &[EntityState],
-    target: &[EntityState],
-    removed: &[u32],
-    created: &[usize],
-    changed: &[(usize, usize, u8)],
-) -> Vec<u8> {
+pub fn encode_payload(packing: Packing, layout: &Layout, frame: &Frame, part: Part<'_>) -> Vec<u8> {
     match packing {
         Packing::Bits => {
             let mut w = BitWriter::new();
-            write_payload(&mut w, frame, base, target, removed, created, changed);
+            write_payload(&mut w, layout, frame, part);
             w.into_bytes()
         }
         Packing::Bytes => {
             let mut w = ByteWriter::new();
-            write_payload(&mut w, frame, base, target, removed, created, changed);
+            write_payload(&mut w, layout, frame, part);
             w.into_bytes()
         }
     }
@@ -520,24 +654,24 @@ impl Packer for SizeCounter {
 }
 
 /// Size in bits of a created-entity record, id gap included (priced as a gap of one).
-pub fn created_bits(packing: Packing, frame: &Frame, e: &EntityState) -> usize {
+pub fn created_bits(packing: Packing, layout: &Layout, frame: &Frame, e: &EntityState) -> usize {
     let mut c = SizeCounter { packing, bits: 0 };
     c.uint(1, k::ID_GAP);
-    write_created(&mut c, e, frame);
+    write_created(&mut c, layout, e, frame);
     c.bits
 }
 
 /// Size in bits of a changed-entity record, id gap included (priced as a gap of one).
 pub fn changed_bits(
     packing: Packing,
+    layout: &Layout,
     frame: &Frame,
     b: &EntityState,
     t: &EntityState,
-    mask: u8,
 ) -> usize {
     let mut c = SizeCounter { packing, bits: 0 };
     c.uint(1, k::ID_GAP);
-    write_changed(&mut c, b, t, mask, frame);
+    write_changed(&mut c, layout, b, t, frame);
     c.bits
 }
 
@@ -559,6 +693,7 @@ fn find(base: &[EntityState], id: u32) -> Option<usize> {
 
 fn read_payload(
     u: &mut impl Unpacker,
+    layout: &Layout,
     frame: &Frame,
     base: &[EntityState],
 ) -> Result<Vec<EntityState>, DeltaError> {
@@ -578,7 +713,7 @@ fn read_payload(
         if find(base, id).is_some() && removed.binary_search(&id).is_err() {
             return Err(DeltaError::Duplicate(id));
         }
-        created.push(read_created(u, id, frame)?);
+        created.push(read_created(u, layout, id, frame)?);
     }
     let n = read_count(u)?;
     let mut changed = Vec::with_capacity(n.min(1024) as usize);
@@ -590,7 +725,7 @@ fn read_payload(
             return Err(DeltaError::Unknown(id));
         }
         let b = base.get(i).ok_or(DeltaError::Unknown(id))?;
-        changed.push((i, read_changed(u, b, frame)?));
+        changed.push((i, read_changed(u, layout, b, frame)?));
     }
     u.finish()?;
 
@@ -604,56 +739,68 @@ fn read_payload(
     }
     let mut changed_idx = Vec::with_capacity(changed.len());
     for (i, e) in changed {
-        changed_idx.push((i, target.len(), 0));
+        changed_idx.push((i, target.len()));
         target.push(e);
     }
     let mut out = Vec::with_capacity(base.len() + created_idx.len());
-    merge(
-        base,
-        &target,
-        &removed,
-        &created_idx,
-        &changed_idx,
-        &mut out,
-    );
+    merge(base, &target, &removed, &created_idx, &changed_idx, &mut out);
     Ok(out)
 }
 
 /// Rebuilds the view a payload describes from the view it is relative to.
 pub fn decode_payload(
     packing: Packing,
+    layout: &Layout,
     frame: &Frame,
     base: &[EntityState],
     payload: &[u8],
 ) -> Result<Vec<EntityState>, DeltaError> {
     match packing {
-        Packing::Bits => read_payload(&mut BitReader::new(payload), frame, base),
-        Packing::Bytes => read_payload(&mut ByteReader::new(payload), frame, base),
+        Packing::Bits => read_payload(&mut BitReader::new(payload), layout, frame, base),
+        Packing::Bytes => read_payload(&mut ByteReader::new(payload), layout, frame, base),
     }
 }
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
 const FNV_PRIME: u32 = 0x0100_0193;
 
-/// Hash of one entity: FNV-1a over 32-bit words of every field.
-pub fn entity_hash(e: &EntityState) -> u32 {
+/// Hash of one entity: FNV-1a over 32-bit words: the id, the presence mask, then every
+/// field of every present component in schema order (a number as its 32 bits; a text
+/// as its length, then a word per byte; a motion as x, y, vx, vy, with the anchor first
+/// for a trajectory).
+pub fn entity_hash(layout: &Layout, e: &EntityState) -> u32 {
     let mut h = FNV_OFFSET;
     let mut word = |w: u32| h = (h ^ w).wrapping_mul(FNV_PRIME);
     word(e.id);
-    word(kind_code(e.kind));
-    word(e.x as u32);
-    word(e.y as u32);
-    word(e.vx as u32);
-    word(e.vy as u32);
-    word(e.anchor);
-    word(u32::from(e.angle));
-    word(u32::from(e.health));
-    word(u32::from(e.flags));
-    word(e.score);
-    word(e.owner);
-    word(e.name.len() as u32);
-    for &b in e.name.as_bytes() {
-        word(u32::from(b));
+    word(e.present);
+    for c in components(layout, e.present) {
+        for &(kind, slot) in layout.fields(c) {
+            match slot {
+                Slot::Int(i) => word(e.int(i) as u32),
+                Slot::Text(i) => {
+                    let t = e.text(i);
+                    word(t.len() as u32);
+                    for &b in t.as_bytes() {
+                        word(u32::from(b));
+                    }
+                }
+                Slot::Motion(i) => {
+                    let m = e.motion(i);
+                    if matches!(
+                        kind,
+                        FieldKind::Motion {
+                            model: MotionModel::Trajectory,
+                            ..
+                        }
+                    ) {
+                        word(m.anchor);
+                    }
+                    for v in [m.x, m.y, m.vx, m.vy] {
+                        word(v as u32);
+                    }
+                }
+            }
+        }
     }
     h
 }
@@ -675,18 +822,33 @@ pub fn fold_hashes(hashes: impl IntoIterator<Item = u32>) -> u32 {
 
 /// Checksum of a view sorted by id (see PROTOCOL.md, "Checksum"). Simple to reproduce
 /// in JavaScript with `Math.imul`.
-pub fn checksum(view: &[EntityState]) -> u32 {
-    fold_hashes(view.iter().map(entity_hash))
+pub fn checksum(layout: &Layout, view: &[EntityState]) -> u32 {
+    fold_hashes(view.iter().map(|e| entity_hash(layout, e)))
 }
 
-/// A client's copy of the replicated state, kept up to date by snapshots.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// A client's copy of the replicated state, kept up to date by snapshots and decoded
+/// with the schema its `Welcome` carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientView {
+    layout: Arc<Layout>,
     tick: u32,
     entities: Vec<EntityState>,
 }
 
 impl ClientView {
+    /// An empty view of a game with this layout.
+    pub fn new(layout: Arc<Layout>) -> ClientView {
+        ClientView {
+            layout,
+            tick: 0,
+            entities: Vec::new(),
+        }
+    }
+
+    pub fn layout(&self) -> &Arc<Layout> {
+        &self.layout
+    }
+
     /// Tick of the newest snapshot applied (0 before any).
     pub fn tick(&self) -> u32 {
         self.tick
@@ -725,8 +887,8 @@ impl ClientView {
             baseline: snap.baseline,
             tick_rate,
         };
-        let view = decode_payload(packing, &frame, base, &snap.payload)?;
-        let got = checksum(&view);
+        let view = decode_payload(packing, &self.layout, &frame, base, &snap.payload)?;
+        let got = checksum(&self.layout, &view);
         self.entities = view;
         self.tick = snap.tick;
         if got != snap.checksum {
@@ -748,284 +910,4 @@ impl ClientView {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use std::collections::BTreeMap;
-
-    fn kind() -> impl Strategy<Value = EntityKind> {
-        prop_oneof![
-            Just(EntityKind::Player),
-            Just(EntityKind::Drone),
-            Just(EntityKind::Projectile)
-        ]
-    }
-
-    prop_compose! {
-        fn entity(id: u32)(kind in kind(), x in -20_000i32..20_000, y in -20_000i32..20_000,
-                 vx in -2_000i32..2_000, vy in -2_000i32..2_000, anchor_back in 0u32..500,
-                 angle: u16, health: u8, flags: u8, score in 0u32..1000, owner in 0u32..5000,
-                 name in "\\PC{0,16}") -> EntityState {
-            let player = kind == EntityKind::Player;
-            EntityState {
-                id, kind, x, y, vx, vy,
-                anchor: if player { 0 } else { 10_000 - anchor_back },
-                angle, health,
-                flags: if player { flags } else { 0 },
-                score: if player { score } else { 0 },
-                owner: if kind == EntityKind::Projectile { owner } else { 0 },
-                name: if player { name } else { String::new() },
-            }
-        }
-    }
-
-    /// A view: up to `n` entities with ids in 1..200, sorted.
-    fn view(n: usize) -> impl Strategy<Value = Vec<EntityState>> {
-        prop::collection::btree_set(1u32..200, 0..n)
-            .prop_flat_map(|ids| ids.into_iter().map(entity).collect::<Vec<_>>())
-    }
-
-    /// A world evolving: each step keeps, mutates, drops or adds entities.
-    fn mutate(prev: Vec<EntityState>) -> impl Strategy<Value = Vec<EntityState>> {
-        (
-            view(30),
-            prop::collection::vec(any::<(u8, i16, i16, bool)>(), prev.len()),
-        )
-            .prop_map(move |(fresh, edits)| {
-                let mut out: BTreeMap<u32, EntityState> = BTreeMap::new();
-                for (e, (what, dx, dy, aim)) in prev.iter().zip(edits) {
-                    let mut e = e.clone();
-                    match what % 4 {
-                        0 => continue,
-                        1 => {}
-                        _ => {
-                            e.x = e.x.wrapping_add(i32::from(dx));
-                            e.y = e.y.wrapping_add(i32::from(dy));
-                            if aim {
-                                e.angle = e.angle.wrapping_add(dx as u16);
-                                e.health = e.health.wrapping_sub(20);
-                            }
-                            if e.kind != EntityKind::Player && what % 4 == 3 {
-                                e.anchor += 3;
-                            }
-                        }
-                    }
-                    out.insert(e.id, e);
-                }
-                for e in fresh {
-                    out.entry(e.id).or_insert(e);
-                }
-                out.into_values().collect()
-            })
-    }
-
-    fn frame() -> Frame {
-        Frame {
-            tick: 10_003,
-            baseline: 10_000,
-            tick_rate: 60,
-        }
-    }
-
-    fn round_trip(
-        packing: Packing,
-        base: &[EntityState],
-        target: &[EntityState],
-    ) -> Vec<EntityState> {
-        let mut d = Diff::default();
-        diff(base, target, &mut d);
-        let payload = encode_payload(
-            packing,
-            &frame(),
-            base,
-            target,
-            &d.removed,
-            &d.created,
-            &d.changed,
-        );
-        decode_payload(packing, &frame(), base, &payload).unwrap()
-    }
-
-    proptest! {
-        #[test]
-        fn apply_of_diff_gives_the_new_view(base in view(40), target in view(40)) {
-            prop_assert_eq!(&round_trip(Packing::Bits, &base, &target), &target);
-            prop_assert_eq!(&round_trip(Packing::Bytes, &base, &target), &target);
-        }
-
-        #[test]
-        fn partial_deltas_give_what_merge_predicts(base in view(40), target in view(40),
-                keep in prop::collection::vec(any::<bool>(), 80)) {
-            let mut d = Diff::default();
-            diff(&base, &target, &mut d);
-            let mut pick = keep.iter().cycle();
-            let created: Vec<usize> = d.created.iter().copied().filter(|_| *pick.next().unwrap()).collect();
-            let changed: Vec<_> = d.changed.iter().copied().filter(|_| *pick.next().unwrap()).collect();
-            // Any part of the removals may go too (a byte budget defers them like the
-            // rest), but removing an id that is re-created with another kind goes with
-            // that creation, and only with it.
-            let removed: Vec<u32> = d.removed.iter().copied()
-                .filter(|id| {
-                    let recreated = target.iter().any(|t| t.id == *id);
-                    if recreated {
-                        created.iter().any(|&j| target[j].id == *id)
-                    } else {
-                        *pick.next().unwrap()
-                    }
-                })
-                .collect();
-            let mut expected = Vec::new();
-            merge(&base, &target, &removed, &created, &changed, &mut expected);
-            for packing in [Packing::Bits, Packing::Bytes] {
-                let payload = encode_payload(packing, &frame(), &base, &target, &removed, &created, &changed);
-                prop_assert_eq!(&decode_payload(packing, &frame(), &base, &payload).unwrap(), &expected);
-            }
-        }
-
-        #[test]
-        fn a_client_view_follows_any_sequence_of_worlds(
-            worlds in view(30).prop_flat_map(|a| mutate(a.clone()).prop_map(move |b| (a.clone(), b)))
-                .prop_flat_map(|(a, b)| mutate(b.clone()).prop_map(move |c| vec![a.clone(), b.clone(), c]))
-        ) {
-            let mut client = ClientView::default();
-            let mut server_view: Vec<EntityState> = Vec::new();
-            let mut d = Diff::default();
-            for (n, world) in worlds.iter().enumerate() {
-                let tick = 10_000 + 3 * n as u32;
-                let baseline = if n == 0 { 0 } else { tick - 3 };
-                let f = Frame { tick, baseline, tick_rate: 60 };
-                diff(&server_view, world, &mut d);
-                let payload = encode_payload(Packing::Bits, &f, &server_view, world, &d.removed, &d.created, &d.changed);
-                let snap = Snapshot { tick, baseline, last_input_seq: 0, checksum: checksum(world), payload };
-                client.apply(&snap, 60, Packing::Bits).unwrap();
-                prop_assert_eq!(client.entities(), world.as_slice());
-                server_view = world.clone();
-            }
-        }
-
-        #[test]
-        fn extreme_values_round_trip_without_overflow(
-            vals in prop::collection::vec(any::<(i32, i32, i32, i32, u32, u32)>(), 1..8),
-            tick: u32, back: u32,
-        ) {
-            // Full-range velocities and anchors: references (advance) must neither
-            // overflow nor lose the exact values.
-            let make = |(x, y, vx, vy, anchor, _): (i32, i32, i32, i32, u32, u32), id: u32| EntityState {
-                id, kind: EntityKind::Drone, x, y, vx, vy, anchor: anchor.max(1), angle: 0,
-                health: 1, flags: 0, score: 0, owner: 0, name: String::new(),
-            };
-            let base: Vec<EntityState> = vals.iter().enumerate().map(|(i, v)| make(*v, i as u32 + 1)).collect();
-            let target: Vec<EntityState> = vals.iter().enumerate()
-                .map(|(i, v)| make((v.1, v.0, v.3, v.2, v.5, 0), i as u32 + 1)).collect();
-            let f = Frame { tick, baseline: tick.wrapping_sub(back), tick_rate: 60 };
-            let mut d = Diff::default();
-            diff(&base, &target, &mut d);
-            for packing in [Packing::Bits, Packing::Bytes] {
-                let payload = encode_payload(packing, &f, &base, &target, &d.removed, &d.created, &d.changed);
-                prop_assert_eq!(&decode_payload(packing, &f, &base, &payload).unwrap(), &target);
-            }
-        }
-
-        #[test]
-        fn garbage_payloads_never_panic(base in view(20), payload in prop::collection::vec(any::<u8>(), 0..200)) {
-            let _ = decode_payload(Packing::Bits, &frame(), &base, &payload);
-            let _ = decode_payload(Packing::Bytes, &frame(), &base, &payload);
-        }
-    }
-
-    #[test]
-    fn unchanged_views_cost_only_the_counts() {
-        let base: Vec<EntityState> = (1..=100)
-            .map(|id| EntityState {
-                id,
-                kind: EntityKind::Drone,
-                x: 100,
-                y: 100,
-                vx: 64,
-                vy: 0,
-                anchor: 5,
-                angle: 0,
-                health: 40,
-                flags: 0,
-                score: 0,
-                owner: 0,
-                name: String::new(),
-            })
-            .collect();
-        let mut d = Diff::default();
-        diff(&base, &base, &mut d);
-        let payload = encode_payload(
-            Packing::Bits,
-            &frame(),
-            &base,
-            &base,
-            &d.removed,
-            &d.created,
-            &d.changed,
-        );
-        // Three empty counts of 4 bits each: the 100 unchanged drones cost nothing.
-        assert_eq!(payload.len(), 2);
-    }
-
-    proptest! {
-        #[test]
-        fn size_counter_matches_the_writers(base in view(30), target in view(30)) {
-            let mut d = Diff::default();
-            diff(&base, &target, &mut d);
-            for packing in [Packing::Bits, Packing::Bytes] {
-                let f = frame();
-                for &j in &d.created {
-                    let e = &target[j];
-                    let mut w = BitWriter::new();
-                    let mut bw = ByteWriter::new();
-                    w.uint(1, k::ID_GAP);
-                    write_created(&mut w, e, &f);
-                    bw.uint(1, k::ID_GAP);
-                    write_created(&mut bw, e, &f);
-                    let want = if packing == Packing::Bits { w.bit_len() } else { bw.bit_len() };
-                    prop_assert_eq!(created_bits(packing, &f, e), want);
-                }
-                for &(i, j, m) in &d.changed {
-                    let mut w = BitWriter::new();
-                    let mut bw = ByteWriter::new();
-                    w.uint(1, k::ID_GAP);
-                    write_changed(&mut w, &base[i], &target[j], m, &f);
-                    bw.uint(1, k::ID_GAP);
-                    write_changed(&mut bw, &base[i], &target[j], m, &f);
-                    let want = if packing == Packing::Bits { w.bit_len() } else { bw.bit_len() };
-                    prop_assert_eq!(changed_bits(packing, &f, &base[i], &target[j], m), want);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn baseline_and_checksum_are_checked() {
-        let mut client = ClientView::default();
-        let snap = Snapshot {
-            tick: 5,
-            baseline: 2,
-            last_input_seq: 0,
-            checksum: 0,
-            payload: vec![],
-        };
-        assert_eq!(
-            client.apply(&snap, 60, Packing::Bits),
-            Err(DeltaError::Baseline { held: 0, got: 2 })
-        );
-        let mut w = BitWriter::new();
-        write_payload(&mut w, &frame(), &[], &[], &[], &[], &[]);
-        let snap = Snapshot {
-            tick: 5,
-            baseline: 0,
-            last_input_seq: 0,
-            checksum: 1,
-            payload: w.into_bytes(),
-        };
-        assert!(matches!(
-            client.apply(&snap, 60, Packing::Bits),
-            Err(DeltaError::Checksum { .. })
-        ));
-        assert_eq!(client.tick(), 5);
-    }
-}
+pub(crate) mod tests;

@@ -5,6 +5,7 @@
 //! - [`protocol`]: the messages exchanged over the WebSocket, the protocol version, the
 //!   close codes, and the checks that turn a decoded message into trusted values.
 //! - [`codec`]: the one wire encoding (bincode 2, standard configuration) with size limits.
+//! - [`schema`]: the replication schema a game declares and the generic entity record.
 //! - [`delta`]: delta snapshots: diff, payload coding, the client's view, checksums.
 //! - [`pack`]: the two payload packings (bit-packed Exp-Golomb, byte LEB128).
 //! - [`quant`]: quantisation of positions, velocities and angles to the integers on the wire.
@@ -23,3 +24,4 @@ pub mod pack;
 pub mod protocol;
 pub mod quant;
 pub mod rules;
+pub mod schema;

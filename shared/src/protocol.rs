@@ -16,9 +16,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::map::MapInfo;
+use crate::schema::Schema;
 
 /// Bumped on every incompatible change of the wire format.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Longest accepted player name, in characters.
 pub const MAX_NAME_CHARS: usize = 16;
@@ -143,6 +144,9 @@ pub struct Welcome {
     pub resume_token: String,
     /// Seconds the room keeps a disconnected player for a resume.
     pub resume_grace_s: u16,
+    /// What the room's game replicates: its components, their fields and how each is
+    /// coded. Snapshots are decoded with it ([`crate::schema::Schema::layout`]).
+    pub schema: Schema,
     /// Whether this session took back an existing player (resume, or a join token naming
     /// a player already in the room) rather than spawning a new one.
     pub resumed: bool,
@@ -189,66 +193,7 @@ pub struct FullSnapshot {
     pub entities: Vec<EntityState>,
 }
 
-/// Kind of a replicated entity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum EntityKind {
-    /// A player, controlled by a client.
-    Player,
-    /// A wandering NPC.
-    Drone,
-    /// A shot in flight.
-    Projectile,
-}
-
-/// Quantised state of one replicated entity. Fields that a kind does not use are zero
-/// (or empty), which costs one byte each on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntityState {
-    /// Net id, unique within the room for the room's lifetime.
-    pub id: u32,
-    pub kind: EntityKind,
-    /// Position in 1/64 m steps ([`crate::quant::POS_SCALE`]); for entities with an
-    /// `anchor`, the position at that tick (see [`EntityState::position_at`]).
-    pub x: i32,
-    pub y: i32,
-    /// Velocity in 1/64 m/s steps ([`crate::quant::VEL_SCALE`]).
-    pub vx: i32,
-    pub vy: i32,
-    /// 0 for players (`x`, `y` is the current position). For drones and projectiles, the
-    /// tick at which they were at (`x`, `y`), moving in a straight line since at
-    /// (`vx`, `vy`): their motion is replicated as a trajectory, which changes only when
-    /// they turn or bounce.
-    pub anchor: u32,
-    /// Facing as a fraction of a turn.
-    pub angle: u16,
-    /// Remaining health (0 for projectiles).
-    pub health: u8,
-    /// Bit flags, see [`FLAG_DEAD`].
-    pub flags: u8,
-    /// Kills scored (players only).
-    pub score: u32,
-    /// Net id of the shooter (projectiles only).
-    pub owner: u32,
-    /// Display name (players only).
-    pub name: String,
-}
-
-impl EntityState {
-    /// Position at `tick` in position steps, exact and identical on every peer.
-    pub fn position_at(&self, tick: u32, tick_rate: u16) -> (i32, i32) {
-        if self.anchor == 0 {
-            return (self.x, self.y);
-        }
-        let elapsed = i64::from(tick) - i64::from(self.anchor);
-        (
-            crate::quant::advance(self.x, self.vx, elapsed, tick_rate),
-            crate::quant::advance(self.y, self.vy, elapsed, tick_rate),
-        )
-    }
-}
-
-/// Entity flag: the player is dead and waiting to respawn.
-pub const FLAG_DEAD: u8 = 1;
+pub use crate::schema::EntityState;
 
 /// Answer to [`Ping`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,11 @@ fn to_i32(x: f64) -> i32 {
     round_half_up(x) as i32
 }
 
+/// A real value to fixed point with `scale` steps per unit (a schema's `Fixed` kind).
+pub fn to_fixed(x: f64, scale: f64) -> i32 {
+    to_i32(x * scale)
+}
+
 /// Metres to position steps.
 pub fn pos_to_q(metres: f64) -> i32 {
     to_i32(metres * POS_SCALE)

@@ -31,7 +31,9 @@ use shared::rules::{
 };
 
 use crate::control::config::RoomSettings;
-use crate::engine::Game;
+use crate::engine::{Game, Replication};
+
+pub mod replicate;
 pub use crate::engine::{NetId, NetIds, SimClock};
 
 /// Position and velocity in metres.
@@ -156,6 +158,10 @@ pub struct Arena;
 impl Game for Arena {
     fn name(&self) -> &'static str {
         "arena"
+    }
+
+    fn replication(&self) -> Replication {
+        replicate::replication()
     }
 
     fn setup(&self, world: &mut World, settings: &RoomSettings, seed: u64) {

@@ -9,13 +9,18 @@
 //! time a game may read: the tick number and the fixed `dt`) and [`NetIds`] (network
 //! identities, [`NetId`], unique in the room and never reused).
 //!
-//! Replication still reads the arena's components by name (`room/replication.rs`); a
-//! replication schema that any game declares is the next step (issue 10, item 1).
+//! What replicates is the game's too: it registers its [`replicate::Replicated`]
+//! components on a [`replicate::Replication`] ([`Game::replication`]), which gives the
+//! schema clients receive in `Welcome` and the queries the room's replicator reads.
 
 use bevy_ecs::prelude::*;
 use shared::protocol::Input;
 
 use crate::control::config::RoomSettings;
+
+pub mod replicate;
+
+pub use replicate::{Replicated, Replication};
 
 /// The simulation's only notion of time.
 #[derive(Resource, Debug, Clone, Copy)]
@@ -51,6 +56,9 @@ pub trait Game: Send + Sync + std::fmt::Debug + 'static {
     /// Fills a new room's World (which holds [`SimClock`] and [`NetIds`] already): the
     /// game's resources and initial entities, from the room's settings and seed.
     fn setup(&self, world: &mut World, settings: &RoomSettings, seed: u64);
+
+    /// The components the game replicates, in schema order.
+    fn replication(&self) -> Replication;
 
     /// Adds the game's systems to the room's fixed-tick schedule.
     fn systems(&self, schedule: &mut Schedule);
