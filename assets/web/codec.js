@@ -1,4 +1,4 @@
-// Tickwire wire codec for the browser client (and node tests): protocol v3.
+// Tickwire wire codec for the browser client (and node tests): protocol v4.
 //
 // The Rust side (shared/src/codec.rs) encodes with bincode 2, `config::standard()`, via
 // serde. That gives this byte layout:
@@ -12,38 +12,41 @@
 //     (a Vec<u8> such as Snapshot.payload is therefore a length and raw bytes).
 //
 // Messages are plain objects with the Rust field names and a `type` tag naming the
-// variant, e.g. `{ type: 'Ping', client_time: 5 }`. Entity kinds are the strings
-// 'Player', 'Drone' and 'Projectile', packings 'Bits' and 'Bytes'. Snapshot.payload
-// decodes to a Uint8Array (the encoder also takes an array of bytes).
+// variant, e.g. `{ type: 'Ping', client_time: 5 }`; packings are 'Bits' and 'Bytes'.
+// Snapshot.payload decodes to a Uint8Array (the encoder also takes an array of bytes).
 //
-// Protocol v2 snapshots are deltas (shared/src/delta.rs, shared/src/pack.rs): the second
-// half of this module ports them (bit and byte readers and writers, the payload coder,
-// merge, checksum, trajectories) and keeps a client's view in `ClientView`.
+// Protocol v4 is game-agnostic: Welcome carries the room's replication schema
+// (shared/src/schema.rs), `{game, components: [{name, fields: [{name, kind}]}]}` with
+// kinds as `{type: 'Bits', width}`, `{type: 'Uint', k}`, `{type: 'Int', k}`,
+// `{type: 'Fixed', scale, k}`, `{type: 'Angle'}`, `{type: 'Text', maxBytes}`,
+// `{type: 'Entity'}` and `{type: 'Motion', model: 'Predicted' | 'Trajectory', scale}`.
+// `new Layout(schema)` checks it and places every field; entities are plain objects
+// `{id, present, ints, texts}` (a presence bit per component, then the slots the layout
+// assigns), read through `getField` / `getText` / `getMotion` with a reference from
+// `layout.field(component, field)`. Nothing in this module knows any game.
+//
+// The second half ports the delta snapshots (shared/src/delta.rs, shared/src/pack.rs):
+// bit and byte readers and writers, the schema-driven payload coder, merge, checksum,
+// motions, and a client's view in `ClientView`.
 //
 // Pure functions only: no DOM, no IO. Decoding never reads out of bounds: malformed,
 // truncated or over-long input throws a DecodeError (or one of its subclasses PackError
 // and DeltaError) with an explanation, and bytes left over after a complete message are
 // rejected, exactly like the Rust decoders.
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const MAX_NAME_CHARS = 16;
 /** Largest server message the decoder accepts (shared::codec::MAX_SERVER_MESSAGE_BYTES). */
 export const MAX_SERVER_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Largest client message the server accepts (shared::codec::MAX_CLIENT_MESSAGE_BYTES). */
 export const MAX_CLIENT_MESSAGE_BYTES = 1024;
 
-/** Positions are in 1/64 m steps, velocities in 1/64 m/s steps. */
+/** The engine's usual scale: 1/64 m position steps and 1/64 m/s velocity steps. */
 export const POS_SCALE = 64;
 export const VEL_SCALE = 64;
 /** Angle steps per full turn. */
 export const ANGLE_STEPS = 65536;
 
-/** EntityState.flags bit: the player is dead and waiting to respawn. */
-export const FLAG_DEAD = 1;
-/** Input.buttons bit: fire. */
-export const BUTTON_FIRE = 1;
-
-export const ENTITY_KINDS = Object.freeze(['Player', 'Drone', 'Projectile']);
 export const PACKINGS = Object.freeze(['Bits', 'Bytes']);
 export const CLIENT_MESSAGE_TYPES = Object.freeze(['Hello', 'Input', 'Ping', 'SnapshotSettings', 'Desync']);
 export const SERVER_MESSAGE_TYPES = Object.freeze(['Welcome', 'Snapshot', 'Pong', 'SnapshotSettings', 'FullSnapshot']);
@@ -501,44 +504,102 @@ function writeSettings(w, s) {
   w.u16(s.rate, 'SnapshotSettings.rate');
   w.u32(s.max_bytes_per_sec, 'SnapshotSettings.max_bytes_per_sec');
 }
+// Schema (shared::schema::Schema and its parts)
 
-// EntityState (13 bytes at least: 10 single-byte varints/bytes, kind, and name length)
+/** FieldKind variants in declaration order (their bincode variant indices). */
+export const FIELD_KINDS = Object.freeze(['Bits', 'Uint', 'Int', 'Fixed', 'Angle', 'Text', 'Entity', 'Motion']);
+/** MotionModel variants in declaration order. */
+export const MOTION_MODELS = Object.freeze(['Predicted', 'Trajectory']);
 
-const ENTITY_MIN_BYTES = 13;
+function readKind(r) {
+  const type = r.variant(FIELD_KINDS, 'FieldKind');
+  switch (type) {
+    case 'Bits':
+      return { type, width: r.u8('FieldKind::Bits.width') };
+    case 'Uint':
+    case 'Int':
+      return { type, k: r.u8(`FieldKind::${type}.k`) };
+    case 'Fixed':
+      return { type, scale: r.u32('FieldKind::Fixed.scale'), k: r.u8('FieldKind::Fixed.k') };
+    case 'Text':
+      return { type, maxBytes: r.u16('FieldKind::Text.max_bytes') };
+    case 'Motion':
+      return { type, model: r.variant(MOTION_MODELS, 'MotionModel'), scale: r.u32('FieldKind::Motion.scale') };
+    default:
+      return { type };
+  }
+}
+
+function writeKind(w, kind) {
+  need(kind, 'FieldKind');
+  w.variant(kind.type, FIELD_KINDS, 'FieldKind');
+  switch (kind.type) {
+    case 'Bits':
+      w.u8(kind.width, 'FieldKind::Bits.width');
+      return;
+    case 'Uint':
+    case 'Int':
+      w.u8(kind.k, `FieldKind::${kind.type}.k`);
+      return;
+    case 'Fixed':
+      w.u32(kind.scale, 'FieldKind::Fixed.scale');
+      w.u8(kind.k, 'FieldKind::Fixed.k');
+      return;
+    case 'Text':
+      w.u16(kind.maxBytes, 'FieldKind::Text.max_bytes');
+      return;
+    case 'Motion':
+      w.variant(kind.model, MOTION_MODELS, 'MotionModel');
+      w.u32(kind.scale, 'FieldKind::Motion.scale');
+      return;
+  }
+}
+
+// Minimum encoded sizes bound forged lengths by the bytes left: a FieldDef is a name
+// length and a kind tag, a ComponentDef a name length and a field count.
+function readSchema(r) {
+  return {
+    game: r.string('Schema.game'),
+    components: r.vec('Schema.components', 2, (r) => ({
+      name: r.string('ComponentDef.name'),
+      fields: r.vec('ComponentDef.fields', 2, (r) => ({ name: r.string('FieldDef.name'), kind: readKind(r) })),
+    })),
+  };
+}
+
+function writeSchema(w, schema) {
+  need(schema, 'Schema');
+  w.string(schema.game, 'Schema.game');
+  w.vec(schema.components, 'Schema.components', (w, c) => {
+    need(c, 'ComponentDef');
+    w.string(c.name, 'ComponentDef.name');
+    w.vec(c.fields, 'ComponentDef.fields', (w, f) => {
+      need(f, 'FieldDef');
+      w.string(f.name, 'FieldDef.name');
+      writeKind(w, f.kind);
+    });
+  });
+}
+
+// EntityState: id, presence mask, then its Values (ints, texts). Four bytes at least.
+
+const ENTITY_MIN_BYTES = 4;
 
 function readEntity(r) {
   return {
     id: r.u32('EntityState.id'),
-    kind: r.variant(ENTITY_KINDS, 'EntityKind'),
-    x: r.i32('EntityState.x'),
-    y: r.i32('EntityState.y'),
-    vx: r.i32('EntityState.vx'),
-    vy: r.i32('EntityState.vy'),
-    anchor: r.u32('EntityState.anchor'),
-    angle: r.u16('EntityState.angle'),
-    health: r.u8('EntityState.health'),
-    flags: r.u8('EntityState.flags'),
-    score: r.u32('EntityState.score'),
-    owner: r.u32('EntityState.owner'),
-    name: r.string('EntityState.name'),
+    present: r.u32('EntityState.present'),
+    ints: r.vec('Values.ints', 1, (r) => r.i32('Values.ints')),
+    texts: r.vec('Values.texts', 1, (r) => r.string('Values.texts')),
   };
 }
 
 function writeEntity(w, e) {
   need(e, 'EntityState');
   w.u32(e.id, 'EntityState.id');
-  w.variant(e.kind, ENTITY_KINDS, 'EntityKind');
-  w.i32(e.x, 'EntityState.x');
-  w.i32(e.y, 'EntityState.y');
-  w.i32(e.vx, 'EntityState.vx');
-  w.i32(e.vy, 'EntityState.vy');
-  w.u32(e.anchor ?? 0, 'EntityState.anchor');
-  w.u16(e.angle, 'EntityState.angle');
-  w.u8(e.health, 'EntityState.health');
-  w.u8(e.flags, 'EntityState.flags');
-  w.u32(e.score, 'EntityState.score');
-  w.u32(e.owner, 'EntityState.owner');
-  w.string(e.name ?? '', 'EntityState.name');
+  w.u32(e.present, 'EntityState.present');
+  w.vec(e.ints, 'Values.ints', (w, v) => w.i32(v, 'Values.ints'));
+  w.vec(e.texts, 'Values.texts', (w, t) => w.string(t, 'Values.texts'));
 }
 
 // ClientMessage
@@ -620,6 +681,7 @@ function readServerBody(r, type) {
         player: r.string('Welcome.player'),
         resume_token: r.string('Welcome.resume_token'),
         resume_grace_s: r.u16('Welcome.resume_grace_s'),
+        schema: readSchema(r),
         resumed: r.bool('Welcome.resumed'),
       };
     case 'Snapshot':
@@ -661,6 +723,7 @@ function writeServerBody(w, msg) {
       w.string(msg.player ?? '', 'Welcome.player');
       w.string(msg.resume_token ?? '', 'Welcome.resume_token');
       w.u16(msg.resume_grace_s ?? 0, 'Welcome.resume_grace_s');
+      writeSchema(w, msg.schema);
       w.bool(msg.resumed ?? false, 'Welcome.resumed');
       return;
     case 'Snapshot':
@@ -784,8 +847,9 @@ export function validateName(raw) {
   return name;
 }
 
+
 // =======================================================================================
-// Delta snapshots (shared::pack, shared::delta, shared::quant::advance)
+// Delta snapshots (shared::pack, shared::schema, shared::delta, shared::quant::advance)
 // =======================================================================================
 //
 // Integer conventions, mirroring Rust's wrapping operations on Numbers:
@@ -793,35 +857,28 @@ export function validateName(raw) {
 //   u16 wrapping result  → `& 0xffff`   `as i16`            → `(v << 16) >> 16`
 // Every intermediate value stays below 2^53, so these are exact.
 
-/** Field mask bits of a changed entity, in the order their values follow the mask. */
-export const FIELD = Object.freeze({
+/** Sub-mask bits of a changed motion, in the order their values follow (shared::delta::motion). */
+export const MOTION = Object.freeze({
+  /** The anchor tick (trajectories only). */
   ANCHOR: 1,
+  /** x and y (bit 0 on the wire for a predicted motion, which has no anchor bit). */
   POS: 2,
+  /** vx and vy. */
   VEL: 4,
-  ANGLE: 8,
-  HEALTH: 16,
-  FLAGS: 32,
-  SCORE: 64,
-  NAME: 128,
 });
 
-/** Longest name accepted in a payload, in bytes. */
-export const MAX_NAME_BYTES = 64;
-
-/** Exp-Golomb orders per value (shared::delta::k). */
+/** Exp-Golomb orders of the engine's own values (shared::delta::k); fields have their own. */
 export const DELTA_K = Object.freeze({
   COUNT: 3,
   ID_GAP: 1,
   ABS_POS: 12,
   ABS_VEL: 6,
   AGE: 2,
-  SCORE: 1,
-  NAME_LEN: 3,
-  OWNER: 8,
+  TEXT_LEN: 3,
+  ENTITY: 8,
   POS_RESIDUAL: 2,
   VEL_DELTA: 4,
   ANGLE_DELTA: 6,
-  SCORE_DELTA: 0,
 });
 
 /** Most entities one payload may create or change. */
@@ -850,8 +907,8 @@ export class PackError extends DecodeError {
  *   'Unknown' {id}        removes or changes an entity the view lacks
  *   'Duplicate' {id}      creates an entity the view already has
  *   'Order'               ids overflow u32
- *   'Kind' {code}         unknown entity kind code
- *   'Name'                name longer than 64 bytes or not UTF-8
+ *   'Presence' {mask}     a presence mask names components the schema lacks
+ *   'Text'                a text longer than its field's maxBytes, or not UTF-8
  *   'Checksum' {expected, got}  the view was updated but does not hash as it should
  * Every kind but 'Checksum' leaves the view as it was.
  */
@@ -880,10 +937,10 @@ function deltaMessage(kind, d) {
       return `entity ${d.id} is already in the view`;
     case 'Order':
       return 'ids are not ascending';
-    case 'Kind':
-      return `unknown entity kind ${d.code}`;
-    case 'Name':
-      return 'invalid name';
+    case 'Presence':
+      return `presence mask 0x${(d.mask >>> 0).toString(16)} names components the schema lacks`;
+    case 'Text':
+      return 'invalid text';
     case 'Checksum':
       return `checksum mismatch: view hashes to ${hex32(d.got)}, snapshot says ${hex32(d.expected)}`;
   }
@@ -1094,9 +1151,8 @@ function packer(packing) {
   if (packing === 'Bytes') return new ByteWriter();
   throw new TypeError(`unknown packing ${String(packing)}`);
 }
-
 // ---------------------------------------------------------------------------------------
-// Trajectories (shared::quant::advance, EntityState::position_at)
+// Motions (shared::quant::advance, MotionValue::position_at)
 // ---------------------------------------------------------------------------------------
 
 const I32_MIN = -0x80000000;
@@ -1127,168 +1183,567 @@ export function advance(pos, vel, ticks, tickRate) {
 export const MAX_ADVANCE_TICKS = 2 ** 20;
 
 /**
- * Position of an entity at `tick` in position steps, as `[x, y]`: its own x/y when
- * `anchor` is 0 (players), else where its trajectory (x/y at tick `anchor`, moving at
- * vx/vy since) has taken it. Identical to EntityState::position_at for integer ticks.
+ * Position of a motion `{anchor, x, y, vx, vy}` at `tick`, in its steps, as `[x, y]`: x/y
+ * themselves when `anchor` is 0 (a predicted motion), else where the straight line (x/y at
+ * tick `anchor`, moving at vx/vy since) has got to. Identical to MotionValue::position_at
+ * for integer ticks; a non-integer tick (a render time between ticks) moves smoothly.
  */
-export function positionAt(e, tick, tickRate) {
-  if (!e.anchor) return [e.x, e.y];
-  const elapsed = tick - e.anchor;
-  return [advance(e.x, e.vx, elapsed, tickRate), advance(e.y, e.vy, elapsed, tickRate)];
+export function positionAt(motion, tick, tickRate) {
+  if (!motion.anchor) return [motion.x, motion.y];
+  const elapsed = tick - motion.anchor;
+  return [advance(motion.x, motion.vx, elapsed, tickRate), advance(motion.y, motion.vy, elapsed, tickRate)];
+}
+
+// ---------------------------------------------------------------------------------------
+// Layout (shared::schema::Layout)
+// ---------------------------------------------------------------------------------------
+
+/** At most this many components per schema (the presence mask is a u32). */
+export const MAX_COMPONENTS = 32;
+/** At most this many fields per component (a field mask is a u32). */
+export const MAX_FIELDS = 32;
+/** Longest component or field name, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 32;
+/** Largest maxBytes a text field may declare. */
+export const MAX_TEXT_BYTES = 1024;
+/** Largest Exp-Golomb order a field may declare. */
+export const MAX_ORDER = 24;
+/** Integer slots a motion takes: anchor, x, y, vx, vy. */
+export const MOTION_SLOTS = 5;
+
+function schemaError(message) {
+  return new DecodeError(`invalid schema: ${message}`);
+}
+
+function checkName(name, seen) {
+  if (typeof name !== 'string' || name.length === 0 || utf8Encoder.encode(name).length > MAX_NAME_BYTES || seen.has(name)) {
+    throw schemaError(`name ${JSON.stringify(name)} is empty, too long or not unique`);
+  }
+  seen.add(name);
+}
+
+const isUint = (v, max) => Number.isInteger(v) && v >= 0 && v <= max;
+
+/** A frozen copy of a valid kind (only its own properties), or a DecodeError. */
+function checkKind(name, kind) {
+  const bad = (why) => schemaError(`field ${JSON.stringify(name)}: ${why}`);
+  if (kind === null || typeof kind !== 'object') throw bad('kind must be an object');
+  const order = () => {
+    // Hand-made kinds may hold anything; decoded ones are always u8.
+    if (!isUint(kind.k, 0xff)) throw bad('order k must be an integer');
+    if (kind.k > MAX_ORDER) throw bad(`order k must be at most ${MAX_ORDER}`);
+    return kind.k;
+  };
+  const scale = () => {
+    if (!isUint(kind.scale, 0xffffffff)) throw bad('scale must be a u32');
+    if (kind.scale === 0) throw bad('scale must be positive');
+    return kind.scale;
+  };
+  switch (kind.type) {
+    case 'Bits':
+      if (!isUint(kind.width, 32) || kind.width < 1) throw bad('width must be 1..=32');
+      return Object.freeze({ type: 'Bits', width: kind.width });
+    case 'Uint':
+    case 'Int':
+      return Object.freeze({ type: kind.type, k: order() });
+    case 'Fixed': {
+      // Rust checks the order before the scale; either way the schema is refused.
+      const k = order();
+      return Object.freeze({ type: 'Fixed', scale: scale(), k });
+    }
+    case 'Angle':
+    case 'Entity':
+      return Object.freeze({ type: kind.type });
+    case 'Text':
+      if (!isUint(kind.maxBytes, 0xffff)) throw bad('maxBytes must be a u16');
+      if (kind.maxBytes > MAX_TEXT_BYTES) throw bad(`max_bytes must be at most ${MAX_TEXT_BYTES}`);
+      return Object.freeze({ type: 'Text', maxBytes: kind.maxBytes });
+    case 'Motion':
+      if (!MOTION_MODELS.includes(kind.model)) throw bad(`unknown motion model ${String(kind.model)}`);
+      return Object.freeze({ type: 'Motion', model: kind.model, scale: scale() });
+  }
+  throw bad(`unknown kind ${String(kind.type)}`);
+}
+
+/**
+ * A checked schema with the place of every field (shared::schema::Layout): each
+ * component's fields in wire order, each with its kind and slot. Integer kinds take one
+ * slot of `ints` (a u32, u16 or bit field as its bits, an i32), a text one of `texts`, a
+ * motion MOTION_SLOTS consecutive `ints` (anchor, x, y, vx, vy), numbered in schema order
+ * exactly as Rust does, so entities decoded here equal the server's bit for bit.
+ */
+export class Layout {
+  /** Throws DecodeError for a schema Rust's Schema::layout refuses. */
+  constructor(schema) {
+    if (schema === null || typeof schema !== 'object' || !Array.isArray(schema.components)) {
+      throw schemaError('a schema is {game, components: [...]}');
+    }
+    if (schema.components.length > MAX_COMPONENTS) {
+      throw schemaError(`${schema.components.length} components; at most ${MAX_COMPONENTS}`);
+    }
+    let ints = 0;
+    let texts = 0;
+    const names = new Set();
+    const components = [];
+    for (const c of schema.components) {
+      if (c === null || typeof c !== 'object') throw schemaError('a component is {name, fields}');
+      checkName(c.name, names);
+      if (!Array.isArray(c.fields)) throw schemaError(`component ${JSON.stringify(c.name)} has no fields array`);
+      if (c.fields.length > MAX_FIELDS) {
+        throw schemaError(`component ${JSON.stringify(c.name)} has ${c.fields.length} fields; at most ${MAX_FIELDS}`);
+      }
+      const fieldNames = new Set();
+      const fields = [];
+      const byName = new Map();
+      let motion = -1;
+      for (const f of c.fields) {
+        if (f === null || typeof f !== 'object') throw schemaError('a field is {name, kind}');
+        checkName(f.name, fieldNames);
+        const kind = checkKind(f.name, f.kind);
+        let slot;
+        if (kind.type === 'Text') {
+          slot = { type: 'Text', index: texts++ };
+        } else if (kind.type === 'Motion') {
+          slot = { type: 'Motion', index: ints };
+          if (motion < 0) motion = ints;
+          ints += MOTION_SLOTS;
+        } else {
+          slot = { type: 'Int', index: ints++ };
+        }
+        byName.set(f.name, fields.length);
+        fields.push(Object.freeze({ kind, slot: Object.freeze(slot) }));
+      }
+      components.push({ name: c.name, fields: Object.freeze(fields), byName, motion });
+    }
+    this.schema = schema;
+    this._components = components;
+    this._byName = new Map(components.map((c, i) => [c.name, i]));
+    /** Integer slots of an entity of this layout. */
+    this.intSlots = ints;
+    /** Text slots of an entity of this layout. */
+    this.textSlots = texts;
+  }
+
+  /** Number of components (the width of a presence mask). */
+  componentCount() {
+    return this._components.length;
+  }
+
+  /** Index of the component called `name`, or -1. */
+  component(name) {
+    return this._byName.get(name) ?? -1;
+  }
+
+  /** `{component, kind, slot: {type, index}}` of a field, or null if there is none. */
+  field(componentName, fieldName) {
+    const c = this.component(componentName);
+    if (c < 0) return null;
+    const f = this._components[c].byName.get(fieldName);
+    if (f === undefined) return null;
+    const { kind, slot } = this._components[c].fields[f];
+    return { component: c, kind, slot };
+  }
+
+  /** The `{kind, slot}` of component `c`'s fields, in wire order (empty if no such component). */
+  fields(c) {
+    return this._components[c]?.fields ?? [];
+  }
+
+  /** An entity with no components and every slot zero (or empty). */
+  empty(id) {
+    return { id, present: 0, ints: new Array(this.intSlots).fill(0), texts: new Array(this.textSlots).fill('') };
+  }
+
+  /**
+   * The motion that places `e`: the first motion field of its first present component
+   * having one, as `{anchor, x, y, vx, vy}`; null for an entity that is everywhere (a
+   * match clock, team scores).
+   */
+  motion(e) {
+    for (let c = 0; c < this._components.length; c++) {
+      const at = this._components[c].motion;
+      if (at >= 0 && hasComponent(e, c)) return motionAt(e, at);
+    }
+    return null;
+  }
+
+  /** Position `[x, y]` of `e` at `tick` (see `motion`), or null. */
+  position(e, tick, tickRate) {
+    const m = this.motion(e);
+    return m === null ? null : positionAt(m, tick, tickRate);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Entities (shared::schema::EntityState)
+// ---------------------------------------------------------------------------------------
+
+/** Whether entity `e` has component `c`. */
+export function hasComponent(e, c) {
+  return Number.isInteger(c) && c >= 0 && c < 32 && (e.present & (1 << c)) !== 0;
+}
+
+// Out-of-range slots read as 0 / '' (an entity from a FullSnapshot may be short), as in Rust.
+function intAt(e, i) {
+  const v = e.ints[i];
+  return v === undefined ? 0 : v;
+}
+
+function textAt(e, i) {
+  const t = e.texts[i];
+  return t === undefined ? '' : t;
+}
+
+function motionAt(e, i) {
+  return { anchor: intAt(e, i) >>> 0, x: intAt(e, i + 1), y: intAt(e, i + 2), vx: intAt(e, i + 3), vy: intAt(e, i + 4) };
+}
+
+/**
+ * The value of an integer field `ref` (from `layout.field`) if `e` has its component,
+ * else null: Bits, Uint and Entity unsigned, Angle as a u16, the others signed.
+ */
+export function getField(e, ref) {
+  if (ref === null || ref === undefined || ref.slot.type !== 'Int' || !hasComponent(e, ref.component)) return null;
+  const v = intAt(e, ref.slot.index);
+  switch (ref.kind.type) {
+    case 'Bits':
+    case 'Uint':
+    case 'Entity':
+      return v >>> 0;
+    case 'Angle':
+      return v & 0xffff;
+    default:
+      return v | 0;
+  }
+}
+
+/** The text of field `ref` if `e` has its component and the field is a text, else null. */
+export function getText(e, ref) {
+  if (ref === null || ref === undefined || ref.slot.type !== 'Text' || !hasComponent(e, ref.component)) return null;
+  return textAt(e, ref.slot.index);
+}
+
+/** The motion `{anchor, x, y, vx, vy}` of field `ref` if `e` has its component, else null. */
+export function getMotion(e, ref) {
+  if (ref === null || ref === undefined || ref.slot.type !== 'Motion' || !hasComponent(e, ref.component)) return null;
+  return motionAt(e, ref.slot.index);
+}
+
+/** Whether two entities hold the same state (shared::schema::EntityState::same). */
+export function sameEntity(a, b) {
+  if (a === b) return true;
+  if (a.id !== b.id || (a.present ^ b.present) !== 0) return false;
+  if (a.ints.length !== b.ints.length || a.texts.length !== b.texts.length) return false;
+  for (let i = 0; i < a.ints.length; i++) if (a.ints[i] !== b.ints[i]) return false;
+  for (let i = 0; i < a.texts.length; i++) if (a.texts[i] !== b.texts[i]) return false;
+  return true;
+}
+
+/** UTF-8 bytes of `s`, cut to at most `max` bytes at a character boundary (schema::truncate). */
+function truncatedUtf8(s, max) {
+  const bytes = utf8Encoder.encode(s);
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
+/** `s` cut to at most `maxBytes` UTF-8 bytes at a character boundary, as a Text field holds it. */
+export function truncateText(s, maxBytes) {
+  return utf8Decoder.decode(truncatedUtf8(s, maxBytes));
 }
 
 // ---------------------------------------------------------------------------------------
 // Payload coding (shared::delta)
 // ---------------------------------------------------------------------------------------
 
-function kindCode(kind) {
-  const code = ENTITY_KINDS.indexOf(kind);
-  if (code < 0) throw new EncodeError(`unknown entity kind ${String(kind)}`);
-  return code;
+function setInt(ints, i, v) {
+  // Like Rust's `get_mut`: slots beyond a short entity are skipped, never appended.
+  if (i < ints.length) ints[i] = v;
 }
 
-function kindFrom(code) {
-  const kind = ENTITY_KINDS[code];
-  if (kind === undefined) throw new DeltaError('Kind', { code });
-  return kind;
+function setInts(ints, i, vals) {
+  for (let n = 0; n < vals.length && i + n < ints.length; n++) ints[i + n] = vals[n];
+}
+
+/** Indices of the components named by `present`, ascending. */
+function components(layout, present) {
+  const out = [];
+  const n = layout.componentCount();
+  for (let c = 0; c < n; c++) if ((present & (1 << c)) !== 0) out.push(c);
+  return out;
+}
+
+function fieldChanged(slot, b, t) {
+  const i = slot.index;
+  switch (slot.type) {
+    case 'Int':
+      return intAt(b, i) !== intAt(t, i);
+    case 'Text':
+      return textAt(b, i) !== textAt(t, i);
+    default:
+      for (let n = 0; n < MOTION_SLOTS; n++) if (intAt(b, i + n) !== intAt(t, i + n)) return true;
+      return false;
+  }
+}
+
+function writeText(p, text, maxBytes) {
+  const bytes = truncatedUtf8(text, maxBytes);
+  p.uint(bytes.length, DELTA_K.TEXT_LEN);
+  for (const b of bytes) p.bits(b, 8);
+}
+
+function readText(u, maxBytes) {
+  const len = u.uint(DELTA_K.TEXT_LEN);
+  if (len > maxBytes) throw new DeltaError('Text');
+  const bytes = new Uint8Array(len);
+  for (let i = 0; i < len; i++) bytes[i] = u.bits(8);
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    throw new DeltaError('Text');
+  }
+}
+
+/** Writes a field's whole value. */
+function writeFull(p, kind, slot, e, frame) {
+  const i = slot.index;
+  if (slot.type === 'Text') {
+    if (kind.type === 'Text') writeText(p, textAt(e, i), kind.maxBytes);
+  } else if (slot.type === 'Motion') {
+    if (kind.type !== 'Motion') return;
+    const m = motionAt(e, i);
+    if (kind.model === 'Trajectory') p.uint((frame.tick - m.anchor) >>> 0, DELTA_K.AGE);
+    p.sint(m.x, DELTA_K.ABS_POS);
+    p.sint(m.y, DELTA_K.ABS_POS);
+    p.sint(m.vx, DELTA_K.ABS_VEL);
+    p.sint(m.vy, DELTA_K.ABS_VEL);
+  } else {
+    const v = intAt(e, i);
+    switch (kind.type) {
+      case 'Bits':
+        p.bits(v >>> 0, kind.width);
+        break;
+      case 'Uint':
+        p.uint(v >>> 0, kind.k);
+        break;
+      case 'Int':
+      case 'Fixed':
+        p.sint(v, kind.k);
+        break;
+      case 'Angle':
+        p.bits(v & 0xffff, 16);
+        break;
+      default:
+        p.uint(v >>> 0, DELTA_K.ENTITY);
+    }
+  }
+}
+
+/** Reads a field's whole value into `values` ({ints, texts}). */
+function readFull(u, kind, slot, values, frame) {
+  const i = slot.index;
+  if (slot.type === 'Text') {
+    if (kind.type !== 'Text') return;
+    const text = readText(u, kind.maxBytes);
+    if (i < values.texts.length) values.texts[i] = text;
+  } else if (slot.type === 'Motion') {
+    if (kind.type !== 'Motion') return;
+    const anchor = kind.model === 'Trajectory' ? (frame.tick - u.uint(DELTA_K.AGE)) >>> 0 : 0;
+    const x = u.sint(DELTA_K.ABS_POS);
+    const y = u.sint(DELTA_K.ABS_POS);
+    const vx = u.sint(DELTA_K.ABS_VEL);
+    const vy = u.sint(DELTA_K.ABS_VEL);
+    setInts(values.ints, i, [anchor | 0, x, y, vx, vy]);
+  } else {
+    let v;
+    switch (kind.type) {
+      case 'Bits':
+        v = u.bits(kind.width) | 0;
+        break;
+      case 'Uint':
+        v = u.uint(kind.k) | 0;
+        break;
+      case 'Int':
+      case 'Fixed':
+        v = u.sint(kind.k);
+        break;
+      case 'Angle':
+        v = u.bits(16) | 0;
+        break;
+      default:
+        v = u.uint(DELTA_K.ENTITY) | 0;
+    }
+    setInt(values.ints, i, v);
+  }
 }
 
 function elapsed(frame) {
   return frame.tick - frame.baseline;
 }
 
-/** Where a changed entity's new position is coded against. */
-function positionReference(b, newAnchor, frame) {
-  if (b.kind === 'Player') {
+/**
+ * Where a changed motion's new position is coded against: the old motion moved by its
+ * velocity since the baseline (predicted), or the old line at the new anchor tick.
+ */
+function motionReference(model, b, newAnchor, frame) {
+  if (model === 'Predicted') {
     const t = elapsed(frame);
     return [advance(b.x, b.vx, t, frame.tickRate), advance(b.y, b.vy, t, frame.tickRate)];
   }
-  // A new trajectory starts where the old one had got to at its anchor tick.
   return positionAt(b, newAnchor, frame.tickRate);
 }
 
-function utf8Of(name) {
-  return name ? utf8Encoder.encode(name) : new Uint8Array(0);
-}
+const motionBits = (model) => (model === 'Predicted' ? 2 : 3);
 
-function writeName(p, name) {
-  const bytes = utf8Of(name);
-  const len = Math.min(bytes.length, MAX_NAME_BYTES);
-  p.uint(len, DELTA_K.NAME_LEN);
-  for (let i = 0; i < len; i++) p.bits(bytes[i], 8);
-}
-
-function readName(u) {
-  const len = u.uint(DELTA_K.NAME_LEN);
-  if (len > MAX_NAME_BYTES) throw new DeltaError('Name');
-  const bytes = new Uint8Array(len);
-  for (let i = 0; i < len; i++) bytes[i] = u.bits(8);
-  try {
-    return utf8Decoder.decode(bytes);
-  } catch {
-    throw new DeltaError('Name');
-  }
-}
-
-function writeCreated(p, e, frame) {
-  p.bits(kindCode(e.kind), 2);
-  p.sint(e.x, DELTA_K.ABS_POS);
-  p.sint(e.y, DELTA_K.ABS_POS);
-  p.sint(e.vx, DELTA_K.ABS_VEL);
-  p.sint(e.vy, DELTA_K.ABS_VEL);
-  if (e.kind !== 'Player') p.uint((frame.tick - e.anchor) >>> 0, DELTA_K.AGE);
-  p.bits(e.angle, 16);
-  p.bits(e.health, 8);
-  if (e.kind === 'Player') {
-    p.bits(e.flags, 8);
-    p.uint(e.score, DELTA_K.SCORE);
-    writeName(p, e.name);
-  } else if (e.kind === 'Projectile') {
-    p.uint(e.owner, DELTA_K.OWNER);
-  }
-}
-
-function readCreated(u, id, frame) {
-  const kind = kindFrom(u.bits(2));
-  const x = u.sint(DELTA_K.ABS_POS);
-  const y = u.sint(DELTA_K.ABS_POS);
-  const vx = u.sint(DELTA_K.ABS_VEL);
-  const vy = u.sint(DELTA_K.ABS_VEL);
-  const anchor = kind === 'Player' ? 0 : (frame.tick - u.uint(DELTA_K.AGE)) >>> 0;
-  const angle = u.bits(16) & 0xffff;
-  const health = u.bits(8) & 0xff;
-  let flags = 0;
-  let score = 0;
-  let owner = 0;
-  let name = '';
-  if (kind === 'Player') {
-    flags = u.bits(8) & 0xff;
-    score = u.uint(DELTA_K.SCORE);
-    name = readName(u);
-  } else if (kind === 'Projectile') {
-    owner = u.uint(DELTA_K.OWNER);
-  }
-  return { id, kind, x, y, vx, vy, anchor, angle, health, flags, score, owner, name };
-}
-
-function writeChanged(p, b, t, mask, frame) {
-  p.bits(mask, 8);
-  if (mask & FIELD.ANCHOR) p.uint((frame.tick - t.anchor) >>> 0, DELTA_K.AGE);
-  if (mask & FIELD.POS) {
-    const [rx, ry] = positionReference(b, t.anchor, frame);
-    p.sint((t.x - rx) | 0, DELTA_K.POS_RESIDUAL);
-    p.sint((t.y - ry) | 0, DELTA_K.POS_RESIDUAL);
-  }
-  if (mask & FIELD.VEL) {
-    p.sint((t.vx - b.vx) | 0, DELTA_K.VEL_DELTA);
-    p.sint((t.vy - b.vy) | 0, DELTA_K.VEL_DELTA);
-  }
-  if (mask & FIELD.ANGLE) p.sint(((t.angle - b.angle) << 16) >> 16, DELTA_K.ANGLE_DELTA);
-  if (mask & FIELD.HEALTH) p.bits(t.health, 8);
-  if (mask & FIELD.FLAGS) p.bits(t.flags, 8);
-  if (mask & FIELD.SCORE) p.sint((t.score - b.score) | 0, DELTA_K.SCORE_DELTA);
-  if (mask & FIELD.NAME) writeName(p, t.name);
-}
-
-function readChanged(u, b, frame) {
-  const mask = u.bits(8) & 0xff;
-  const t = { ...b };
-  if (mask & FIELD.ANCHOR) t.anchor = (frame.tick - u.uint(DELTA_K.AGE)) >>> 0;
-  if (mask & FIELD.POS) {
-    const [rx, ry] = positionReference(b, t.anchor, frame);
-    t.x = (rx + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
-    t.y = (ry + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
-  }
-  if (mask & FIELD.VEL) {
-    t.vx = (b.vx + u.sint(DELTA_K.VEL_DELTA)) | 0;
-    t.vy = (b.vy + u.sint(DELTA_K.VEL_DELTA)) | 0;
-  }
-  if (mask & FIELD.ANGLE) t.angle = (b.angle + u.sint(DELTA_K.ANGLE_DELTA)) & 0xffff;
-  if (mask & FIELD.HEALTH) t.health = u.bits(8) & 0xff;
-  if (mask & FIELD.FLAGS) t.flags = u.bits(8) & 0xff;
-  if (mask & FIELD.SCORE) t.score = (b.score + u.sint(DELTA_K.SCORE_DELTA)) >>> 0;
-  if (mask & FIELD.NAME) t.name = readName(u);
-  return t;
-}
-
-/** Which fields of `b` differ in `t` (same id, kind and owner): a FIELD mask. */
-export function changedFields(b, t) {
+/** The sub-mask of a changed motion as written: predicted motions have no anchor bit. */
+function motionMask(model, b, t) {
   let mask = 0;
-  if (b.anchor !== t.anchor) mask |= FIELD.ANCHOR;
-  if (b.x !== t.x || b.y !== t.y) mask |= FIELD.POS;
-  if (b.vx !== t.vx || b.vy !== t.vy) mask |= FIELD.VEL;
-  if (b.angle !== t.angle) mask |= FIELD.ANGLE;
-  if (b.health !== t.health) mask |= FIELD.HEALTH;
-  if (b.flags !== t.flags) mask |= FIELD.FLAGS;
-  if (b.score !== t.score) mask |= FIELD.SCORE;
-  if (b.name !== t.name) mask |= FIELD.NAME;
-  return mask;
+  if (b.anchor !== t.anchor) mask |= MOTION.ANCHOR;
+  if (b.x !== t.x || b.y !== t.y) mask |= MOTION.POS;
+  if (b.vx !== t.vx || b.vy !== t.vy) mask |= MOTION.VEL;
+  return model === 'Predicted' ? mask >>> 1 : mask;
+}
+
+/** Writes a changed field against its previous value. */
+function writeChange(p, kind, slot, b, t, frame) {
+  const i = slot.index;
+  if (slot.type === 'Motion' && kind.type === 'Motion') {
+    const bm = motionAt(b, i);
+    const tm = motionAt(t, i);
+    const written = motionMask(kind.model, bm, tm);
+    p.bits(written, motionBits(kind.model));
+    const mask = kind.model === 'Predicted' ? written << 1 : written;
+    if (mask & MOTION.ANCHOR) p.uint((frame.tick - tm.anchor) >>> 0, DELTA_K.AGE);
+    if (mask & MOTION.POS) {
+      const [rx, ry] = motionReference(kind.model, bm, tm.anchor, frame);
+      p.sint((tm.x - rx) | 0, DELTA_K.POS_RESIDUAL);
+      p.sint((tm.y - ry) | 0, DELTA_K.POS_RESIDUAL);
+    }
+    if (mask & MOTION.VEL) {
+      p.sint((tm.vx - bm.vx) | 0, DELTA_K.VEL_DELTA);
+      p.sint((tm.vy - bm.vy) | 0, DELTA_K.VEL_DELTA);
+    }
+  } else if (slot.type === 'Int' && (kind.type === 'Uint' || kind.type === 'Int' || kind.type === 'Fixed')) {
+    p.sint((intAt(t, i) - intAt(b, i)) | 0, kind.k);
+  } else if (slot.type === 'Int' && kind.type === 'Angle') {
+    p.sint((((intAt(t, i) & 0xffff) - (intAt(b, i) & 0xffff)) << 16) >> 16, DELTA_K.ANGLE_DELTA);
+  } else {
+    writeFull(p, kind, slot, t, frame);
+  }
+}
+
+/** Reads a changed field into `values` (which hold the previous values of `b`). */
+function readChange(u, kind, slot, b, values, frame) {
+  const i = slot.index;
+  if (slot.type === 'Motion' && kind.type === 'Motion') {
+    const written = u.bits(motionBits(kind.model));
+    const mask = kind.model === 'Predicted' ? written << 1 : written;
+    const bm = motionAt(b, i);
+    const t = { ...bm };
+    if (mask & MOTION.ANCHOR) t.anchor = (frame.tick - u.uint(DELTA_K.AGE)) >>> 0;
+    if (mask & MOTION.POS) {
+      const [rx, ry] = motionReference(kind.model, bm, t.anchor, frame);
+      t.x = (rx + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
+      t.y = (ry + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
+    }
+    if (mask & MOTION.VEL) {
+      t.vx = (bm.vx + u.sint(DELTA_K.VEL_DELTA)) | 0;
+      t.vy = (bm.vy + u.sint(DELTA_K.VEL_DELTA)) | 0;
+    }
+    setInts(values.ints, i, [t.anchor | 0, t.x, t.y, t.vx, t.vy]);
+  } else if (slot.type === 'Int' && (kind.type === 'Uint' || kind.type === 'Int' || kind.type === 'Fixed')) {
+    setInt(values.ints, i, (intAt(b, i) + u.sint(kind.k)) | 0);
+  } else if (slot.type === 'Int' && kind.type === 'Angle') {
+    const d = u.sint(DELTA_K.ANGLE_DELTA) & 0xffff;
+    setInt(values.ints, i, ((intAt(b, i) & 0xffff) + d) & 0xffff);
+  } else {
+    readFull(u, kind, slot, values, frame);
+  }
+}
+
+function writePresence(p, layout, present) {
+  const n = layout.componentCount();
+  if (n > 0) p.bits(present >>> 0, n);
+}
+
+function readPresence(u, layout) {
+  const n = layout.componentCount();
+  // Like Rust, the mask is taken as read: a byte-packed mask may carry bits above the
+  // schema's components, which every loop over components then ignores.
+  return n === 0 ? 0 : u.bits(n) >>> 0;
+}
+
+function writeCreated(p, layout, e, frame) {
+  writePresence(p, layout, e.present);
+  for (const c of components(layout, e.present)) {
+    for (const { kind, slot } of layout.fields(c)) writeFull(p, kind, slot, e, frame);
+  }
+}
+
+function readCreated(u, layout, id, frame) {
+  const present = readPresence(u, layout);
+  const e = layout.empty(id);
+  e.present = present;
+  for (const c of components(layout, present)) {
+    for (const { kind, slot } of layout.fields(c)) readFull(u, kind, slot, e, frame);
+  }
+  return e;
+}
+
+function writeChanged(p, layout, b, t, frame) {
+  const restructured = (b.present ^ t.present) !== 0;
+  p.bits(restructured ? 1 : 0, 1);
+  if (restructured) writePresence(p, layout, t.present);
+  for (const c of components(layout, b.present & t.present)) {
+    const fields = layout.fields(c);
+    if (fields.length === 0) continue;
+    let mask = 0;
+    fields.forEach(({ slot }, f) => {
+      if (fieldChanged(slot, b, t)) mask |= 1 << f;
+    });
+    p.bits(mask !== 0 ? 1 : 0, 1);
+    if (mask === 0) continue;
+    if (fields.length > 1) p.bits(mask >>> 0, fields.length);
+    fields.forEach(({ kind, slot }, f) => {
+      if (mask & (1 << f)) writeChange(p, kind, slot, b, t, frame);
+    });
+  }
+  for (const c of components(layout, t.present & ~b.present)) {
+    for (const { kind, slot } of layout.fields(c)) writeFull(p, kind, slot, t, frame);
+  }
+}
+
+function clearComponent(layout, values, c) {
+  for (const { slot } of layout.fields(c)) {
+    if (slot.type === 'Int') setInt(values.ints, slot.index, 0);
+    else if (slot.type === 'Text') {
+      if (slot.index < values.texts.length) values.texts[slot.index] = '';
+    } else setInts(values.ints, slot.index, [0, 0, 0, 0, 0]);
+  }
+}
+
+function readChanged(u, layout, b, frame) {
+  const present = u.bits(1) === 1 ? readPresence(u, layout) : b.present;
+  const values = { ints: b.ints.slice(), texts: b.texts.slice() };
+  for (const c of components(layout, b.present & ~present)) clearComponent(layout, values, c);
+  for (const c of components(layout, b.present & present)) {
+    const fields = layout.fields(c);
+    if (fields.length === 0 || u.bits(1) === 0) continue;
+    const mask = fields.length > 1 ? u.bits(fields.length) : 1;
+    fields.forEach(({ kind, slot }, f) => {
+      if (mask & (1 << f)) readChange(u, kind, slot, b, values, frame);
+    });
+  }
+  for (const c of components(layout, present & ~b.present)) {
+    for (const { kind, slot } of layout.fields(c)) readFull(u, kind, slot, values, frame);
+  }
+  return { id: b.id, present: present >>> 0, ints: values.ints, texts: values.texts };
 }
 
 /**
  * Diffs two views sorted by id: `{removed: [id], created: [target index],
- * changed: [[base index, target index, mask]]}`, all ascending. An entity whose kind or
- * owner changed is removed and created again.
+ * changed: [[base index, target index]]}`, all ascending (shared::delta::diff).
  */
 export function diff(base, target) {
   const out = { removed: [], created: [], changed: [] };
@@ -1304,13 +1759,7 @@ export function diff(base, target) {
       out.created.push(j);
       j++;
     } else {
-      if (b.kind !== t.kind || b.owner !== t.owner) {
-        out.removed.push(b.id);
-        out.created.push(j);
-      } else {
-        const mask = changedFields(b, t);
-        if (mask !== 0) out.changed.push([i, j, mask]);
-      }
+      if (!sameEntity(b, t)) out.changed.push([i, j]);
       i++;
       j++;
     }
@@ -1319,10 +1768,10 @@ export function diff(base, target) {
 }
 
 /**
- * The view a client holds after receiving the given part of a diff: `base` without
- * `removed` ids, with the `changed` entities (by target index) and the `created` ones
- * taken from `target`. Index lists must be ascending. Entity objects are shared, never
- * copied: treat them as immutable.
+ * The view a client holds after receiving the given part of a diff (shared::delta::merge):
+ * `base` without `removed` ids, with the `changed` entities (by target index) and the
+ * `created` ones taken from `target`. Index lists must be ascending. Entity objects are
+ * shared, never copied: treat them as immutable.
  */
 export function merge(base, target, removed, created, changed) {
   const out = [];
@@ -1336,8 +1785,6 @@ export function merge(base, target, removed, created, changed) {
     while (c < made.length && made[c].id < b.id) out.push(made[c++]);
     if (r < removed.length && removed[r] === b.id) {
       r++;
-      // A kind change re-creates the same id right here.
-      if (c < made.length && made[c].id === b.id) out.push(made[c++]);
       continue;
     }
     if (ch < changed.length && changed[ch][0] === i) {
@@ -1364,26 +1811,29 @@ function readGap(u, prev) {
 
 /**
  * Encodes the chosen part of a diff (indices as `diff` returns them) with the given
- * packing: what the server sends. `frame` is `{tick, baseline, tickRate}`.
+ * packing: what the server sends (shared::delta::encode_payload). `frame` is
+ * `{tick, baseline, tickRate}`.
  */
-export function encodePayload(packing, frame, base, target, removed, created, changed) {
+export function encodePayload(packing, layout, frame, base, target, removed, created, changed) {
   const p = packer(packing);
   p.uint(removed.length, DELTA_K.COUNT);
   let prev = 0;
   for (const id of removed) prev = writeGap(p, prev, id);
-  // Like the Rust writer, the counts are those of the index lists (indices out of range
-  // are skipped, which only a buggy caller produces).
-  p.uint(created.length, DELTA_K.COUNT);
+  // Like the Rust writer, the counts are of the records actually written (indices out
+  // of range, which only a buggy caller produces, are skipped).
+  const made = created.map((j) => target[j]).filter((e) => e !== undefined);
+  p.uint(made.length, DELTA_K.COUNT);
   prev = 0;
-  for (const e of created.map((j) => target[j]).filter((e) => e !== undefined)) {
+  for (const e of made) {
     prev = writeGap(p, prev, e.id);
-    writeCreated(p, e, frame);
+    writeCreated(p, layout, e, frame);
   }
-  p.uint(changed.length, DELTA_K.COUNT);
+  const pairs = changed.filter(([i, j]) => base[i] !== undefined && target[j] !== undefined);
+  p.uint(pairs.length, DELTA_K.COUNT);
   prev = 0;
-  for (const [i, j, mask] of changed.filter(([i, j]) => base[i] !== undefined && target[j] !== undefined)) {
+  for (const [i, j] of pairs) {
     prev = writeGap(p, prev, target[j].id);
-    writeChanged(p, base[i], target[j], mask, frame);
+    writeChanged(p, layout, base[i], target[j], frame);
   }
   return p.finish();
 }
@@ -1408,7 +1858,7 @@ function find(view, id) {
   return -1;
 }
 
-function readPayload(u, frame, base) {
+function readPayload(u, layout, frame, base) {
   let n = readCount(u);
   const removed = [];
   const removedSet = new Set();
@@ -1427,7 +1877,7 @@ function readPayload(u, frame, base) {
     const id = (prev = readGap(u, prev));
     if (find(base, id) >= 0 && !removedSet.has(id)) throw new DeltaError('Duplicate', { id });
     created.push(target.length);
-    target.push(readCreated(u, id, frame));
+    target.push(readCreated(u, layout, id, frame));
   }
   n = readCount(u);
   const changed = [];
@@ -1436,8 +1886,8 @@ function readPayload(u, frame, base) {
     const id = (prev = readGap(u, prev));
     const i = find(base, id);
     if (i < 0 || removedSet.has(id)) throw new DeltaError('Unknown', { id });
-    changed.push([i, target.length, 0]);
-    target.push(readChanged(u, base[i], frame));
+    changed.push([i, target.length]);
+    target.push(readChanged(u, layout, base[i], frame));
   }
   u.finish();
   return merge(base, target, removed, created, changed);
@@ -1445,50 +1895,64 @@ function readPayload(u, frame, base) {
 
 /**
  * Rebuilds the view a payload describes from the view it is relative to (sorted by id;
- * not modified). `frame` is `{tick, baseline, tickRate}`. Throws DeltaError.
+ * not modified), decoding fields as `layout` says. `frame` is `{tick, baseline,
+ * tickRate}`. Throws DeltaError (TypeError for an unknown packing).
  */
-export function decodePayload(packing, frame, base, payload) {
+export function decodePayload(packing, layout, frame, base, payload) {
   const u = unpacker(packing, payload);
   try {
-    return readPayload(u, frame, base);
+    return readPayload(u, layout, frame, base);
   } catch (e) {
     if (e instanceof PackError) throw new DeltaError('Pack', { pack: e.kind });
     throw e;
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Checksum (shared::delta::entity_hash, fold_hashes, checksum)
+// ---------------------------------------------------------------------------------------
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /**
- * Hash of a view sorted by id: FNV-1a over 32-bit words (id, kind code, x, y, vx, vy,
- * anchor, angle, health, flags, score, owner, name length in UTF-8 bytes, each name
- * byte), then MurmurHash3's 32-bit finaliser. Returns a u32.
+ * Hash of one entity: FNV-1a over 32-bit words: the id, the presence mask, then every
+ * field of every present component in schema order (a number as its 32 bits; a text as
+ * its UTF-8 length, then a word per byte; a motion as x, y, vx, vy, with the anchor first
+ * for a trajectory). Returns a u32.
  */
-export function entityHash(e) {
-  let h = 0x811c9dc5;
+export function entityHash(layout, e) {
+  let h = FNV_OFFSET;
   const word = (w) => {
-    h = Math.imul(h ^ w, 0x01000193);
+    h = Math.imul(h ^ w, FNV_PRIME);
   };
   word(e.id);
-  word(ENTITY_KINDS.indexOf(e.kind));
-  word(e.x);
-  word(e.y);
-  word(e.vx);
-  word(e.vy);
-  word(e.anchor);
-  word(e.angle);
-  word(e.health);
-  word(e.flags);
-  word(e.score);
-  word(e.owner);
-  const name = utf8Of(e.name);
-  word(name.length);
-  for (const b of name) word(b);
+  word(e.present);
+  for (const c of components(layout, e.present)) {
+    for (const { kind, slot } of layout.fields(c)) {
+      const i = slot.index;
+      if (slot.type === 'Int') {
+        word(intAt(e, i));
+      } else if (slot.type === 'Text') {
+        const bytes = utf8Encoder.encode(textAt(e, i));
+        word(bytes.length);
+        for (const b of bytes) word(b);
+      } else {
+        if (kind.type === 'Motion' && kind.model === 'Trajectory') word(intAt(e, i));
+        for (let n = 1; n < MOTION_SLOTS; n++) word(intAt(e, i + n));
+      }
+    }
+  }
   return h >>> 0;
 }
 
-/** Checksum of a view sorted by id: FNV-1a over per-entity hashes, then fmix32. */
-export function checksum(view) {
-  let h = 0x811c9dc5;
-  for (const e of view) h = Math.imul(h ^ entityHash(e), 0x01000193);
+/**
+ * Combines per-entity hashes (in ascending id order) into a view's checksum: FNV-1a over
+ * the hashes, then MurmurHash3's 32-bit finaliser.
+ */
+export function foldHashes(hashes) {
+  let h = FNV_OFFSET;
+  for (const e of hashes) h = Math.imul(h ^ e, FNV_PRIME);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -1497,15 +1961,29 @@ export function checksum(view) {
   return h >>> 0;
 }
 
+/** Checksum of a view sorted by id (PROTOCOL.md, "Checksum"). */
+export function checksum(layout, view) {
+  return foldHashes(view.map((e) => entityHash(layout, e)));
+}
+
 // ---------------------------------------------------------------------------------------
 // ClientView (shared::delta::ClientView)
 // ---------------------------------------------------------------------------------------
 
-/** A client's copy of the replicated state, kept up to date by snapshots. */
+/**
+ * A client's copy of the replicated state, kept up to date by snapshots and decoded with
+ * the layout of the schema its Welcome carried: `new ClientView(new Layout(welcome.schema))`.
+ */
 export class ClientView {
-  constructor() {
+  constructor(layout) {
+    if (!(layout instanceof Layout)) throw new TypeError('ClientView needs the Layout of the Welcome schema');
+    this._layout = layout;
     this._tick = 0;
     this._entities = [];
+  }
+
+  get layout() {
+    return this._layout;
   }
 
   /** Tick of the newest snapshot applied (0 before any). */
@@ -1518,20 +1996,21 @@ export class ClientView {
     return this._entities;
   }
 
+  /** The entity with this id, or undefined. */
   get(id) {
     const i = find(this._entities, id);
     return i < 0 ? undefined : this._entities[i];
   }
 
   clone() {
-    const v = new ClientView();
+    const v = new ClientView(this._layout);
     v._tick = this._tick;
     v._entities = this._entities.slice();
     return v;
   }
 
   checksum() {
-    return checksum(this._entities);
+    return checksum(this._layout, this._entities);
   }
 
   /**
@@ -1546,23 +2025,23 @@ export class ClientView {
     else if (snap.baseline === this._tick) base = this._entities;
     else throw new DeltaError('Baseline', { held: this._tick, got: snap.baseline });
     const frame = { tick: snap.tick, baseline: snap.baseline, tickRate };
-    const view = decodePayload(packing, frame, base, snap.payload);
-    const got = checksum(view);
+    const view = decodePayload(packing, this._layout, frame, base, snap.payload);
+    const got = checksum(this._layout, view);
     this._entities = view;
     this._tick = snap.tick;
     if (got !== snap.checksum) throw new DeltaError('Checksum', { expected: snap.checksum, got });
   }
 
-  /** Replaces the view with a decoded FullSnapshot (`--snapshots full`). */
+  /** Replaces the view with a decoded FullSnapshot (`--snapshots full`): sorted, first of each id kept. */
   applyFull(full) {
     const sorted = full.entities.slice().sort((a, b) => a.id - b.id); // stable
     this._entities = sorted.filter((e, i) => i === 0 || sorted[i - 1].id !== e.id);
     this._tick = full.tick;
   }
 
-  /** `positionAt(entity, tick, tickRate)`; `entity` may also be an id in this view. */
-  positionAt(entity, tick, tickRate) {
+  /** Position `[x, y]` at `tick` of an entity (or the id of one in this view); null without a motion. */
+  position(entity, tick, tickRate) {
     const e = typeof entity === 'number' ? this.get(entity) : entity;
-    return e === undefined ? undefined : positionAt(e, tick, tickRate);
+    return e === undefined ? null : this._layout.position(e, tick, tickRate);
   }
 }

@@ -1,13 +1,15 @@
-// Tests of the browser client's codec (protocol v2). Run with `node --test assets/web/`.
+// Tests of the browser client's codec (protocol v4). Run with `node --test assets/web/`.
 //
-// The byte arrays in the first half are computed by hand from the bincode 2 standard
-// layout (see the comments). The second half checks the codec, the delta payload decoder
-// and ClientView against testdata/golden.json, which shared/tests/golden.rs generates
-// from the Rust implementation (regenerate: TICKWIRE_BLESS=1 cargo test -p shared --test golden).
+// The byte arrays in the first part are computed by hand from the bincode 2 standard
+// layout (see the comments). The rest checks the codec, the schema layout, the delta
+// payload coder and ClientView against testdata/golden.json, which shared/tests/golden.rs
+// generates from the Rust implementation (regenerate: TICKWIRE_BLESS=1 cargo test -p
+// shared --test golden), then against random schemas, and against the real games'
+// vectors in testdata/games.json once a server-side test writes that file.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 import {
   BitReader,
@@ -18,7 +20,8 @@ import {
   DeltaError,
   DecodeError,
   EncodeError,
-  FIELD,
+  Layout,
+  MOTION,
   PROTOCOL_VERSION,
   PackError,
   Reader,
@@ -34,12 +37,19 @@ import {
   encodeClientMessage,
   encodePayload,
   encodeServerMessage,
+  entityHash,
+  getField,
+  getMotion,
+  getText,
+  hasComponent,
   hello,
   input,
+  merge,
   ping,
   positionAt,
   qToAngle,
   snapshotSettings,
+  truncateText,
   unzigzag,
   validateName,
   zigzag,
@@ -54,6 +64,17 @@ const bytesOf = (fn) => {
   fn(w);
   return [...w.finish()];
 };
+
+/** xorshift32: the seeded generator of every pseudo-random test here. */
+function xorshift(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s >>> 0;
+  };
+}
 
 test('unsigned varints use 1, 3, 5 or 9 bytes around the 251 boundary', () => {
   const cases = [
@@ -141,13 +162,13 @@ test('the Input example encodes to 11 bytes and back', () => {
 });
 
 test('Hello, Ping, SnapshotSettings and Desync encode as expected', () => {
-  assert.equal(PROTOCOL_VERSION, 3);
-  // tag, version 3, name "Zoë", empty join token, empty resume token
-  assert.deepEqual([...hello('Zoë')], [0, 3, 4, 90, 111, 195, 171, 0, 0]);
-  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 3, 1, 97, 3, 106, 46, 107, 1, 114]);
-  assert.deepEqual(decodeClientMessage([0, 3, 3, 97, 100, 97, 0, 1, 114]), {
+  assert.equal(PROTOCOL_VERSION, 4);
+  // tag, version 4, name "Zoë", empty join token, empty resume token
+  assert.deepEqual([...hello('Zoë')], [0, 4, 4, 90, 111, 195, 171, 0, 0]);
+  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 4, 1, 97, 3, 106, 46, 107, 1, 114]);
+  assert.deepEqual(decodeClientMessage([0, 4, 3, 97, 100, 97, 0, 1, 114]), {
     type: 'Hello',
-    protocol_version: 3,
+    protocol_version: 4,
     name: 'ada',
     join_token: '',
     resume_token: 'r',
@@ -167,42 +188,15 @@ test('Hello, Ping, SnapshotSettings and Desync encode as expected', () => {
   assert.deepEqual(decodeClientMessage([4, 252, 112, 17, 1, 0]), { type: 'Desync', tick: 70000 });
 });
 
-// A hand-built full snapshot: tick 300, last_input_seq 42, a player and a projectile.
+// A hand-built full snapshot: tick 300, last_input_seq 42, an entity with components 0
+// and 2 (a motion and a text, say) and one with none.
 const SNAPSHOT = {
   type: 'FullSnapshot',
   tick: 300,
   last_input_seq: 42,
   entities: [
-    {
-      id: 7,
-      kind: 'Player',
-      x: 6400, // 100 m
-      y: -64,
-      vx: 384,
-      vy: -1,
-      anchor: 0,
-      angle: 16384, // a quarter turn
-      health: 100,
-      flags: 0,
-      score: 3,
-      owner: 0,
-      name: 'ada',
-    },
-    {
-      id: 300,
-      kind: 'Projectile',
-      x: 100,
-      y: 200,
-      vx: -1280,
-      vy: 0,
-      anchor: 298,
-      angle: 49152,
-      health: 0,
-      flags: 1,
-      score: 0,
-      owner: 7,
-      name: '',
-    },
+    { id: 7, present: 5, ints: [0, 6400, -64, 384, -1], texts: ['ada'] },
+    { id: 300, present: 0, ints: [], texts: [] },
   ],
 };
 // prettier-ignore
@@ -213,32 +207,17 @@ const SNAPSHOT_BYTES = [
   2,                 // two entities
   // entity 7
   7,                 // id
-  0,                 // EntityKind::Player
-  251, 0, 50,        // x 6400 -> zigzag 12800 = 0x3200
-  127,               // y -64 -> zigzag 127
-  251, 0, 3,         // vx 384 -> zigzag 768 = 0x0300
-  1,                 // vy -1 -> zigzag 1
-  0,                 // anchor 0 (players)
-  251, 0, 64,        // angle 16384 = 0x4000
-  100,               // health (raw u8)
-  0,                 // flags (raw u8)
-  3,                 // score
-  0,                 // owner
-  3, 97, 100, 97,    // name "ada"
+  5,                 // present: components 0 and 2
+  5,                 // five ints (i32, zigzag varints)
+  0,                 // 0
+  251, 0, 50,        // 6400 -> zigzag 12800 = 0x3200
+  127,               // -64 -> zigzag 127
+  251, 0, 3,         // 384 -> zigzag 768 = 0x0300
+  1,                 // -1 -> zigzag 1
+  1, 3, 97, 100, 97, // one text: "ada"
   // entity 300
   251, 44, 1,        // id 300
-  2,                 // EntityKind::Projectile
-  200,               // x 100 -> zigzag 200
-  251, 144, 1,       // y 200 -> zigzag 400 = 0x0190
-  251, 255, 9,       // vx -1280 -> zigzag 2559 = 0x09ff
-  0,                 // vy 0
-  251, 42, 1,        // anchor 298 = 0x012a
-  251, 0, 192,       // angle 49152 = 0xc000
-  0,                 // health
-  1,                 // flags: FLAG_DEAD bit (meaningless for a projectile, but encodable)
-  0,                 // score
-  7,                 // owner
-  0,                 // name ""
+  0, 0, 0,           // no components, no ints, no texts
 ];
 
 test('a hand-built FullSnapshot decodes and re-encodes byte for byte', () => {
@@ -273,24 +252,42 @@ test('a delta Snapshot carries its payload as raw bytes', () => {
   assert.throws(() => encodeServerMessage({ ...msg, payload: [256] }), EncodeError);
 });
 
-test('Welcome and Pong decode', () => {
-  // prettier-ignore
-  const welcome = [
-    0, 1, 7, 60, 20,                  // tag, client_id 1, entity 7, tick_rate 60, snapshot_rate 20
-    5, 97, 114, 101, 110, 97,         // map name "arena"
-    251, 0, 100, 251, 0, 100,         // width, height 12800 -> zigzag 25600 = 0x6400
-    1,                                // one wall
-    251, 0, 35, 251, 0, 49,           // min 4480, 6272 -> zigzag 8960, 12544
-    251, 128, 47, 251, 0, 51,         // max 6080, 6528 -> zigzag 12160, 13056
-    251, 0, 12,                       // aoi_radius 3072 = 0x0c00
-    0,                                // packing: Bits
-    20, 251, 0, 128,                  // settings: rate 20, max_bytes_per_sec 32768 = 0x8000
-    1, 100,                           // room "d"
-    1, 112,                           // player "p"
-    2, 114, 46,                       // resume_token "r."
-    15,                               // resume_grace_s 15
-    1,                                // resumed: true
-  ];
+// prettier-ignore
+const WELCOME_HEAD = [
+  0, 1, 7, 60, 20,                  // tag, client_id 1, entity 7, tick_rate 60, snapshot_rate 20
+  5, 97, 114, 101, 110, 97,         // map name "arena"
+  251, 0, 100, 251, 0, 100,         // width, height 12800 -> zigzag 25600 = 0x6400
+  1,                                // one wall
+  251, 0, 35, 251, 0, 49,           // min 4480, 6272 -> zigzag 8960, 12544
+  251, 128, 47, 251, 0, 51,         // max 6080, 6528 -> zigzag 12160, 13056
+  251, 0, 12,                       // aoi_radius 3072 = 0x0c00
+];
+const WELCOME_PACKING_AT = WELCOME_HEAD.length;
+// prettier-ignore
+const WELCOME_BYTES = [
+  ...WELCOME_HEAD,
+  0,                                // packing: Bits
+  20, 251, 0, 128,                  // settings: rate 20, max_bytes_per_sec 32768 = 0x8000
+  1, 100,                           // room "d"
+  1, 112,                           // player "p"
+  2, 114, 46,                       // resume_token "r."
+  15,                               // resume_grace_s 15
+  // schema
+  1, 103,                           // game "g"
+  2,                                // two components
+  1, 66,                            //   "B"
+  3,                                //   three fields
+  1, 109, 7, 1, 64,                 //     "m": Motion (7), Trajectory (1), scale 64
+  1, 116, 5, 251, 44, 1,            //     "t": Text (5), max_bytes 300 = 0x012c
+  1, 102, 3, 200, 6,                //     "f": Fixed (3), scale 200 (one byte: < 251), k 6 (raw u8)
+  1, 69,                            //   "E"
+  0,                                //   no fields
+  1,                                // resumed: true
+];
+// packing 1, settings 4, room 2, player 2, resume_token 3, resume_grace_s 1
+const WELCOME_SCHEMA_AT = WELCOME_PACKING_AT + 13;
+
+test('Welcome (with its schema) and Pong decode', () => {
   const msg = {
     type: 'Welcome',
     client_id: 1,
@@ -310,10 +307,27 @@ test('Welcome and Pong decode', () => {
     player: 'p',
     resume_token: 'r.',
     resume_grace_s: 15,
+    schema: {
+      game: 'g',
+      components: [
+        {
+          name: 'B',
+          fields: [
+            { name: 'm', kind: { type: 'Motion', model: 'Trajectory', scale: 64 } },
+            { name: 't', kind: { type: 'Text', maxBytes: 300 } },
+            { name: 'f', kind: { type: 'Fixed', scale: 200, k: 6 } },
+          ],
+        },
+        { name: 'E', fields: [] },
+      ],
+    },
     resumed: true,
   };
-  assert.deepEqual(decodeServerMessage(welcome), msg);
-  assert.deepEqual([...encodeServerMessage(msg)], welcome);
+  assert.deepEqual(WELCOME_BYTES.slice(WELCOME_SCHEMA_AT, WELCOME_SCHEMA_AT + 2), [1, 103]);
+  assert.deepEqual(decodeServerMessage(WELCOME_BYTES), msg);
+  assert.deepEqual([...encodeServerMessage(msg)], WELCOME_BYTES);
+  const layout = new Layout(msg.schema);
+  assert.deepEqual(layout.field('B', 'f'), { component: 0, kind: { type: 'Fixed', scale: 200, k: 6 }, slot: { type: 'Int', index: 5 } });
 
   const pong = [2, 252, 64, 226, 1, 0, 252, 112, 17, 1, 0]; // 123456, 70000
   assert.deepEqual(decodeServerMessage(pong), { type: 'Pong', client_time: 123456, server_tick: 70000 });
@@ -323,14 +337,28 @@ test('Welcome and Pong decode', () => {
     max_bytes_per_sec: 262144,
   });
   // Packing 2 does not exist.
-  const badPacking = welcome.slice();
-  badPacking[welcome.length - 14] = 2;
+  const badPacking = WELCOME_BYTES.slice();
+  badPacking[WELCOME_PACKING_AT] = 2;
   assert.throws(() => decodeServerMessage(badPacking), /unknown Packing variant 2/);
+  // Nor FieldKind 8, nor MotionModel 2.
+  const badKind = WELCOME_BYTES.slice();
+  badKind[WELCOME_SCHEMA_AT + 8] = 8;
+  assert.throws(() => decodeServerMessage(badKind), /unknown FieldKind variant 8/);
+  const badModel = WELCOME_BYTES.slice();
+  badModel[WELCOME_SCHEMA_AT + 9] = 2;
+  assert.throws(() => decodeServerMessage(badModel), /unknown MotionModel variant 2/);
+  // A Welcome decodes whatever its schema says: refusing a bad schema is Layout's job.
+  const dupNames = WELCOME_BYTES.slice();
+  dupNames[WELCOME_BYTES.length - 3] = 66; // "E" -> "B"
+  assert.equal(decodeServerMessage(dupNames).schema.components[1].name, 'B');
+  assert.throws(() => new Layout(decodeServerMessage(dupNames).schema), /not unique/);
 });
 
 test('every truncation of a valid message is a DecodeError, never another exception', () => {
-  for (let len = 0; len < SNAPSHOT_BYTES.length; len++) {
-    assert.throws(() => decodeServerMessage(SNAPSHOT_BYTES.slice(0, len)), DecodeError, `length ${len}`);
+  for (const bytes of [SNAPSHOT_BYTES, WELCOME_BYTES]) {
+    for (let len = 0; len < bytes.length; len++) {
+      assert.throws(() => decodeServerMessage(bytes.slice(0, len)), DecodeError, `length ${len}`);
+    }
   }
   assert.throws(() => decodeServerMessage([]), /unexpected end of data/);
 });
@@ -343,48 +371,52 @@ test('trailing bytes are rejected', () => {
 test('malformed input is refused with a clear DecodeError', () => {
   assert.throws(() => decodeServerMessage([5]), /unknown ServerMessage variant 5/);
   assert.throws(() => decodeClientMessage([5]), /unknown ClientMessage variant 5/);
-  // EntityKind 3 does not exist.
-  assert.throws(
-    () => decodeServerMessage([4, 0, 0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-    /unknown EntityKind variant 3/,
-  );
   // A forged entity count cannot make the decoder allocate: it is bounded by the bytes left.
   assert.throws(() => decodeServerMessage([4, 0, 0, 252, 255, 255, 255, 255]), /claims 4294967295/);
-  // Nor can a forged payload length.
+  // Nor can a forged int count inside an entity.
+  assert.throws(() => decodeServerMessage([4, 0, 0, 1, 1, 0, 252, 255, 255, 255, 255, 0]), /claims 4294967295/);
+  // Nor a forged payload length.
   assert.throws(() => decodeServerMessage([1, 0, 0, 0, 0, 252, 255, 255, 255, 255]), /claims 4294967295/);
   // A Hello whose name claims 2^32-1 bytes (the Rust test's forged length).
   assert.throws(() => decodeClientMessage([0, 1, 252, 255, 255, 255, 255]), DecodeError);
   assert.throws(() => decodeServerMessage('not bytes'), DecodeError);
 });
 
-test('pseudo-random messages round-trip through encoder and decoder', () => {
-  let seed = 0x2545f491;
-  const next = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return seed >>> 0;
+const NAMES = ['', 'a', 'Zoë', '名前', '🙂'];
+
+/** A random valid schema: 1..7 components of 0..4 fields, like the Rust property tests. */
+function randomSchema(next) {
+  const kinds = [
+    () => ({ type: 'Bits', width: 1 + (next() % 32) }),
+    () => ({ type: 'Uint', k: next() % 9 }),
+    () => ({ type: 'Int', k: next() % 9 }),
+    () => ({ type: 'Fixed', scale: 1 + (next() % 999), k: next() % 13 }),
+    () => ({ type: 'Angle' }),
+    () => ({ type: 'Text', maxBytes: next() % 25 }),
+    () => ({ type: 'Entity' }),
+    () => ({ type: 'Motion', model: 'Predicted', scale: 64 }),
+    () => ({ type: 'Motion', model: 'Trajectory', scale: 1 + (next() % 100) }),
+  ];
+  return {
+    game: 'random',
+    components: Array.from({ length: 1 + (next() % 7) }, (_, c) => ({
+      name: `C${c}`,
+      fields: Array.from({ length: next() % 5 }, (_, f) => ({ name: `f${f}`, kind: kinds[next() % kinds.length]() })),
+    })),
   };
+}
+
+test('pseudo-random messages round-trip through encoder and decoder', () => {
+  const next = xorshift(0x2545f491);
   const pick = (edges) => (next() % 3 === 0 ? edges[next() % edges.length] : next());
   const u32 = () => pick([0, 250, 251, 65535, 65536, 0xffffffff]);
   const i32 = () => pick([0, -1, 125, -126, 2147483647, -2147483648]) | 0;
-  const kinds = ['Player', 'Drone', 'Projectile'];
-  const names = ['', 'a', 'Zoë', '名前', '🙂'];
   for (let i = 0; i < 300; i++) {
     const entities = Array.from({ length: next() % 5 }, () => ({
       id: u32(),
-      kind: kinds[next() % 3],
-      x: i32(),
-      y: i32(),
-      vx: i32(),
-      vy: i32(),
-      anchor: u32(),
-      angle: u32() & 0xffff,
-      health: next() & 0xff,
-      flags: next() & 0xff,
-      score: u32(),
-      owner: u32(),
-      name: names[next() % names.length],
+      present: u32(),
+      ints: Array.from({ length: next() % 12 }, i32),
+      texts: Array.from({ length: next() % 3 }, () => NAMES[next() % NAMES.length]),
     }));
     const full = { type: 'FullSnapshot', tick: u32(), last_input_seq: u32(), entities };
     assert.deepEqual(decodeServerMessage(encodeServerMessage(full)), full);
@@ -401,6 +433,24 @@ test('pseudo-random messages round-trip through encoder and decoder', () => {
       buttons: next() & 0xff,
     };
     assert.deepEqual(decodeClientMessage(encodeClientMessage(inp)), inp);
+    const welcome = {
+      type: 'Welcome',
+      client_id: u32(),
+      entity: u32(),
+      tick_rate: u32() & 0xffff,
+      snapshot_rate: u32() & 0xffff,
+      map: { name: NAMES[next() % NAMES.length], width: i32(), height: i32(), walls: [] },
+      aoi_radius: u32(),
+      packing: next() % 2 ? 'Bits' : 'Bytes',
+      settings: { rate: u32() & 0xffff, max_bytes_per_sec: u32() },
+      room: 'r',
+      player: 'p',
+      resume_token: '',
+      resume_grace_s: u32() & 0xffff,
+      schema: randomSchema(next),
+      resumed: next() % 2 === 0,
+    };
+    assert.deepEqual(decodeServerMessage(encodeServerMessage(welcome)), welcome);
   }
 });
 
@@ -553,6 +603,19 @@ test('advance rounds half up with exact integer floor division', () => {
   assert.equal(advance(0, 60, 0.4, 60), 0);
 });
 
+test('positionAt moves trajectories smoothly between ticks and leaves predicted motions alone', () => {
+  const shot = { x: 0, y: 0, vx: 1280, vy: -640, anchor: 100 };
+  assert.deepEqual(positionAt(shot, 100, 60), [0, 0]);
+  assert.deepEqual(positionAt(shot, 103, 60), [64, -32]);
+  let last = -1;
+  for (let t = 100; t <= 106; t += 0.1) {
+    const [x] = positionAt(shot, t, 60);
+    assert.ok(x >= last, `monotonic at ${t}`);
+    last = x;
+  }
+  assert.deepEqual(positionAt({ x: 5, y: 6, vx: 100, vy: 100, anchor: 0 }, 1000, 60), [5, 6]);
+});
+
 // ---------------------------------------------------------------------------------------
 // Golden vectors from the Rust implementation
 // ---------------------------------------------------------------------------------------
@@ -560,20 +623,173 @@ test('advance rounds half up with exact integer floor division', () => {
 const golden = JSON.parse(readFileSync(new URL('./testdata/golden.json', import.meta.url), 'utf8'));
 const fromHex = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const LAYOUT = new Layout(golden.schema);
 
 test('golden: the file is for this protocol version and has every message variant', () => {
   assert.equal(golden.protocol_version, PROTOCOL_VERSION);
   const types = (list) => new Set(list.map((c) => c.message.type));
-  assert.deepEqual(
-    [...types(golden.client_messages)].sort(),
-    ['Desync', 'Hello', 'Input', 'Ping', 'SnapshotSettings'],
-  );
+  assert.deepEqual([...types(golden.client_messages)].sort(), ['Desync', 'Hello', 'Input', 'Ping', 'SnapshotSettings']);
   assert.deepEqual(
     [...types(golden.server_messages)].sort(),
     ['FullSnapshot', 'Pong', 'Snapshot', 'SnapshotSettings', 'Welcome'],
   );
   assert.deepEqual(golden.sequences.map((s) => s.packing).sort(), ['Bits', 'Bytes']);
-  assert.equal(checksum([]), golden.empty_view_checksum);
+  assert.equal(checksum(LAYOUT, []), golden.empty_view_checksum);
+  // The synthetic schema uses every kind and both motion models.
+  const kinds = new Set(golden.schema.components.flatMap((c) => c.fields.map((f) => f.kind.type)));
+  assert.deepEqual([...kinds].sort(), ['Angle', 'Bits', 'Entity', 'Fixed', 'Int', 'Motion', 'Text', 'Uint']);
+  const models = golden.schema.components.flatMap((c) => c.fields.map((f) => f.kind.model).filter(Boolean));
+  assert.deepEqual([...new Set(models)].sort(), ['Predicted', 'Trajectory']);
+});
+
+test('golden: the bit and byte packers write exactly what Rust writes', () => {
+  const { items, bits, bytes } = golden.pack;
+  for (const [Writer_, Reader_, hex] of [
+    [BitWriter, BitReader, bits],
+    [ByteWriter, ByteReader, bytes],
+  ]) {
+    const w = new Writer_();
+    for (const [op, v, n] of items) w[op](v, n);
+    assert.equal(toHex(w.finish()), hex, Writer_.name);
+    const r = new Reader_(fromHex(hex));
+    for (const [op, v, n] of items) {
+      const got = r[op](n);
+      // Byte packing keeps whole bytes of a bit field: compare the bits written.
+      const want = op === 'bits' && Reader_ === ByteReader ? (n === 0 ? 0 : v % 2 ** (8 * Math.ceil(n / 8))) : v;
+      assert.equal(got, op === 'bits' && Reader_ === BitReader ? v % 2 ** n : want, `${Reader_.name} ${op}(${v}, ${n})`);
+    }
+    r.finish();
+  }
+});
+
+test('golden: the layout places every field in the slot Rust gives it', () => {
+  assert.equal(LAYOUT.componentCount(), golden.schema.components.length);
+  assert.equal(LAYOUT.intSlots, golden.layout.int_slots);
+  assert.equal(LAYOUT.textSlots, golden.layout.text_slots);
+  for (const f of golden.layout.fields) {
+    assert.deepEqual(LAYOUT.field(f.component, f.field), { component: f.index, kind: f.kind, slot: f.slot });
+    assert.equal(LAYOUT.component(f.component), f.index);
+  }
+  assert.equal(golden.layout.fields.length, golden.schema.components.reduce((n, c) => n + c.fields.length, 0));
+  const empty = LAYOUT.empty(9);
+  assert.deepEqual(empty, {
+    id: 9,
+    present: 0,
+    ints: new Array(golden.layout.int_slots).fill(0),
+    texts: new Array(golden.layout.text_slots).fill(''),
+  });
+});
+
+test('golden: Layout accepts and refuses exactly the schemas Schema::layout does', () => {
+  for (const c of golden.schemas) {
+    if (c.ok) {
+      assert.doesNotThrow(() => new Layout(c.schema), c.note);
+    } else {
+      assert.throws(() => new Layout(c.schema), (e) => e instanceof DecodeError && /invalid schema/.test(e.message), c.note);
+    }
+  }
+});
+
+test('Layout refuses what only a hand-made JavaScript schema can hold', () => {
+  const one = (kind) => ({ game: 'g', components: [{ name: 'C', fields: [{ name: 'f', kind }] }] });
+  for (const bad of [
+    null,
+    {},
+    { game: 'g', components: {} },
+    { game: 'g', components: [null] },
+    { game: 'g', components: [{ name: 'C' }] },
+    { game: 'g', components: [{ name: 7, fields: [] }] },
+    { game: 'g', components: [{ name: 'C', fields: [null] }] },
+    one(null),
+    one({ type: 'Float' }),
+    one({ type: 'Bits' }),
+    one({ type: 'Bits', width: 1.5 }),
+    one({ type: 'Uint', k: -1 }),
+    one({ type: 'Int', k: '3' }),
+    one({ type: 'Fixed', scale: -1, k: 0 }),
+    one({ type: 'Fixed', scale: 2 ** 32, k: 0 }),
+    one({ type: 'Text', maxBytes: -1 }),
+    one({ type: 'Text' }),
+    one({ type: 'Motion', model: 'Linear', scale: 64 }),
+    one({ type: 'Motion', model: 'Predicted' }),
+  ]) {
+    assert.throws(() => new Layout(bad), DecodeError, JSON.stringify(bad));
+  }
+  // Unknown extra properties are dropped from the layout's copy of a kind.
+  const layout = new Layout(one({ type: 'Angle', extra: 1 }));
+  assert.deepEqual(layout.field('C', 'f').kind, { type: 'Angle' });
+});
+
+test('Layout lookups, presence and typed reads', () => {
+  const body = LAYOUT.component('Body');
+  assert.equal(LAYOUT.component('Nope'), -1);
+  assert.equal(LAYOUT.field('Nope', 'motion'), null);
+  assert.equal(LAYOUT.field('Body', 'nope'), null);
+  assert.deepEqual(LAYOUT.fields(99), []);
+  assert.deepEqual(
+    LAYOUT.fields(body).map((f) => f.kind.type),
+    ['Motion', 'Angle', 'Bits'],
+  );
+  const e = LAYOUT.empty(5);
+  const refs = Object.fromEntries(golden.layout.fields.map((f) => [`${f.component}.${f.field}`, LAYOUT.field(f.component, f.field)]));
+  // Fields of absent components read as null.
+  assert.equal(getField(e, refs['Stats.flags']), null);
+  assert.equal(getText(e, refs['Tag.name']), null);
+  assert.equal(getMotion(e, refs['Body.motion']), null);
+  assert.equal(LAYOUT.motion(e), null);
+  assert.equal(LAYOUT.position(e, 10, 60), null);
+  e.present = (1 << LAYOUT.component('Stats')) | (1 << LAYOUT.component('Tag')) | (1 << LAYOUT.component('Drift'));
+  assert.ok(hasComponent(e, LAYOUT.component('Stats')));
+  assert.ok(!hasComponent(e, body));
+  assert.ok(!hasComponent(e, 32));
+  assert.ok(!hasComponent(e, -1));
+  const set = (ref, v) => {
+    e.ints[ref.slot.index] = v;
+  };
+  set(refs['Stats.flags'], -1); // Bits 32 held as i32 bits
+  set(refs['Stats.score'], -2); // Uint held as its bits
+  set(refs['Stats.owner'], -3); // Entity too
+  set(refs['Stats.delta'], -4);
+  set(refs['Stats.speed'], -5);
+  set(refs['Drift.spin'], 65535);
+  e.texts[refs['Tag.name'].slot.index] = 'zoë';
+  e.ints.splice(refs['Drift.wobble'].slot.index, 5, -6, 1, 2, 3, 4); // anchor 2^32 - 6
+  assert.equal(getField(e, refs['Stats.flags']), 0xffffffff);
+  assert.equal(getField(e, refs['Stats.score']), 0xfffffffe);
+  assert.equal(getField(e, refs['Stats.owner']), 0xfffffffd);
+  assert.equal(getField(e, refs['Stats.delta']), -4);
+  assert.equal(getField(e, refs['Stats.speed']), -5);
+  assert.equal(getField(e, refs['Drift.spin']), 65535);
+  assert.equal(getText(e, refs['Tag.name']), 'zoë');
+  // The wrong accessor for a field's kind gives null.
+  assert.equal(getField(e, refs['Tag.name']), null);
+  assert.equal(getText(e, refs['Stats.flags']), null);
+  assert.equal(getMotion(e, refs['Stats.flags']), null);
+  assert.equal(getField(e, refs['Drift.wobble']), null);
+  assert.equal(getField(e, null), null);
+  const wobble = { anchor: 0xfffffffa, x: 1, y: 2, vx: 3, vy: 4 };
+  assert.deepEqual(getMotion(e, refs['Drift.wobble']), wobble);
+  assert.deepEqual(LAYOUT.motion(e), wobble);
+  assert.deepEqual(LAYOUT.position(e, 0xfffffffa + 60, 60), [4, 6]);
+  // A component earlier in the schema with a motion wins.
+  e.present |= 1 << LAYOUT.component('Flight');
+  assert.deepEqual(LAYOUT.motion(e), { anchor: 0, x: 0, y: 0, vx: 0, vy: 0 });
+});
+
+test('texts are cut to their field maxBytes at a character boundary, as in Rust', () => {
+  assert.equal(truncateText('ada lovelace!', 12), 'ada lovelace');
+  assert.equal(truncateText('🙂🙂🙂🙂', 12), '🙂🙂🙂');
+  assert.equal(truncateText('🙂🙂🙂🙂', 11), '🙂🙂');
+  assert.equal(truncateText('héllo', 2), 'h');
+  assert.equal(truncateText('abc', 0), '');
+  // The encoder cuts too, so the decoded entity holds the cut text.
+  const layout = new Layout({ game: 'g', components: [{ name: 'T', fields: [{ name: 't', kind: { type: 'Text', maxBytes: 5 } }] }] });
+  const e = { id: 1, present: 1, ints: [], texts: ['Zoë 🙂'] };
+  const frame = { tick: 1, baseline: 0, tickRate: 60 };
+  for (const packing of ['Bits', 'Bytes']) {
+    const payload = encodePayload(packing, layout, frame, [], [e], [], [0], []);
+    assert.deepEqual(decodePayload(packing, layout, frame, [], payload), [{ ...e, texts: ['Zoë '] }]);
+  }
 });
 
 test('golden: client messages decode to the expected JSON and re-encode to the same bytes', () => {
@@ -588,7 +804,10 @@ test('golden: server messages decode to the expected JSON and re-encode to the s
     const msg = decodeServerMessage(fromHex(c.hex));
     assert.deepEqual(plain(msg), c.message, c.note);
     assert.equal(toHex(encodeServerMessage(msg)), c.hex, c.note);
+    if (msg.type === 'Welcome') assert.doesNotThrow(() => new Layout(msg.schema), c.note);
   }
+  const welcome = decodeServerMessage(fromHex(golden.server_messages[0].hex));
+  assert.deepEqual(welcome.schema, golden.schema);
   for (const seq of golden.sequences) {
     for (const step of seq.steps) {
       const msg = decodeServerMessage(fromHex(step.hex));
@@ -600,7 +819,7 @@ test('golden: server messages decode to the expected JSON and re-encode to the s
 
 /** A ClientView that has applied the first `count` steps of a golden sequence. */
 function replay(seq, count) {
-  const view = new ClientView();
+  const view = new ClientView(LAYOUT);
   for (const step of seq.steps.slice(0, count)) {
     view.apply(decodeServerMessage(fromHex(step.hex)), seq.tick_rate, seq.packing);
   }
@@ -609,14 +828,14 @@ function replay(seq, count) {
 
 test('golden: each snapshot sequence rebuilds the expected view after every step', () => {
   for (const seq of golden.sequences) {
-    const view = new ClientView();
+    const view = new ClientView(LAYOUT);
     for (const [n, step] of seq.steps.entries()) {
       const msg = decodeServerMessage(fromHex(step.hex));
       view.apply(msg, seq.tick_rate, seq.packing);
       const what = `${seq.name}, step ${n}: ${step.note}`;
       assert.equal(view.tick, msg.tick, what);
       assert.deepEqual(view.entities, step.view, what);
-      assert.equal(checksum(view.entities), step.checksum, what);
+      assert.equal(checksum(LAYOUT, view.entities), step.checksum, what);
       assert.equal(view.checksum(), msg.checksum, what);
       for (const e of step.view) assert.deepEqual(view.get(e.id), e, what);
       assert.equal(view.get(123456789), undefined);
@@ -630,11 +849,15 @@ test('golden: the JS payload encoder reproduces every Rust payload bit for bit',
     for (const [n, step] of seq.steps.entries()) {
       const { tick, baseline, payload } = step.message;
       const base = baseline === 0 ? [] : held;
-      const d = diff(base, step.view);
       const frame = { tick, baseline, tickRate: seq.tick_rate };
-      const bytes = encodePayload(seq.packing, frame, base, step.view, d.removed, d.created, d.changed);
-      assert.deepEqual([...bytes], payload, `${seq.name}, step ${n}: ${step.note}`);
-      assert.deepEqual(decodePayload(seq.packing, frame, base, bytes), step.view);
+      const what = `${seq.name}, step ${n}: ${step.note}`;
+      // The view is what the client holds after the step; for a partial delta the
+      // target world had more, but the view itself is the diff that was sent.
+      const d = diff(base, step.view);
+      const bytes = encodePayload(seq.packing, LAYOUT, frame, base, step.view, d.removed, d.created, d.changed);
+      assert.deepEqual([...bytes], payload, what);
+      assert.deepEqual(decodePayload(seq.packing, LAYOUT, frame, base, bytes), step.view, what);
+      assert.deepEqual(merge(base, step.view, d.removed, d.created, d.changed), step.view, what);
       held = step.view;
     }
   }
@@ -673,7 +896,7 @@ test('golden: corrupted and hand-made snapshots fail exactly like in Rust', () =
   }
 });
 
-test('every corrupted payload bit and every truncation gives a DeltaError or a changed view', () => {
+test('every corrupted payload bit and every truncation gives a DeltaError or the intended view', () => {
   for (const seq of golden.sequences) {
     for (let n = 1; n < seq.steps.length; n++) {
       const held = replay(seq, n);
@@ -707,13 +930,7 @@ test('every corrupted payload bit and every truncation gives a DeltaError or a c
 });
 
 test('garbage payloads and messages only ever throw DecodeErrors', () => {
-  let seed = 0x1234567;
-  const next = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return seed >>> 0;
-  };
+  const next = xorshift(0x1234567);
   const seq = golden.sequences[0];
   const base = replay(seq, 2);
   for (let i = 0; i < 2000; i++) {
@@ -737,9 +954,12 @@ test('garbage payloads and messages only ever throw DecodeErrors', () => {
 });
 
 test('ClientView: baseline rules and checksum mismatches', () => {
+  assert.throws(() => new ClientView(), TypeError);
+  assert.throws(() => new ClientView(golden.schema), TypeError);
   const seq = golden.sequences[0];
   const [key, delta] = seq.steps.map((s) => decodeServerMessage(fromHex(s.hex)));
-  const view = new ClientView();
+  const view = new ClientView(LAYOUT);
+  assert.equal(view.layout, LAYOUT);
   // A delta before any keyframe: the view holds tick 0.
   assert.throws(
     () => view.apply(delta, seq.tick_rate, seq.packing),
@@ -765,70 +985,209 @@ test('ClientView: baseline rules and checksum mismatches', () => {
 });
 
 test('golden: applyFull sorts by id and keeps the first of duplicate ids', () => {
-  const view = new ClientView();
+  const view = new ClientView(LAYOUT);
   view.applyFull(golden.apply_full.snapshot);
   assert.equal(view.tick, golden.apply_full.snapshot.tick);
   assert.deepEqual(view.entities, golden.apply_full.view);
   assert.equal(view.checksum(), golden.apply_full.checksum);
 });
 
-test('golden: advance and positionAt agree with Rust', () => {
+test('golden: entity hashes and view checksums agree with Rust', () => {
+  const entities = golden.checksums.entities.map((c) => c.entity);
+  for (const c of golden.checksums.entities) {
+    assert.equal(entityHash(LAYOUT, c.entity), c.hash, JSON.stringify(c.entity));
+  }
+  for (const v of golden.checksums.views) {
+    const view = v.ids.map((id) => entities.find((e) => e.id === id));
+    assert.equal(checksum(LAYOUT, view), v.checksum, JSON.stringify(v.ids));
+  }
+});
+
+test('golden: advance, positionAt and Layout.position agree with Rust', () => {
   for (const [pos, vel, ticks, rate, expected] of golden.advance) {
     assert.equal(advance(pos, vel, ticks, rate), expected, `advance(${pos}, ${vel}, ${ticks}, ${rate})`);
   }
-  const view = new ClientView();
   for (const c of golden.position_at) {
-    assert.deepEqual(positionAt(c.entity, c.tick, c.tick_rate), c.expected, JSON.stringify(c));
-    assert.deepEqual(view.positionAt(c.entity, c.tick, c.tick_rate), c.expected);
+    assert.deepEqual(positionAt(c.motion, c.tick, c.tick_rate), c.expected, JSON.stringify(c));
+  }
+  const view = new ClientView(LAYOUT);
+  for (const c of golden.layout_position) {
+    assert.deepEqual(LAYOUT.motion(c.entity), c.motion, JSON.stringify(c));
+    assert.deepEqual(LAYOUT.position(c.entity, c.tick, c.tick_rate), c.expected, JSON.stringify(c));
+    assert.deepEqual(view.position(c.entity, c.tick, c.tick_rate), c.expected);
+  }
+  assert.equal(view.position(12345, 1, 60), null);
+});
+
+// ---------------------------------------------------------------------------------------
+// Random schemas and views
+// ---------------------------------------------------------------------------------------
+
+const TEXTS = ['', 'a', 'ada', 'Zoë 🙂', '名前', 'a longer text than most fields allow', '\u{feff}bom'];
+
+/** Fills component `c` of `e` with random values in its kinds' ranges, as the server would. */
+function fillComponent(layout, e, c, next, tick) {
+  e.present = (e.present | (1 << c)) >>> 0;
+  for (const { kind, slot } of layout.fields(c)) {
+    const i = slot.index;
+    const signed = () => (next() % 200001) - 100000;
+    switch (kind.type) {
+      case 'Bits':
+        e.ints[i] = kind.width === 32 ? next() | 0 : next() % 2 ** kind.width;
+        break;
+      case 'Uint':
+        e.ints[i] = next() % 3 === 0 ? next() | 0 : next() % 100000;
+        break;
+      case 'Int':
+      case 'Fixed':
+        e.ints[i] = next() % 5 === 0 ? next() | 0 : signed();
+        break;
+      case 'Angle':
+        e.ints[i] = next() & 0xffff;
+        break;
+      case 'Entity':
+        e.ints[i] = next() % 5000;
+        break;
+      case 'Text':
+        e.texts[i] = truncateText(TEXTS[next() % TEXTS.length], kind.maxBytes);
+        break;
+      case 'Motion': {
+        // A predicted motion's anchor is not sent: the server keeps it 0.
+        const anchor = kind.model === 'Predicted' ? 0 : (tick - (next() % 600)) >>> 0;
+        e.ints.splice(i, 5, anchor | 0, signed(), signed(), (next() % 4001) - 2000, (next() % 4001) - 2000);
+        break;
+      }
+    }
+  }
+}
+
+function randomEntity(layout, id, next, tick) {
+  const e = layout.empty(id);
+  for (let c = 0; c < layout.componentCount(); c++) if (next() % 2) fillComponent(layout, e, c, next, tick);
+  return e;
+}
+
+/** `b` with some components refilled, some dropped, some added: what a tick changes. */
+function evolve(layout, b, next, tick) {
+  const e = { id: b.id, present: b.present, ints: b.ints.slice(), texts: b.texts.slice() };
+  for (let c = 0; c < layout.componentCount(); c++) {
+    const roll = next() % 6;
+    if (roll === 0 && hasComponent(e, c)) {
+      // Removed: its slots go back to zero, as a server's builder leaves them.
+      e.present = (e.present & ~(1 << c)) >>> 0;
+      for (const { slot } of layout.fields(c)) {
+        if (slot.type === 'Text') e.texts[slot.index] = '';
+        else e.ints.fill(0, slot.index, slot.index + (slot.type === 'Motion' ? 5 : 1));
+      }
+    } else if (roll === 1 || (roll === 2 && hasComponent(e, c))) {
+      fillComponent(layout, e, c, next, tick);
+    }
+  }
+  return e;
+}
+
+test('random schemas and views: JS encode then JS decode gives what merge predicts', () => {
+  const next = xorshift(0x5eed1234);
+  const frame = { tick: 10003, baseline: 10000, tickRate: 60 };
+  for (let round = 0; round < 300; round++) {
+    const layout = new Layout(randomSchema(next));
+    const ids = [...new Set(Array.from({ length: next() % 25 }, () => 1 + (next() % 200)))].sort((a, b) => a - b);
+    const base = ids.map((id) => randomEntity(layout, id, next, frame.baseline));
+    const target = [];
+    for (const b of base) {
+      const roll = next() % 4;
+      if (roll === 0) continue; // removed
+      target.push(roll === 1 ? b : evolve(layout, b, next, frame.tick));
+    }
+    for (let k = next() % 6; k > 0; k--) {
+      const id = 1 + (next() % 250);
+      if (!target.some((e) => e.id === id) && !base.some((e) => e.id === id)) target.push(randomEntity(layout, id, next, frame.tick));
+    }
+    target.sort((a, b) => a.id - b.id);
+    const d = diff(base, target);
+    // Sometimes all of it, sometimes what a byte budget lets through.
+    const keep = () => next() % 3 !== 0;
+    const partial = next() % 2 === 0;
+    const removed = partial ? d.removed.filter(keep) : d.removed;
+    const created = partial ? d.created.filter(keep) : d.created;
+    const changed = partial ? d.changed.filter(keep) : d.changed;
+    const expected = merge(base, target, removed, created, changed);
+    if (!partial) assert.deepEqual(expected, target);
+    for (const packing of ['Bits', 'Bytes']) {
+      const payload = encodePayload(packing, layout, frame, base, target, removed, created, changed);
+      const got = decodePayload(packing, layout, frame, base, payload);
+      assert.deepEqual(got, expected, `round ${round}, ${packing}`);
+      assert.equal(checksum(layout, got), checksum(layout, expected));
+      // Unchanged entities are shared, not copied.
+      for (const e of got) if (base.includes(e)) assert.ok(expected.includes(e));
+    }
   }
 });
 
-test('positionAt moves trajectories smoothly between ticks', () => {
-  const shot = { x: 0, y: 0, vx: 1280, vy: -640, anchor: 100 };
-  assert.deepEqual(positionAt(shot, 100, 60), [0, 0]);
-  assert.deepEqual(positionAt(shot, 103, 60), [64, -32]);
-  let last = -1;
-  for (let t = 100; t <= 106; t += 0.1) {
-    const [x] = positionAt(shot, t, 60);
-    assert.ok(x >= last, `monotonic at ${t}`);
-    last = x;
-  }
-  assert.deepEqual(positionAt({ x: 5, y: 6, vx: 100, vy: 100, anchor: 0 }, 1000, 60), [5, 6]);
+test('an unchanged view costs only the three counts', () => {
+  const layout = new Layout(golden.schema);
+  const view = golden.sequences[0].steps[0].view;
+  const copy = structuredClone(view);
+  const d = diff(view, copy);
+  assert.deepEqual(d, { removed: [], created: [], changed: [] });
+  const payload = encodePayload('Bits', layout, { tick: 3, baseline: 2, tickRate: 60 }, view, copy, [], [], []);
+  assert.deepEqual([...payload], [0b10001, 0b1]); // three EG(k=3) zeros: 1000 1000 1000
+  assert.equal(MOTION.ANCHOR | MOTION.POS | MOTION.VEL, 7);
 });
 
-test('FIELD bits follow the documented order', () => {
-  assert.deepEqual(Object.entries(FIELD), [
-    ['ANCHOR', 1],
-    ['POS', 2],
-    ['VEL', 4],
-    ['ANGLE', 8],
-    ['HEALTH', 16],
-    ['FLAGS', 32],
-    ['SCORE', 64],
-    ['NAME', 128],
-  ]);
-});
+// ---------------------------------------------------------------------------------------
+// The real games (testdata/games.json, written by a server-side test)
+// ---------------------------------------------------------------------------------------
+//
+// Format: {games: [{game, welcome: <hex of the Welcome message>, tick_rate, packing,
+// snapshots: [<hex of a Snapshot (or FullSnapshot) message>, ...],
+// views: [[<entity objects after each snapshot>], ...]}]}. Each game is decoded with
+// nothing but the schema its Welcome carries: the client knows no game.
 
-test('the worked example of PROTOCOL.md decodes as documented', () => {
-  const ada = { id: 1, kind: 'Player', x: 6400, y: 3200, vx: 384, vy: 0, anchor: 0, angle: 0, health: 100, flags: 0, score: 3, owner: 0, name: 'ada' };
-  const drone = { id: 5, kind: 'Drone', x: 1000, y: 2000, vx: 128, vy: -64, anchor: 990, angle: 0, health: 40, flags: 0, score: 0, owner: 0, name: '' };
-  const frame = { tick: 1003, baseline: 1000, tickRate: 60 };
-  const expected = [{ ...ada, x: 6420, score: 4 }];
-  assert.equal(advance(6400, 384, 3, 60), 6419);
-  for (const [packing, hex] of [
-    ['Bits', 'a3 31 09 35 06'],
-    ['Bytes', '01 04 00 01 00 42 02 00 02'],
-  ]) {
-    const payload = fromHex(hex.replace(/ /g, ''));
-    assert.deepEqual(decodePayload(packing, frame, [ada, drone], payload), expected, packing);
-    const d = diff([ada, drone], expected);
-    assert.deepEqual(d, { removed: [5], created: [], changed: [[0, 0, FIELD.POS | FIELD.SCORE]] });
-    assert.deepEqual(encodePayload(packing, frame, [ada, drone], expected, d.removed, d.created, d.changed), payload);
-  }
-  const w = new BitWriter();
-  for (const [op, v, k] of [['uint', 1, 3], ['uint', 4, 1], ['uint', 0, 3], ['uint', 1, 3], ['uint', 0, 1], ['bits', 66, 8], ['sint', 1, 2], ['sint', 0, 2], ['sint', 1, 0]]) w[op](v, k);
-  assert.equal(bitString(w), '1100' + '0101' + '1000' + '1100' + '10' + '01000010' + '101' + '100' + '011');
-  assert.equal(toHex(w.finish()), 'a331093506');
-  assert.equal(checksum(expected), 0x7550f92d);
-  assert.equal(checksum([]), 0xab3e7c0b);
-});
+const GAMES_URL = new URL('./testdata/games.json', import.meta.url);
+
+test(
+  'games.json: every snapshot of the real games decodes, with the schema of its Welcome, to the expected view',
+  { skip: !existsSync(GAMES_URL) && 'testdata/games.json is not generated yet' },
+  () => {
+    const { games } = JSON.parse(readFileSync(GAMES_URL, 'utf8'));
+    assert.ok(Array.isArray(games) && games.length > 0, 'games.json lists games');
+    for (const g of games) {
+      const welcome = decodeServerMessage(fromHex(g.welcome));
+      assert.equal(welcome.type, 'Welcome', g.game);
+      assert.equal(toHex(encodeServerMessage(welcome)), g.welcome, `${g.game}: Welcome re-encodes`);
+      assert.equal(welcome.schema.game, g.game, `${g.game}: the schema names its game`);
+      const layout = new Layout(welcome.schema);
+      const tickRate = g.tick_rate ?? welcome.tick_rate;
+      const packing = g.packing ?? welcome.packing;
+      const view = new ClientView(layout);
+      assert.equal(g.snapshots.length, g.views.length, `${g.game}: a view per snapshot`);
+      for (const [n, hex] of g.snapshots.entries()) {
+        const what = `${g.game}, snapshot ${n}`;
+        const msg = decodeServerMessage(fromHex(hex));
+        assert.equal(toHex(encodeServerMessage(msg)), hex, what);
+        const held = view.entities;
+        if (msg.type === 'FullSnapshot') {
+          view.applyFull(msg);
+        } else {
+          assert.equal(msg.type, 'Snapshot', what);
+          // Throws DeltaError 'Checksum' if the view does not hash to the server's checksum.
+          view.apply(msg, tickRate, packing);
+          assert.equal(checksum(layout, view.entities), msg.checksum, what);
+          // The JS encoder rebuilds the same view from the same base.
+          const base = msg.baseline === 0 ? [] : held;
+          const frame = { tick: msg.tick, baseline: msg.baseline, tickRate };
+          const d = diff(base, view.entities);
+          const payload = encodePayload(packing, layout, frame, base, view.entities, d.removed, d.created, d.changed);
+          assert.deepEqual(decodePayload(packing, layout, frame, base, payload), view.entities, what);
+        }
+        assert.equal(view.tick, msg.tick, what);
+        assert.deepEqual(view.entities, g.views[n], what);
+        for (const e of view.entities) {
+          assert.equal(e.ints.length, layout.intSlots, `${what}: entity ${e.id} has the layout's ints`);
+          assert.equal(e.texts.length, layout.textSlots, `${what}: entity ${e.id} has the layout's texts`);
+        }
+      }
+    }
+  },
+);

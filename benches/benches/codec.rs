@@ -6,44 +6,12 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use shared::codec::{
     decode_server, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
-use shared::protocol::{EntityKind, EntityState, FullSnapshot, ServerMessage};
+use benches::views::{arena_layout, arena_values, view};
+use shared::protocol::{EntityState, FullSnapshot, ServerMessage};
 
-/// A room like the default one: 200 drones, 64 players, 300 projectiles in flight.
+/// A room like the default one: 64 players, 200 drones, 300 projectiles in flight.
 fn entities() -> Vec<EntityState> {
-    let mut out = Vec::new();
-    let mut id = 0u32;
-    let mut push = |kind, n: u32, name: &str| {
-        for i in 0..n {
-            id += 1;
-            out.push(EntityState {
-                id,
-                kind,
-                x: (i as i32 * 977) % 12_800,
-                y: (i as i32 * 613) % 12_800,
-                vx: (i as i32 % 13) * 30 - 180,
-                vy: (i as i32 % 7) * 50 - 150,
-                anchor: 0,
-                angle: (i * 2_311) as u16,
-                health: 100,
-                flags: 0,
-                score: i % 5,
-                owner: if kind == EntityKind::Projectile {
-                    i % 64 + 1
-                } else {
-                    0
-                },
-                name: if kind == EntityKind::Player {
-                    format!("{name}{i}")
-                } else {
-                    String::new()
-                },
-            });
-        }
-    };
-    push(EntityKind::Player, 64, "bot");
-    push(EntityKind::Drone, 200, "");
-    push(EntityKind::Projectile, 300, "");
-    out
+    view(&arena_layout(), &arena_values(64, 200, 564, 1_000))
 }
 
 fn codec(c: &mut Criterion) {

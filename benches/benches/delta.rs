@@ -12,100 +12,23 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use benches::views::{arena_layout, arena_values, changed, view};
 use server::control::config::SnapshotMode;
 use server::engine::{self, Game};
 use server::games::arena::Arena;
 use server::room::replication::{Grid, Replicator};
-use shared::delta::{Diff, Frame, checksum, decode_payload, diff, encode_payload};
+use shared::delta::{Diff, Frame, Part, checksum, decode_payload, diff, encode_payload};
 use shared::map::{DEFAULT_ARENA_JSON, Map};
-use shared::protocol::{EntityKind, EntityState, Packing};
+use shared::protocol::Packing;
 
 const TICK: u32 = 100_000;
 const TICK_RATE: u16 = 60;
 
-/// A deterministic pseudo-random sequence (no rand in the measured loop).
-fn lcg(seed: &mut u64) -> u32 {
-    *seed = seed
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407);
-    (*seed >> 33) as u32
-}
-
-/// 1,000 entities within a 48 m radius: 30 players, 800 drones, 170 projectiles.
-fn view() -> Vec<EntityState> {
-    let mut seed = 7;
-    (1..=1000u32)
-        .map(|id| {
-            let kind = match id {
-                1..=30 => EntityKind::Player,
-                31..=830 => EntityKind::Drone,
-                _ => EntityKind::Projectile,
-            };
-            let mut r = || lcg(&mut seed) as i32;
-            EntityState {
-                id,
-                kind,
-                x: 6400 + r() % 3000,
-                y: 6400 + r() % 3000,
-                vx: r() % 384,
-                vy: r() % 384,
-                anchor: if kind == EntityKind::Player {
-                    0
-                } else {
-                    TICK - 3 - (r() % 200) as u32
-                },
-                angle: r() as u16,
-                health: 100,
-                flags: 0,
-                score: (r() % 10) as u32,
-                owner: if kind == EntityKind::Projectile {
-                    (r() % 30 + 1) as u32
-                } else {
-                    0
-                },
-                name: if kind == EntityKind::Player {
-                    format!("bot{id}")
-                } else {
-                    String::new()
-                },
-            }
-        })
-        .collect()
-}
-
-/// The same view three ticks later with `percent` of the entities changed the way the
-/// game changes them: players walk and aim, drones and projectiles get new trajectories.
-fn changed(base: &[EntityState], percent: u32) -> Vec<EntityState> {
-    let mut seed = 11;
-    base.iter()
-        .map(|e| {
-            let mut e = e.clone();
-            if lcg(&mut seed) % 100 < percent {
-                let jitter = (lcg(&mut seed) % 9) as i32 - 4;
-                match e.kind {
-                    EntityKind::Player => {
-                        e.x += e.vx / 20 + jitter;
-                        e.y += e.vy / 20 - jitter;
-                        e.vx += jitter * 8;
-                        e.angle = e.angle.wrapping_add(300);
-                    }
-                    _ => {
-                        let (x, y) = e.position_at(TICK - 1, TICK_RATE);
-                        e.anchor = TICK - 1;
-                        e.x = x;
-                        e.y = y;
-                        e.vx = -e.vy + jitter;
-                        e.vy = e.vx;
-                    }
-                }
-            }
-            e
-        })
-        .collect()
-}
-
 fn delta(c: &mut Criterion) {
-    let base = view();
+    let layout = arena_layout();
+    // 1,000 entities within a 48 m radius: 30 players, 800 drones, 170 projectiles.
+    let values = arena_values(30, 800, 1000, TICK);
+    let base = view(&layout, &values);
     let frame = Frame {
         tick: TICK,
         baseline: TICK - 3,
@@ -113,26 +36,32 @@ fn delta(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("delta_1000_in_view");
     for percent in [0u32, 10, 100] {
-        let target = changed(&base, percent);
+        let target = view(&layout, &changed(&values, percent, TICK, TICK_RATE));
         let mut d = Diff::default();
         diff(&base, &target, &mut d);
         let payload = encode_payload(
             Packing::Bits,
+            &layout,
             &frame,
-            &base,
-            &target,
-            &d.removed,
-            &d.created,
-            &d.changed,
+            Part {
+                base: &base,
+                target: &target,
+                removed: &d.removed,
+                created: &d.created,
+                changed: &d.changed,
+            },
         );
         let bytes_payload = encode_payload(
             Packing::Bytes,
+            &layout,
             &frame,
-            &base,
-            &target,
-            &d.removed,
-            &d.created,
-            &d.changed,
+            Part {
+                base: &base,
+                target: &target,
+                removed: &d.removed,
+                created: &d.created,
+                changed: &d.changed,
+            },
         );
         eprintln!(
             "{percent}% changed: {} records, payload {} B bits / {} B bytes",
@@ -146,14 +75,17 @@ fn delta(c: &mut Criterion) {
                 diff(black_box(&base), black_box(target), &mut d);
                 let p = encode_payload(
                     Packing::Bits,
+                    &layout,
                     &frame,
-                    &base,
-                    target,
-                    &d.removed,
-                    &d.created,
-                    &d.changed,
+                    Part {
+                        base: &base,
+                        target,
+                        removed: &d.removed,
+                        created: &d.created,
+                        changed: &d.changed,
+                    },
                 );
-                (p, checksum(target))
+                (p, checksum(&layout, target))
             })
         });
         group.bench_with_input(
@@ -161,31 +93,37 @@ fn delta(c: &mut Criterion) {
             &payload,
             |b, payload| {
                 b.iter(|| {
-                    let view =
-                        decode_payload(Packing::Bits, &frame, black_box(&base), black_box(payload))
-                            .unwrap();
-                    checksum(&view)
+                    let view = decode_payload(
+                        Packing::Bits,
+                        &layout,
+                        &frame,
+                        black_box(&base),
+                        black_box(payload),
+                    )
+                    .unwrap();
+                    checksum(&layout, &view)
                 })
             },
         );
     }
-    let target = changed(&base, 10);
+    let target = view(&layout, &changed(&values, 10, TICK, TICK_RATE));
     let mut d = Diff::default();
     group.bench_function("diff_only/10", |b| {
         b.iter(|| diff(black_box(&base), black_box(&target), &mut d))
     });
-    group.bench_function("checksum_only", |b| b.iter(|| checksum(black_box(&base))));
+    group.bench_function("checksum_only", |b| b.iter(|| checksum(&layout, black_box(&base))));
     group.finish();
 }
 
 fn grid(c: &mut Criterion) {
-    let entities = view();
-    let positions: Vec<(i32, i32)> = entities
+    let layout = arena_layout();
+    let entities = view(&layout, &arena_values(30, 800, 1000, TICK));
+    let positions: Vec<Option<(i32, i32)>> = entities
         .iter()
         .map(|e| {
-            let (x, y) = e.position_at(TICK, TICK_RATE);
+            let (x, y) = layout.position(e, TICK, TICK_RATE)?;
             // Spread over the whole 200 m arena, not just one view.
-            ((x * 37) % 12_800, (y * 53) % 12_800)
+            Some(((x * 37) % 12_800, (y * 53) % 12_800))
         })
         .collect();
     let mut grid = Grid::default();
@@ -195,7 +133,7 @@ fn grid(c: &mut Criterion) {
             grid.build(3072, 12_800, 12_800, black_box(&positions));
             let mut total = 0;
             for client in 0..64 {
-                let center = positions[client * 15];
+                let center = positions[client * 15].unwrap();
                 grid.query(center, 3072, &positions, &mut out);
                 total += out.len();
             }
@@ -209,12 +147,14 @@ fn replicator(world: &mut bevy_ecs::world::World, map: &Map) -> Replicator {
     let info = map.info();
     Replicator::new(
         world,
+        &Arena.replication(),
         SnapshotMode::Delta,
         Packing::Bits,
         TICK_RATE,
         48.0,
         (info.width, info.height),
     )
+    .unwrap()
 }
 
 fn prepare(c: &mut Criterion) {

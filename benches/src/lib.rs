@@ -18,8 +18,11 @@
 //!   jitter, stalls, resets), with the server's RSS and CPU sampled ([`run`] holds what
 //!   the long runs share).
 //!
+//! - [`views`]: arena-like views through the arena's schema, for the codec benches.
+//!
 //! Results and method are in BENCHMARKS.md.
 
 pub mod child;
 pub mod idle;
 pub mod run;
+pub mod views;

@@ -22,6 +22,7 @@ use shared::protocol::{
     ClientMessage, Desync, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, SnapshotSettings,
     Welcome,
 };
+use shared::schema::SchemaError;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -70,6 +71,10 @@ pub enum ClientError {
     /// The map in `Welcome` is not a valid map.
     #[error("invalid map from server: {0}")]
     InvalidMap(#[from] MapError),
+    /// The replication schema in `Welcome` does not lay out, so no snapshot could be
+    /// decoded with it.
+    #[error("invalid schema from server: {0}")]
+    InvalidSchema(#[from] SchemaError),
     /// A certificate to trust could not be read or used.
     #[error("TLS: {0}")]
     Tls(String),
@@ -217,7 +222,9 @@ impl Client {
     }
 
     /// [`Client::connect`] with a join or resume token, or TLS settings. A refused token
-    /// surfaces as [`ClientError::Closed`] with its close code (4009 to 4014).
+    /// surfaces as [`ClientError::Closed`] with its close code (4009 to 4014); a
+    /// `Welcome` whose schema does not lay out as [`ClientError::InvalidSchema`] (the
+    /// session is closed with 1002).
     pub async fn connect_with(
         url: &str,
         name: &str,
@@ -258,9 +265,22 @@ impl Client {
         .await
         .map_err(|_| ClientError::Timeout)??;
 
+        let view = match WorldView::from_welcome(&welcome) {
+            Ok(view) => view,
+            Err(e) => {
+                // Closing (rather than dropping) frees the seat at once instead of after
+                // the server's grace period for a lost connection.
+                let frame = CloseFrame {
+                    code: CloseCode::Protocol,
+                    reason: Utf8Bytes::from_static("invalid schema"),
+                };
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+                return Err(e.into());
+            }
+        };
         Ok(Client {
             ws,
-            view: WorldView::new(welcome.tick_rate, welcome.packing),
+            view,
             welcome,
             next_seq: 1,
             epoch,
@@ -457,7 +477,9 @@ impl Client {
                 })
             }
             ServerMessage::FullSnapshot(snapshot) => {
-                self.view.apply_full(&snapshot);
+                // A full snapshot that does not fit the schema is counted in the view's
+                // desyncs; the next one replaces the view whole, so nothing is asked.
+                let _ = self.view.apply_full(&snapshot);
                 Ok(Event::Snapshot {
                     tick: snapshot.tick,
                     bytes: bytes.len() as u64,

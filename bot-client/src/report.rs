@@ -82,6 +82,9 @@ pub struct BotOutcome {
     /// Most snapshot bytes received within any one second (from the fifth snapshot
     /// after the session's settings took effect), to hold against a byte budget.
     pub max_bytes_in_1s: u64,
+    /// What the bot played ([`crate::behaviour::Behaviour::name`]: the game's name, or
+    /// `wander` for a game the bots do not know); `None` if it never played.
+    pub behaviour: Option<&'static str>,
     /// Why the bot failed, if it did.
     pub error: Option<String>,
 }
@@ -107,6 +110,7 @@ impl BotOutcome {
             offline_ms: Vec::new(),
             resume_errors: Vec::new(),
             max_bytes_in_1s: 0,
+            behaviour: None,
             error: None,
         }
     }
@@ -182,6 +186,10 @@ pub struct SwarmReport {
     /// Error text → number of bots that failed with it (resume failures included, as
     /// `resume: ...`).
     pub errors: BTreeMap<String, u64>,
+    /// Behaviour played → number of bots that played it (see
+    /// [`BotOutcome::behaviour`]): shows bots that fell back to `wander`.
+    #[serde(default)]
+    pub behaviours: BTreeMap<String, u64>,
 }
 
 impl SwarmReport {
@@ -209,7 +217,11 @@ impl SwarmReport {
         let mut prediction = prediction_histogram();
         let mut offline = offline_histogram();
         let mut errors = BTreeMap::new();
+        let mut behaviours = BTreeMap::new();
         for o in outcomes {
+            if let Some(b) = o.behaviour {
+                *behaviours.entry(b.to_owned()).or_insert(0) += 1;
+            }
             // Every histogram comes from the same constructor, so the ranges match and
             // adding cannot fail.
             let _ = rtt.add(&o.rtt_us);
@@ -280,6 +292,7 @@ impl SwarmReport {
             offline_ms_p50: quantile(&offline, 0.5) as f64,
             offline_ms_p99: quantile(&offline, 0.99) as f64,
             errors,
+            behaviours,
         }
     }
 }
@@ -355,6 +368,14 @@ impl fmt::Display for SwarmReport {
                 self.offline_ms_p99
             )?;
         }
+        if !self.behaviours.is_empty() {
+            let played: Vec<String> = self
+                .behaviours
+                .iter()
+                .map(|(b, n)| format!("{b} × {n}"))
+                .collect();
+            writeln!(f, "  behaviour:   {}", played.join(", "))?;
+        }
         if !self.errors.is_empty() {
             writeln!(f, "  errors:")?;
             for (error, n) in &self.errors {
@@ -422,6 +443,19 @@ mod tests {
         assert_eq!(r.prediction_error_mm_p99, 0.0);
         assert_eq!(r.errors.get("connect: refused"), Some(&2));
         assert_eq!(r.errors.get("server closed"), Some(&1));
+        assert!(r.behaviours.is_empty());
+    }
+
+    #[test]
+    fn behaviours_are_counted_per_bot() {
+        let mut outcomes = vec![bot(1.0, 1, 1, &[], None); 3];
+        outcomes[0].behaviour = Some("arena");
+        outcomes[1].behaviour = Some("wander");
+        outcomes[2].behaviour = Some("arena");
+        let r = SwarmReport::aggregate("ws://x/ws", 1, 3, 1.0, &outcomes);
+        assert_eq!(r.behaviours.get("arena"), Some(&2));
+        assert_eq!(r.behaviours.get("wander"), Some(&1));
+        assert!(r.to_string().contains("behaviour:   arena × 2, wander × 1"));
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! until the run's deadline or a shutdown request, then close with 1000. Everything a
 //! bot measures stays in its own [`BotOutcome`] until the end, so the hot path shares
 //! nothing but a few relaxed counters that feed the progress line.
+//!
+//! The swarm knows no game: each session's view decodes whatever schema the `Welcome`
+//! carries, and what a bot does is the [`Behaviour`] the registry picks for that game
+//! ([`crate::behaviour::choose`]), rebuilt for every session.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,13 +17,13 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::map::Map;
+use shared::protocol::Welcome;
 use shared::protocol::close::{self, After};
-use shared::protocol::{EntityKind, Welcome};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, MAX_RETRY_WAIT};
-use crate::behaviour::{Behaviour, Predictor};
+use crate::behaviour::{self, Behaviour, Setup};
 use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
 use crate::report::{BotOutcome, SwarmReport};
 
@@ -507,6 +511,19 @@ impl Bot {
         }
     }
 
+    /// The behaviour for `client`'s game, its random choices drawn from the bot's seed
+    /// for its first session and from a seed mixed with `session` for the later ones
+    /// (so a resumed bot does not replay its first moves).
+    fn behaviour(&self, client: &Client, map: &Map, session: u64) -> Box<dyn Behaviour> {
+        let view = client.view();
+        behaviour::choose(&Setup {
+            seed: self.seed ^ session.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            tick_rate: view.tick_rate(),
+            map,
+            layout: view.layout(),
+        })
+    }
+
     /// Plays one welcomed session until told to stop or until it fails.
     async fn session(&self, mut client: Client, mut url: String) -> BotOutcome {
         let connected_at = Instant::now();
@@ -528,8 +545,9 @@ impl Bot {
         };
 
         let mut welcome = welcome;
-        let mut behaviour = Behaviour::new(self.seed, welcome.tick_rate);
-        let mut predictor = Predictor::new(map.clone(), welcome.tick_rate);
+        let mut sessions = 0u64;
+        let mut behaviour = self.behaviour(&client, &map, sessions);
+        outcome.behaviour = Some(behaviour.name());
         // Traffic and sync counts of sessions replaced by a churn.
         let (mut past_in, mut past_out, mut past_desyncs, mut past_keyframes) = (0, 0, 0, 0);
         let mut pending_resume: Option<PendingResume> = None;
@@ -569,13 +587,12 @@ impl Bot {
             match wake {
                 Wake::Stop => break None,
                 Wake::Input => {
-                    let intent =
-                        behaviour.decide(predictor.position(), client.view(), welcome.entity);
+                    let intent = behaviour.decide(client.view());
                     match client
                         .send_input(intent.move_x, intent.move_y, intent.aim, intent.buttons)
                         .await
                     {
-                        Ok(seq) => predictor.on_input(seq, intent.move_x, intent.move_y),
+                        Ok(seq) => behaviour.on_input(seq, intent),
                         Err(e) => match Lost::after(&e) {
                             Some(l) => lost = Some(l),
                             None => break Some(format!("send input: {e}")),
@@ -609,25 +626,22 @@ impl Bot {
                     let view = client.view();
                     if let Some(check) = pending_resume.take() {
                         // The keyframe after a resume: our own entity is back, and the
-                        // room shows exactly one player of ours.
-                        let mine = view
-                            .of_kind(EntityKind::Player)
-                            .filter(|e| e.name == self.name)
-                            .count();
-                        if view.get(check.entity).is_some() && mine == 1 {
+                        // room shows exactly one player of ours (where the game's
+                        // behaviour can tell players by name).
+                        let back = view.get(check.entity).is_some();
+                        let mine = behaviour.players_named(view, &self.name);
+                        if back && mine.is_none_or(|n| n == 1) {
                             outcome.resumes += 1;
                         } else {
+                            let mine = mine.map_or_else(|| "?".to_owned(), |n| n.to_string());
                             outcome.resume_failures += 1;
                             outcome.resume_errors.push(format!(
-                                "after the resume: own entity in view {}, {mine} players named {}",
-                                view.get(check.entity).is_some(),
+                                "after the resume: own entity in view {back}, {mine} players named {}",
                                 self.name
                             ));
                         }
                     }
-                    if let Some(error_m) =
-                        predictor.on_snapshot(view.get(welcome.entity), view.last_input_seq)
-                    {
+                    if let Some(error_m) = behaviour.on_snapshot(view) {
                         outcome
                             .prediction_error_mm
                             .saturating_record((error_m * 1000.0).round() as u64);
@@ -668,7 +682,10 @@ impl Bot {
                     client = next;
                     pending_resume = check;
                     welcome = client.welcome().clone();
-                    predictor = Predictor::new(map.clone(), welcome.tick_rate);
+                    // The new session may lay its schema out anew (a restarted server):
+                    // the behaviour looks its fields up again, and predicts afresh.
+                    sessions += 1;
+                    behaviour = self.behaviour(&client, &map, sessions);
                     counted_bytes_in = client.bytes_in();
                     // A new session starts with the room's settings: ask again.
                     window = ByteWindow::default();

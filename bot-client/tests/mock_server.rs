@@ -1,25 +1,33 @@
 //! The client library and the swarm against a minimal in-process server.
 //!
-//! The mock speaks protocol v1 just enough to exercise every path of the client: it
-//! moves the player with the shared movement rules (applying the newest input each
-//! tick, as the real server does), answers pings, and can be told to refuse, drop or
-//! close sessions. The real server's behaviour is tested in `server/tests`.
+//! The mock speaks the protocol just enough to exercise every path of the client: it
+//! sends a small replication schema in `Welcome` (the arena's components the bots read,
+//! or a game the bots do not know, or one that does not lay out), moves the player with
+//! the shared movement rules (applying the newest input each tick, as the real server
+//! does), codes snapshots through the schema, answers pings, and can be told to refuse,
+//! drop or close sessions. The real server's behaviour is tested in `server/tests`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bot_client::behaviour::WANDER;
+use bot_client::games::arena;
 use bot_client::swarm::{SwarmConfig, run_swarm};
 use bot_client::{Client, ClientError, Event, RawConnection};
 use futures_util::{SinkExt, StreamExt};
 use shared::codec::{decode_client, encode};
-use shared::delta::{Diff, Frame, checksum, diff, encode_payload};
+use shared::delta::{Diff, Frame, Part, checksum, diff, encode_payload};
 use shared::map::{Map, MapInfo, WallRect};
 use shared::movement::{Kinematics, step_player};
 use shared::protocol::{
-    ClientMessage, EntityKind, EntityState, Hello, PROTOCOL_VERSION, Packing, Pong, ServerMessage,
-    Snapshot, SnapshotSettings, Welcome, close,
+    ClientMessage, Hello, PROTOCOL_VERSION, Packing, Pong, ServerMessage, Snapshot,
+    SnapshotSettings, Welcome, close,
 };
 use shared::quant::{pos_to_q, vel_to_q};
+use shared::schema::{
+    ComponentDef, EntityBuilder, EntityState, FieldDef, FieldKind, Layout, MotionModel,
+    MotionValue, Schema, Values,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -34,6 +42,10 @@ const DRONE_ID: u32 = 1000;
 enum Mode {
     /// Welcome, then snapshots every tick.
     Play,
+    /// As `Play`, with the schema of a game the bots do not know.
+    OtherGame,
+    /// A Welcome whose schema does not lay out (two components of one name).
+    BadSchema,
     /// Close with 4004 instead of Welcome.
     RoomFull,
     /// Drop the TCP connection instead of answering Hello.
@@ -54,6 +66,121 @@ fn map_info() -> MapInfo {
             max_y: pos_to_q(15.0),
         }],
     }
+}
+
+fn field(name: &str, kind: FieldKind) -> FieldDef {
+    FieldDef {
+        name: name.into(),
+        kind,
+    }
+}
+
+fn component(name: &str, fields: Vec<FieldDef>) -> ComponentDef {
+    ComponentDef {
+        name: name.into(),
+        fields,
+    }
+}
+
+fn motion(name: &str, model: MotionModel) -> FieldDef {
+    field(name, FieldKind::Motion { model, scale: 64 })
+}
+
+/// The part of the arena's schema the bots read, in the arena's wire order.
+fn arena_schema() -> Schema {
+    Schema {
+        game: arena::GAME.into(),
+        components: vec![
+            component("Body", vec![motion("motion", MotionModel::Predicted)]),
+            component("Flight", vec![motion("path", MotionModel::Trajectory)]),
+            component("Health", vec![field("hp", FieldKind::Bits { width: 8 })]),
+            component(
+                "Player",
+                vec![
+                    field("dead", FieldKind::Bits { width: 1 }),
+                    field("score", FieldKind::Uint { k: 1 }),
+                    field("name", FieldKind::Text { max_bytes: 64 }),
+                ],
+            ),
+            component("Drone", vec![]),
+        ],
+    }
+}
+
+/// A game no behaviour module knows: a walker with a label and a rolling ball.
+fn ball_schema() -> Schema {
+    Schema {
+        game: "mock-ball".into(),
+        components: vec![
+            component(
+                "Walker",
+                vec![
+                    field("label", FieldKind::Text { max_bytes: 16 }),
+                    motion("m", MotionModel::Predicted),
+                ],
+            ),
+            component("Ball", vec![motion("m", MotionModel::Trajectory)]),
+        ],
+    }
+}
+
+fn schema(mode: Mode) -> Schema {
+    match mode {
+        Mode::OtherGame => ball_schema(),
+        Mode::BadSchema => {
+            let mut s = arena_schema();
+            s.components[1].name = "Body".into();
+            s
+        }
+        _ => arena_schema(),
+    }
+}
+
+/// The client's player and a drone (or ball) five metres to its right, tick `tick`.
+fn world(
+    mode: Mode,
+    layout: &Layout,
+    id: u32,
+    name: &str,
+    k: Kinematics,
+    tick: u32,
+) -> Vec<EntityState> {
+    let c = |name| layout.component(name).unwrap();
+    let me_motion = MotionValue {
+        anchor: 0,
+        x: pos_to_q(k.x),
+        y: pos_to_q(k.y),
+        vx: vel_to_q(k.vx),
+        vy: vel_to_q(k.vy),
+    };
+    let line = MotionValue {
+        anchor: tick,
+        x: pos_to_q(k.x + 5.0),
+        y: pos_to_q(k.y),
+        vx: 0,
+        vy: 0,
+    };
+    let mut me = EntityBuilder::new(layout, id, Values::default());
+    let mut other = EntityBuilder::new(layout, DRONE_ID, Values::default());
+    if mode == Mode::OtherGame {
+        layout
+            .writer(&mut me, c("Walker"))
+            .text(name)
+            .motion(me_motion);
+        layout.writer(&mut other, c("Ball")).motion(line);
+    } else {
+        layout.writer(&mut me, c("Body")).motion(me_motion);
+        layout.writer(&mut me, c("Health")).bits(100);
+        layout
+            .writer(&mut me, c("Player"))
+            .flag(false)
+            .uint(0)
+            .text(name);
+        layout.writer(&mut other, c("Flight")).motion(line);
+        layout.writer(&mut other, c("Health")).bits(40);
+        layout.writer(&mut other, c("Drone"));
+    }
+    vec![me.build(), other.build()]
 }
 
 async fn start(mode: Mode) -> String {
@@ -128,7 +255,7 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
             while let Some(Ok(_)) = ws.next().await {}
             return;
         }
-        Mode::Play | Mode::GoAway => {}
+        Mode::Play | Mode::OtherGame | Mode::BadSchema | Mode::GoAway => {}
     }
 
     let map = Map::from_info(map_info()).unwrap();
@@ -149,11 +276,17 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
         player: format!("a-{id}"),
         resume_token: String::new(),
         resume_grace_s: 15,
+        schema: schema(mode),
         resumed: false,
     });
     if ws.send(binary(&welcome)).await.is_err() {
         return;
     }
+    let Ok(layout) = schema(mode).layout() else {
+        // The client refuses such a Welcome: wait for its close.
+        while let Some(Ok(_)) = ws.next().await {}
+        return;
+    };
 
     let dt = 1.0 / f64::from(TICK_RATE);
     let mut k = Kinematics {
@@ -174,51 +307,26 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
             Wake::Tick => {
                 tick += 1;
                 k = step_player(k, intent.0, intent.1, &map, dt);
-                let me = EntityState {
-                    id: entity,
-                    kind: EntityKind::Player,
-                    x: pos_to_q(k.x),
-                    y: pos_to_q(k.y),
-                    vx: vel_to_q(k.vx),
-                    vy: vel_to_q(k.vy),
-                    anchor: 0,
-                    angle: 0,
-                    health: 100,
-                    flags: 0,
-                    score: 0,
-                    owner: 0,
-                    name: name.clone(),
-                };
-                let drone = EntityState {
-                    id: DRONE_ID,
-                    kind: EntityKind::Drone,
-                    x: pos_to_q(k.x + 5.0),
-                    y: me.y,
-                    name: String::new(),
-                    health: 40,
-                    ..me.clone()
-                };
-                let view = vec![me, drone];
+                let view = world(mode, &layout, entity, &name, k, tick);
                 diff(&held, &view, &mut d);
                 let frame = Frame {
                     tick,
                     baseline: held_tick,
                     tick_rate: TICK_RATE,
                 };
+                let part = Part {
+                    base: &held,
+                    target: &view,
+                    removed: &d.removed,
+                    created: &d.created,
+                    changed: &d.changed,
+                };
                 let snapshot = ServerMessage::Snapshot(Snapshot {
                     tick,
                     baseline: held_tick,
                     last_input_seq: last_seq,
-                    checksum: checksum(&view),
-                    payload: encode_payload(
-                        Packing::Bits,
-                        &frame,
-                        &held,
-                        &view,
-                        &d.removed,
-                        &d.created,
-                        &d.changed,
-                    ),
+                    checksum: checksum(&layout, &view),
+                    payload: encode_payload(Packing::Bits, &layout, &frame, part),
                 });
                 (held, held_tick) = (view, tick);
                 if ws.send(binary(&snapshot)).await.is_err() {
@@ -277,15 +385,22 @@ async fn a_client_plays_pings_and_closes() {
         client.wait_until(WAIT, |v| v.snapshots >= 3).await.unwrap(),
         3
     );
-    let me = client.view().get(welcome.entity).unwrap().clone();
-    assert_eq!(me.name, "ada");
-    assert_eq!(client.view().of_kind(EntityKind::Drone).count(), 1);
+    let view = client.view();
+    assert_eq!(view.game(), arena::GAME);
+    assert_eq!(view.own_entity(), welcome.entity);
+    let me = view.own().unwrap().clone();
+    assert_eq!(view.text(&me, "Player", "name"), Some("ada"));
+    assert_eq!(view.with_component("Drone").count(), 1);
+    let (x0, _) = view.position_steps(&me).unwrap();
 
     assert_eq!(client.send_input(127, 0, 0, 0).await.unwrap(), 1);
     assert_eq!(client.send_input(127, 0, 0, 0).await.unwrap(), 2);
     client
         .wait_until(WAIT, |v| {
-            v.last_input_seq == 2 && v.get(welcome.entity).is_some_and(|e| e.x > me.x)
+            v.last_input_seq == 2
+                && v.own()
+                    .and_then(|e| v.position_steps(e))
+                    .is_some_and(|(x, _)| x > x0)
         })
         .await
         .unwrap();
@@ -432,6 +547,70 @@ async fn a_swarm_reports_what_it_measured() {
     assert!(report.prediction_error_mm_p99 < 700.0, "{report:#?}");
     assert!(report.bytes_in_per_bot_per_sec > 0.0 && report.bytes_out_per_bot_per_sec > 0.0);
     assert!((report.duration_s - 3.0).abs() < 0.5);
+    assert_eq!(report.behaviours.get(arena::GAME), Some(&4), "{report:#?}");
+    assert_eq!(report.desyncs, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_wander_in_a_game_they_do_not_know_and_still_check_it() {
+    let url = start(Mode::OtherGame).await;
+
+    // The client decodes the unknown game through its schema alone.
+    let mut client = Client::connect(&url, "eve").await.unwrap();
+    assert_eq!(client.view().game(), "mock-ball");
+    client.wait_until(WAIT, |v| v.snapshots >= 3).await.unwrap();
+    let view = client.view();
+    let me = view.own().unwrap();
+    assert_eq!(view.text(me, "Walker", "label"), Some("eve"));
+    let ball = view.with_component("Ball").next().unwrap();
+    let (mx, _) = view.position(me).unwrap();
+    let (bx, _) = view.position(ball).unwrap();
+    assert!((bx - mx - 5.0).abs() < 0.05, "ball at {bx}, walker at {mx}");
+    assert_eq!(view.desyncs, 0);
+    client.close().await.unwrap();
+
+    let cfg = SwarmConfig {
+        url,
+        bots: 2,
+        duration: Duration::from_secs(2),
+        ramp_per_sec: 20.0,
+        seed: 9,
+        ..SwarmConfig::default()
+    };
+    let report = run_swarm(cfg, CancellationToken::new()).await;
+    assert_eq!(
+        (report.bots_connected, report.bots_failed),
+        (2, 0),
+        "{report:#?}"
+    );
+    assert_eq!(report.behaviours.get(WANDER), Some(&2), "{report:#?}");
+    assert!(report.snapshots_per_bot_per_sec_min > 10.0, "{report:#?}");
+    assert_eq!((report.desyncs, report.keyframes), (0, 2), "{report:#?}");
+    // Wandering predicts nothing, but it does send inputs.
+    assert_eq!(report.prediction_samples, 0);
+    assert!(report.bytes_out_per_bot_per_sec > 0.0);
+}
+
+#[tokio::test]
+async fn a_schema_that_does_not_lay_out_is_an_error() {
+    let url = start(Mode::BadSchema).await;
+    match Client::connect(&url, "ada").await {
+        Err(ClientError::InvalidSchema(_)) => {}
+        other => panic!("expected an invalid schema, got {other:?}"),
+    }
+    let cfg = SwarmConfig {
+        url,
+        bots: 1,
+        duration: Duration::from_secs(1),
+        ..SwarmConfig::default()
+    };
+    let report = run_swarm(cfg, CancellationToken::new()).await;
+    assert_eq!(report.bots_failed, 1, "{report:#?}");
+    assert!(
+        report.errors.keys().all(|e| e.contains("invalid schema")),
+        "{:?}",
+        report.errors
+    );
 }
 
 #[tokio::test]

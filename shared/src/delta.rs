@@ -71,6 +71,10 @@ pub enum DeltaError {
     Order,
     #[error("presence mask {0:#x} names components the schema lacks")]
     Presence(u32),
+    #[error("value {0:#x} is wider than its field")]
+    Wide(u32),
+    #[error("full snapshot entity {0} does not fit the schema")]
+    Shape(u32),
     #[error("invalid text")]
     Text,
     #[error("checksum mismatch: view hashes to {got:#010x}, snapshot says {expected:#010x}")]
@@ -190,6 +194,16 @@ fn field_changed(slot: Slot, b: &EntityState, t: &EntityState) -> bool {
     }
 }
 
+/// `n` raw bits. The byte packing reads whole bytes, so a value wider than `n` bits is
+/// possible there and refused: every raw value has exactly one encoding.
+fn raw(u: &mut impl Unpacker, n: u32) -> Result<u32, DeltaError> {
+    let v = u.bits(n)?;
+    if n < 32 && v >> n != 0 {
+        return Err(DeltaError::Wide(v));
+    }
+    Ok(v)
+}
+
 fn write_text(p: &mut impl Packer, text: &str, max_bytes: u16) {
     let text = crate::schema::truncate(text, usize::from(max_bytes));
     p.uint(text.len() as u32, k::TEXT_LEN);
@@ -205,7 +219,7 @@ fn read_text(u: &mut impl Unpacker, max_bytes: u16) -> Result<String, DeltaError
     }
     let mut bytes = Vec::with_capacity(len as usize);
     for _ in 0..len {
-        bytes.push(u.bits(8)? as u8);
+        bytes.push(raw(u, 8)? as u8);
     }
     String::from_utf8(bytes).map_err(|_| DeltaError::Text)
 }
@@ -272,10 +286,10 @@ fn read_full(
         }
         (_, Slot::Int(i)) => {
             let v = match kind {
-                FieldKind::Bits { width } => u.bits(u32::from(width))? as i32,
+                FieldKind::Bits { width } => raw(u, u32::from(width))? as i32,
                 FieldKind::Uint { k } => u.uint(u32::from(k))? as i32,
                 FieldKind::Int { k } | FieldKind::Fixed { k, .. } => u.sint(u32::from(k))?,
-                FieldKind::Angle => u.bits(16)? as i32,
+                FieldKind::Angle => raw(u, 16)? as i32,
                 _ => u.uint(k::ENTITY)? as i32,
             };
             if let Some(s) = values.ints.get_mut(i) {
@@ -295,7 +309,7 @@ fn motion_reference(model: MotionModel, b: MotionValue, new_anchor: u32, frame: 
             advance(b.x, b.vx, frame.elapsed(), frame.tick_rate),
             advance(b.y, b.vy, frame.elapsed(), frame.tick_rate),
         ),
-        MotionModel::Trajectory => b.position_at(new_anchor, frame.tick_rate),
+        MotionModel::Trajectory => b.along(new_anchor, frame.tick_rate),
     }
 }
 
@@ -382,7 +396,7 @@ fn read_change(
     };
     match (kind, slot) {
         (FieldKind::Motion { model, .. }, Slot::Motion(i)) => {
-            let written = u.bits(motion_bits(model))?;
+            let written = raw(u, motion_bits(model))?;
             let mask = match model {
                 MotionModel::Predicted => written << 1,
                 MotionModel::Trajectory => written,
@@ -430,8 +444,10 @@ fn read_presence(u: &mut impl Unpacker, layout: &Layout) -> Result<u32, DeltaErr
     if n == 0 {
         return Ok(0);
     }
-    // `bits` returns at most `n` bits, so every set bit names a component.
-    Ok(u.bits(n)?)
+    raw(u, n).map_err(|e| match e {
+        DeltaError::Wide(v) => DeltaError::Presence(v),
+        e => e,
+    })
 }
 
 fn components(layout: &Layout, present: u32) -> impl Iterator<Item = usize> {
@@ -515,7 +531,7 @@ fn read_changed(
     b: &EntityState,
     frame: &Frame,
 ) -> Result<EntityState, DeltaError> {
-    let present = if u.bits(1)? == 1 {
+    let present = if raw(u, 1)? == 1 {
         read_presence(u, layout)?
     } else {
         b.present
@@ -526,11 +542,11 @@ fn read_changed(
     }
     for c in components(layout, b.present & present) {
         let fields = layout.fields(c);
-        if fields.is_empty() || u.bits(1)? == 0 {
+        if fields.is_empty() || raw(u, 1)? == 0 {
             continue;
         }
         let mask = if fields.len() > 1 {
-            u.bits(fields.len() as u32)?
+            raw(u, fields.len() as u32)?
         } else {
             1
         };
@@ -900,12 +916,17 @@ impl ClientView {
         Ok(())
     }
 
-    /// Replaces the view with a full snapshot (`--snapshots full`).
-    pub fn apply_full(&mut self, snap: &FullSnapshot) {
+    /// Replaces the view with a full snapshot (`--snapshots full`). Every entity must fit
+    /// the layout (its slot counts and components); otherwise the view is left as it was.
+    pub fn apply_full(&mut self, snap: &FullSnapshot) -> Result<(), DeltaError> {
+        if let Some(bad) = snap.entities.iter().find(|e| !self.layout.fits(e)) {
+            return Err(DeltaError::Shape(bad.id));
+        }
         self.entities.clone_from(&snap.entities);
         self.entities.sort_by_key(|e| e.id);
         self.entities.dedup_by_key(|e| e.id);
         self.tick = snap.tick;
+        Ok(())
     }
 }
 

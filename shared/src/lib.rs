@@ -12,12 +12,14 @@
 //! - [`map`]: arena maps (bounds, walls, spawn points), loaded from JSON and quantised.
 //! - [`movement`]: the deterministic movement and collision rules that clients predict with.
 //! - [`rules`]: game constants (speeds, health, cooldowns) shared by server and clients.
+//! - [`games`]: the rules of the other games (the ball game) that clients need too.
 //!
 //! This crate is pure on purpose: no tokio, no bevy_ecs, no IO, no clock. Time comes in
 //! as data (a fixed `dt`), so the same inputs give the same outputs on every peer.
 
 pub mod codec;
 pub mod delta;
+pub mod games;
 pub mod map;
 pub mod movement;
 pub mod pack;

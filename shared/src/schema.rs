@@ -103,10 +103,15 @@ pub struct MotionValue {
 impl MotionValue {
     /// Position at `tick`, exact and identical on every peer: the position itself for a
     /// predicted motion, the point reached along the line for a trajectory.
-    pub fn position_at(&self, tick: u32, tick_rate: u16) -> (i32, i32) {
-        if self.anchor == 0 {
+    pub fn at(&self, model: MotionModel, tick: u32, tick_rate: u16) -> (i32, i32) {
+        if model == MotionModel::Predicted {
             return (self.x, self.y);
         }
+        self.along(tick, tick_rate)
+    }
+
+    /// The point at `tick` along the line through (`x`, `y`) at `anchor`.
+    pub fn along(&self, tick: u32, tick_rate: u16) -> (i32, i32) {
         let elapsed = i64::from(tick) - i64::from(self.anchor);
         (
             crate::quant::advance(self.x, self.vx, elapsed, tick_rate),
@@ -129,6 +134,8 @@ pub enum SchemaError {
     Name(String),
     #[error("field {0:?}: {1}")]
     Kind(String, &'static str),
+    #[error("every motion of a schema must have the same scale (the area of interest's unit)")]
+    MotionScales,
 }
 
 /// Where a field's value lives in an [`EntityState`].
@@ -154,8 +161,8 @@ pub struct FieldRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ComponentLayout {
     fields: Vec<(FieldKind, Slot)>,
-    /// Slot of the component's first motion field: where its entity is.
-    motion: Option<usize>,
+    /// Slot and model of the component's first motion field: where its entity is.
+    motion: Option<(usize, MotionModel)>,
 }
 
 /// A checked schema with the place of every field.
@@ -165,6 +172,8 @@ pub struct Layout {
     components: Vec<ComponentLayout>,
     ints: usize,
     texts: usize,
+    /// Steps per unit of every motion (0 when the schema has none).
+    motion_scale: u32,
 }
 
 fn check_name(name: &str, seen: &mut Vec<String>) -> Result<(), SchemaError> {
@@ -200,7 +209,7 @@ impl Schema {
         if self.components.len() > MAX_COMPONENTS {
             return Err(SchemaError::Components(self.components.len()));
         }
-        let (mut ints, mut texts) = (0, 0);
+        let (mut ints, mut texts, mut motion_scale) = (0, 0, 0);
         let mut names = Vec::new();
         let mut components = Vec::with_capacity(self.components.len());
         for c in &self.components {
@@ -219,9 +228,13 @@ impl Schema {
                         texts += 1;
                         Slot::Text(texts - 1)
                     }
-                    FieldKind::Motion { .. } => {
+                    FieldKind::Motion { model, scale } => {
+                        if motion_scale != 0 && motion_scale != scale {
+                            return Err(SchemaError::MotionScales);
+                        }
+                        motion_scale = scale;
                         ints += MOTION_SLOTS;
-                        motion.get_or_insert(ints - MOTION_SLOTS);
+                        motion.get_or_insert((ints - MOTION_SLOTS, model));
                         Slot::Motion(ints - MOTION_SLOTS)
                     }
                     _ => {
@@ -238,6 +251,7 @@ impl Schema {
             components,
             ints,
             texts,
+            motion_scale,
         })
     }
 }
@@ -245,6 +259,20 @@ impl Schema {
 impl Layout {
     pub fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    /// Steps per unit of the schema's motions (the unit of positions and of the area of
+    /// interest's radius); 0 when it has none.
+    pub fn motion_scale(&self) -> u32 {
+        self.motion_scale
+    }
+
+    /// Whether `e` has the slot counts of this layout and only its components.
+    pub fn fits(&self, e: &EntityState) -> bool {
+        let n = self.components.len();
+        e.values.ints.len() == self.ints
+            && e.values.texts.len() == self.texts
+            && (n >= 32 || e.present >> n == 0)
     }
 
     /// Number of components (the width of a presence mask).
@@ -296,17 +324,22 @@ impl Layout {
     /// that has one. Entities without one are everywhere (a match clock, team scores):
     /// every client's area of interest includes them.
     pub fn motion(&self, e: &EntityState) -> Option<MotionValue> {
+        self.placing_motion(e).map(|(m, _)| m)
+    }
+
+    fn placing_motion(&self, e: &EntityState) -> Option<(MotionValue, MotionModel)> {
         self.components
             .iter()
             .enumerate()
             .filter(|(c, _)| e.has(*c))
             .find_map(|(_, c)| c.motion)
-            .map(|at| e.motion(at))
+            .map(|(at, model)| (e.motion(at), model))
     }
 
     /// Position of `e` at `tick` (see [`Layout::motion`]).
     pub fn position(&self, e: &EntityState, tick: u32, tick_rate: u16) -> Option<(i32, i32)> {
-        self.motion(e).map(|m| m.position_at(tick, tick_rate))
+        self.placing_motion(e)
+            .map(|(m, model)| m.at(model, tick, tick_rate))
     }
 
     /// Clears the slots of component `c` (a removed component's values are zero).

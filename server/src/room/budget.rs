@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use shared::delta::{Diff, Frame, changed_bits, created_bits};
 use shared::protocol::{EntityState, Packing, SnapshotSettings};
+use shared::schema::Layout;
 use shared::quant::pos_to_q;
 
 /// The least a bucket holds: room for the largest single record (a player with a 64-byte
@@ -31,8 +32,8 @@ pub const MIN_BUCKET_BYTES: i64 = 160;
 /// The area of interest never shrinks below this radius (metres).
 pub const MIN_RADIUS_M: f64 = 8.0;
 
-/// (baseline index, target index, field mask), as in [`Diff::changed`].
-pub type Change = (usize, usize, u8);
+/// (baseline index, target index), as in [`Diff::changed`].
+pub type Change = (usize, usize);
 
 /// One client's bucket and area of interest.
 #[derive(Debug, Clone)]
@@ -129,6 +130,7 @@ pub struct Selection {
 #[derive(Debug)]
 pub struct Choice<'a> {
     pub packing: Packing,
+    pub layout: &'a Layout,
     pub frame: &'a Frame,
     pub tick_rate: u16,
     pub rate: u16,
@@ -154,9 +156,6 @@ struct Candidate {
     priority: f64,
     bits: usize,
     record: Record,
-    /// A creation whose id the baseline still holds (a kind change): its removal must go
-    /// with it.
-    pairs_removal: Option<u32>,
 }
 
 /// Bits of the three record counts and a removal's id gap, as priced before encoding
@@ -180,7 +179,10 @@ pub fn select(
     let tick = c.frame.tick;
     let closeness = |e: &EntityState| {
         c.center.map_or(0.0, |(cx, cy)| {
-            let (x, y) = e.position_at(tick, c.tick_rate);
+            // Entities without a position (global state) count as close.
+            let Some((x, y)) = c.layout.position(e, tick, c.tick_rate) else {
+                return 1.0;
+            };
             let d = (f64::from(x) - f64::from(cx)).hypot(f64::from(y) - f64::from(cy));
             1.0 - (d / radius).min(1.0)
         })
@@ -196,39 +198,31 @@ pub fn select(
     let mut candidates = Vec::with_capacity(d.removed.len() + d.created.len() + d.changed.len());
     for &j in &d.created {
         let Some(e) = c.target.get(j) else { continue };
-        let pairs_removal = d.removed.binary_search(&e.id).ok().map(|_| e.id);
         candidates.push(Candidate {
             forced: e.id == c.own,
             priority: priority(waited(e.id), closeness(e), true),
-            bits: created_bits(c.packing, c.frame, e) + pairs_removal.map_or(0, |_| REMOVAL_BITS),
+            bits: created_bits(c.packing, c.layout, c.frame, e),
             record: Record::Created(j),
-            pairs_removal,
         });
     }
-    for &(i, j, mask) in &d.changed {
+    for &(i, j) in &d.changed {
         let (Some(b), Some(t)) = (c.baseline.get(i), c.target.get(j)) else {
             continue;
         };
         candidates.push(Candidate {
             forced: t.id == c.own,
             priority: priority(waited(t.id), closeness(t), false),
-            bits: changed_bits(c.packing, c.frame, b, t, mask),
-            record: Record::Changed((i, j, mask)),
-            pairs_removal: None,
+            bits: changed_bits(c.packing, c.layout, c.frame, b, t),
+            record: Record::Changed((i, j)),
         });
     }
-    let mut paired: Vec<u32> = candidates.iter().filter_map(|c| c.pairs_removal).collect();
-    paired.sort_unstable();
     for &id in &d.removed {
-        if paired.binary_search(&id).is_err() {
-            candidates.push(Candidate {
-                forced: false,
-                priority: priority(3 * slot_ticks, 0.5, false),
-                bits: REMOVAL_BITS,
-                record: Record::Removed(id),
-                pairs_removal: None,
-            });
-        }
+        candidates.push(Candidate {
+            forced: false,
+            priority: priority(3 * slot_ticks, 0.5, false),
+            bits: REMOVAL_BITS,
+            record: Record::Removed(id),
+        });
     }
     candidates.sort_by(|a, b| {
         b.forced
@@ -256,9 +250,6 @@ pub fn select(
                 Record::Removed(id) => s.removed.push(id),
                 Record::Created(j) => s.created.push(j),
                 Record::Changed(ch) => s.changed.push(ch),
-            }
-            if let Some(id) = cand.pairs_removal {
-                s.removed.push(id);
             }
         }
         s.removed.sort_unstable();
@@ -296,7 +287,7 @@ pub fn select(
     }
     for (cand, sent) in candidates.iter().zip(sent) {
         let id = match cand.record {
-            Record::Created(j) | Record::Changed((_, j, _)) => c.target.get(j).map(|e| e.id),
+            Record::Created(j) | Record::Changed((_, j)) => c.target.get(j).map(|e| e.id),
             Record::Removed(_) => None,
         };
         let Some(id) = id else { continue };

@@ -153,20 +153,24 @@ impl std::fmt::Debug for RoomCore {
 impl RoomCore {
     pub fn new(config: Arc<RoomConfig>) -> RoomCore {
         let s = &config.settings;
-        // Settings are validated before a room is made, the game name included; the
-        // arena stands in should one slip through.
-        let game = crate::games::by_name(&s.game)
-            .unwrap_or_else(|| std::sync::Arc::new(crate::games::arena::Arena));
+        let game = crate::games::of_room(&s.game);
         let mut world = engine::new_world(game.as_ref(), s, config.seed);
         let info = s.map.info();
+        #[expect(
+            clippy::expect_used,
+            reason = "a game's schema is its code, not peer data: \
+                      games::tests::every_game_declares_a_valid_schema checks every game"
+        )]
         let replicator = Replicator::new(
             &mut world,
+            &game.replication(),
             s.snapshots,
             s.delta_packing(),
             s.tick_rate,
             s.aoi_radius,
             (info.width, info.height),
-        );
+        )
+        .expect("a game's schema is valid");
         RoomCore {
             world,
             schedule: engine::new_schedule(game.as_ref()),
@@ -587,12 +591,14 @@ impl RoomCore {
         let info = s.map.info();
         let mut fresh = Replicator::new(
             &mut self.world,
+            &self.game.replication(),
             s.snapshots,
             s.delta_packing(),
             s.tick_rate,
             s.aoi_radius,
             (info.width, info.height),
-        );
+        )
+        .unwrap();
         let this_run = self.world.increment_change_tick();
         fresh.prepare(&self.world, this_run).unwrap();
         let (kept, kept_hashes) = self.replicator.entities();

@@ -96,6 +96,8 @@ pub struct TestClient {
     /// Bytes read, and per snapshot read: (tick, bytes).
     pub bytes: u64,
     pub received: Vec<(u32, usize)>,
+    /// When set, every message read, as sent (the game golden vectors record them).
+    pub record: Option<Vec<Bytes>>,
 }
 
 /// A room core and its clients; see the module docs.
@@ -129,10 +131,13 @@ impl Harness {
                 c.connected = false;
             }
         }
+        let welcome = self.core.config().welcome(&joined);
+        // Decoded with the schema the Welcome carries, as any client does.
+        let layout = Arc::new(welcome.schema.layout().unwrap());
         self.clients.push(TestClient {
-            welcome: self.core.config().welcome(&joined),
+            welcome,
             joined,
-            view: ClientView::default(),
+            view: ClientView::new(layout),
             inbox: VecDeque::new(),
             capacity: 64,
             reading: true,
@@ -143,6 +148,7 @@ impl Harness {
             out_of_step: false,
             bytes: 0,
             received: Vec::new(),
+            record: None,
         });
         Ok(self.clients.len() - 1)
     }
@@ -221,6 +227,9 @@ impl Harness {
         let mut desync = None;
         while let Some(bytes) = c.inbox.pop_front() {
             c.bytes += bytes.len() as u64;
+            if let Some(log) = &mut c.record {
+                log.push(bytes.clone());
+            }
             let message = decode_server(&bytes).expect("the server sent a decodable message");
             let ServerMessage::Snapshot(snap) = message else {
                 continue;
@@ -272,7 +281,7 @@ impl Harness {
     /// Client `index` loses its view, as a bug or a corrupted frame would leave it.
     pub fn corrupt(&mut self, index: usize) {
         let c = &mut self.clients[index];
-        c.view = ClientView::default();
+        c.view = ClientView::new(c.view.layout().clone());
         c.out_of_step = true;
     }
 

@@ -22,6 +22,8 @@ pub mod core;
 mod driver;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod golden;
 pub mod replication;
 pub mod stats;
 #[cfg(test)]
@@ -33,7 +35,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use shared::protocol::{Input, PlayerName, SnapshotSettings, Welcome};
-use shared::quant::pos_to_q;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -73,19 +74,28 @@ impl RoomConfig {
     /// signs.
     pub fn welcome(&self, joined: &Joined) -> Welcome {
         let settings = &self.settings;
+        let schema = crate::games::of_room(&settings.game)
+            .replication()
+            .schema()
+            .clone();
+        // The radius in the unit of the game's motions, as the replicator compares it.
+        let aoi_radius = schema.layout().map_or(0, |l| {
+            replication::aoi_radius_steps(&l, settings.aoi_radius)
+        });
         Welcome {
             client_id: joined.client_id,
             entity: joined.entity,
             tick_rate: settings.tick_rate,
             snapshot_rate: settings.snapshot_rate,
             map: settings.map.info().clone(),
-            aoi_radius: u32::try_from(pos_to_q(settings.aoi_radius)).unwrap_or(u32::MAX),
+            aoi_radius: u32::try_from(aoi_radius).unwrap_or(u32::MAX),
             packing: settings.delta_packing(),
             settings: settings.default_settings(),
             room: self.id.clone(),
             player: joined.player.clone(),
             resume_token: String::new(),
             resume_grace_s: u16::try_from(self.resume_grace.as_secs()).unwrap_or(u16::MAX),
+            schema,
             resumed: joined.resumed,
         }
     }

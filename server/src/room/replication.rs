@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bevy_ecs::change_detection::Tick;
@@ -34,35 +35,15 @@ use hdrhistogram::Histogram;
 use shared::codec::{
     CodecError, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
-use shared::delta::{Diff, Frame, checksum, diff, encode_payload, entity_hash, fold_hashes, merge};
-use shared::protocol::{
-    EntityKind, EntityState, FLAG_DEAD, Packing, ServerMessage, Snapshot, SnapshotSettings,
-};
-use shared::quant::{pos_to_q, vel_to_q};
+use shared::delta::{Diff, Frame, Part, checksum, diff, encode_payload, entity_hash, fold_hashes, merge};
+use shared::protocol::{EntityState, Packing, ServerMessage, Snapshot, SnapshotSettings};
+use shared::quant::{POS_SCALE, to_fixed};
+use shared::schema::{EntityBuilder, Layout, Values};
 
 use super::budget::{Budget, Change, Choice, select};
-// Replication still knows the arena's components by name; a schema any game declares
-// replaces this (issue 10, item 1).
 use crate::control::config::SnapshotMode;
-use crate::engine::{NetId, SimClock};
-use crate::games::arena::{Facing, Health, Motion, Player, Projectile, Trajectory};
-
-type ReplicatedQuery = (
-    Ref<'static, NetId>,
-    Ref<'static, Motion>,
-    Ref<'static, Facing>,
-    Option<Ref<'static, Health>>,
-    Option<Ref<'static, Player>>,
-    Option<Ref<'static, Projectile>>,
-    Option<Ref<'static, Trajectory>>,
-);
-
-/// Which optional replicated components an entity had when it was last quantised: a
-/// component removed since is a change no change tick reports.
-const HAS_HEALTH: u8 = 1;
-const HAS_PLAYER: u8 = 2;
-const HAS_PROJECTILE: u8 = 4;
-const HAS_TRAJECTORY: u8 = 8;
+use crate::engine::replicate::ComponentRule;
+use crate::engine::{NetId, Replication, SimClock};
 
 /// Uniform grid of entity indices (positions in position steps), rebuilt once per
 /// snapshot tick and shared by every client's area-of-interest query.
@@ -75,7 +56,8 @@ pub struct Grid {
 }
 
 impl Grid {
-    pub fn build(&mut self, cell: i64, width: i64, height: i64, positions: &[(i32, i32)]) {
+    /// Files every entity that has a position (`None`: global, not in the grid).
+    pub fn build(&mut self, cell: i64, width: i64, height: i64, positions: &[Option<(i32, i32)>]) {
         self.cell = cell.max(1);
         self.cols = (width / self.cell + 1).max(1) as usize;
         self.rows = (height / self.cell + 1).max(1) as usize;
@@ -83,7 +65,11 @@ impl Grid {
         for c in &mut self.cells {
             c.clear();
         }
-        for (i, &(x, y)) in positions.iter().enumerate() {
+        for (i, &(x, y)) in positions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.as_ref()?)))
+        {
             let idx = self.index(self.col(x), self.row(y));
             if let Some(c) = self.cells.get_mut(idx) {
                 c.push(i as u32);
@@ -108,7 +94,7 @@ impl Grid {
         &self,
         center: (i32, i32),
         radius: i64,
-        positions: &[(i32, i32)],
+        positions: &[Option<(i32, i32)>],
         out: &mut Vec<usize>,
     ) {
         out.clear();
@@ -128,7 +114,7 @@ impl Grid {
                     continue;
                 };
                 for &i in cell {
-                    let Some(&(x, y)) = positions.get(i as usize) else {
+                    let Some(&Some((x, y))) = positions.get(i as usize) else {
                         continue;
                     };
                     let (dx, dy) = (i64::from(x) - i64::from(cx), i64::from(y) - i64::from(cy));
@@ -240,25 +226,49 @@ struct Scratch {
     diff: Diff,
 }
 
-/// Gathers and encodes replicated state; owns its cached query and buffers so that the
+/// The area of interest's radius in the unit of the schema's motions (positions are
+/// compared in it), from metres.
+pub fn aoi_radius_steps(layout: &Layout, metres: f64) -> i64 {
+    let scale = match layout.motion_scale() {
+        0 => POS_SCALE,
+        s => f64::from(s),
+    };
+    i64::from(to_fixed(metres, scale))
+}
+
+/// One entity with a [`NetId`] as this pass found it.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    entity: Entity,
+    id: u32,
+    /// The replicated components it has now (bit = schema index).
+    present: u32,
+    /// One of them (or its net id) changed since the last pass.
+    dirty: bool,
+}
+
+/// Gathers and encodes replicated state; owns its cached queries and buffers so that the
 /// snapshot path reuses its allocations from tick to tick.
-#[derive(Debug)]
 pub struct Replicator {
     mode: SnapshotMode,
     packing: Packing,
     tick_rate: u16,
     aoi_radius: i64,
     map_size: (i64, i64),
-    query: QueryState<ReplicatedQuery>,
+    layout: Arc<Layout>,
+    /// Per schema component, the game's registered queries.
+    rules: Vec<Box<dyn ComponentRule>>,
+    net_ids: QueryState<(Entity, Ref<'static, NetId>)>,
     /// Every replicated entity, quantised, sorted by id. Kept from one snapshot tick to
     /// the next: only entities whose replicated components changed are quantised and
     /// hashed again.
     world: Vec<EntityState>,
     /// `entity_hash` of each entity of `world`, for the per-client checksums.
     hashes: Vec<u32>,
-    /// Per entity of `world`: the `HAS_*` bits it was quantised with, and the pass of
+    /// Per entity of `world`: the components it was quantised with (a component removed
+    /// since is a change no change tick reports), and the pass of
     /// [`Replicator::prepare`] that last saw it (older means despawned).
-    has: Vec<u8>,
+    has: Vec<u32>,
     seen: Vec<u32>,
     /// The ids of `world`, apart: looking an entity up touches 4 bytes per step of the
     /// binary search instead of a whole `EntityState`.
@@ -267,14 +277,31 @@ pub struct Replicator {
     /// The change tick of the last [`Replicator::prepare`]: components changed after it
     /// are what the next one quantises.
     last_run: Tick,
+    /// This pass's entities, and per bevy entity index (pass, index into `found`), so
+    /// that each component's scan finds its entity in one step.
+    found: Vec<Found>,
+    found_at: Vec<(u32, u32)>,
     /// Entities new since the last pass, before they are merged into `world`.
-    added: Vec<(EntityState, u8)>,
+    added: Vec<(EntityState, u32)>,
     /// Entities quantised by the last pass (new or changed), for the statistics.
     requantised: usize,
-    positions: Vec<(i32, i32)>,
+    /// Where each entity of `world` is now; `None` for entities without a motion, which
+    /// every client sees (`globals`).
+    positions: Vec<Option<(i32, i32)>>,
+    globals: Vec<usize>,
     grid: Grid,
     full_body: Vec<u8>,
     scratch: Scratch,
+}
+
+impl std::fmt::Debug for Replicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replicator")
+            .field("mode", &self.mode)
+            .field("game", &self.layout.schema().game)
+            .field("entities", &self.world.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Bytes of a `Snapshot` message besides its payload, at most: the tag, the tick,
@@ -296,19 +323,23 @@ fn snapshot_header_bytes(tick: u32, baseline: u32, seq: u32, max_payload: i64) -
 impl Replicator {
     pub fn new(
         world: &mut World,
+        replication: &Replication,
         mode: SnapshotMode,
         packing: Packing,
         tick_rate: u16,
         aoi_radius_m: f64,
         map_size_q: (i32, i32),
-    ) -> Replicator {
-        Replicator {
+    ) -> Result<Replicator, shared::schema::SchemaError> {
+        let layout = replication.schema().layout()?;
+        Ok(Replicator {
             mode,
             packing,
             tick_rate,
-            aoi_radius: i64::from(pos_to_q(aoi_radius_m)),
+            aoi_radius: aoi_radius_steps(&layout, aoi_radius_m),
             map_size: (i64::from(map_size_q.0), i64::from(map_size_q.1)),
-            query: world.query::<ReplicatedQuery>(),
+            layout: Arc::new(layout),
+            rules: replication.rules(world),
+            net_ids: world.query::<(Entity, Ref<NetId>)>(),
             world: Vec::new(),
             hashes: Vec::new(),
             has: Vec::new(),
@@ -316,17 +347,25 @@ impl Replicator {
             ids: Vec::new(),
             pass: 0,
             last_run: Tick::new(0),
+            found: Vec::new(),
+            found_at: Vec::new(),
             added: Vec::new(),
             requantised: 0,
             positions: Vec::new(),
+            globals: Vec::new(),
             grid: Grid::default(),
             full_body: Vec::new(),
             scratch: Scratch::default(),
-        }
+        })
     }
 
     pub fn mode(&self) -> SnapshotMode {
         self.mode
+    }
+
+    /// The game's checked schema.
+    pub fn layout(&self) -> &Arc<Layout> {
+        &self.layout
     }
 
     /// Number of replicated entities at the last [`Replicator::prepare`].
@@ -344,7 +383,9 @@ impl Replicator {
             + self.seen.capacity()
             + self.ids.capacity()
             + self.added.capacity()
+            + self.found.capacity()
             + self.positions.capacity()
+            + self.globals.capacity()
             + self.full_body.capacity()
             + s.next.capacity()
             + s.target.capacity()
@@ -363,6 +404,53 @@ impl Replicator {
         self.requantised
     }
 
+    /// Finds this pass's replicated entities and which of their components changed.
+    fn scan(&mut self, world: &World, last_run: Tick, this_run: Tick) {
+        let pass = self.pass;
+        self.found.clear();
+        for (entity, id) in self.net_ids.iter(world) {
+            let at = entity.index_u32() as usize;
+            if self.found_at.len() <= at {
+                self.found_at.resize(at + 1, (0, 0));
+            }
+            if let Some(slot) = self.found_at.get_mut(at) {
+                *slot = (pass, self.found.len() as u32);
+            }
+            self.found.push(Found {
+                entity,
+                id: id.0,
+                present: 0,
+                dirty: id.last_changed().is_newer_than(last_run, this_run),
+            });
+        }
+        let (found, found_at) = (&mut self.found, &self.found_at);
+        for (bit, rule) in self.rules.iter_mut().enumerate() {
+            rule.scan(world, &mut |entity, changed| {
+                let Some(&(p, i)) = found_at.get(entity.index_u32() as usize) else {
+                    return;
+                };
+                if p != pass {
+                    return;
+                }
+                if let Some(f) = found.get_mut(i as usize) {
+                    f.present |= 1 << bit;
+                    f.dirty |= changed.is_newer_than(last_run, this_run);
+                }
+            });
+        }
+    }
+
+    /// The replicated state of one entity, written by its components.
+    fn quantise(&mut self, world: &World, f: Found) -> EntityState {
+        let mut b = EntityBuilder::new(&self.layout, f.id, Values::default());
+        for (c, rule) in self.rules.iter_mut().enumerate() {
+            if f.present & (1 << c) != 0 {
+                rule.write(world, f.entity, &mut self.layout.writer(&mut b, c));
+            }
+        }
+        b.build()
+    }
+
     /// The shared part of a snapshot tick: bring the quantised world up to date, then
     /// either build the grid (delta) or encode the one full body (full).
     ///
@@ -377,32 +465,19 @@ impl Replicator {
         self.last_run = this_run;
         self.pass = self.pass.wrapping_add(1);
         let pass = self.pass;
-        let full = self.mode == SnapshotMode::Full;
         self.requantised = 0;
         self.added.clear();
-        let changed = |t: Tick| t.is_newer_than(last_run, this_run);
-        for (id, motion, facing, health, player, projectile, trajectory) in self.query.iter(world) {
-            let has = health.as_ref().map_or(0, |_| HAS_HEALTH)
-                | player.as_ref().map_or(0, |_| HAS_PLAYER)
-                | projectile.as_ref().map_or(0, |_| HAS_PROJECTILE)
-                | trajectory.as_ref().map_or(0, |_| HAS_TRAJECTORY);
-            // A trajectory entity's motion and facing are derived (delta mode), so their
-            // per-tick updates are no change of its replicated state.
-            let derived = trajectory.is_some() && !full;
-            let dirty = changed(id.last_changed())
-                || (!derived && (changed(motion.last_changed()) || changed(facing.last_changed())))
-                || health.as_ref().is_some_and(|c| changed(c.last_changed()))
-                || player.as_ref().is_some_and(|c| changed(c.last_changed()))
-                || projectile
-                    .as_ref()
-                    .is_some_and(|c| changed(c.last_changed()))
-                || trajectory
-                    .as_ref()
-                    .is_some_and(|c| changed(c.last_changed()));
-            let slot = self.ids.binary_search(&id.0);
+        self.scan(world, last_run, this_run);
+        for k in 0..self.found.len() {
+            let Some(&f) = self.found.get(k) else { break };
+            if f.present == 0 {
+                // A net id but nothing the game replicates: not on the wire.
+                continue;
+            }
+            let slot = self.ids.binary_search(&f.id);
             if let Ok(i) = slot
-                && !dirty
-                && self.has.get(i) == Some(&has)
+                && !f.dirty
+                && self.has.get(i) == Some(&f.present)
             {
                 if let Some(seen) = self.seen.get_mut(i) {
                     *seen = pass;
@@ -410,16 +485,7 @@ impl Replicator {
                 continue;
             }
             self.requantised += 1;
-            let state = quantise(
-                self.mode,
-                id.0,
-                &motion,
-                &facing,
-                health.as_deref(),
-                player.as_deref(),
-                projectile.as_deref(),
-                trajectory.as_deref(),
-            );
+            let state = self.quantise(world, f);
             match slot {
                 Ok(i) => {
                     if let (Some(e), Some(h), Some(b), Some(seen)) = (
@@ -428,13 +494,17 @@ impl Replicator {
                         self.has.get_mut(i),
                         self.seen.get_mut(i),
                     ) {
-                        *h = entity_hash(&state);
-                        *e = state;
-                        *b = has;
+                        // A change tick without a change of value keeps the shared
+                        // values, so every client's diff stays a pointer comparison.
+                        if !e.same(&state) {
+                            *h = entity_hash(&self.layout, &state);
+                            *e = state;
+                        }
+                        *b = f.present;
                         *seen = pass;
                     }
                 }
-                Err(_) => self.added.push((state, has)),
+                Err(_) => self.added.push((state, f.present)),
             }
         }
         self.merge_pass();
@@ -443,14 +513,17 @@ impl Replicator {
                 self.full_body = encode_full_snapshot_body(&self.world)?;
             }
             SnapshotMode::Delta => {
-                self.positions.clear();
-                // Positions now, whatever the representation, for the area of interest.
+                // Positions now, whatever the motion model, for the area of interest.
                 let tick = world.resource::<SimClock>().tick;
-                self.positions.extend(
-                    self.world
-                        .iter()
-                        .map(|e| e.position_at(tick, self.tick_rate)),
-                );
+                self.positions.clear();
+                self.globals.clear();
+                for (i, e) in self.world.iter().enumerate() {
+                    let at = self.layout.position(e, tick, self.tick_rate);
+                    if at.is_none() {
+                        self.globals.push(i);
+                    }
+                    self.positions.push(at);
+                }
                 self.grid.build(
                     self.aoi_radius,
                     self.map_size.0,
@@ -493,7 +566,7 @@ impl Replicator {
         };
         for (state, has) in self.added.drain(..) {
             self.ids.push(state.id);
-            self.hashes.push(entity_hash(&state));
+            self.hashes.push(entity_hash(&self.layout, &state));
             self.world.push(state);
             self.has.push(has);
             self.seen.push(pass);
@@ -531,31 +604,29 @@ impl Replicator {
         let radius = client.budget.radius(self.aoi_radius);
         let scratch = &mut self.scratch;
         let own_index = self.world.binary_search_by_key(&own, |e| e.id).ok();
-        let center = own_index.and_then(|i| self.positions.get(i).copied());
+        let center = own_index.and_then(|i| self.positions.get(i).copied().flatten());
         match center {
             Some(c) => self
                 .grid
                 .query(c, radius, &self.positions, &mut scratch.visible),
             None => scratch.visible.clear(),
         }
-        if let Some(i) = own_index {
-            // The own player is always in view, even with a zero radius.
+        // The own player is always in view, even with a zero radius, and so is every
+        // entity without a position (a match clock, team scores).
+        for &i in own_index.iter().chain(&self.globals) {
             if let Err(pos) = scratch.visible.binary_search(&i) {
                 scratch.visible.insert(pos, i);
             }
         }
-        // Copied into the slots of the buffer, which keep their name strings: the
-        // buffers rotate through clients' baselines, so a player's name is copied into
-        // an existing allocation instead of allocated and freed per client and snapshot.
-        let mut n = 0;
-        for e in scratch.visible.iter().filter_map(|&i| self.world.get(i)) {
-            match scratch.target.get_mut(n) {
-                Some(slot) => copy_entity(slot, e),
-                None => scratch.target.push(e.clone()),
-            }
-            n += 1;
-        }
-        scratch.target.truncate(n);
+        // Clones share the values with the kept world (no copy of any field).
+        scratch.target.clear();
+        scratch.target.extend(
+            scratch
+                .visible
+                .iter()
+                .filter_map(|&i| self.world.get(i))
+                .cloned(),
+        );
 
         let baseline_tick = if client.baseline.is_empty() {
             0
@@ -583,7 +654,11 @@ impl Replicator {
             moving_in_view: scratch
                 .target
                 .iter()
-                .filter(|e| e.vx != 0 || e.vy != 0)
+                .filter(|e| {
+                    self.layout
+                        .motion(e)
+                        .is_some_and(|m| m.vx != 0 || m.vy != 0)
+                })
                 .count(),
             radius_q: radius,
             ..DeltaStats::default()
@@ -592,12 +667,15 @@ impl Replicator {
         let encode_with = |removed: &[u32], created: &[usize], changed: &[Change]| {
             encode_payload(
                 self.packing,
+                &self.layout,
                 &frame,
-                &client.baseline,
-                &scratch.target,
-                removed,
-                created,
-                changed,
+                Part {
+                    base: &client.baseline,
+                    target: &scratch.target,
+                    removed,
+                    created,
+                    changed,
+                },
             )
         };
         let mut payload = encode_with(
@@ -610,6 +688,7 @@ impl Replicator {
         } else {
             let choice = Choice {
                 packing: self.packing,
+                layout: &self.layout,
                 frame: &frame,
                 tick_rate: self.tick_rate,
                 rate: client.settings.rate,
@@ -687,7 +766,7 @@ impl Replicator {
                 changed,
                 &mut scratch.next,
             );
-            checksum(&scratch.next)
+            checksum(&self.layout, &scratch.next)
         };
         let message = ServerMessage::Snapshot(Snapshot {
             tick,
@@ -714,74 +793,14 @@ fn permuted<T: Clone>(v: &mut Vec<T>, order: &[usize]) -> Vec<T> {
     order.iter().filter_map(|&i| old.get(i).cloned()).collect()
 }
 
-/// The replicated state of one entity, from its components.
-#[allow(clippy::too_many_arguments)]
-fn quantise(
-    mode: SnapshotMode,
-    id: u32,
-    motion: &Motion,
-    facing: &Facing,
-    health: Option<&Health>,
-    player: Option<&Player>,
-    projectile: Option<&Projectile>,
-    trajectory: Option<&Trajectory>,
-) -> EntityState {
-    let k = motion.0;
-    let kind = match (player, projectile) {
-        (Some(_), _) => EntityKind::Player,
-        (None, Some(_)) => EntityKind::Projectile,
-        (None, None) => EntityKind::Drone,
-    };
-    // Trajectories are replicated as such (their position is derived); the naive full
-    // mode sends current positions like a straightforward server. A trajectory's facing
-    // is its velocity's direction, which clients derive for drawing; replicating it
-    // would cost bits on every turn for nothing.
-    let (x, y, vx, vy, anchor, angle) = match trajectory {
-        Some(t) if mode == SnapshotMode::Delta => (t.x, t.y, t.vx, t.vy, t.anchor, 0),
-        _ => (
-            pos_to_q(k.x),
-            pos_to_q(k.y),
-            vel_to_q(k.vx),
-            vel_to_q(k.vy),
-            0,
-            facing.0,
-        ),
-    };
-    EntityState {
-        id,
-        kind,
-        x,
-        y,
-        vx,
-        vy,
-        anchor,
-        angle,
-        health: health.map_or(0, |h| h.0),
-        flags: match player {
-            Some(p) if p.respawn_at.is_some() => FLAG_DEAD,
-            _ => 0,
-        },
-        score: player.map_or(0, |p| p.score),
-        owner: projectile.map_or(0, |p| p.owner.0),
-        name: player.map_or_else(String::new, |p| p.name.clone()),
-    }
-}
-
-/// `*dst = src.clone()`, reusing `dst`'s name allocation.
-fn copy_entity(dst: &mut EntityState, src: &EntityState) {
-    let mut name = std::mem::take(&mut dst.name);
-    name.clone_from(&src.name);
-    *dst = EntityState { name, ..*src };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn grid_query_matches_brute_force() {
-        let positions: Vec<(i32, i32)> = (0..500)
-            .map(|i| ((i * 7919) % 12_800, (i * 104_729) % 12_800))
+        let positions: Vec<Option<(i32, i32)>> = (0..500)
+            .map(|i| Some(((i * 7919) % 12_800, (i * 104_729) % 12_800)))
             .collect();
         let mut grid = Grid::default();
         grid.build(3072, 12_800, 12_800, &positions);
@@ -791,6 +810,7 @@ mod tests {
             let brute: Vec<usize> = positions
                 .iter()
                 .enumerate()
+                .filter_map(|(i, p)| Some((i, (*p)?)))
                 .filter(|(_, (x, y))| {
                     let (dx, dy) = (i64::from(*x - center.0), i64::from(*y - center.1));
                     dx * dx + dy * dy <= 3072 * 3072

@@ -225,9 +225,13 @@ fn a_client_sees_only_its_area_of_interest() {
             continue;
         };
         let tick = h.client(me).view.tick();
-        let (ox, oy) = own.position_at(tick, tick_rate);
+        let layout = h.client(me).view.layout().clone();
+        let (ox, oy) = layout.position(&own, tick, tick_rate).unwrap();
         for e in h.client(me).view.entities() {
-            let (x, y) = e.position_at(tick, tick_rate);
+            // Entities without a position are everywhere (the arena has none).
+            let Some((x, y)) = layout.position(e, tick, tick_rate) else {
+                continue;
+            };
             let d2 = (i64::from(x) - i64::from(ox)).pow(2) + (i64::from(y) - i64::from(oy)).pow(2);
             // An entity leaves the view on the snapshot after it crosses the radius, and
             // it moves at most a few steps in between.
