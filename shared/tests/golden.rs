@@ -248,6 +248,8 @@ fn error_json(err: &DeltaError) -> String {
         DeltaError::Duplicate(id) => format!("{{\"error\":\"Duplicate\",\"id\":{id}}}"),
         DeltaError::Order => "{\"error\":\"Order\"}".to_owned(),
         DeltaError::Presence(mask) => format!("{{\"error\":\"Presence\",\"mask\":{mask}}}"),
+        DeltaError::Wide(value) => format!("{{\"error\":\"Wide\",\"value\":{value}}}"),
+        DeltaError::Shape(id) => format!("{{\"error\":\"Shape\",\"id\":{id}}}"),
         DeltaError::Text => "{\"error\":\"Text\"}".to_owned(),
         DeltaError::Checksum { expected, got } => {
             format!("{{\"error\":\"Checksum\",\"expected\":{expected},\"got\":{got}}}")
@@ -337,13 +339,7 @@ fn synthetic() -> Schema {
             component(
                 "Drift",
                 vec![
-                    field(
-                        "wobble",
-                        FieldKind::Motion {
-                            model: MotionModel::Trajectory,
-                            scale: 16,
-                        },
-                    ),
+                    field("wobble", TRAJECTORY),
                     field("spin", FieldKind::Angle),
                     field("echo", PREDICTED),
                 ],
@@ -487,7 +483,7 @@ fn along(m: MotionValue, ticks: i64, rate: u16) -> (i32, i32) {
 
 /// A new trajectory that starts where `m` is at `anchor`.
 fn turned(m: MotionValue, anchor: u32, (vx, vy): (i32, i32), rate: u16) -> MotionValue {
-    let (x, y) = m.position_at(anchor, rate);
+    let (x, y) = m.along(anchor, rate);
     MotionValue {
         anchor,
         x,
@@ -675,6 +671,8 @@ fn worlds(rate: u16) -> Vec<World> {
             ],
         ),
         everything(),
+        // A line anchored at tick 0: still a line (its model says so, not its anchor).
+        d(17, vec![C::Flight(tm(0, 50, 50, 64, -32))]),
         d(
             70_000,
             vec![
@@ -776,6 +774,12 @@ fn worlds(rate: u16) -> Vec<World> {
             *label = "🙂🙂".into();
         }
         w1.push(e11);
+        let mut e17 = get(&w0, 17);
+        let C::Flight(path) = e17.comp(FLIGHT) else {
+            unreachable!()
+        };
+        *path = turned(*path, 1002, (64, 0), rate); // coded against where the line got to
+        w1.push(e17);
         w1.push(get(&w0, 70_000));
     }
     let w1 = sorted(w1);
@@ -1406,7 +1410,7 @@ fn corruptions(seqs: &[Sequence]) -> Vec<Corruption> {
         }
     };
     out.push(made_bytes(
-        "bytes: a presence mask with a bit above the schema's components",
+        "bytes: a presence mask with a bit above the schema's components is refused",
         &|w| {
             w.uint(0, 3);
             w.uint(1, 3);
@@ -1416,7 +1420,7 @@ fn corruptions(seqs: &[Sequence]) -> Vec<Corruption> {
         },
     ));
     out.push(made_bytes(
-        "bytes: a changed flag of 2 and a field mask above the field count",
+        "bytes: a changed flag of 2 is refused",
         &|w| {
             w.uint(0, 3);
             w.uint(0, 3);
@@ -1430,7 +1434,7 @@ fn corruptions(seqs: &[Sequence]) -> Vec<Corruption> {
         },
     ));
     out.push(made_bytes(
-        "bytes: a restructure flag of 3 is not a restructure",
+        "bytes: a restructure flag of 3 is refused",
         &|w| {
             w.uint(0, 3);
             w.uint(0, 3);
@@ -1438,6 +1442,46 @@ fn corruptions(seqs: &[Sequence]) -> Vec<Corruption> {
             w.uint(6, 1); // id 7
             w.bits(3, 1);
             w.bits(0, 1);
+        },
+    ));
+    out.push(made_bytes(
+        "bytes: a field mask with bits above the field count is refused",
+        &|w| {
+            w.uint(0, 3);
+            w.uint(0, 3);
+            w.uint(1, 3);
+            w.uint(6, 1); // id 7
+            w.bits(0, 1);
+            w.bits(1, 1);
+            w.bits(0x0d, 3);
+            w.sint(-3, 12);
+            w.bits(1, 3);
+        },
+    ));
+    out.push(made_bytes(
+        "bytes: a 1-bit field holding 2 is refused",
+        &|w| {
+            w.uint(0, 3);
+            w.uint(1, 3);
+            w.uint(19, 1); // id 20
+            w.bits(1 << TAG, 7);
+            raw_text(w, b"ok");
+            w.bits(2, 1);
+            w.uint(0, 3);
+        },
+    ));
+    out.push(made_bytes(
+        "bytes: a valid changed record (checksum 0 is wrong)",
+        &|w| {
+            w.uint(0, 3);
+            w.uint(0, 3);
+            w.uint(1, 3);
+            w.uint(6, 1); // id 7
+            w.bits(0, 1);
+            w.bits(1, 1);
+            w.bits(5, 3);
+            w.sint(-3, 12);
+            w.bits(4, 3);
         },
     ));
     out
@@ -1741,6 +1785,57 @@ fn server_messages() -> Vec<(&'static str, ServerMessage)> {
     ]
 }
 
+/// Full snapshots applied one after the other to one view: shuffled with duplicate ids
+/// (sorted, first kept), then entities that do not fit the layout (refused, the view
+/// kept), then an empty one.
+fn apply_full_cases(layout: &Arc<Layout>) -> Vec<String> {
+    let mut view = ClientView::new(layout.clone());
+    let fitting: Vec<EntityState> = full_snapshot_entities()
+        .into_iter()
+        .filter(|e| layout.fits(e))
+        .collect();
+    let mut shuffled = fitting.clone();
+    shuffled.reverse();
+    shuffled.push(shuffled[0].clone());
+    let mut late_duplicate = shuffled[2].clone();
+    late_duplicate.present = 1 << MARKER;
+    shuffled.push(late_duplicate);
+    let mut beyond = fitting[0].clone();
+    beyond.present |= 1 << 7;
+    let cases = [
+        ("shuffled, with duplicate ids", 9, shuffled),
+        ("an entity with other slot counts", 10, full_snapshot_entities()),
+        (
+            "an entity with a component the schema lacks",
+            11,
+            vec![fitting[1].clone(), beyond],
+        ),
+        ("empty", 12, vec![]),
+    ];
+    cases
+        .into_iter()
+        .map(|(note, tick, entities)| {
+            let full = FullSnapshot {
+                tick,
+                last_input_seq: 1,
+                entities,
+            };
+            let result = match view.apply_full(&full) {
+                Ok(()) => "{\"ok\":true}".to_owned(),
+                Err(e) => error_json(&e),
+            };
+            format!(
+                "{{\"note\":{},\"snapshot\":{},\"result\":{result},\n    \"view_tick\":{},\"view\":{},\"checksum\":{}}}",
+                json(note),
+                full_snapshot_json(&full),
+                view.tick(),
+                js_entities(view.entities()),
+                checksum(layout, view.entities())
+            )
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // Layouts and schemas
 // ---------------------------------------------------------------------------------------
@@ -1804,6 +1899,19 @@ fn schema_cases() -> Vec<String> {
                 .collect(),
         )],
     };
+    let two_motions = |a: u32, b: u32| Schema {
+        game: "g".into(),
+        components: vec![
+            component("A", vec![field("m", FieldKind::Motion {
+                model: MotionModel::Predicted,
+                scale: a,
+            })]),
+            component("B", vec![field("m", FieldKind::Motion {
+                model: MotionModel::Trajectory,
+                scale: b,
+            })]),
+        ],
+    };
     let mut dup_fields = one(FieldKind::Entity);
     dup_fields.components[0]
         .fields
@@ -1851,6 +1959,8 @@ fn schema_cases() -> Vec<String> {
         ("Text max_bytes 0", one(FieldKind::Text { max_bytes: 0 })),
         ("Text max_bytes 1024", one(FieldKind::Text { max_bytes: 1024 })),
         ("Text max_bytes 1025", one(FieldKind::Text { max_bytes: 1025 })),
+        ("motions of two scales", two_motions(64, 32)),
+        ("two motions of one scale", two_motions(70_000, 70_000)),
     ];
     cases
         .into_iter()
@@ -2043,21 +2153,31 @@ const POSITION_TICKS: [(u32, u16); 8] = [
 ];
 
 fn position_cases() -> Vec<String> {
+    use MotionModel::{Predicted, Trajectory};
     let motions = [
-        tm(990, 1000, 2000, 128, -64),
-        tm(998, -500, 600, -1280, 7),
-        tm(1008, -300, -400, -3, 5),
-        pm(6400, 3200, 384, -30),
-        tm(1, 0, 0, 1, -1),
-        tm(u32::MAX, i32::MAX, i32::MIN, i32::MAX, i32::MIN),
+        (Trajectory, tm(990, 1000, 2000, 128, -64)),
+        (Trajectory, tm(998, -500, 600, -1280, 7)),
+        (Trajectory, tm(1008, -300, -400, -3, 5)),
+        (Predicted, pm(6400, 3200, 384, -30)),
+        // A predicted motion stays put whatever its anchor slot holds...
+        (Predicted, tm(5, 6400, 3200, 384, -30)),
+        // ...and a trajectory moves even when anchored at tick 0.
+        (Trajectory, tm(0, 64, -64, 640, 64)),
+        (Trajectory, tm(1, 0, 0, 1, -1)),
+        (
+            Trajectory,
+            tm(u32::MAX, i32::MAX, i32::MIN, i32::MAX, i32::MIN),
+        ),
     ];
     let mut out = Vec::new();
-    for m in &motions {
+    for (model, m) in &motions {
         for (tick, rate) in POSITION_TICKS {
-            let (x, y) = m.position_at(tick, rate);
+            let (x, y) = m.at(*model, tick, rate);
+            let (ax, ay) = m.along(tick, rate);
             out.push(format!(
-                "{{\"motion\":{},\"tick\":{tick},\"tick_rate\":{rate},\"expected\":[{x},{y}]}}",
-                js_motion(m)
+                "{{\"motion\":{},\"model\":{},\"tick\":{tick},\"tick_rate\":{rate},\"expected\":[{x},{y}],\"along\":[{ax},{ay}]}}",
+                js_motion(m),
+                json(model)
             ));
         }
     }
@@ -2157,28 +2277,10 @@ fn build() -> String {
         .collect();
 
     let layout = Arc::new(layout());
-    let mut full_view = ClientView::new(layout.clone());
-    let mut shuffled = full_snapshot_entities();
-    shuffled.reverse();
-    shuffled.push(shuffled[0].clone());
-    let mut late_duplicate = shuffled[2].clone();
-    late_duplicate.present = 1 << MARKER;
-    shuffled.push(late_duplicate);
-    let full = FullSnapshot {
-        tick: 9,
-        last_input_seq: 1,
-        entities: shuffled,
-    };
-    full_view.apply_full(&full);
-    let apply_full = format!(
-        "{{\"snapshot\":{},\"view\":{},\"checksum\":{}}}",
-        full_snapshot_json(&full),
-        js_entities(full_view.entities()),
-        checksum(&layout, full_view.entities())
-    );
+    let apply_full = apply_full_cases(&layout);
 
     format!(
-        "{{\n  \"about\": \"Generated by shared/tests/golden.rs. Do not edit: regenerate with TICKWIRE_BLESS=1 cargo test -p shared --test golden\",\n  \"protocol_version\": {PROTOCOL_VERSION},\n  \"schema\": {},\n  \"layout\": {},\n  \"schemas\": {},\n  \"empty_view_checksum\": {},\n  \"client_messages\": {},\n  \"server_messages\": {},\n  \"pack\": {},\n  \"checksums\": {},\n  \"sequences\": {},\n  \"corruptions\": {},\n  \"apply_full\": {apply_full},\n  \"advance\": {},\n  \"position_at\": {},\n  \"layout_position\": {}\n}}\n",
+        "{{\n  \"about\": \"Generated by shared/tests/golden.rs. Do not edit: regenerate with TICKWIRE_BLESS=1 cargo test -p shared --test golden\",\n  \"protocol_version\": {PROTOCOL_VERSION},\n  \"schema\": {},\n  \"layout\": {},\n  \"schemas\": {},\n  \"empty_view_checksum\": {},\n  \"client_messages\": {},\n  \"server_messages\": {},\n  \"pack\": {},\n  \"checksums\": {},\n  \"sequences\": {},\n  \"corruptions\": {},\n  \"apply_full\": {},\n  \"advance\": {},\n  \"position_at\": {},\n  \"layout_position\": {}\n}}\n",
         js_schema(&synthetic()),
         layout_json(),
         lines("  ", &schema_cases()),
@@ -2189,6 +2291,7 @@ fn build() -> String {
         checksum_json(),
         lines("  ", &sequences),
         lines("  ", &corrupted),
+        lines("  ", &apply_full),
         lines("  ", &advance_cases()),
         lines("  ", &position_cases()),
         lines("  ", &layout_position_cases()),
@@ -2215,5 +2318,5 @@ fn schema_cases_refuse_what_they_say() {
         .into_iter()
         .filter(|c| c.contains("\"ok\":false"))
         .collect();
-    assert_eq!(refused.len(), 16, "{refused:#?}");
+    assert_eq!(refused.len(), 17, "{refused:#?}");
 }

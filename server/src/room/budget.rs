@@ -38,6 +38,9 @@ pub type Change = (usize, usize);
 /// One client's bucket and area of interest.
 #[derive(Debug, Clone)]
 pub struct Budget {
+    /// The least the bucket holds, in bits: [`MIN_BUCKET_BYTES`], or more for a game
+    /// whose largest record is larger.
+    floor: i64,
     /// Bits the client may still be sent.
     tokens: i64,
     /// When the bucket was last filled.
@@ -47,16 +50,26 @@ pub struct Budget {
 }
 
 /// Bits the bucket holds for `settings`: one slot's share of the budget, or the floor.
-fn cap(settings: SnapshotSettings) -> i64 {
+fn cap(settings: SnapshotSettings, floor: i64) -> i64 {
     let slot = i64::from(settings.max_bytes_per_sec) * 8 / i64::from(settings.rate.max(1));
-    slot.max(MIN_BUCKET_BYTES * 8)
+    slot.max(floor)
 }
 
 impl Budget {
     /// A full bucket for `settings`, and the room's radius.
     pub fn new(settings: SnapshotSettings) -> Budget {
+        Budget::with_floor(settings, 0)
+    }
+
+    /// A full bucket that never holds less than `floor_bits` (nor [`MIN_BUCKET_BYTES`]),
+    /// so that a record that large always gets through eventually.
+    pub fn with_floor(settings: SnapshotSettings, floor_bits: usize) -> Budget {
+        let floor = i64::try_from(floor_bits)
+            .unwrap_or(i64::MAX)
+            .max(MIN_BUCKET_BYTES * 8);
         Budget {
-            tokens: cap(settings),
+            floor,
+            tokens: cap(settings, floor),
             filled_at: None,
             radius: None,
         }
@@ -73,13 +86,13 @@ impl Budget {
             .min(Duration::from_secs(1));
         let bits_per_sec = i64::from(settings.max_bytes_per_sec) * 8;
         let added = (bits_per_sec as f64 * elapsed.as_secs_f64()) as i64;
-        self.tokens = (self.tokens + added).min(cap(settings));
+        self.tokens = (self.tokens + added).min(cap(settings, self.floor));
         self.filled_at = Some(now);
     }
 
     /// The client asked for other settings: the bucket holds no more than their cap.
     pub fn resize(&mut self, settings: SnapshotSettings) {
-        self.tokens = self.tokens.min(cap(settings));
+        self.tokens = self.tokens.min(cap(settings, self.floor));
     }
 
     /// Bits available now.

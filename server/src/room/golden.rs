@@ -42,13 +42,13 @@ fn game_vectors(game: &str) -> String {
     h.clients[a].record = Some(Vec::new());
     let mut views = Vec::new();
     for t in 1..=60u32 {
-        for (i, c) in [(a, 1i8), (b, -1i8)] {
+        for (c, dir) in [(a, 1i8), (b, -1i8)] {
             h.send(
                 c,
                 RoomInput::Input(Input {
                     seq: t,
                     ack_tick: 0,
-                    move_x: i.saturating_mul(90),
+                    move_x: dir.saturating_mul(90),
                     move_y: if t % 40 < 20 { 60 } else { -60 },
                     aim: (t.wrapping_mul(977) & 0xffff) as u16,
                     buttons: if t % 9 == 0 { buttons } else { 0 },

@@ -35,7 +35,10 @@ use hdrhistogram::Histogram;
 use shared::codec::{
     CodecError, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
-use shared::delta::{Diff, Frame, Part, checksum, diff, encode_payload, entity_hash, fold_hashes, merge};
+use shared::delta::{
+    Diff, Frame, Part, checksum, diff, encode_payload, entity_hash, fold_hashes, max_created_bits,
+    merge,
+};
 use shared::protocol::{EntityState, Packing, ServerMessage, Snapshot, SnapshotSettings};
 use shared::quant::{POS_SCALE, to_fixed};
 use shared::schema::{EntityBuilder, Layout, Values};
@@ -169,14 +172,19 @@ fn limiter(settings: SnapshotSettings, clock: &FakeRelativeClock) -> SnapshotLim
 }
 
 impl ClientReplication {
-    pub fn new(settings: SnapshotSettings, clock: &FakeRelativeClock) -> ClientReplication {
+    /// `floor_bits`: the least the client's bucket holds ([`Replicator::bucket_floor`]).
+    pub fn new(
+        settings: SnapshotSettings,
+        clock: &FakeRelativeClock,
+        floor_bits: usize,
+    ) -> ClientReplication {
         ClientReplication {
             baseline: Vec::new(),
             baseline_tick: 0,
             pending_since: HashMap::new(),
             limiter: limiter(settings, clock),
             settings,
-            budget: Budget::new(settings),
+            budget: Budget::with_floor(settings, floor_bits),
         }
     }
 
@@ -361,6 +369,12 @@ impl Replicator {
 
     pub fn mode(&self) -> SnapshotMode {
         self.mode
+    }
+
+    /// The least a client's bucket must hold: the game's largest record and a
+    /// snapshot's header, so any record gets through under any budget.
+    pub fn bucket_floor(&self) -> usize {
+        max_created_bits(self.packing, &self.layout) + 8 * 24
     }
 
     /// The game's checked schema.

@@ -1,6 +1,6 @@
 //! The game as clients see it: movement, projectiles, other players.
 
-use shared::protocol::EntityKind;
+use crate::arena;
 use shared::quant::q_to_pos;
 use shared::rules::BUTTON_FIRE;
 
@@ -18,8 +18,9 @@ async fn players_see_each_other_move() {
         .await
         .unwrap();
     let start = watcher.view().get(mover_id).unwrap().clone();
-    assert_eq!(start.kind, EntityKind::Player);
-    assert_eq!(start.name, "mover");
+    assert!(watcher.view().with_component("Player").any(|e| e.id == mover_id));
+    assert_eq!(arena::name(watcher.view(), &start), "mover");
+    let start = arena::motion(watcher.view(), &start);
 
     // The server applies the newest intent every tick until a newer one arrives, so one
     // input keeps the mover walking right (every spawn has at least 2 m free that way).
@@ -27,17 +28,19 @@ async fn players_see_each_other_move() {
     watcher
         .wait_until(WAIT, |v| {
             v.get(mover_id)
-                .is_some_and(|e| q_to_pos(e.x - start.x) >= 2.0)
+                .is_some_and(|e| q_to_pos(arena::motion(v, e).x - start.x) >= 2.0)
         })
         .await
         .unwrap();
-    let moved = watcher.view().get(mover_id).unwrap();
+    let moved = arena::motion(watcher.view(), watcher.view().get(mover_id).unwrap());
     assert_eq!(moved.y, start.y, "moving right must not drift vertically");
 
     // And the mover's own view agrees, with its input acknowledged.
     mover
         .wait_until(WAIT, |v| {
-            v.last_input_seq == 1 && v.get(mover_id).is_some_and(|e| e.x > start.x)
+            v.last_input_seq == 1
+                && v.get(mover_id)
+                    .is_some_and(|e| arena::motion(v, e).x > start.x)
         })
         .await
         .unwrap();
@@ -58,8 +61,8 @@ async fn projectiles_appear_and_disappear() {
     watcher
         .wait_until(WAIT, |v| {
             shot = v
-                .of_kind(EntityKind::Projectile)
-                .find(|p| p.owner == shooter_id)
+                .with_component("Projectile")
+                .find(|p| arena::owner(v, p) == shooter_id)
                 .map(|p| p.id);
             shot.is_some()
         })
@@ -67,7 +70,7 @@ async fn projectiles_appear_and_disappear() {
         .unwrap();
     shooter.send_input(0, 0, 49152, 0).await.unwrap();
     let shot = shot.unwrap();
-    let p = watcher.view().get(shot).unwrap();
+    let p = arena::motion(watcher.view(), watcher.view().get(shot).unwrap());
     assert!(
         p.vy < 0 && p.vx.abs() < 2,
         "projectile should fly up, got ({}, {})",
@@ -86,18 +89,26 @@ async fn projectiles_appear_and_disappear() {
 async fn drones_wander_and_are_replicated() {
     let server = TestServer::start(&["--drones", "25", "--aoi-radius", "300"]).await;
     let mut bot = server.client("viewer").await;
-    bot.wait_until(WAIT, |v| v.of_kind(EntityKind::Drone).count() == 25)
+    bot.wait_until(WAIT, |v| v.with_component("Drone").count() == 25)
         .await
         .unwrap();
     let before: Vec<_> = bot
         .view()
-        .of_kind(EntityKind::Drone)
-        .map(|d| (d.id, d.x, d.y))
+        .with_component("Drone")
+        .map(|d| {
+            let m = arena::motion(bot.view(), d);
+            (d.id, m.x, m.y)
+        })
         .collect();
     bot.wait_until(WAIT, |v| {
         before
             .iter()
-            .filter(|(id, x, y)| v.get(*id).is_some_and(|d| (d.x, d.y) != (*x, *y)))
+            .filter(|(id, x, y)| {
+                v.get(*id).is_some_and(|d| {
+                    let m = arena::motion(v, d);
+                    (m.x, m.y) != (*x, *y)
+                })
+            })
             .count()
             >= 20
     })

@@ -34,7 +34,7 @@ async fn welcome_then_snapshots_at_the_configured_rate() {
     );
     // Our own player is in the state, under our name.
     let me = bot.view().get(welcome.entity).unwrap();
-    assert_eq!(me.name, "ada");
+    assert_eq!(crate::arena::name(bot.view(), me), "ada");
     server.stop().await;
 }
 

@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use server::Counters;
 use shared::codec::encode;
 use shared::protocol::{
-    ClientMessage, Desync, EntityKind, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, close,
+    ClientMessage, Desync, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, close,
 };
 use shared::rules::{BUTTON_FIRE, FIRE_COOLDOWN_S, PLAYER_MAX_SPEED, seconds_to_ticks};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -218,11 +218,12 @@ async fn play(mut client: Client, per_snapshot: u32, snapshots: usize) -> Track 
         };
         let view = client.view();
         if let Some(e) = view.get(me) {
-            track.states.push((tick, e.x, e.y, e.vx, e.vy));
+            let m = crate::arena::motion(view, e);
+            track.states.push((tick, m.x, m.y, m.vx, m.vy));
         }
         track.shots.extend(
-            view.of_kind(EntityKind::Projectile)
-                .filter(|p| p.owner == me)
+            view.with_component("Projectile")
+                .filter(|p| crate::arena::owner(view, p) == me)
                 .map(|p| p.id),
         );
         for _ in 0..per_snapshot {

@@ -4,6 +4,7 @@
 //! Nothing here sleeps to synchronise: every wait is for a condition, with a timeout
 //! that only bounds how long a broken build takes to fail.
 
+mod arena;
 mod closing;
 mod gameplay;
 mod handshake;

@@ -2,7 +2,7 @@
 //! recovery, per-client rate and budget, and the naive full mode.
 
 use bot_client::{Client, Event};
-use shared::protocol::{EntityKind, SnapshotSettings};
+use shared::protocol::SnapshotSettings;
 use shared::quant::pos_to_q;
 
 use crate::{TestServer, WAIT, receive_snapshots};
@@ -20,7 +20,7 @@ async fn joining_gives_a_keyframe_then_deltas_that_never_desync() {
         let v = c.view();
         assert_eq!(v.keyframes, 1, "only the first snapshot is a keyframe");
         assert_eq!(v.desyncs, 0, "every checksum matched");
-        assert_eq!(v.of_kind(EntityKind::Drone).count(), 60);
+        assert_eq!(v.with_component("Drone").count(), 60);
     }
     server.stop().await;
 }
@@ -36,9 +36,9 @@ async fn the_view_holds_only_the_area_of_interest_and_the_own_player() {
     let mut checked = 0;
     bot.wait_until(WAIT, |v| {
         let own = v.get(me).expect("the own player is always in view");
-        let (ox, oy) = own.position_at(v.tick, 60);
+        let (ox, oy) = crate::arena::position(v, own);
         for e in v.entities() {
-            let (x, y) = e.position_at(v.tick, 60);
+            let (x, y) = crate::arena::position(v, e);
             let (dx, dy) = (i64::from(x - ox), i64::from(y - oy));
             assert!(
                 dx * dx + dy * dy <= radius * radius,
@@ -53,7 +53,7 @@ async fn the_view_holds_only_the_area_of_interest_and_the_own_player() {
     .unwrap();
     let view = bot.view();
     assert!(
-        view.of_kind(EntityKind::Drone).count() < 150,
+        view.with_component("Drone").count() < 150,
         "a 20 m area cannot hold all drones"
     );
     assert_eq!(view.desyncs, 0);
@@ -198,7 +198,7 @@ async fn a_tight_budget_spreads_the_keyframe_without_starving_anyone() {
     let mut bot = server.client("frugal").await;
     let before = bot.bytes_in();
     let snapshots = bot
-        .wait_until(WAIT, |v| v.of_kind(EntityKind::Drone).count() == 200)
+        .wait_until(WAIT, |v| v.with_component("Drone").count() == 200)
         .await
         .unwrap();
     let fill_bytes = bot.bytes_in() - before;
@@ -274,7 +274,7 @@ async fn a_byte_budget_is_held_in_any_crowd() {
         v.get(bot.welcome().entity).is_some(),
         "the own player is in view"
     );
-    let drones = v.of_kind(EntityKind::Drone).count();
+    let drones = v.with_component("Drone").count();
     assert!(
         drones > 20,
         "{drones} drones in view: the budget starved the view"
@@ -287,7 +287,7 @@ async fn full_mode_sends_every_entity_to_everyone() {
     let server =
         TestServer::start(&["--snapshots", "full", "--drones", "40", "--aoi-radius", "5"]).await;
     let mut bot = server.client("naive").await;
-    bot.wait_until(WAIT, |v| v.of_kind(EntityKind::Drone).count() == 40)
+    bot.wait_until(WAIT, |v| v.with_component("Drone").count() == 40)
         .await
         .unwrap();
     assert_eq!(bot.view().keyframes, 0, "full snapshots are not deltas");

@@ -2,7 +2,7 @@
 //! score) within the grace period, never a second one; after it, the seat is freed.
 
 use bot_client::{Client, ClientError, ConnectOptions, WorldView};
-use shared::protocol::{EntityKind, EntityState, close};
+use shared::protocol::{EntityState, close};
 
 use crate::{TestServer, WAIT, WHOLE_MAP, receive_snapshots, refused_with};
 
@@ -15,8 +15,8 @@ fn resume_options(token: &str) -> ConnectOptions {
 
 /// Players named `name` in a view.
 fn named(view: &WorldView, name: &str) -> Vec<EntityState> {
-    view.of_kind(EntityKind::Player)
-        .filter(|e| e.name == name)
+    view.with_component("Player")
+        .filter(|e| crate::arena::name(view, e) == name)
         .cloned()
         .collect()
 }
@@ -45,6 +45,11 @@ async fn a_dropped_player_resumes_with_the_same_entity() {
     receive_snapshots(&mut ada, 2).await;
     observe(&mut observer, "ada", |v| v.get(welcome.entity).is_some()).await;
     let before = ada.view().get(welcome.entity).unwrap().clone();
+    let before_fields = {
+        let v = ada.view();
+        let m = crate::arena::motion(v, &before);
+        (m.x, m.y, crate::arena::health(v, &before), crate::arena::score(v, &before))
+    };
 
     // The network drops (no close frame): the server counts a 1006 and holds her.
     ada.abort();
@@ -84,10 +89,11 @@ async fn a_dropped_player_resumes_with_the_same_entity() {
         "the first snapshot after a resume is a keyframe"
     );
     let after = again.view().get(welcome.entity).unwrap().clone();
-    assert_eq!(
-        (after.x, after.y, after.health, after.score),
-        (before.x, before.y, before.health, before.score)
-    );
+    let fields = |v: &WorldView, e: &EntityState| {
+        let m = crate::arena::motion(v, e);
+        (m.x, m.y, crate::arena::health(v, e), crate::arena::score(v, e))
+    };
+    assert_eq!(fields(again.view(), &after), before_fields);
     observe(&mut observer, "ada", |v| named(v, "ada").len() == 1).await;
     assert_eq!(room.seats().held, 0);
     assert_eq!(room.seats().players, 2);

@@ -4,7 +4,7 @@ use bot_client::api::ApiClient;
 use bot_client::swarm::{Join, SwarmConfig, run_swarm};
 use hyper::{Method, StatusCode};
 use server::control::tokens::{JoinClaims, TokenKeys, random_nonce, unix_now};
-use shared::protocol::{EntityKind, close};
+use shared::protocol::close;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -448,14 +448,14 @@ async fn a_rooms_file_hosts_separate_worlds() {
     );
     // Each sees its own world: its own player, and the other room's nothing.
     north
-        .wait_until(WAIT, |v| v.of_kind(EntityKind::Drone).count() == 3)
+        .wait_until(WAIT, |v| v.with_component("Drone").count() == 3)
         .await
         .unwrap();
-    let players = |v: &bot_client::WorldView| v.of_kind(EntityKind::Player).count();
+    let players = |v: &bot_client::WorldView| v.with_component("Player").count();
     assert_eq!(players(north.view()), 1);
     receive_snapshots(&mut south, 3).await;
     assert_eq!(players(south.view()), 1);
-    assert_eq!(south.view().of_kind(EntityKind::Drone).count(), 0);
+    assert_eq!(south.view().with_component("Drone").count(), 0);
     server.stop().await;
 }
 

@@ -11,7 +11,8 @@ use shared::codec::decode_server;
 use shared::delta::decode_payload;
 use shared::protocol::ServerMessage;
 use shared_fuzz::{
-    BASE_TICK_RATE, Header, PACKINGS, RAW_FRAME, base_view, client_seeds, snapshot_seeds,
+    BASE_TICK_RATE, Header, PACKINGS, RAW_FRAME, base_view, client_seeds, empty_view, layout,
+    snapshot_seeds,
 };
 
 fn main() -> std::io::Result<()> {
@@ -54,22 +55,34 @@ fn check_snapshot_seed(name: &str, bytes: &[u8]) {
     };
     if name.starts_with("msg-") {
         let msg = decode_server(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let ServerMessage::Snapshot(snap) = msg {
-            let mut view = if snap.baseline == 0 {
-                Default::default()
-            } else {
-                base_view().clone()
-            };
-            view.apply(&snap, BASE_TICK_RATE, packing)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match msg {
+            ServerMessage::Snapshot(snap) => {
+                let mut view = if snap.baseline == 0 {
+                    empty_view()
+                } else {
+                    base_view().clone()
+                };
+                view.apply(&snap, BASE_TICK_RATE, packing)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            ServerMessage::FullSnapshot(full) => empty_view()
+                .apply_full(&full)
+                .unwrap_or_else(|e| panic!("{name}: {e}")),
+            ServerMessage::Welcome(welcome) => {
+                welcome
+                    .schema
+                    .layout()
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            ServerMessage::Pong(_) | ServerMessage::SnapshotSettings(_) => {}
         }
     } else if name.starts_with("raw-") {
-        decode_payload(packing, &RAW_FRAME, base_view().entities(), bytes)
+        decode_payload(packing, layout(), &RAW_FRAME, base_view().entities(), bytes)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     } else {
         let (header, payload) = Header::split(bytes).expect("has a header");
         let mut view = if header.baseline() == 0 {
-            Default::default()
+            empty_view()
         } else {
             base_view().clone()
         };

@@ -175,10 +175,16 @@ mod tests {
     fn a_goal_is_a_ball_wholly_in_a_pocket() {
         let (w, h) = (64.0, 36.0);
         assert_eq!(goal_at(BALL_RADIUS, h / 2.0, w, h), Some(Team::Left));
-        assert_eq!(goal_at(GOAL_DEPTH - BALL_RADIUS, h / 2.0, w, h), Some(Team::Left));
+        assert_eq!(
+            goal_at(GOAL_DEPTH - BALL_RADIUS, h / 2.0, w, h),
+            Some(Team::Left)
+        );
         // On the line is not in.
         assert_eq!(goal_at(GOAL_DEPTH, h / 2.0, w, h), None);
-        assert_eq!(goal_at(w - GOAL_DEPTH + BALL_RADIUS, h / 2.0, w, h), Some(Team::Right));
+        assert_eq!(
+            goal_at(w - GOAL_DEPTH + BALL_RADIUS, h / 2.0, w, h),
+            Some(Team::Right)
+        );
         // Beside the mouth is not in either.
         assert_eq!(goal_at(1.0, h / 2.0 + GOAL_WIDTH / 2.0, w, h), None);
         assert_eq!(goal_at(w / 2.0, h / 2.0, w, h), None);
