@@ -691,41 +691,6 @@ pub fn changed_bits(
     c.bits
 }
 
-/// The largest created record any entity of `layout` can take, in bits: every component
-/// present, every text at its longest, every number at its widest code. A byte budget
-/// must let a record this large through eventually (its bucket's floor).
-pub fn max_created_bits(packing: Packing, layout: &Layout) -> usize {
-    let mut e = layout.empty(u32::MAX);
-    e.present = match layout.component_count() {
-        n if n >= 32 => u32::MAX,
-        n => (1u32 << n) - 1,
-    };
-    let mut values = Values::clone(&e.values);
-    // i32::MIN zigzags to u32::MAX, the longest code of any order; an unsigned kind
-    // reads it as 2^31, long too.
-    values.ints.fill(i32::MIN);
-    for c in 0..layout.component_count() {
-        for &(kind, slot) in layout.fields(c) {
-            if let (FieldKind::Text { max_bytes }, Slot::Text(i)) = (kind, slot)
-                && let Some(t) = values.texts.get_mut(i)
-            {
-                *t = "~".repeat(usize::from(max_bytes));
-            }
-        }
-    }
-    e.values = Arc::new(values);
-    let frame = Frame {
-        tick: u32::MAX,
-        baseline: 0,
-        tick_rate: 1,
-    };
-    let mut c = SizeCounter { packing, bits: 0 };
-    c.uint(u32::MAX, k::ID_GAP);
-    write_created(&mut c, layout, &e, &frame);
-    // A trajectory's age and an unsigned value can be wider than the values above.
-    c.bits + layout.component_count() * 64
-}
-
 /// The most entities one payload may create or change: far above any real view, low
 /// enough that a forged count cannot make a client allocate much.
 const MAX_RECORDS: u32 = 1 << 16;

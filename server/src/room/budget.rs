@@ -38,8 +38,8 @@ pub type Change = (usize, usize);
 /// One client's bucket and area of interest.
 #[derive(Debug, Clone)]
 pub struct Budget {
-    /// The least the bucket holds, in bits: [`MIN_BUCKET_BYTES`], or more for a game
-    /// whose largest record is larger.
+    /// The least the bucket holds, in bits: [`MIN_BUCKET_BYTES`], or more once a record
+    /// that large had to wait for it ([`Budget::hold`]).
     floor: i64,
     /// Bits the client may still be sent.
     tokens: i64,
@@ -58,21 +58,20 @@ fn cap(settings: SnapshotSettings, floor: i64) -> i64 {
 impl Budget {
     /// A full bucket for `settings`, and the room's radius.
     pub fn new(settings: SnapshotSettings) -> Budget {
-        Budget::with_floor(settings, 0)
-    }
-
-    /// A full bucket that never holds less than `floor_bits` (nor [`MIN_BUCKET_BYTES`]),
-    /// so that a record that large always gets through eventually.
-    pub fn with_floor(settings: SnapshotSettings, floor_bits: usize) -> Budget {
-        let floor = i64::try_from(floor_bits)
-            .unwrap_or(i64::MAX)
-            .max(MIN_BUCKET_BYTES * 8);
+        let floor = MIN_BUCKET_BYTES * 8;
         Budget {
             floor,
             tokens: cap(settings, floor),
             filled_at: None,
             radius: None,
         }
+    }
+
+    /// Lets the bucket hold at least `bits` from now on: a game whose own-player record
+    /// outgrows [`MIN_BUCKET_BYTES`] (long texts) still gets it through, after the
+    /// bucket has filled that far.
+    pub fn hold(&mut self, bits: usize) {
+        self.floor = self.floor.max(i64::try_from(bits).unwrap_or(i64::MAX));
     }
 
     /// Fills the bucket for the time since it was last filled, at the budget's rate. The
@@ -180,13 +179,14 @@ const REMOVAL_BITS: usize = 8;
 /// what has waited longest relative to its closeness; a removal is cheap and keeps the
 /// view to the area of interest, so it ranks like a change that waited a few slots.
 /// `encoded` prices a selection exactly; records are dropped from the end until it
-/// fits. `None` when not even the own player fits (the snapshot is skipped).
+/// fits. `Err(bits)` when not even the own player fits (the snapshot is skipped): the
+/// bits its record needs, which the bucket must be able to hold ([`Budget::hold`]).
 pub fn select(
     c: &Choice<'_>,
     pending_since: &mut HashMap<u32, u32>,
     budget_bits: usize,
     mut encoded: impl FnMut(&Selection) -> usize,
-) -> Option<Selection> {
+) -> Result<Selection, usize> {
     let slot_ticks = u32::from(c.tick_rate) / u32::from(c.rate.max(1));
     let radius = c.radius.max(1) as f64;
     let tick = c.frame.tick;
@@ -285,7 +285,7 @@ pub fn select(
                     dropped += candidates.get(k).map_or(1, |c| c.bits.max(1));
                     taken.pop();
                 }
-                _ => return None,
+                _ => return Err(encoded(&build(&taken))),
             }
         }
         selection = build(&taken);
@@ -313,7 +313,7 @@ pub fn select(
     }
     // Forget entities that left the view or stopped differing.
     pending_since.retain(|id, _| c.target.binary_search_by_key(id, |e| e.id).is_ok());
-    Some(selection)
+    Ok(selection)
 }
 
 #[cfg(test)]
@@ -350,6 +350,76 @@ mod tests {
         let mut b = Budget::new(s);
         b.refill(s, t0 + Duration::from_secs(5));
         assert_eq!(b.tokens(), 64 * 1024 * 8 / 10, "capped at one slot");
+    }
+
+    #[test]
+    fn a_record_larger_than_the_floor_gets_through_once_the_bucket_holds_it() {
+        use shared::schema::{ComponentDef, EntityBuilder, FieldDef, FieldKind, Schema, Values};
+        // A game whose player carries a 1 KiB text: its record outgrows the 160 B floor.
+        let layout = Schema {
+            game: "t".into(),
+            components: vec![ComponentDef {
+                name: "Note".into(),
+                fields: vec![FieldDef {
+                    name: "text".into(),
+                    kind: FieldKind::Text { max_bytes: 1024 },
+                }],
+            }],
+        }
+        .layout()
+        .unwrap();
+        let mut e = EntityBuilder::new(&layout, 1, Values::default());
+        layout.writer(&mut e, 0).text(&"x".repeat(1024));
+        let target = vec![e.build()];
+        let mut d = Diff::default();
+        shared::delta::diff(&[], &target, &mut d);
+        let frame = Frame {
+            tick: 10,
+            baseline: 0,
+            tick_rate: 60,
+        };
+        let choice = Choice {
+            packing: Packing::Bits,
+            layout: &layout,
+            frame: &frame,
+            tick_rate: 60,
+            rate: 20,
+            radius: 1000,
+            center: None,
+            own: 1,
+            baseline: &[],
+            target: &target,
+            diff: &d,
+        };
+        let s = settings(20, 2048);
+        let t0 = Instant::now();
+        let mut b = Budget::new(s);
+        b.refill(s, t0);
+        let price = |sel: &Selection| {
+            shared::delta::encode_payload(
+                Packing::Bits,
+                &layout,
+                &frame,
+                shared::delta::Part {
+                    base: &[],
+                    target: &target,
+                    removed: &sel.removed,
+                    created: &sel.created,
+                    changed: &sel.changed,
+                },
+            )
+            .len()
+                * 8
+        };
+        let budget = usize::try_from(b.tokens()).unwrap();
+        let need = select(&choice, &mut HashMap::new(), budget, price).unwrap_err();
+        assert!(need > budget, "{need} bits do not fit {budget}");
+        b.hold(need);
+        b.refill(s, t0 + Duration::from_secs(2));
+        let budget = usize::try_from(b.tokens()).unwrap();
+        assert!(budget >= need, "the bucket fills up to the record");
+        let sel = select(&choice, &mut HashMap::new(), budget, price).unwrap();
+        assert_eq!(sel.created, vec![0]);
     }
 
     #[test]

@@ -308,7 +308,7 @@ impl RoomCore {
                     client.heard_generation = client.generation;
                 }
                 client.last_seq = 0;
-                client.replication = ClientReplication::new(settings, &self.rate_clock, self.replicator.bucket_floor());
+                client.replication = ClientReplication::new(settings, &self.rate_clock);
                 self.game
                     .rejoin(&mut self.world, client.entity, name.into_string());
                 info!(room = %self.config.id, client = client.id, player = %client.player, generation = client.generation, "player taken back");
@@ -336,7 +336,7 @@ impl RoomCore {
                     generation: 1,
                     heard_generation: 1,
                     last_seq: 0,
-                    replication: ClientReplication::new(settings, &self.rate_clock, self.replicator.bucket_floor()),
+                    replication: ClientReplication::new(settings, &self.rate_clock),
                 });
                 Ok(Joined {
                     client_id: id,

@@ -36,8 +36,7 @@ use shared::codec::{
     CodecError, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
 use shared::delta::{
-    Diff, Frame, Part, checksum, diff, encode_payload, entity_hash, fold_hashes, max_created_bits,
-    merge,
+    Diff, Frame, Part, checksum, diff, encode_payload, entity_hash, fold_hashes, merge,
 };
 use shared::protocol::{EntityState, Packing, ServerMessage, Snapshot, SnapshotSettings};
 use shared::quant::{POS_SCALE, to_fixed};
@@ -172,19 +171,14 @@ fn limiter(settings: SnapshotSettings, clock: &FakeRelativeClock) -> SnapshotLim
 }
 
 impl ClientReplication {
-    /// `floor_bits`: the least the client's bucket holds ([`Replicator::bucket_floor`]).
-    pub fn new(
-        settings: SnapshotSettings,
-        clock: &FakeRelativeClock,
-        floor_bits: usize,
-    ) -> ClientReplication {
+    pub fn new(settings: SnapshotSettings, clock: &FakeRelativeClock) -> ClientReplication {
         ClientReplication {
             baseline: Vec::new(),
             baseline_tick: 0,
             pending_since: HashMap::new(),
             limiter: limiter(settings, clock),
             settings,
-            budget: Budget::with_floor(settings, floor_bits),
+            budget: Budget::new(settings),
         }
     }
 
@@ -369,12 +363,6 @@ impl Replicator {
 
     pub fn mode(&self) -> SnapshotMode {
         self.mode
-    }
-
-    /// The least a client's bucket must hold: the game's largest record and a
-    /// snapshot's header, so any record gets through under any budget.
-    pub fn bucket_floor(&self) -> usize {
-        max_created_bits(self.packing, &self.layout) + 8 * 24
     }
 
     /// The game's checked schema.
@@ -716,10 +704,15 @@ impl Replicator {
             let chosen = select(&choice, &mut client.pending_since, budget_bits, |s| {
                 encode_with(&s.removed, &s.created, &s.changed).len() * 8
             });
-            let Some(chosen) = chosen else {
-                // Not even the own player fits what the bucket holds: this slot passes,
-                // and the bucket fills for the next.
-                return Ok(None);
+            let chosen = match chosen {
+                Ok(chosen) => chosen,
+                Err(own_bits) => {
+                    // Not even the own player fits what the bucket holds: this slot
+                    // passes, and the bucket fills for the next, up to what it needs.
+                    let header = usize::try_from(header).unwrap_or(0);
+                    client.budget.hold(own_bits + header * 8);
+                    return Ok(None);
+                }
             };
             payload = encode_with(&chosen.removed, &chosen.created, &chosen.changed);
             Some(chosen)

@@ -213,7 +213,16 @@ pub fn base_entities() -> Vec<EntityState> {
         player(2, (-40_000, 25_000), (0, 0), 0, 0, true, 0, "Zoë 🦀"),
         mover(5, line(BASE_TICK - 10, 3_000, 3_000, -200, 150), 0),
         mover(9, line(BASE_TICK - 2, 1_250, -790, 2_000, 0), 1),
-        player(17, (0, 0), (1, -1), 1, 1, false, 1_000_000, "sixteen-chars-xx"),
+        player(
+            17,
+            (0, 0),
+            (1, -1),
+            1,
+            1,
+            false,
+            1_000_000,
+            "sixteen-chars-xx",
+        ),
         player(
             40,
             (i32::MAX, i32::MIN),
@@ -256,7 +265,8 @@ pub fn base_entities() -> Vec<EntityState> {
                 .angle(5)
                 .bits(6)
                 .flag(true);
-            l.writer(b, FLIGHT).motion(line(BASE_TICK - 1, 8, 9, 10, 11));
+            l.writer(b, FLIGHT)
+                .motion(line(BASE_TICK - 1, 8, 9, 10, 11));
             l.writer(b, TAG).text("last").bits(3);
             l.writer(b, STATS)
                 .uint(12)
@@ -428,7 +438,12 @@ pub fn assert_fit(layout: &Layout, view: &[EntityState]) {
 /// A view decoded from a payload must survive the server's side of the codec: diffing it
 /// against the same base, encoding that in either packing and decoding it again under the
 /// same frame gives the same view.
-pub fn assert_round_trip(layout: &Layout, frame: &Frame, base: &[EntityState], view: &[EntityState]) {
+pub fn assert_round_trip(
+    layout: &Layout,
+    frame: &Frame,
+    base: &[EntityState],
+    view: &[EntityState],
+) {
     for packing in PACKINGS {
         let payload = delta_payload_with(layout, packing, frame, base, view);
         match decode_payload(packing, layout, frame, base, &payload) {
@@ -760,13 +775,13 @@ pub fn delta_targets() -> Vec<(&'static str, Vec<EntityState>)> {
                 rewrite(e, &all, |l, b| {
                     l.writer(b, BODY)
                         .motion(MotionValue {
-                        x: m.x.wrapping_add(m.vx / 20 + 3),
-                        y: m.y.wrapping_sub(2),
-                        ..m
-                    })
-                    .angle(a.wrapping_add(700))
-                    .bits(90)
-                    .flag(false);
+                            x: m.x.wrapping_add(m.vx / 20 + 3),
+                            y: m.y.wrapping_sub(2),
+                            ..m
+                        })
+                        .angle(a.wrapping_add(700))
+                        .bits(90)
+                        .flag(false);
                 })
             } else if let Some(m) = e.get_motion(&path) {
                 // A bounce: new anchor, new velocity.

@@ -355,19 +355,3 @@ fn baseline_and_checksum_are_checked() {
     assert_eq!(client.tick(), 5);
 }
 
-#[test]
-fn no_record_is_larger_than_the_largest() {
-    // Random entities of random schemas never exceed the bound budgets rely on.
-    let mut runner = proptest::test_runner::TestRunner::default();
-    runner
-        .run(&case(), |(layout, base, target)| {
-            for packing in [Packing::Bits, Packing::Bytes] {
-                let max = max_created_bits(packing, &layout);
-                for e in base.iter().chain(&target) {
-                    prop_assert!(created_bits(packing, &layout, &frame(), e) <= max);
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
-}
