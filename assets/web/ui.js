@@ -1,20 +1,22 @@
-// The page around the canvas: the lobby (rooms, name, join), and the HUD (connection
-// banner, scoreboard, kill feed, death notice, health, net graph).
+// The page around the canvas, whatever the game: the lobby (rooms with their game, name,
+// join), and the parts of the HUD every game has: the connection banner, the net graph,
+// a notice line, the key help, and the place (#game-hud) where the game's own panels go.
 //
-// Browser-only (DOM). Reads the game and connection state it is given; its only
+// Browser-only (DOM). Reads the session and connection state it is given; its only
 // effects are the callbacks the app passes in (join, leave, retry).
 
-import { validateName } from './codec.js';
-import { State } from './net.js';
-import { playerColor } from './render.js';
+import { validateName } from './sdk/codec.js';
+import { State } from './sdk/net.js';
 
 const NAME_KEY = 'tickwire.name';
 /** The room a server without a rooms API has, and the WebSocket path that joins it. */
 export const DEFAULT_ROOM = Object.freeze({ id: 'default', name: 'Default room', default: true });
 const ROOMS_REFRESH_MS = 5000;
-const SCOREBOARD_ROWS = 8;
-/** How long the notice about a shared name stays up (ms). */
-const NOTICE_MS = 8000;
+/** Keys every game has, after the game's own in the help list. */
+const PAGE_KEYS = [
+  ['N', 'net graph'],
+  ['Esc', 'leave'],
+];
 
 const $ = (id) => document.getElementById(id);
 
@@ -62,15 +64,6 @@ export async function fetchRooms(fetchFn = fetch) {
   }
 }
 
-/**
- * Under the score (one point per player or drone destroyed, as the server counts them):
- * what the kill feed saw the own player destroy this session.
- */
-export function killsLine(kills) {
-  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-  return `${plural(kills.players, 'player', 'players')} · ${plural(kills.drones, 'drone', 'drones')}`;
-}
-
 /** The WebSocket URL of room `id` (null: the server's default room, plain `/ws`). */
 export function wsUrl(id) {
   const base = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
@@ -92,8 +85,6 @@ export class Ui {
     this.selected = DEFAULT_ROOM.id;
     this.roomsTimer = 0;
     this.netgraphOn = false;
-    this.feedKey = '';
-    this.scoreKey = '';
     this.e = {
       lobby: $('lobby'),
       form: $('join-form'),
@@ -107,17 +98,8 @@ export class Ui {
       bannerDetail: $('banner-detail'),
       bannerRetry: $('banner-retry'),
       bannerLeave: $('banner-leave'),
-      scoreCount: $('score-count'),
-      scoreList: $('score-list'),
-      feed: $('killfeed'),
-      death: $('death'),
-      deathBy: $('death-by'),
-      deathTimer: $('death-timer'),
-      status: $('status'),
-      healthFill: $('health-fill'),
-      healthText: $('health-text'),
-      scoreText: $('score-text'),
-      killsText: $('kills-text'),
+      gameHud: $('game-hud'),
+      help: $('help'),
       notice: $('notice'),
       netgraph: $('netgraph'),
       graph: $('netgraph-canvas'),
@@ -135,8 +117,7 @@ export class Ui {
       // Storage can be disabled; the name is then just not remembered.
     }
     this.statRows = new Map();
-    /** The own entity the shared-name notice was shown for, and until when (ms). */
-    this.noticedId = null;
+    /** Until when (ms) the notice line stays up. */
     this.noticeUntil = 0;
   }
 
@@ -266,98 +247,27 @@ export class Ui {
     this.e.netgraph.hidden = !this.netgraphOn;
   }
 
-  /** Refreshes the HUD from a frame of `game` (may be null before the Welcome). */
-  update(game, frame, conn, nowMs) {
-    this.updateStatus(frame, game);
-    this.updateDeath(frame);
-    if (game) {
-      this.updateScoreboard(game);
-      this.updateFeed(frame, game);
-    }
-    this.updateNotice(game, nowMs);
-    if (this.netgraphOn) this.updateNetgraph(game, frame, conn, nowMs);
-  }
-
-  /**
-   * Names are not unique: when another player here has the own player's name, says so
-   * once per session for a few seconds (the scoreboard then tells them apart by id).
-   */
-  updateNotice(game, nowMs) {
-    if (game && game.ownId !== this.noticedId) {
-      const same = game.namesakes();
-      if (same.length > 0) {
-        this.noticedId = game.ownId;
-        this.noticeUntil = nowMs + NOTICE_MS;
-        const own = game.players.get(game.ownId);
-        setText(
-          this.e.notice,
-          `Another player here is also called “${own.name}”. The scoreboard adds ids: you are #${game.ownId}, in blue.`,
-        );
-      }
-    }
-    this.e.notice.hidden = !(game && this.noticeUntil > nowMs);
-  }
-
-  updateStatus(frame, game) {
-    const own = frame && frame.own;
-    this.e.status.hidden = !own;
-    if (!own) return;
-    const h = own.dead ? 0 : own.health;
-    const f = h / 100;
-    this.e.healthFill.style.width = `${(f * 100).toFixed(0)}%`;
-    this.e.healthFill.style.backgroundColor = f > 0.55 ? 'var(--green)' : f > 0.3 ? 'var(--amber)' : 'var(--red)';
-    setText(this.e.healthText, own.dead ? 'dead' : `${h} / 100`);
-    setText(this.e.scoreText, `${own.score} ${own.score === 1 ? 'point' : 'points'}`);
-    setText(this.e.killsText, game ? killsLine(game.kills) : '');
-  }
-
-  updateDeath(frame) {
-    const d = frame && frame.death;
-    this.e.death.hidden = !d;
-    if (!d) return;
-    setText(this.e.deathBy, d.killer ? `by ${d.killer} (marked in red)` : '');
-    setText(this.e.deathTimer, d.remaining > 0 ? `Respawning in ${d.remaining.toFixed(1)} s` : 'Respawning…');
-  }
-
-  updateScoreboard(game) {
-    const rows = game.scoreboard();
-    const ownIndex = rows.findIndex((r) => r.own);
-    let shown = rows.slice(0, SCOREBOARD_ROWS);
-    if (ownIndex >= SCOREBOARD_ROWS) shown = [...shown.slice(0, SCOREBOARD_ROWS - 1), rows[ownIndex]];
-    const key = shown.map((r) => `${r.id}:${r.name}:${r.score}:${r.dead}:${r.inView}`).join('|');
-    setText(this.e.scoreCount, `${rows.length} seen`);
-    if (key === this.scoreKey) return;
-    this.scoreKey = key;
-    const list = this.e.scoreList;
+  /** The key help: the game's `[keys, what]` pairs, then the page's own. */
+  setHelp(items) {
+    const list = this.e.help;
     list.replaceChildren();
-    for (const r of shown) {
-      const li = el('li', `${r.own ? 'own' : ''} ${r.inView ? '' : 'away'}`.trim());
-      if (!r.inView) li.title = 'out of view: score as last seen';
-      li.append(el('span', 'rank', String(rows.indexOf(r) + 1)));
-      const sw = el('span', 'swatch');
-      sw.style.background = r.own ? 'var(--blue)' : playerColor(r.id);
-      li.append(sw, el('span', `who${r.dead ? ' dead' : ''}`, r.label), el('span', 'pts', String(r.score)));
+    for (const [keys, what] of [...items, ...PAGE_KEYS]) {
+      const li = el('li');
+      li.append(el('kbd', '', keys), ` ${what}`);
       list.append(li);
     }
   }
 
-  updateFeed(frame, game) {
-    const feed = frame ? frame.feed : [];
-    const key = feed.map((f) => `${f.tick}:${f.type}:${f.killer?.id}:${f.victim?.id}`).join('|');
-    if (key === this.feedKey) return;
-    this.feedKey = key;
-    const own = game.ownId;
-    const name = (p) => el('span', p.id === own ? 'me' : '', p.id === own ? `${p.name} (you)` : p.name);
-    const list = this.e.feed;
-    list.replaceChildren();
-    for (const f of feed) {
-      const mine = f.killer?.id === own || f.victim?.id === own;
-      const li = el('li', `${mine ? 'mine' : ''} ${f.type === 'drone' ? 'minor' : ''}`.trim());
-      if (f.type === 'kill') li.append(name(f.killer), el('span', 'shot'), name(f.victim));
-      else if (f.type === 'drone') li.append(name(f.killer), el('span', 'shot'), el('span', 'drone', 'drone'));
-      else if (f.type === 'death') li.append(name(f.victim), el('span', 'dim', 'was destroyed'));
-      list.append(li);
-    }
+  /** Shows `text` on the notice line for `ms` milliseconds. */
+  notice(text, ms) {
+    setText(this.e.notice, text);
+    this.noticeUntil = performance.now() + ms;
+  }
+
+  /** Refreshes the page's parts of the HUD from `session` (null before the Welcome). */
+  update(session, frame, conn, nowMs) {
+    this.e.notice.hidden = !(session && this.noticeUntil > nowMs);
+    if (this.netgraphOn) this.updateNetgraph(session, frame, conn, nowMs);
   }
 
   stat(key, label) {
@@ -372,27 +282,27 @@ export class Ui {
     return row;
   }
 
-  updateNetgraph(game, frame, conn, nowMs) {
+  updateNetgraph(session, frame, conn, nowMs) {
     const s = conn ? conn.stats : null;
     const kbit = (w) => `${((w.perSecond(nowMs) * 8) / 1000).toFixed(1)} kbit/s`;
-    const rate = game ? game.settings.rate : null;
+    const rate = session ? session.settings.rate : null;
     setText(this.stat('ping', 'ping'), s && s.rttMs !== null ? `${s.rttMs.toFixed(1)} ms` : '–');
     setText(this.stat('snaps', 'snapshots'), s ? `${s.snapshots.perSecond(nowMs).toFixed(0)}/s${rate ? ` of ${rate}` : ''}` : '–');
     setText(this.stat('in', 'in'), s ? kbit(s.bytesIn) : '–');
     setText(this.stat('out', 'out'), s ? kbit(s.bytesOut) : '–');
-    const inView = game && game.latest ? game.latest.entities.size : 0;
-    setText(this.stat('entities', 'entities'), game ? `${inView} in view` : '–');
+    const inView = session && session.latest ? session.latest.entities.size : 0;
+    setText(this.stat('entities', 'entities'), session ? `${inView} in view` : '–');
     const sync = this.stat('sync', 'keyframes');
     setText(sync, s ? `${s.keyframes} · desyncs ${s.desyncs}` : '–');
     sync.className = s && s.desyncs ? 'bad' : '';
     sync.title = s && s.lastProblem ? `last: ${s.lastProblem}` : '';
     setText(
       this.stat('interp', 'interp'),
-      game ? `${((game.delayTicks * 1000) / game.tickRate).toFixed(0)} ms behind` : '–',
+      session ? `${((session.delayTicks * 1000) / session.tickRate).toFixed(0)} ms behind` : '–',
     );
-    const p = game ? game.predictor : null;
+    const p = session ? session.predictor : null;
     setText(this.stat('pred', 'prediction'), p ? `err ${(p.lastError * 100).toFixed(1)} cm · ${p.pending.length} unacked` : '–');
-    setText(this.stat('tick', 'tick'), game && game.latest ? `${game.latest.tick} @ ${game.tickRate} Hz` : '–');
+    setText(this.stat('tick', 'tick'), session && session.latest ? `${session.latest.tick} @ ${session.tickRate} Hz` : '–');
     this.drawGraph(s);
   }
 

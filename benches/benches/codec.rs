@@ -2,11 +2,11 @@
 
 use std::hint::black_box;
 
+use benches::views::{arena_layout, arena_values, view};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use shared::codec::{
     decode_server, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
-use benches::views::{arena_layout, arena_values, view};
 use shared::protocol::{EntityState, FullSnapshot, ServerMessage};
 
 /// A room like the default one: 64 players, 200 drones, 300 projectiles in flight.

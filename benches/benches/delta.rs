@@ -111,7 +111,9 @@ fn delta(c: &mut Criterion) {
     group.bench_function("diff_only/10", |b| {
         b.iter(|| diff(black_box(&base), black_box(&target), &mut d))
     });
-    group.bench_function("checksum_only", |b| b.iter(|| checksum(&layout, black_box(&base))));
+    group.bench_function("checksum_only", |b| {
+        b.iter(|| checksum(&layout, black_box(&base)))
+    });
     group.finish();
 }
 

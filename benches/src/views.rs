@@ -42,8 +42,12 @@ pub fn entity(layout: &Layout, id: u32, a: &Arena) -> EntityState {
     let mut b = EntityBuilder::new(layout, id, Values::default());
     match a.kind {
         Kind::Player => {
-            layout.writer(&mut b, index(layout, "Body")).motion(a.motion);
-            layout.writer(&mut b, index(layout, "Facing")).angle(a.angle);
+            layout
+                .writer(&mut b, index(layout, "Body"))
+                .motion(a.motion);
+            layout
+                .writer(&mut b, index(layout, "Facing"))
+                .angle(a.angle);
             layout
                 .writer(&mut b, index(layout, "Health"))
                 .bits(u32::from(a.health));
@@ -54,14 +58,18 @@ pub fn entity(layout: &Layout, id: u32, a: &Arena) -> EntityState {
                 .text(&a.name);
         }
         Kind::Drone => {
-            layout.writer(&mut b, index(layout, "Flight")).motion(a.motion);
+            layout
+                .writer(&mut b, index(layout, "Flight"))
+                .motion(a.motion);
             layout
                 .writer(&mut b, index(layout, "Health"))
                 .bits(u32::from(a.health));
             layout.writer(&mut b, index(layout, "Drone"));
         }
         Kind::Projectile => {
-            layout.writer(&mut b, index(layout, "Flight")).motion(a.motion);
+            layout
+                .writer(&mut b, index(layout, "Flight"))
+                .motion(a.motion);
             layout
                 .writer(&mut b, index(layout, "Projectile"))
                 .entity(a.owner);
@@ -119,7 +127,12 @@ pub fn arena_values(players: u32, drones: u32, n: u32, tick: u32) -> Vec<(u32, A
 
 /// `values` three ticks later with `percent` of them changed the way the game changes
 /// them: players walk and aim, drones and projectiles get new trajectories.
-pub fn changed(values: &[(u32, Arena)], percent: u32, tick: u32, tick_rate: u16) -> Vec<(u32, Arena)> {
+pub fn changed(
+    values: &[(u32, Arena)],
+    percent: u32,
+    tick: u32,
+    tick_rate: u16,
+) -> Vec<(u32, Arena)> {
     let mut seed = 11;
     values
         .iter()
@@ -152,5 +165,8 @@ pub fn changed(values: &[(u32, Arena)], percent: u32, tick: u32, tick_rate: u16)
 
 /// The entities of `values`.
 pub fn view(layout: &Layout, values: &[(u32, Arena)]) -> Vec<EntityState> {
-    values.iter().map(|(id, a)| entity(layout, *id, a)).collect()
+    values
+        .iter()
+        .map(|(id, a)| entity(layout, *id, a))
+        .collect()
 }

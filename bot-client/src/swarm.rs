@@ -686,6 +686,7 @@ impl Bot {
                     // the behaviour looks its fields up again, and predicts afresh.
                     sessions += 1;
                     behaviour = self.behaviour(&client, &map, sessions);
+                    outcome.behaviour = Some(behaviour.name());
                     counted_bytes_in = client.bytes_in();
                     // A new session starts with the room's settings: ask again.
                     window = ByteWindow::default();

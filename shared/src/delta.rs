@@ -303,7 +303,12 @@ fn read_full(
 
 /// Where a changed motion's new position is coded against: the old motion at the new
 /// one's anchor tick (a trajectory), or moved by its velocity since the baseline.
-fn motion_reference(model: MotionModel, b: MotionValue, new_anchor: u32, frame: &Frame) -> (i32, i32) {
+fn motion_reference(
+    model: MotionModel,
+    b: MotionValue,
+    new_anchor: u32,
+    frame: &Frame,
+) -> (i32, i32) {
     match model {
         MotionModel::Predicted => (
             advance(b.x, b.vx, frame.elapsed(), frame.tick_rate),
@@ -369,7 +374,10 @@ fn write_change(
                 p.sint(tm.vy.wrapping_sub(bm.vy), k::VEL_DELTA);
             }
         }
-        (FieldKind::Uint { k } | FieldKind::Int { k } | FieldKind::Fixed { k, .. }, Slot::Int(i)) => {
+        (
+            FieldKind::Uint { k } | FieldKind::Int { k } | FieldKind::Fixed { k, .. },
+            Slot::Int(i),
+        ) => {
             p.sint(t.int(i).wrapping_sub(b.int(i)), u32::from(k));
         }
         (FieldKind::Angle, Slot::Int(i)) => {
@@ -420,7 +428,10 @@ fn read_change(
                 *s = v;
             }
         }
-        (FieldKind::Uint { k } | FieldKind::Int { k } | FieldKind::Fixed { k, .. }, Slot::Int(i)) => {
+        (
+            FieldKind::Uint { k } | FieldKind::Int { k } | FieldKind::Fixed { k, .. },
+            Slot::Int(i),
+        ) => {
             set(values, i, b.int(i).wrapping_add(u.sint(u32::from(k))?));
         }
         (FieldKind::Angle, Slot::Int(i)) => {
@@ -759,7 +770,14 @@ fn read_payload(
         target.push(e);
     }
     let mut out = Vec::with_capacity(base.len() + created_idx.len());
-    merge(base, &target, &removed, &created_idx, &changed_idx, &mut out);
+    merge(
+        base,
+        &target,
+        &removed,
+        &created_idx,
+        &changed_idx,
+        &mut out,
+    );
     Ok(out)
 }
 

@@ -1,4 +1,4 @@
-//! Protocol v3: the messages of a Tickwire WebSocket session.
+//! Protocol v4: the messages of a Tickwire WebSocket session.
 //!
 //! One message per binary WebSocket frame, encoded by [`crate::codec`]. PROTOCOL.md at the
 //! repository root documents the byte layout; this module is its source of truth.

@@ -437,10 +437,9 @@ impl EntityState {
             return None;
         }
         match (field.kind, field.slot) {
-            (
-                FieldKind::Bits { .. } | FieldKind::Uint { .. } | FieldKind::Entity,
-                Slot::Int(i),
-            ) => Some(i64::from(self.int(i) as u32)),
+            (FieldKind::Bits { .. } | FieldKind::Uint { .. } | FieldKind::Entity, Slot::Int(i)) => {
+                Some(i64::from(self.int(i) as u32))
+            }
             (FieldKind::Angle, Slot::Int(i)) => Some(i64::from(self.int(i) as u16)),
             (_, Slot::Int(i)) => Some(i64::from(self.int(i))),
             _ => None,
@@ -515,7 +514,11 @@ impl FieldWriter<'_> {
         match field {
             Some((kind, slot)) if fits(kind) => Some(slot),
             other => {
-                debug_assert!(false, "field {} written as the wrong kind: {other:?}", self.next - 1);
+                debug_assert!(
+                    false,
+                    "field {} written as the wrong kind: {other:?}",
+                    self.next - 1
+                );
                 None
             }
         }
@@ -536,7 +539,11 @@ impl FieldWriter<'_> {
             Some((FieldKind::Bits { width }, _)) => u32::from(*width),
             _ => 32,
         };
-        let v = if width >= 32 { v } else { v & ((1 << width) - 1) };
+        let v = if width >= 32 {
+            v
+        } else {
+            v & ((1 << width) - 1)
+        };
         self.put(|k| matches!(k, FieldKind::Bits { .. }), v as i32)
     }
 

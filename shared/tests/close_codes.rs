@@ -1,7 +1,7 @@
 //! The close-code table (`shared::protocol::close::TABLE`) is the one source of close
 //! codes: this test checks PROTOCOL.md's table against it (code, name and what the client
 //! does, row by row) and writes it to `assets/web/testdata/close_codes.json`, which
-//! `assets/web/net.test.mjs` checks the web client's names and reconnection plan against.
+//! `assets/web/sdk/net.test.mjs` checks the web client's names and reconnection plan against.
 //!
 //! After a deliberate change of the table, regenerate the JSON and commit it:
 //!
@@ -96,6 +96,6 @@ fn the_javascript_copy_matches_the_table() {
         &workspace().join("assets/web/testdata/close_codes.json"),
         &json,
         "close_codes",
-        "assets/web/codec.js and assets/web/net.js",
+        "assets/web/sdk/codec.js and assets/web/sdk/reconnect.js",
     );
 }

@@ -3,7 +3,7 @@
 //! and refused schemas, delta snapshot sequences over a synthetic schema that uses every
 //! field kind, corrupted snapshots, checksums and motion positions, exactly as this crate
 //! encodes, decodes and applies them, written to `assets/web/testdata/golden.json`.
-//! `assets/web/codec.test.mjs` checks the JavaScript codec against that file.
+//! `assets/web/sdk/codec.test.mjs` checks the JavaScript codec against that file.
 //!
 //! The test fails when the committed file differs from what the code produces now, so
 //! a change of the wire format cannot go unnoticed by the JavaScript side. After an
@@ -2328,7 +2328,12 @@ fn build() -> String {
 
 #[test]
 fn golden_vectors_match_the_committed_file() {
-    common::check_or_bless(&golden_path(), &build(), "golden", "assets/web/codec.js");
+    common::check_or_bless(
+        &golden_path(),
+        &build(),
+        "golden",
+        "assets/web/sdk/codec.js",
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Golden vectors for the browser client's movement prediction: input sequences and the
 //! kinematics `shared::movement` computes after every step, written to
-//! `assets/web/testdata/movement.json`. `assets/web/movement.test.mjs` replays them with
-//! the JavaScript port (`assets/web/movement.js`) and compares bit for bit.
+//! `assets/web/testdata/movement.json`. `assets/web/sdk/movement.test.mjs` replays them with
+//! the JavaScript port (`assets/web/sdk/movement.js`) and compares bit for bit.
 //!
 //! Every `f64` is written as the 16 hex digits of its IEEE 754 bit pattern, so the JSON
 //! round-trips exactly and a difference in the last bit (or of the sign of a zero) shows.
@@ -525,7 +525,7 @@ fn movement_vectors_match_the_committed_file() {
         &golden_path(),
         &build(),
         "movement_golden",
-        "assets/web/movement.js",
+        "assets/web/sdk/movement.js",
     );
 }
 

@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 struct Args {
     /// Scenario preset: `arena-64` (64 bots, 1,000 drones, 60 Hz tick, 20 Hz snapshots,
     /// default AOI on the 200 m arena), `crowd` (16 bots, 3,000 drones, 150 m AOI: for
-    /// byte budgets) or `smoke` (8 bots, 100 drones; a quick check).
+    /// byte budgets), `ball-32` (the ball game, 32 bots on the pitch, every one seeing
+    /// the whole pitch) or `smoke` (8 bots, 100 drones; a quick check).
     #[arg(long, default_value = "arena-64")]
     preset: String,
     /// `delta` or `full` (the naive baseline).
@@ -47,6 +48,9 @@ struct Args {
 }
 
 struct Preset {
+    /// The room's game, and the map file (relative to the repository) it plays on.
+    game: &'static str,
+    map: Option<&'static str>,
     bots: u32,
     drones: u32,
     tick_rate: u16,
@@ -57,6 +61,8 @@ struct Preset {
 fn preset(name: &str) -> anyhow::Result<Preset> {
     Ok(match name {
         "arena-64" => Preset {
+            game: "arena",
+            map: None,
             bots: 64,
             drones: 1000,
             tick_rate: 60,
@@ -65,20 +71,34 @@ fn preset(name: &str) -> anyhow::Result<Preset> {
         },
         // A crowd no small budget can keep fresh: 2,500–2,800 entities in each view.
         "crowd" => Preset {
+            game: "arena",
+            map: None,
             bots: 16,
             drones: 3000,
             tick_rate: 60,
             snapshot_rate: 20,
             aoi_radius: 150.0,
         },
+        // The second game crowded: 32 players on a 64 m × 36 m pitch, all in view.
+        "ball-32" => Preset {
+            game: "ball",
+            map: Some("assets/maps/pitch.json"),
+            bots: 32,
+            drones: 0,
+            tick_rate: 60,
+            snapshot_rate: 20,
+            aoi_radius: 80.0,
+        },
         "smoke" => Preset {
+            game: "arena",
+            map: None,
             bots: 8,
             drones: 100,
             tick_rate: 60,
             snapshot_rate: 20,
             aoi_radius: 48.0,
         },
-        other => bail!("unknown preset {other:?} (known: arena-64, crowd, smoke)"),
+        other => bail!("unknown preset {other:?} (known: arena-64, crowd, ball-32, smoke)"),
     })
 }
 
@@ -147,8 +167,15 @@ async fn main() -> anyhow::Result<()> {
     let drones = p.drones.to_string();
     let seed = args.seed.to_string();
     let aoi = p.aoi_radius.to_string();
-    let settings = ServerConfig::try_parse_from([
-        "server",
+    let seats = p.bots.to_string();
+    let mut flags = vec!["server", "--game", p.game, "--max-players", &seats];
+    let map = p
+        .map
+        .map(|m| format!("{}/../{m}", env!("CARGO_MANIFEST_DIR")));
+    if let Some(map) = &map {
+        flags.extend(["--map", map.as_str()]);
+    }
+    let settings = ServerConfig::try_parse_from(flags.into_iter().chain([
         "--aoi-radius",
         &aoi,
         "--tick-rate",
@@ -165,7 +192,7 @@ async fn main() -> anyhow::Result<()> {
         &seed,
         "--stats-interval-s",
         "1",
-    ])?
+    ]))?
     .validate()?;
 
     let listener = TcpListener::bind("127.0.0.1:0").await?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use shared::map::{DEFAULT_ARENA_JSON, Map, MapError};
+use shared::map::{Map, MapError};
 use shared::protocol::Packing;
 
 use crate::transport::limits::MessageLimits;
@@ -364,14 +364,36 @@ pub fn valid_player_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b))
 }
 
-/// The maps rooms can name: the embedded arena, the `--map` file, and the maps a rooms
-/// file loaded, by the name inside each map.
+/// The maps rooms can name: every game's embedded map, the `--map` file, and the maps a
+/// rooms file loaded, by the name inside each map.
 #[derive(Debug, Clone, Default)]
 pub struct Maps {
     by_name: BTreeMap<String, Arc<Map>>,
+    /// Per game, the name of its own map ([`crate::engine::Game::default_map`]).
+    game_default: BTreeMap<String, String>,
 }
 
 impl Maps {
+    /// Every game's own map, by name.
+    pub fn of_games() -> Result<Maps, ConfigError> {
+        let mut maps = Maps::default();
+        for name in crate::games::names() {
+            if let Some(game) = crate::games::by_name(name) {
+                let map = Arc::new(Map::from_json(game.default_map())?);
+                maps.game_default
+                    .insert(name.to_owned(), map.name().to_owned());
+                maps.insert(map);
+            }
+        }
+        Ok(maps)
+    }
+
+    /// The map a room of `game` plays on when it names none.
+    pub fn default_for(&self, game: &str) -> Result<Arc<Map>, ConfigError> {
+        let name = self.game_default.get(game).map_or("arena", String::as_str);
+        self.get(name)
+    }
+
     pub fn insert(&mut self, map: Arc<Map>) {
         self.by_name.insert(map.name().to_owned(), map);
     }
@@ -551,10 +573,9 @@ impl ServerConfig {
             return Err(ConfigError::PublicUrl);
         }
 
-        let mut maps = Maps::default();
-        maps.insert(Arc::new(Map::from_json(DEFAULT_ARENA_JSON)?));
+        let mut maps = Maps::of_games()?;
         let map = match &self.map {
-            None => maps.get("arena")?,
+            None => maps.default_for(&self.room.game)?,
             Some(path) => {
                 let map = Arc::new(Map::from_json(&read_file("map file", path)?)?);
                 maps.insert(map.clone());
@@ -897,6 +918,16 @@ mod tests {
             Err(ConfigError::UnknownGame(..))
         ));
         assert_eq!(resolve(json!({"game": "arena"})).unwrap().game, "arena");
+        // A room of another game plays on that game's own map unless it names one.
+        let ball = resolve(json!({"game": "ball"})).unwrap();
+        assert_eq!(ball.map.name(), "pitch");
+        let named = resolve(json!({"game": "ball", "map": "arena"})).unwrap();
+        assert_eq!(named.map.name(), "arena");
+        let flags = ServerConfig::try_parse_from(["server", "--game", "ball"])
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(flags.room.map.name(), "pitch");
         // A NaN radius (TOML can write one) is out of range too.
         let mut nan = s.room.clone();
         nan.aoi_radius = f64::NAN;

@@ -60,6 +60,10 @@ pub trait Game: Send + Sync + std::fmt::Debug + 'static {
     /// The components the game replicates, in schema order.
     fn replication(&self) -> Replication;
 
+    /// The game's own map (JSON, see `assets/maps/`), embedded in the server: what its
+    /// rooms play on when they name no map, and a map every room may name.
+    fn default_map(&self) -> &'static str;
+
     /// Adds the game's systems to the room's fixed-tick schedule.
     fn systems(&self, schedule: &mut Schedule);
 

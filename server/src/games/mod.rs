@@ -1,16 +1,18 @@
 //! The games this server can run, each a [`crate::engine::Game`] in its own module.
 //!
 //! - [`arena`]: the flagship: a top-down arena shooter with drones.
+//! - [`ball`]: a two-team ball game (possession, kicks, tackles, goals, timed matches).
 
 pub mod arena;
+pub mod ball;
 
 use std::sync::Arc;
 
 use crate::engine::Game;
 
 /// Every game this server knows, by name.
-fn all() -> [Arc<dyn Game>; 1] {
-    [Arc::new(arena::Arena)]
+fn all() -> [Arc<dyn Game>; 2] {
+    [Arc::new(arena::Arena), Arc::new(ball::BallGame)]
 }
 
 /// The game called `name` (a room's `game` setting).

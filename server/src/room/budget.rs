@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use shared::delta::{Diff, Frame, changed_bits, created_bits};
 use shared::protocol::{EntityState, Packing, SnapshotSettings};
-use shared::schema::Layout;
 use shared::quant::pos_to_q;
+use shared::schema::Layout;
 
 /// The least a bucket holds: room for the largest single record (a player with a 64-byte
 /// name is about 90 bytes) and a snapshot's header, so that anything can be sent under

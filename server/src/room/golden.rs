@@ -1,6 +1,6 @@
 //! Golden vectors of every game's real traffic, for the clients' decoders: per game, a
 //! room in the in-memory harness, a `Welcome` (with the game's schema) and the snapshots
-//! one client read, with the view it held after each. `assets/web/codec.test.mjs` decodes
+//! one client read, with the view it held after each. `assets/web/sdk/codec.test.mjs` decodes
 //! them with nothing but the schema in the `Welcome`, as a client written from
 //! PROTOCOL.md would. Regenerate with `TICKWIRE_BLESS=1 cargo test -p server --lib golden`.
 
@@ -34,6 +34,9 @@ fn entity_json(e: &EntityState) -> String {
 fn game_vectors(game: &str) -> String {
     let mut s = settings(60, 20, 4);
     s.game = game.to_owned();
+    s.map = crate::control::config::Maps::of_games()
+        .and_then(|m| m.default_for(game))
+        .expect("every game's own map loads");
     s.drones = 6;
     let buttons = crate::games::of_room(game).buttons();
     let mut h = Harness::new(s);
@@ -58,12 +61,20 @@ fn game_vectors(game: &str) -> String {
         let before = h.clients[a].snapshots;
         h.tick();
         if h.clients[a].snapshots > before {
-            let view: Vec<String> = h.clients[a].view.entities().iter().map(entity_json).collect();
+            let view: Vec<String> = h.clients[a]
+                .view
+                .entities()
+                .iter()
+                .map(entity_json)
+                .collect();
             views.push(format!("[{}]", view.join(",")));
         }
     }
     let client = &h.clients[a];
-    assert_eq!(client.desyncs, 0, "{game}: the recorded client fell out of step");
+    assert_eq!(
+        client.desyncs, 0,
+        "{game}: the recorded client fell out of step"
+    );
     let welcome = encode(&ServerMessage::Welcome(client.welcome.clone())).expect("encodable");
     let snapshots: Vec<String> = client
         .record

@@ -21,9 +21,9 @@ pub mod budget;
 pub mod core;
 mod driver;
 #[cfg(test)]
-mod harness;
-#[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod harness;
 pub mod replication;
 pub mod stats;
 #[cfg(test)]

@@ -18,7 +18,12 @@ async fn players_see_each_other_move() {
         .await
         .unwrap();
     let start = watcher.view().get(mover_id).unwrap().clone();
-    assert!(watcher.view().with_component("Player").any(|e| e.id == mover_id));
+    assert!(
+        watcher
+            .view()
+            .with_component("Player")
+            .any(|e| e.id == mover_id)
+    );
     assert_eq!(arena::name(watcher.view(), &start), "mover");
     let start = arena::motion(watcher.view(), &start);
 

@@ -48,7 +48,12 @@ async fn a_dropped_player_resumes_with_the_same_entity() {
     let before_fields = {
         let v = ada.view();
         let m = crate::arena::motion(v, &before);
-        (m.x, m.y, crate::arena::health(v, &before), crate::arena::score(v, &before))
+        (
+            m.x,
+            m.y,
+            crate::arena::health(v, &before),
+            crate::arena::score(v, &before),
+        )
     };
 
     // The network drops (no close frame): the server counts a 1006 and holds her.
@@ -91,7 +96,12 @@ async fn a_dropped_player_resumes_with_the_same_entity() {
     let after = again.view().get(welcome.entity).unwrap().clone();
     let fields = |v: &WorldView, e: &EntityState| {
         let m = crate::arena::motion(v, e);
-        (m.x, m.y, crate::arena::health(v, e), crate::arena::score(v, e))
+        (
+            m.x,
+            m.y,
+            crate::arena::health(v, e),
+            crate::arena::score(v, e),
+        )
     };
     assert_eq!(fields(again.view(), &after), before_fields);
     observe(&mut observer, "ada", |v| named(v, "ada").len() == 1).await;

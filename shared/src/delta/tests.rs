@@ -322,7 +322,14 @@ fn unchanged_views_cost_only_the_counts() {
 
 #[test]
 fn baseline_and_checksum_are_checked() {
-    let layout = Arc::new(Schema { game: "t".into(), components: vec![] }.layout().unwrap());
+    let layout = Arc::new(
+        Schema {
+            game: "t".into(),
+            components: vec![],
+        }
+        .layout()
+        .unwrap(),
+    );
     let mut client = ClientView::new(layout.clone());
     let snap = Snapshot {
         tick: 5,
@@ -339,7 +346,13 @@ fn baseline_and_checksum_are_checked() {
         Packing::Bits,
         &layout,
         &frame(),
-        Part { base: &[], target: &[], removed: &[], created: &[], changed: &[] },
+        Part {
+            base: &[],
+            target: &[],
+            removed: &[],
+            created: &[],
+            changed: &[],
+        },
     );
     let snap = Snapshot {
         tick: 5,
@@ -354,4 +367,3 @@ fn baseline_and_checksum_are_checked() {
     ));
     assert_eq!(client.tick(), 5);
 }
-

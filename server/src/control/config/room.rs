@@ -19,7 +19,7 @@ use super::{
 #[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomFields {
-    /// The game the room runs (see `server/src/games/`): `arena`, the only one so far.
+    /// The game the room runs (see `server/src/games/`): `arena` or `ball`.
     #[arg(long, env = "TICKWIRE_GAME", default_value = "arena")]
     pub game: String,
 
@@ -192,7 +192,10 @@ impl RoomSpec {
         if let Some(id) = &self.id {
             validate_room_id(id)?;
         }
+        let fields = self.fields_over(&template.fields)?;
         let map = match &self.map {
+            // A room of another game than the template's plays on that game's own map.
+            None if fields.game != template.fields.game => maps.default_for(&fields.game)?,
             None => template.map.clone(),
             Some(name) => maps.get(name)?,
         };
@@ -204,7 +207,7 @@ impl RoomSpec {
                 .map_or_else(|| template.name.clone(), |n| n.trim().to_owned()),
             map,
             private: self.private.unwrap_or(false),
-            fields: self.fields_over(&template.fields)?,
+            fields,
         };
         settings.validate(limits)?;
         Ok(settings)

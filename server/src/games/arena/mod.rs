@@ -164,6 +164,10 @@ impl Game for Arena {
         replicate::replication()
     }
 
+    fn default_map(&self) -> &'static str {
+        shared::map::DEFAULT_ARENA_JSON
+    }
+
     fn setup(&self, world: &mut World, settings: &RoomSettings, seed: u64) {
         world.insert_resource(TickRules::new(settings.tick_rate));
         world.insert_resource(ArenaMap(settings.map.clone()));

@@ -4,8 +4,8 @@
 //! velocity, so a cruising drone costs nothing.
 
 use bevy_ecs::prelude::*;
-use shared::schema::{FieldDef, FieldKind, FieldWriter, MotionModel, MotionValue};
 use shared::quant::{POS_SCALE, pos_to_q, vel_to_q};
+use shared::schema::{FieldDef, FieldKind, FieldWriter, MotionModel, MotionValue};
 
 use super::{Drone, Facing, Health, Motion, Player, Projectile, Trajectory};
 use crate::engine::{Replicated, Replication};

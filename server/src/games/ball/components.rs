@@ -1,7 +1,7 @@
 //! The ball game's components and resources.
 //!
 //! What replicates is in components of its own ([`Body`], [`Facing`], [`Player`],
-//! [`Ball`], [`Flight`], [`Match`]); what only the server needs ([`Control`],
+//! [`Ball`], [`Match`], and the loose ball's [`super::Flight`]); what only the server needs ([`Control`],
 //! [`BallState`]) is kept apart, so that writing it never marks a replicated component
 //! changed and no system needs `bypass_change_detection` to stay cheap.
 
@@ -47,7 +47,7 @@ pub struct Control {
     pub held: u8,
 }
 
-/// The ball as clients see it: who holds it. A loose ball also has a [`Flight`]; a held
+/// The ball as clients see it: who holds it. A loose ball also has a [`super::Flight`]; a held
 /// one has none (no position of its own: clients draw it at its holder).
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ball {

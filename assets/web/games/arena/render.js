@@ -1,22 +1,15 @@
-// Draws a frame of the game (Game.frame) on the canvas: the arena, walls, players,
-// drones, projectiles and effects, with the camera on the own player.
+// Draws a frame of the arena (ArenaModel.frame) on the session's canvas: the floor,
+// walls, players, drones, projectiles and effects, with the camera on the own player.
 //
 // Browser-only (canvas 2D); reads the frame, changes no game state.
 
-import { SHOT_RANGE_M } from './game.js';
-import { PLAYER_RADIUS } from './movement.js';
+import { drawBounds, drawEdgeArrow, drawGhost, drawGrid, drawHealth, drawLabel, drawWalls } from '../../sdk/canvas.js';
+import { PLAYER_RADIUS } from '../../sdk/movement.js';
+import { EFFECT_MS } from './model.js';
+import { DRONE_MAX_HEALTH, DRONE_RADIUS, PLAYER_MAX_HEALTH, PROJECTILE_RADIUS, SHOT_RANGE_M } from './rules.js';
 
-const DRONE_RADIUS = 40 / 64;
-const PROJECTILE_RADIUS = 10 / 64;
-const PLAYER_MAX_HEALTH = 100;
-const DRONE_MAX_HEALTH = 40;
-/** Pixels per metre at least; larger windows zoom in so the view stays inside the AOI. */
-const MIN_PX_PER_M = 24;
-/** Fraction of the AOI radius the view's half-diagonal may cover (entities pop in beyond). */
-const VIEW_IN_AOI = 0.92;
 const GRID_MINOR_M = 5;
 const GRID_MAJOR_M = 25;
-const EFFECT_MS = 600;
 
 const COLORS = {
   void: '#06080c',
@@ -43,68 +36,40 @@ export function playerColor(id) {
   return `hsl(${h} 62% 62%)`;
 }
 
-export class Renderer {
-  constructor(canvas) {
-    this.canvas = canvas;
-    this.ctx = canvas.getContext('2d', { alpha: false });
-    this.width = 0;
-    this.height = 0;
-    this.dpr = 1;
-    this.scale = MIN_PX_PER_M;
+export class ArenaRenderer {
+  constructor(viewport) {
+    this.vp = viewport;
+    this.ctx = viewport.ctx;
+    /** Pixels per metre of the last frame drawn. */
+    this.scale = 0;
   }
 
-  /** Matches the backing store to the window (called every frame: cheap when unchanged). */
-  resize() {
-    const dpr = window.devicePixelRatio || 1;
-    const w = this.canvas.clientWidth;
-    const h = this.canvas.clientHeight;
-    const pw = Math.max(1, Math.round(w * dpr));
-    const ph = Math.max(1, Math.round(h * dpr));
-    if (this.canvas.width !== pw || this.canvas.height !== ph) {
-      this.canvas.width = pw;
-      this.canvas.height = ph;
-    }
-    this.width = w;
-    this.height = h;
-    this.dpr = dpr;
+  get width() {
+    return this.vp.width;
   }
 
-  /** Pixels per metre for this window and area of interest (metres). */
-  scaleFor(aoiM) {
-    const halfDiag = Math.hypot(this.width, this.height) / 2;
-    return Math.max(MIN_PX_PER_M, halfDiag / (aoiM * VIEW_IN_AOI));
+  get height() {
+    return this.vp.height;
   }
 
   /**
-   * Draws `frame` of `game` at `nowMs`; `aimRad` is the own player's aim now. Returns the
-   * own player's screen position (where aiming is measured from), or null.
+   * Draws `frame` of `session` at `nowMs`; `aimRad` is the own player's aim now. Returns
+   * the own player's screen position (where aiming is measured from), or null.
    */
-  draw(frame, game, nowMs, aimRad, options = {}) {
+  draw(frame, session, nowMs, aimRad, options = {}) {
     const ctx = this.ctx;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    ctx.fillStyle = COLORS.void;
-    ctx.fillRect(0, 0, this.width, this.height);
-    if (!game || !frame) return null;
+    this.vp.clear(COLORS.void);
+    if (!session || !frame) return null;
 
-    const s = (this.scale = this.scaleFor(game.welcome.aoi_radius / 64));
-    const map = game.map;
+    const s = (this.scale = this.vp.scaleForAoi(session.aoiM));
+    const map = session.map;
     const cam = frame.own ? { x: frame.own.x, y: frame.own.y } : { x: map.width / 2, y: map.height / 2 };
-    const ox = this.width / 2 - cam.x * s;
-    const oy = this.height / 2 - cam.y * s;
-    const view = {
-      s,
-      ox,
-      oy,
-      x0: cam.x - this.width / 2 / s,
-      x1: cam.x + this.width / 2 / s,
-      y0: cam.y - this.height / 2 / s,
-      y1: cam.y + this.height / 2 / s,
-    };
+    const view = this.vp.camera(cam.x, cam.y, s);
+    const { sx, sy } = view;
+    const ownId = session.ownId;
 
     this.drawArena(map, view);
-    const visible = (e, m) => e.x > view.x0 - m && e.x < view.x1 + m && e.y > view.y0 - m && e.y < view.y1 + m;
-    const sx = (x) => ox + x * s;
-    const sy = (y) => oy + y * s;
+    const visible = (e, m) => view.visible(e.x, e.y, m);
 
     const players = [];
     for (const e of frame.entities) {
@@ -115,7 +80,7 @@ export class Renderer {
     // Shots above drones, glowing.
     ctx.globalCompositeOperation = 'lighter';
     for (const e of frame.entities) {
-      if (e.kind === 'Projectile' && visible(e, 3)) this.drawShot(e, sx(e.x), sy(e.y), s, e.owner === game.ownId);
+      if (e.kind === 'Projectile' && visible(e, 3)) this.drawShot(e, sx(e.x), sy(e.y), s, e.owner === ownId);
     }
     ctx.globalCompositeOperation = 'source-over';
     if (frame.own && !frame.own.dead) this.drawAim(sx(frame.own.x), sy(frame.own.y), s, aimRad);
@@ -126,16 +91,12 @@ export class Renderer {
     }
     if (frame.own) {
       this.drawPlayer(frame.own, sx(frame.own.x), sy(frame.own.y), s, true, aimRad, COLORS.own);
-      if (options.showServer) this.drawGhost(sx(frame.own.serverX), sy(frame.own.serverY), s);
+      if (options.showServer) drawGhost(ctx, sx(frame.own.serverX), sy(frame.own.serverY), PLAYER_RADIUS * s);
     }
     this.drawEffects(frame, nowMs, sx, sy, s, aimRad);
     for (const e of players) this.drawLabels(e, sx(e.x), sy(e.y), s, false);
     if (frame.own) this.drawLabels(frame.own, sx(frame.own.x), sy(frame.own.y), s, true);
-    if (options.dim) {
-      // Not connected: what is drawn is the last known state, not the game now.
-      ctx.fillStyle = 'rgba(6, 8, 12, 0.55)';
-      ctx.fillRect(0, 0, this.width, this.height);
-    }
+    if (options.dim) this.vp.dim();
 
     return frame.own ? { x: sx(frame.own.x), y: sy(frame.own.y) } : null;
   }
@@ -146,48 +107,10 @@ export class Renderer {
     ctx.fillStyle = COLORS.floor;
     ctx.fillRect(ox, oy, map.width * s, map.height * s);
 
-    // Grid lines of the visible part only, minor then major.
-    for (const [step, color] of [
-      [GRID_MINOR_M, COLORS.gridMinor],
-      [GRID_MAJOR_M, COLORS.gridMajor],
-    ]) {
-      ctx.strokeStyle = color;
-      ctx.lineWidth = 1;
-      ctx.beginPath();
-      const xa = Math.max(0, Math.ceil(v.x0 / step) * step);
-      const xb = Math.min(map.width, v.x1);
-      const top = Math.max(0, oy);
-      const bottom = Math.min(this.height, oy + map.height * s);
-      for (let x = xa; x <= xb; x += step) {
-        const px = Math.round(ox + x * s) + 0.5;
-        ctx.moveTo(px, top);
-        ctx.lineTo(px, bottom);
-      }
-      const ya = Math.max(0, Math.ceil(v.y0 / step) * step);
-      const yb = Math.min(map.height, v.y1);
-      const left = Math.max(0, ox);
-      const right = Math.min(this.width, ox + map.width * s);
-      for (let y = ya; y <= yb; y += step) {
-        const py = Math.round(oy + y * s) + 0.5;
-        ctx.moveTo(left, py);
-        ctx.lineTo(right, py);
-      }
-      ctx.stroke();
-    }
-
-    const walls = map.walls.filter((w) => w.maxX > v.x0 && w.minX < v.x1 && w.maxY > v.y0 && w.minY < v.y1);
-    const shadow = Math.max(3, 0.25 * s);
-    ctx.fillStyle = COLORS.wallShadow;
-    for (const w of walls) ctx.fillRect(ox + w.minX * s + shadow, oy + w.minY * s + shadow, (w.maxX - w.minX) * s, (w.maxY - w.minY) * s);
-    ctx.fillStyle = COLORS.wall;
-    for (const w of walls) ctx.fillRect(ox + w.minX * s, oy + w.minY * s, (w.maxX - w.minX) * s, (w.maxY - w.minY) * s);
-    ctx.strokeStyle = COLORS.wallTop;
-    ctx.lineWidth = 1.5;
-    for (const w of walls) ctx.strokeRect(ox + w.minX * s + 0.75, oy + w.minY * s + 0.75, (w.maxX - w.minX) * s - 1.5, (w.maxY - w.minY) * s - 1.5);
-
-    ctx.strokeStyle = COLORS.bounds;
-    ctx.lineWidth = 3;
-    ctx.strokeRect(ox - 1.5, oy - 1.5, map.width * s + 3, map.height * s + 3);
+    drawGrid(ctx, map, v, GRID_MINOR_M, COLORS.gridMinor, this.width, this.height);
+    drawGrid(ctx, map, v, GRID_MAJOR_M, COLORS.gridMajor, this.width, this.height);
+    drawWalls(ctx, map, v, { wall: COLORS.wall, top: COLORS.wallTop, shadow: COLORS.wallShadow });
+    drawBounds(ctx, map, v, COLORS.bounds);
   }
 
   drawDrone(e, x, y, s) {
@@ -210,7 +133,7 @@ export class Renderer {
     ctx.lineJoin = 'round';
     ctx.stroke();
     ctx.restore();
-    if (e.health > 0 && e.health < DRONE_MAX_HEALTH) this.drawHealth(x, y - r - 7, 22, 3, e.health / DRONE_MAX_HEALTH);
+    if (e.health > 0 && e.health < DRONE_MAX_HEALTH) drawHealth(ctx, x, y - r - 7, 22, 3, e.health / DRONE_MAX_HEALTH);
   }
 
   drawShot(e, x, y, s, own) {
@@ -304,64 +227,18 @@ export class Renderer {
     const pulse = 0.5 + 0.5 * Math.sin(nowMs / 120);
     ctx.strokeStyle = `rgba(248, 81, 73, ${0.6 + 0.4 * pulse})`;
     ctx.lineWidth = 3;
-    const margin = 24;
-    const onScreen = x > margin && x < this.width - margin && y > margin && y < this.height - margin;
-    if (onScreen) {
+    if (drawEdgeArrow(ctx, x, y, ownX, ownY, this.width, this.height, ctx.strokeStyle)) {
       ctx.beginPath();
       ctx.arc(x, y, PLAYER_RADIUS * s * (1.8 + 0.3 * pulse), 0, 2 * Math.PI);
       ctx.stroke();
-      return;
     }
-    const a = Math.atan2(y - ownY, x - ownX);
-    const ex = Math.min(this.width - margin, Math.max(margin, ownX + Math.cos(a) * this.width));
-    const ey = Math.min(this.height - margin, Math.max(margin, ownY + Math.sin(a) * this.height));
-    ctx.save();
-    ctx.translate(ex, ey);
-    ctx.rotate(a);
-    ctx.fillStyle = ctx.strokeStyle;
-    ctx.beginPath();
-    ctx.moveTo(10, 0);
-    ctx.lineTo(-8, -8);
-    ctx.lineTo(-8, 8);
-    ctx.closePath();
-    ctx.fill();
-    ctx.restore();
   }
 
-  drawGhost(x, y, s) {
-    const ctx = this.ctx;
-    ctx.strokeStyle = 'rgba(255, 255, 255, 0.5)';
-    ctx.setLineDash([3, 3]);
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    ctx.arc(x, y, PLAYER_RADIUS * s, 0, 2 * Math.PI);
-    ctx.stroke();
-    ctx.setLineDash([]);
-  }
 
   drawLabels(e, x, y, s, own) {
-    const ctx = this.ctx;
     const r = PLAYER_RADIUS * s;
-    if (!e.dead) this.drawHealth(x, y - r - 9, 34, 4, e.health / PLAYER_MAX_HEALTH);
-    ctx.font = `${own ? 600 : 500} 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif`;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'bottom';
-    ctx.lineJoin = 'round';
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = 'rgba(6, 8, 12, 0.85)';
-    const ty = y - r - (e.dead ? 4 : 13);
-    ctx.strokeText(e.name, x, ty);
-    ctx.fillStyle = e.dead ? COLORS.textDim : own ? '#ffffff' : COLORS.text;
-    ctx.fillText(e.name, x, ty);
-  }
-
-  drawHealth(cx, y, w, h, frac) {
-    const ctx = this.ctx;
-    const f = Math.max(0, Math.min(1, frac));
-    ctx.fillStyle = 'rgba(6, 8, 12, 0.75)';
-    ctx.fillRect(Math.round(cx - w / 2) - 1, Math.round(y) - 1, w + 2, h + 2);
-    ctx.fillStyle = f > 0.55 ? '#3fb950' : f > 0.3 ? '#d29922' : '#f85149';
-    ctx.fillRect(Math.round(cx - w / 2), Math.round(y), Math.round(w * f), h);
+    if (!e.dead) drawHealth(this.ctx, x, y - r - 9, 34, 4, e.health / PLAYER_MAX_HEALTH);
+    drawLabel(this.ctx, e.name, x, y - r - (e.dead ? 4 : 13), { bold: own, color: e.dead ? COLORS.textDim : own ? '#ffffff' : COLORS.text });
   }
 
   drawEffects(frame, nowMs, sx, sy, s, aimRad) {

@@ -1,25 +1,26 @@
-// Client-side prediction of the own player, reconciled with every snapshot.
+// Client-side prediction of the own player, reconciled with every snapshot: the hook a
+// game that predicts gives its session (sdk/session.js). The game supplies the movement
+// rules (`step`, the server's own, bit for bit: sdk/movement.js for every game so far)
+// and, on each snapshot, the own player's authoritative state; this does the rest.
 //
 // The server applies each tick the newest input it has, so the authoritative position at
 // a snapshot is "the server's state after input `last_input_seq`". The client keeps the
 // inputs it sent and, on every snapshot, restarts from that state and replays the inputs
-// the server has not applied yet, with the same movement code as the server
-// (movement.js, bit-identical to shared/src/movement.rs). When both agree, the replay
-// lands exactly where the prediction already was and nothing visible happens. When they
-// do not (an input the server skipped or applied twice, quantisation of the snapshot), the
-// difference is not shown as a jump: it becomes a visual offset that fades over about
-// 100 ms, while the simulated state itself is corrected at once.
+// the server has not applied yet. When both agree, the replay lands exactly where the
+// prediction already was and nothing visible happens. When they do not (an input the
+// server skipped or applied twice, quantisation of the snapshot), the difference is not
+// shown as a jump: it becomes a visual offset that fades over about 100 ms, while the
+// simulated state itself is corrected at once.
 //
 // Drawing: each predicted state is stamped with the ideal end time of its tick slot (not
 // the moment the timer actually fired, which jitters by milliseconds), and the player is
 // drawn between the two states around the frame's time (a state not computed yet, because
-// the timer is a little late, is extrapolated along the velocity). So the own player
-// moves at an even speed on screen whatever the phase between frames and ticks.
+// the timer is a little late, is stepped once more with the last input, as the server
+// does meanwhile). So the own player moves at an even speed on screen whatever the phase
+// between frames and ticks.
 //
-// Pure module: times are passed in as milliseconds.
-
-import { FLAG_DEAD, qToPos, qToVel } from './codec.js';
-import { stepPlayer } from './movement.js';
+// Pure module: times are passed in as milliseconds; states are `{x, y, vx, vy}` in
+// metres and m/s; inputs are what the connection sent (`{moveX, moveY, aim, buttons}`).
 
 /** Corrections larger than this are jumps (a respawn), shown at once, not smoothed. */
 export const SNAP_M = 2;
@@ -29,25 +30,30 @@ export const SMOOTH_TAU_MS = 33;
 export const MAX_PENDING = 256;
 /** Predicted states kept for drawing. */
 const TIMELINE = 16;
+const NO_INPUT = Object.freeze({ moveX: 0, moveY: 0, aim: 0, buttons: 0 });
 
-/** A snapshot entity's quantised state in metres, as the server would continue from it. */
-export function kinematicsOf(e) {
-  return { x: qToPos(e.x), y: qToPos(e.y), vx: qToVel(e.vx), vy: qToVel(e.vy) };
+/** A motion `{x, y, vx, vy}` in wire steps as the state the server continues from, in metres. */
+export function kinematicsOf(m, scale = 64) {
+  return { x: m.x / scale, y: m.y / scale, vx: m.vx / scale, vy: m.vy / scale };
 }
 
 export class Predictor {
-  constructor(map, tickRate) {
-    this.map = map;
+  /**
+   * `step(k, input, dt)`: one tick of the server's movement rules for the own player,
+   * the state after `input` from state `k`.
+   */
+  constructor({ tickRate, step }) {
+    this.step = step;
     this.tickMs = 1000 / tickRate;
     this.dt = 1 / tickRate;
-    /** Inputs sent and not yet applied by the server: `{seq, moveX, moveY}`. */
+    /** Inputs sent and not yet applied by the server: `{seq, inp}`. */
     this.pending = [];
-    /** Predicted state after the newest input (metres, m/s), null before a snapshot. */
+    /** Predicted state after the newest input, null before a snapshot. */
     this.state = null;
-    /** Recent predicted states by the end time of their tick: `{seq, t, x, y, vx, vy}`. */
+    /** Recent predicted states by the end time of their tick: `{seq, t, inp, x, y, vx, vy}`. */
     this.timeline = [];
-    /** Dead players do not move; the server ignores their movement until they respawn. */
-    this.dead = false;
+    /** A frozen player does not move (a dead one: the server ignores its movement). */
+    this.frozen = false;
     /** Visual offset still to fade away, as it was at `offsetAt`. */
     this.offset = { x: 0, y: 0 };
     this.offsetAt = 0;
@@ -63,47 +69,48 @@ export class Predictor {
   }
 
   /** The input `seq` was just sent for the tick slot starting at `slotMs`: predict it. */
-  input(seq, moveX, moveY, slotMs) {
-    this.pending.push({ seq, moveX, moveY });
+  input(seq, inp, slotMs) {
+    this.pending.push({ seq, inp });
     if (this.pending.length > MAX_PENDING) this.pending.shift();
     if (!this.state) return;
-    if (!this.dead) this.state = stepPlayer(this.state, moveX, moveY, this.map, this.dt);
-    this.timeline.push({ seq, t: slotMs + this.tickMs, moveX, moveY, ...this.state });
+    if (!this.frozen) this.state = this.step(this.state, inp, this.dt);
+    this.timeline.push({ seq, t: slotMs + this.tickMs, inp, ...this.state });
     if (this.timeline.length > TIMELINE) this.timeline.shift();
   }
 
   /**
-   * A snapshot arrived with the own entity `e` (wire units) and the newest input the
-   * server applied: drop what it applied, restart from its state, replay the rest.
+   * A snapshot arrived with the own player's state `k` (in metres, as quantised on the
+   * wire), whether it is `frozen`, and the newest input the server applied: drop what it
+   * applied, restart from its state, replay the rest.
    */
-  reconcile(e, lastInputSeq, nowMs) {
+  reconcile(k, frozen, lastInputSeq, nowMs) {
     let drop = 0;
     while (drop < this.pending.length && this.pending[drop].seq <= lastInputSeq) drop++;
     if (drop) this.pending.splice(0, drop);
 
     const old = this.state;
     const shown = this.renderPosition(nowMs);
-    this.dead = (e.flags & FLAG_DEAD) !== 0;
-    let k = kinematicsOf(e);
-    this.place(lastInputSeq, k, nowMs);
-    if (!this.dead) {
+    this.frozen = frozen;
+    let s = { x: k.x, y: k.y, vx: k.vx, vy: k.vy };
+    this.place(lastInputSeq, s, nowMs);
+    if (!frozen) {
       for (const p of this.pending) {
-        k = stepPlayer(k, p.moveX, p.moveY, this.map, this.dt);
-        this.place(p.seq, k, nowMs, p);
+        s = this.step(s, p.inp, this.dt);
+        this.place(p.seq, s, nowMs, p.inp);
       }
     }
-    this.state = k;
+    this.state = s;
     this.reconciles++;
     this.offset = { x: 0, y: 0 };
     this.offsetAt = nowMs;
     if (!old) return;
 
-    const err = Math.hypot(old.x - k.x, old.y - k.y);
+    const err = Math.hypot(old.x - s.x, old.y - s.y);
     this.lastError = err;
     if (err >= SNAP_M) {
       // A respawn (or a prediction gone badly wrong): draw the new place at once.
       this.snaps++;
-      this.timeline = this.timeline.filter((s) => s.seq >= lastInputSeq);
+      this.timeline = this.timeline.filter((x) => x.seq >= lastInputSeq);
       return;
     }
     this.maxError = Math.max(this.maxError, err);
@@ -118,10 +125,10 @@ export class Predictor {
   }
 
   /** Sets the timeline's state for `seq` (the state after that input), if it has one. */
-  place(seq, k, nowMs, inp = { moveX: 0, moveY: 0 }) {
+  place(seq, k, nowMs, inp = NO_INPUT) {
     const s = this.timeline.find((x) => x.seq === seq);
     if (s) Object.assign(s, k, { next: null });
-    else if (!this.timeline.length) this.timeline.push({ seq, t: nowMs, moveX: inp.moveX, moveY: inp.moveY, ...k });
+    else if (!this.timeline.length) this.timeline.push({ seq, t: nowMs, inp, ...k });
   }
 
   /** The remaining visual offset at `nowMs`. */
@@ -148,7 +155,7 @@ export class Predictor {
     if (!b) {
       // The next tick's input is not sent yet (its timer is a little late). The server
       // repeats the last input meanwhile, so step it (walls included) and go that way.
-      if (!a.next) a.next = this.dead ? a : stepPlayer(a, a.moveX, a.moveY, this.map, this.dt);
+      if (!a.next) a.next = this.frozen ? a : this.step(a, a.inp, this.dt);
       const f = Math.min(1, (nowMs - a.t) / this.tickMs);
       return { x: a.x + (a.next.x - a.x) * f + o.x, y: a.y + (a.next.y - a.y) * f + o.y };
     }

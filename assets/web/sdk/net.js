@@ -1,22 +1,29 @@
 // The connection to a Tickwire server: seat reservation (rooms API), WebSocket, handshake,
-// snapshots (applied to a ClientView, checksum verified, a keyframe asked for on a
-// mismatch), inputs at the tick rate, pings, traffic statistics, and reconnection with
-// backoff: a resume of the same player within the grace period, else a fresh join.
-// What to do after each close code is the pure `planAfterClose`, tested in net.test.mjs.
+// snapshots (applied to a ClientView built from the Welcome's schema, checksum verified,
+// a keyframe asked for on a mismatch), inputs at the tick rate (sdk/inputclock.js),
+// pings, traffic statistics, and reconnection with backoff: a resume of the same player
+// within the grace period, else a fresh join. What to do after each close code is the
+// pure `planAfterClose` of reconnect.js, tested in net.test.mjs.
 //
-// Browser module (WebSocket, performance, timers), but no DOM: what it learns goes to
-// the handlers given to the constructor.
+// Game-agnostic: it decodes whatever the schema describes and sends the inputs it is
+// given. Browser module (WebSocket, performance, timers), but no DOM: what it learns
+// goes to the handlers given to the constructor.
 
 import {
-  CLOSE_REASONS,
   ClientView,
   DeltaError,
+  Layout,
   decodeServerMessage,
   desync,
   hello,
   input,
   ping,
 } from './codec.js';
+import { InputClock } from './inputclock.js';
+import { Action, planAfterClose, planAfterReserve } from './reconnect.js';
+
+// The reconnection decisions are reconnect.js's; re-exported for the page and tests.
+export { Action, backoffMs, closeText, planAfterClose, planAfterReserve } from './reconnect.js';
 
 /** Connection states, as shown to the player. */
 export const State = Object.freeze({
@@ -38,111 +45,9 @@ const HANDSHAKE_TIMEOUT_MS = 6000;
 const SILENCE_TIMEOUT_MS = 5000;
 /** After a Desync, ask again at most this often while no keyframe came (PROTOCOL.md). */
 const DESYNC_RETRY_MS = 1000;
-/** Reconnection delays: doubling from the first to the last, with ±25 % jitter. */
-const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 10_000;
-/**
- * How fast the input schedule's phase follows the server's ticks: the fraction of the
- * measured phase error corrected per snapshot.
- */
-const PHASE_GAIN = 0.1;
 /** Statistics window for rates, and the history the net graph draws. */
 const WINDOW_MS = 1000;
 const HISTORY = 120;
-
-/**
- * Close codes after which connecting again may work (a dropped link, a server restart,
- * capacity). The others mean this client, its name or its room was refused: retrying the
- * same thing would fail the same way. 0 stands for a loss the client noticed itself (a
- * socket error, no Welcome in time, silence).
- */
-const RETRYABLE = new Set([0, 1001, 1005, 1006, 1011, 1012, 1013, 1014, 4004, 4005, 4006, 4008]);
-/** Join tokens that are no good any more: reserve the seat again. */
-const NEW_TOKEN = new Set([4010, 4011]);
-/** The room is not there (or not this one): back to the lobby. */
-const TO_LOBBY = new Set([4012, 4013, 4016]);
-/** Where the connection was, after a lost one, at least this much grace must be left. */
-const RESUME_MARGIN_MS = 1000;
-/** The player could not be taken back (PROTOCOL.md): join anew. */
-const RESUME_REFUSED = 4014;
-
-/** What to do after a session ended (see `planAfterClose`). */
-export const Action = Object.freeze({
-  /** Reconnect to the same room with the resume token, after `delayMs`. */
-  RESUME: 'resume',
-  /** Join the room anew (a fresh join token where the room came from the API), after `delayMs`. */
-  JOIN: 'join',
-  /** Back to the lobby with `why` (and refresh the room list). */
-  LOBBY: 'lobby',
-  /** Stop here, do not reconnect by ourselves; show `why`. */
-  STOP: 'stop',
-});
-
-/** The reconnection delay before attempt `attempt` (0-based): 0.5 s doubling to 10 s, ±25 %. */
-export function backoffMs(attempt, random = Math.random) {
-  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(attempt, 10));
-  return Math.round(base * (0.75 + random() * 0.5));
-}
-
-/**
- * What to do after a session closed with `code` (0 for a loss the client noticed
- * itself). Pure, for the tests. `resumeToken`: the newest Welcome's; `lostAt`: when the
- * last connected session was lost (ms, null if it never connected); `graceS`: that
- * Welcome's `resume_grace_s`; `attempt`: reconnection attempts since the last Welcome.
- *
- * Returns `{action, delayMs, why, dropResume, refresh, nameRefused}`:
- * - 1006, 4006, 4008 and the other retryable codes: resume while at least
- *   RESUME_MARGIN_MS of the grace is left, with the backoff capped so that the attempt
- *   happens inside it; otherwise (no token, grace over) join anew after the backoff.
- * - 4014 (resume failed): join anew at once.  4010/4011: a new join token, then retry.
- * - 1001 (server going away): resume tokens are void; join anew after the backoff.
- * - 4012/4013/4016: back to the lobby.  4015: stop (the player plays elsewhere).
- * - 4003 and anything else: back to the lobby with the reason (retrying cannot help).
- */
-export function planAfterClose({ code, reason = '', resumeToken = '', lostAt = null, now, graceS = 0, attempt = 0, random = Math.random }) {
-  const text = closeText(code, reason);
-  const backoff = backoffMs(attempt, random);
-  if (code === 4003) {
-    return { action: Action.LOBBY, why: `The server refused the name: ${reason || 'invalid name'}`, nameRefused: true, dropResume: true };
-  }
-  if (code === 4015) {
-    return { action: Action.STOP, why: 'This player is playing in another tab (or window): this one stopped.', dropResume: true };
-  }
-  if (TO_LOBBY.has(code)) {
-    return { action: Action.LOBBY, why: `Disconnected: ${text}`, dropResume: true, refresh: true };
-  }
-  if (code === RESUME_REFUSED) {
-    return { action: Action.JOIN, delayMs: 0, why: text, dropResume: true };
-  }
-  if (NEW_TOKEN.has(code)) {
-    return { action: Action.JOIN, delayMs: attempt === 0 ? 0 : backoff, why: text, dropResume: true };
-  }
-  if (code === 1001) {
-    return { action: Action.JOIN, delayMs: backoff, why: text, dropResume: true };
-  }
-  if (RETRYABLE.has(code)) {
-    const left = resumeToken && lostAt !== null ? lostAt + graceS * 1000 - now : -Infinity;
-    if (left > RESUME_MARGIN_MS) {
-      return { action: Action.RESUME, delayMs: Math.min(backoff, left - RESUME_MARGIN_MS), why: text };
-    }
-    return { action: Action.JOIN, delayMs: backoff, why: text, dropResume: Boolean(resumeToken) };
-  }
-  return { action: Action.LOBBY, why: `Disconnected: ${text}`, dropResume: true };
-}
-
-/**
- * What to do when `POST /api/rooms/{id}/join` answered `status` (0: no answer at all).
- * 409: the room is full, back to the lobby; 404: the room is gone, back to the lobby
- * and refresh the list; 503 or no answer: retry after the backoff; anything else: lobby.
- */
-export function planAfterReserve(status, attempt = 0, message = '', random = Math.random) {
-  if (status === 409) return { action: Action.LOBBY, why: 'Room full: pick another room or try again later.', refresh: true };
-  if (status === 404) return { action: Action.LOBBY, why: 'That room does not exist any more.', refresh: true };
-  if (status === 0 || status === 429 || status >= 500) {
-    return { action: Action.JOIN, delayMs: backoffMs(attempt, random), why: status ? `seat reservation: HTTP ${status}` : 'the server does not answer' };
-  }
-  return { action: Action.LOBBY, why: `Cannot join: HTTP ${status}${message ? ` (${message})` : ''}` };
-}
 
 /**
  * Reserves a seat in room `roomId`: `{ok: true, token, url}` or `{ok: false, status,
@@ -170,12 +75,6 @@ export async function reserveSeat(roomId, fetchFn = globalThis.fetch) {
     return { ok: true, token: body.token, url: body.url };
   }
   return { ok: false, status: res.ok ? 502 : res.status, message: body?.message ?? '' };
-}
-
-/** A close code as people read it: "connection lost (1006)", plus the server's reason. */
-export function closeText(code, reason) {
-  const meaning = code === 0 ? 'connection lost' : CLOSE_REASONS[code] ?? 'closed';
-  return `${meaning}${code ? ` (${code})` : ''}${reason ? `: ${reason}` : ''}`;
 }
 
 function nowMs32() {
@@ -211,10 +110,12 @@ export class Connection {
    * so joined with a seat reservation; otherwise anonymously). `name`: the player name
    * for Hello. `wsUrl(roomId)`: the WebSocket URL of a room (null: the server's default
    * room), used for anonymous joins and resumes. `reserve(roomId)`: `reserveSeat` (a
-   * parameter for tests). `sampleInput()` returns `{moveX, moveY, aim, aimRad, buttons}`
-   * once per tick. Handlers (all optional): `onState(state, info)`, `onWelcome(welcome,
-   * now)`, `onSnapshot(tick, entities, lastInputSeq, now)`, `onSettings(settings)`,
-   * `onInput(seq, inp, slotMs)` (the ideal start of the tick slot the input was sent for).
+   * parameter for tests). `sampleInput()` returns `{moveX, moveY, aim, buttons}` (and
+   * whatever else the page wants handed back with `onInput`) once per tick. Handlers (all
+   * optional): `onState(state, info)`, `onWelcome(welcome, now, view)` (`view`: the
+   * session's ClientView, its layout from `welcome.schema`), `onSnapshot(tick, entities,
+   * lastInputSeq, now)`, `onSettings(settings)`, `onInput(seq, inp, slotMs)` (the ideal
+   * start of the tick slot the input was sent for).
    */
   constructor({ room, name, wsUrl, reserve = reserveSeat, sampleInput, handlers = {} }) {
     this.room = room;
@@ -260,13 +161,13 @@ export class Connection {
 
   resetSession() {
     this.welcome = null;
-    this.view = new ClientView();
+    /** The replicated state, from the Welcome on (its schema says how to decode it). */
+    this.view = null;
+    this.inputClock = null;
     this.seq = 0;
     this.awaitingKeyframe = false;
     this.desyncSentAt = -Infinity;
     this.lastMessageAt = 0;
-    this.ticksSent = 0;
-    this.tickEpoch = 0;
   }
 
   setState(state, info = {}) {
@@ -500,7 +401,15 @@ export class Connection {
       this.fail('Disconnected: Welcome with a tick rate of 0');
       return;
     }
+    let layout;
+    try {
+      layout = new Layout(msg.schema);
+    } catch (e) {
+      this.fail(`Disconnected: the server's replication schema is unusable (${e.message})`);
+      return;
+    }
     this.welcome = msg;
+    this.view = new ClientView(layout);
     this.attempt = 0;
     this.lostAt = null;
     // The newest token voids the older ones: kept for a resume after a lost connection.
@@ -510,7 +419,9 @@ export class Connection {
     if (msg.resumed) this.resumes++;
     this.closeOrphans();
     this.clearTimers();
-    this.h.onWelcome?.(msg, now);
+    this.h.onWelcome?.(msg, now, this.view);
+    // The page may have stopped the session in the handler (a game it cannot play).
+    if (this.stopped || this.state === State.FAILED) return;
     this.setState(State.CONNECTED, { resumed: Boolean(msg.resumed) });
     this.pingTimer = setInterval(() => this.sendPing(), PING_INTERVAL_MS);
     this.sendPing();
@@ -531,59 +442,32 @@ export class Connection {
   }
 
   /**
-   * Sends one input per tick, each at its own moment: a timer aimed at the next tick's
-   * deadline rather than a frame callback, so inputs are evenly spaced (the server
-   * applies only the newest input of a tick, so two in one tick would lose one). A timer
-   * that fires more than a tick late (a busy or hidden page) skips the missed ticks
-   * instead of sending them in a burst.
+   * Sends one input per tick, each at its own moment: a timer aimed at the next slot's
+   * start rather than a frame callback, so inputs are evenly spaced (see
+   * sdk/inputclock.js). A timer that fires more than a tick late (a busy or hidden page)
+   * skips the missed slots instead of sending them in a burst.
    */
   startTicking(now) {
-    const tickMs = 1000 / this.welcome.tick_rate;
-    this.tickEpoch = now;
-    this.ticksSent = 0;
+    const clock = new InputClock(this.welcome.tick_rate, now);
+    this.inputClock = clock;
     const ws = this.ws;
     const run = () => {
       if (this.ws !== ws || !this.welcome) return;
-      const t = performance.now();
-      // The tick slot we are in; at most one input per call, missed slots are skipped.
-      const slot = Math.floor((t - this.tickEpoch) / tickMs);
-      if (slot > this.ticksSent) this.stats.skippedTicks += slot - this.ticksSent;
-      if (slot >= this.ticksSent) {
-        this.sendInput(this.tickEpoch + slot * tickMs);
-        this.ticksSent = slot + 1;
-      }
-      // Rounded up: a timer never fires early, so the next call lands in the next slot.
-      const wait = Math.ceil(this.tickEpoch + this.ticksSent * tickMs - performance.now());
-      this.after(Math.max(0, wait), run);
+      const skipped = clock.skipped;
+      const slotMs = clock.take(performance.now());
+      this.stats.skippedTicks += clock.skipped - skipped;
+      if (slotMs !== null) this.sendInput(slotMs);
+      this.after(clock.wait(performance.now()), run);
     };
     run();
-  }
-
-  /**
-   * Moves the input schedule towards the middle between two server ticks.
-   *
-   * The server applies, each tick, the newest input that has arrived. An input sent just
-   * as a tick starts may make it in time or not, and jitter decides: then one tick gets
-   * no new input (the previous one is applied twice) and the next gets two (one is never
-   * applied), and at every change of keys the prediction is off by a step. Inputs that
-   * arrive half a tick before the next tick are immune to jitter below half a tick. A
-   * snapshot leaves the server right after its tick, so its arrival time minus the
-   * round trip marks a tick boundary; this nudges the send times to half a tick after it.
-   */
-  lockPhase(arrival) {
-    const tickMs = 1000 / this.welcome.tick_rate;
-    const rtt = this.stats.rttMs ?? 0;
-    const target = arrival + tickMs / 2 - rtt;
-    let err = (((target - this.tickEpoch) % tickMs) + tickMs) % tickMs;
-    if (err > tickMs / 2) err -= tickMs;
-    this.tickEpoch += err * PHASE_GAIN;
   }
 
   /** Sends the input of the tick slot that started at `slotMs` (its ideal time). */
   sendInput(slotMs) {
     const inp = this.sampleInput();
     this.seq = this.seq >= 0xffffffff ? 1 : this.seq + 1;
-    if (this.send(input(this.seq, this.view.tick, inp.moveX, inp.moveY, inp.aim, inp.buttons))) {
+    const ack = this.view ? this.view.tick : 0;
+    if (this.send(input(this.seq, ack, inp.moveX, inp.moveY, inp.aim, inp.buttons))) {
       this.h.onInput?.(this.seq, inp, slotMs);
     }
   }
@@ -632,14 +516,20 @@ export class Connection {
       this.stats.deltas++;
     }
     this.recordSnapshot(bytes, msg.baseline === 0 ? 'key' : 'delta', now);
-    this.lockPhase(now);
+    this.inputClock?.lockPhase(now, this.stats.rttMs ?? 0);
     this.h.onSnapshot?.(msg.tick, this.view.entities, msg.last_input_seq, now);
   }
 
   /** A full snapshot (a server run with `--snapshots full`): replaces the view. */
   onFullSnapshot(msg, bytes, now) {
     if (!this.welcome || msg.tick <= this.view.tick) return;
-    this.view.applyFull(msg);
+    try {
+      this.view.applyFull(msg);
+    } catch (e) {
+      // An entity that does not fit the schema: nothing later would fit either.
+      this.fail(`Disconnected: cannot apply a full snapshot (${e.message})`);
+      return;
+    }
     this.stats.fullSnapshots++;
     this.recordSnapshot(bytes, 'full', now);
     this.h.onSnapshot?.(msg.tick, this.view.entities, msg.last_input_seq, now);

@@ -12,23 +12,23 @@
 // It is a reconstruction: a victim outside the area of interest has no name, and two
 // kills in one snapshot interval by two shooters may be paired the wrong way round.
 //
-// Pure module: entity maps in, events out.
+// Pure module: maps of the arena's entity records (schema.js) in, events out.
 
-import { FLAG_DEAD, positionAt } from './codec.js';
+import { positionAt } from '../../sdk/entities.js';
 
 /** A drone vanishing farther out than this fraction of the AOI radius may have left it. */
 const INSIDE_AOI = 0.9;
 /** Position steps within which a vanished projectile counts as the one that hit. */
 const HIT_STEPS = 3 * 64;
 
-const isDead = (e) => (e.flags & FLAG_DEAD) !== 0;
+const isDead = (e) => e.dead;
 
 function dist2(ax, ay, bx, by) {
   return (ax - bx) * (ax - bx) + (ay - by) * (ay - by);
 }
 
 /**
- * Events from the view `prev` to the view `next` (Maps from id to entity, wire units) at
+ * Events from the view `prev` to the view `next` (Maps from id to record, wire units) at
  * snapshot tick `tick`. `own` is the own player's id (the AOI is centred on it) and
  * `aoiRadius` the Welcome's, in position steps. Returns a list of
  *   {type: 'kill', tick, killer, victim, x, y}      a player killed a player
@@ -60,7 +60,7 @@ export function deriveEvents(prev, next, { tick, tickRate, own, aoiRadius }) {
   const spent = [];
   for (const p of prev.values()) {
     if (p.kind !== 'Projectile' || next.has(p.id)) continue;
-    const [x, y] = positionAt(p, tick, tickRate);
+    const [x, y] = positionAt(p, tick, tickRate, 'Trajectory');
     spent.push({ owner: p.owner, x, y });
   }
 
@@ -102,7 +102,7 @@ export function deriveEvents(prev, next, { tick, tickRate, own, aoiRadius }) {
     for (const d of prev.values()) {
       if (d.kind !== 'Drone' || next.has(d.id)) continue;
       if (![...credits.values()].some((c) => c.left > 0)) break;
-      const [x, y] = positionAt(d, tick, tickRate);
+      const [x, y] = positionAt(d, tick, tickRate, 'Trajectory');
       if (dist2(x, y, me.x, me.y) > r * r) continue;
       const killer = takeKiller(x, y, null);
       if (killer) events.push({ type: 'drone', tick, killer: who(killer), x, y });

@@ -1,7 +1,9 @@
-// Keyboard and mouse: movement keys, aim and fire, sampled once per tick by the
-// connection. Browser-only (DOM events), no game state.
+// Keyboard and mouse, sampled once per tick by the connection into an Input: movement
+// keys give the move axes, the mouse the aim (from the own player on screen), and the
+// game says which of what is held are its buttons (`mapping.buttons`, e.g. fire or kick
+// on the primary pointer button). Browser-only (DOM events), no game state.
 
-import { BUTTON_FIRE, angleToQ } from './codec.js';
+import { angleToQ } from './codec.js';
 
 const MOVE_KEYS = {
   KeyW: 'up',
@@ -24,25 +26,28 @@ function isTyping(target) {
 }
 
 export class Controls {
-  /** `canvas`: where the mouse aims and clicks fire. `onKey(code)`: other keys pressed. */
+  /** `canvas`: where the mouse aims and clicks. `onKey(code)`: other keys pressed. */
   constructor(canvas, onKey) {
     this.canvas = canvas;
     this.onKey = onKey;
     this.held = new Set();
-    this.fire = false;
+    /** The primary pointer button is down (on the canvas). */
+    this.primary = false;
     /** Mouse position in CSS pixels relative to the canvas, null until it moves. */
     this.mouse = null;
     /** Where aim is measured from: the own player on screen (the camera follows it). */
     this.origin = null;
     this.aimRad = 0;
     this.enabled = false;
+    /** The game's controls: `{buttons(controls) → bits, keys: [codes it holds]}`. */
+    this.mapping = { buttons: () => 0, keys: [] };
     this.attach();
   }
 
   attach() {
     window.addEventListener('keydown', (e) => {
       if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
-      if (MOVE_KEYS[e.code]) {
+      if (MOVE_KEYS[e.code] || this.mapping.keys.includes(e.code)) {
         if (!this.enabled) return;
         this.held.add(e.code);
         e.preventDefault();
@@ -64,21 +69,26 @@ export class Controls {
     this.canvas.addEventListener('pointerdown', (e) => {
       if (e.button !== 0 || !this.enabled) return;
       at(e);
-      this.fire = true;
+      this.primary = true;
       e.preventDefault();
     });
     window.addEventListener('pointerup', (e) => {
-      if (e.button === 0) this.fire = false;
+      if (e.button === 0) this.primary = false;
     });
     window.addEventListener('pointercancel', () => {
-      this.fire = false;
+      this.primary = false;
     });
     this.canvas.addEventListener('contextmenu', (e) => e.preventDefault());
   }
 
   reset() {
     this.held.clear();
-    this.fire = false;
+    this.primary = false;
+  }
+
+  /** Whether key `code` is held (a movement key or one of the game's keys). */
+  isDown(code) {
+    return this.held.has(code);
   }
 
   heldDir(dir) {
@@ -98,7 +108,7 @@ export class Controls {
       moveY,
       aim: angleToQ(this.aimRad),
       aimRad: this.aimRad,
-      buttons: this.fire && this.enabled ? BUTTON_FIRE : 0,
+      buttons: this.enabled ? this.mapping.buttons(this) : 0,
     };
   }
 }

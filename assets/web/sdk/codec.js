@@ -908,6 +908,8 @@ export class PackError extends DecodeError {
  *   'Duplicate' {id}      creates an entity the view already has
  *   'Order'               ids overflow u32
  *   'Presence' {mask}     a presence mask names components the schema lacks
+ *   'Wide' {value}        a byte-packed raw value wider than its field (one encoding each)
+ *   'Shape' {id}          a FullSnapshot entity that does not fit the layout
  *   'Text'                a text longer than its field's maxBytes, or not UTF-8
  *   'Checksum' {expected, got}  the view was updated but does not hash as it should
  * Every kind but 'Checksum' leaves the view as it was.
@@ -939,6 +941,10 @@ function deltaMessage(kind, d) {
       return 'ids are not ascending';
     case 'Presence':
       return `presence mask 0x${(d.mask >>> 0).toString(16)} names components the schema lacks`;
+    case 'Wide':
+      return `value 0x${(d.value >>> 0).toString(16)} is wider than its field`;
+    case 'Shape':
+      return `full snapshot entity ${d.id} does not fit the schema`;
     case 'Text':
       return 'invalid text';
     case 'Checksum':
@@ -1183,15 +1189,24 @@ export function advance(pos, vel, ticks, tickRate) {
 export const MAX_ADVANCE_TICKS = 2 ** 20;
 
 /**
- * Position of a motion `{anchor, x, y, vx, vy}` at `tick`, in its steps, as `[x, y]`: x/y
- * themselves when `anchor` is 0 (a predicted motion), else where the straight line (x/y at
- * tick `anchor`, moving at vx/vy since) has got to. Identical to MotionValue::position_at
- * for integer ticks; a non-integer tick (a render time between ticks) moves smoothly.
+ * The point at `tick` along the straight line of a motion `{anchor, x, y, vx, vy}`: x/y at
+ * tick `anchor`, moving at vx/vy since (MotionValue::along). Exact for integer ticks; a
+ * non-integer tick (a render time between ticks) moves smoothly.
  */
-export function positionAt(motion, tick, tickRate) {
-  if (!motion.anchor) return [motion.x, motion.y];
+export function along(motion, tick, tickRate) {
   const elapsed = tick - motion.anchor;
   return [advance(motion.x, motion.vx, elapsed, tickRate), advance(motion.y, motion.vy, elapsed, tickRate)];
+}
+
+/**
+ * Position `[x, y]` of a motion at `tick`, in its steps (MotionValue::at): x/y themselves
+ * for a 'Predicted' motion, the point `along` its line for a 'Trajectory'. `model` is the
+ * field kind's (`ref.kind.model`); without it, a motion anchored at 0 is taken as
+ * predicted, which differs from Rust only for a trajectory anchored at tick 0.
+ */
+export function positionAt(motion, tick, tickRate, model = motion.anchor ? 'Trajectory' : 'Predicted') {
+  if (model === 'Predicted') return [motion.x, motion.y];
+  return along(motion, tick, tickRate);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1283,6 +1298,7 @@ export class Layout {
     }
     let ints = 0;
     let texts = 0;
+    let motionScale = 0;
     const names = new Set();
     const components = [];
     for (const c of schema.components) {
@@ -1295,7 +1311,7 @@ export class Layout {
       const fieldNames = new Set();
       const fields = [];
       const byName = new Map();
-      let motion = -1;
+      let motion = null;
       for (const f of c.fields) {
         if (f === null || typeof f !== 'object') throw schemaError('a field is {name, kind}');
         checkName(f.name, fieldNames);
@@ -1304,8 +1320,13 @@ export class Layout {
         if (kind.type === 'Text') {
           slot = { type: 'Text', index: texts++ };
         } else if (kind.type === 'Motion') {
+          // One unit for every position of a room: the area of interest's radius is in it.
+          if (motionScale !== 0 && motionScale !== kind.scale) {
+            throw schemaError('every motion of a schema must have the same scale (the area of interest\'s unit)');
+          }
+          motionScale = kind.scale;
           slot = { type: 'Motion', index: ints };
-          if (motion < 0) motion = ints;
+          if (motion === null) motion = { at: ints, model: kind.model };
           ints += MOTION_SLOTS;
         } else {
           slot = { type: 'Int', index: ints++ };
@@ -1322,6 +1343,26 @@ export class Layout {
     this.intSlots = ints;
     /** Text slots of an entity of this layout. */
     this.textSlots = texts;
+    this._motionScale = motionScale;
+  }
+
+  /** Steps per unit of the schema's motions (positions, the area of interest); 0 without any. */
+  motionScale() {
+    return this._motionScale;
+  }
+
+  /** Whether `e` has this layout's slot counts and only its components (Layout::fits). */
+  fits(e) {
+    const n = this._components.length;
+    return (
+      e !== null &&
+      typeof e === 'object' &&
+      Array.isArray(e.ints) &&
+      Array.isArray(e.texts) &&
+      e.ints.length === this.intSlots &&
+      e.texts.length === this.textSlots &&
+      (n >= 32 || (e.present >>> 0) >>> n === 0)
+    );
   }
 
   /** Number of components (the width of a presence mask). */
@@ -1360,17 +1401,22 @@ export class Layout {
    * match clock, team scores).
    */
   motion(e) {
-    for (let c = 0; c < this._components.length; c++) {
-      const at = this._components[c].motion;
-      if (at >= 0 && hasComponent(e, c)) return motionAt(e, at);
-    }
-    return null;
+    const placing = this._placing(e);
+    return placing === null ? null : motionAt(e, placing.at);
   }
 
-  /** Position `[x, y]` of `e` at `tick` (see `motion`), or null. */
+  /** Position `[x, y]` of `e` at `tick` as its placing motion's model says (see `motion`), or null. */
   position(e, tick, tickRate) {
-    const m = this.motion(e);
-    return m === null ? null : positionAt(m, tick, tickRate);
+    const placing = this._placing(e);
+    return placing === null ? null : positionAt(motionAt(e, placing.at), tick, tickRate, placing.model);
+  }
+
+  _placing(e) {
+    for (let c = 0; c < this._components.length; c++) {
+      const m = this._components[c].motion;
+      if (m !== null && hasComponent(e, c)) return m;
+    }
+    return null;
   }
 }
 
@@ -1487,6 +1533,16 @@ function fieldChanged(slot, b, t) {
   }
 }
 
+/**
+ * `n` raw bits. The byte packing reads whole bytes, so a value wider than `n` bits is
+ * possible there and refused: every raw value has exactly one encoding.
+ */
+function raw(u, n) {
+  const v = u.bits(n);
+  if (n < 32 && v >>> n !== 0) throw new DeltaError('Wide', { value: v });
+  return v;
+}
+
 function writeText(p, text, maxBytes) {
   const bytes = truncatedUtf8(text, maxBytes);
   p.uint(bytes.length, DELTA_K.TEXT_LEN);
@@ -1497,7 +1553,7 @@ function readText(u, maxBytes) {
   const len = u.uint(DELTA_K.TEXT_LEN);
   if (len > maxBytes) throw new DeltaError('Text');
   const bytes = new Uint8Array(len);
-  for (let i = 0; i < len; i++) bytes[i] = u.bits(8);
+  for (let i = 0; i < len; i++) bytes[i] = raw(u, 8);
   try {
     return utf8Decoder.decode(bytes);
   } catch {
@@ -1559,7 +1615,7 @@ function readFull(u, kind, slot, values, frame) {
     let v;
     switch (kind.type) {
       case 'Bits':
-        v = u.bits(kind.width) | 0;
+        v = raw(u, kind.width) | 0;
         break;
       case 'Uint':
         v = u.uint(kind.k) | 0;
@@ -1569,7 +1625,7 @@ function readFull(u, kind, slot, values, frame) {
         v = u.sint(kind.k);
         break;
       case 'Angle':
-        v = u.bits(16) | 0;
+        v = raw(u, 16);
         break;
       default:
         v = u.uint(DELTA_K.ENTITY) | 0;
@@ -1591,7 +1647,7 @@ function motionReference(model, b, newAnchor, frame) {
     const t = elapsed(frame);
     return [advance(b.x, b.vx, t, frame.tickRate), advance(b.y, b.vy, t, frame.tickRate)];
   }
-  return positionAt(b, newAnchor, frame.tickRate);
+  return along(b, newAnchor, frame.tickRate);
 }
 
 const motionBits = (model) => (model === 'Predicted' ? 2 : 3);
@@ -1637,7 +1693,7 @@ function writeChange(p, kind, slot, b, t, frame) {
 function readChange(u, kind, slot, b, values, frame) {
   const i = slot.index;
   if (slot.type === 'Motion' && kind.type === 'Motion') {
-    const written = u.bits(motionBits(kind.model));
+    const written = raw(u, motionBits(kind.model));
     const mask = kind.model === 'Predicted' ? written << 1 : written;
     const bm = motionAt(b, i);
     const t = { ...bm };
@@ -1669,9 +1725,14 @@ function writePresence(p, layout, present) {
 
 function readPresence(u, layout) {
   const n = layout.componentCount();
-  // Like Rust, the mask is taken as read: a byte-packed mask may carry bits above the
-  // schema's components, which every loop over components then ignores.
-  return n === 0 ? 0 : u.bits(n) >>> 0;
+  if (n === 0) return 0;
+  try {
+    return raw(u, n) >>> 0;
+  } catch (e) {
+    // A bit above the schema's components names one it lacks.
+    if (e instanceof DeltaError && e.kind === 'Wide') throw new DeltaError('Presence', { mask: e.value });
+    throw e;
+  }
 }
 
 function writeCreated(p, layout, e, frame) {
@@ -1724,13 +1785,13 @@ function clearComponent(layout, values, c) {
 }
 
 function readChanged(u, layout, b, frame) {
-  const present = u.bits(1) === 1 ? readPresence(u, layout) : b.present;
+  const present = raw(u, 1) === 1 ? readPresence(u, layout) : b.present;
   const values = { ints: b.ints.slice(), texts: b.texts.slice() };
   for (const c of components(layout, b.present & ~present)) clearComponent(layout, values, c);
   for (const c of components(layout, b.present & present)) {
     const fields = layout.fields(c);
-    if (fields.length === 0 || u.bits(1) === 0) continue;
-    const mask = fields.length > 1 ? u.bits(fields.length) : 1;
+    if (fields.length === 0 || raw(u, 1) === 0) continue;
+    const mask = fields.length > 1 ? raw(u, fields.length) : 1;
     fields.forEach(({ kind, slot }, f) => {
       if (mask & (1 << f)) readChange(u, kind, slot, b, values, frame);
     });
@@ -2032,8 +2093,14 @@ export class ClientView {
     if (got !== snap.checksum) throw new DeltaError('Checksum', { expected: snap.checksum, got });
   }
 
-  /** Replaces the view with a decoded FullSnapshot (`--snapshots full`): sorted, first of each id kept. */
+  /**
+   * Replaces the view with a decoded FullSnapshot (`--snapshots full`): sorted, first of
+   * each id kept. Throws DeltaError 'Shape' (view unchanged) if an entity does not fit
+   * the layout.
+   */
   applyFull(full) {
+    const bad = full.entities.find((e) => !this._layout.fits(e));
+    if (bad !== undefined) throw new DeltaError('Shape', { id: bad.id });
     const sorted = full.entities.slice().sort((a, b) => a.id - b.id); // stable
     this._entities = sorted.filter((e, i) => i === 0 || sorted[i - 1].id !== e.id);
     this._tick = full.tick;

@@ -16,12 +16,12 @@ import { CLOSE_REASONS } from './codec.js';
 import { Action, Connection, State, backoffMs, closeText, planAfterClose, planAfterReserve, reserveSeat } from './net.js';
 
 const HERE = fileURLToPath(import.meta.url);
-const ROOT = resolve(dirname(HERE), '../..');
+const ROOT = resolve(dirname(HERE), '../../..');
 const SERVER = join(resolve(ROOT, process.env.TICKWIRE_BIN_DIR ?? 'target/debug'), 'server');
 
 // The close-code table is shared::protocol::close::TABLE (PROTOCOL.md's "Close codes"),
 // written to testdata/close_codes.json by shared/tests/close_codes.rs.
-const CLOSE_TABLE = JSON.parse(readFileSync(join(dirname(HERE), 'testdata/close_codes.json'), 'utf8')).codes;
+const CLOSE_TABLE = JSON.parse(readFileSync(join(dirname(HERE), '../testdata/close_codes.json'), 'utf8')).codes;
 
 test('the client has a text for exactly the close codes of the table', () => {
   const ours = Object.keys(CLOSE_REASONS).map(Number).sort((a, b) => a - b);
@@ -252,6 +252,7 @@ test('Connection against a real server: join, resume, refused resume', { skip: !
   assert.deepEqual(reservations, [room.id], 'joined with a seat reservation');
   assert.equal(first.resumed, false);
   assert.equal(first.room, room.id);
+  assert.equal(conn.view.layout.schema.game, first.schema.game, 'the view decodes through the Welcome schema');
   assert.ok(first.resume_token && first.resume_grace_s > 0);
 
   // A link that dies without a close frame: the same player back, from a keyframe.

@@ -1,4 +1,5 @@
-// Player movement and collision, ported from shared/src/movement.rs for prediction.
+// Player movement and collision, ported from shared/src/movement.rs for prediction: the
+// rules every game's players move by on the server (the arena's and the ball game's alike).
 //
 // The port must reproduce the server bit for bit, or every snapshot would pull the
 // predicted player back by a little: so only `+ - * /` and Math.sqrt on doubles (which

@@ -7,18 +7,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { FLAG_DEAD } from './codec.js';
 import { mapFromInfo, stepPlayer } from './movement.js';
-import { Predictor, SMOOTH_TAU_MS, SNAP_M } from './predict.js';
+import { Predictor, SMOOTH_TAU_MS, SNAP_M, kinematicsOf } from './predict.js';
 
-const golden = JSON.parse(readFileSync(new URL('./testdata/movement.json', import.meta.url), 'utf8'));
+const golden = JSON.parse(readFileSync(new URL('../testdata/movement.json', import.meta.url), 'utf8'));
 const arena = mapFromInfo(golden.maps.arena);
 const q = (m) => Math.floor(m * 64 + 0.5);
 
-/** The own entity as a snapshot carries it. */
-function entity(k, flags = 0) {
-  return { id: 1, kind: 'Player', x: q(k.x), y: q(k.y), vx: q(k.vx), vy: q(k.vy), anchor: 0, flags };
-}
+/** The own player's state as a snapshot carries it (quantised), back in metres. */
+const wire = (k) => kinematicsOf({ x: q(k.x), y: q(k.y), vx: q(k.vx), vy: q(k.vy) });
+const move = (moveX, moveY) => ({ moveX, moveY, aim: 0, buttons: 0 });
+const newPredictor = (rate = 60) => new Predictor({ tickRate: rate, step: (k, inp, dt) => stepPlayer(k, inp.moveX, inp.moveY, arena, dt) });
 
 /**
  * Runs `ticks` ticks at 60 Hz: the client sends `inputAt(i)` each tick, it reaches the
@@ -29,7 +28,7 @@ function entity(k, flags = 0) {
 function simulate({ ticks, latency = 2, inputAt, deliver = (i) => i + latency, start = { x: 100, y: 50, vx: 0, vy: 0 } }) {
   const rate = 60;
   const tickMs = 1000 / rate;
-  const p = new Predictor(arena, rate);
+  const p = newPredictor(rate);
   let server = { ...start };
   let serverInput = { seq: 0, moveX: 0, moveY: 0 };
   const inFlight = []; // [arrival tick, input]
@@ -38,18 +37,18 @@ function simulate({ ticks, latency = 2, inputAt, deliver = (i) => i + latency, s
   for (let i = 0; i < ticks; i++) {
     const now = i * tickMs;
     // Snapshots arriving now (before this tick's input is sent).
-    for (const [at, e, seq] of snapshots.filter((s) => s[0] === i)) {
-      p.reconcile(e, seq, now + 0.5);
+    for (const [at, k, seq] of snapshots.filter((s) => s[0] === i)) {
+      p.reconcile(k, false, seq, now + 0.5);
       corrections.push(p.lastError);
     }
     const [moveX, moveY] = inputAt(i);
     const seq = i + 1;
-    p.input(seq, moveX, moveY, now + 1);
+    p.input(seq, move(moveX, moveY), now + 1);
     inFlight.push([deliver(i), { seq, moveX, moveY }]);
     // Server tick i: the newest input that has arrived, applied.
     for (const [at, inp] of inFlight) if (at <= i && inp.seq > serverInput.seq) serverInput = inp;
     server = stepPlayer(server, serverInput.moveX, serverInput.moveY, arena, 1 / rate);
-    if (i % 3 === 0) snapshots.push([i + latency + 1, entity(server), serverInput.seq]);
+    if (i % 3 === 0) snapshots.push([i + latency + 1, wire(server), serverInput.seq]);
   }
   return { p, server, corrections };
 }
@@ -96,15 +95,15 @@ test('an input the server skipped is corrected, and the picture does not jump', 
 });
 
 test('a correction keeps the drawn position continuous and fades within ~100 ms', () => {
-  const p = new Predictor(arena, 60);
+  const p = newPredictor();
   const k0 = { x: 100, y: 50, vx: 6, vy: 0 };
-  p.reconcile(entity(k0), 0, 0);
-  for (let s = 1; s <= 4; s++) p.input(s, 127, 0, (s - 1) * 16.7);
+  p.reconcile(wire(k0), false, 0, 0);
+  for (let s = 1; s <= 4; s++) p.input(s, move(127, 0), (s - 1) * 16.7);
   const now = 3 * 16.7 + 5;
   const before = p.renderPosition(now);
   // The server says we were 20 cm further left than predicted.
   const server = stepPlayer(stepPlayer({ ...k0, x: k0.x - 0.2 }, 127, 0, arena, 1 / 60), 127, 0, arena, 1 / 60);
-  p.reconcile(entity(server), 2, now);
+  p.reconcile(wire(server), false, 2, now);
   const after = p.renderPosition(now);
   assert.ok(p.lastError > 0.15 && p.lastError < 0.25, `error ${p.lastError}`);
   assert.ok(Math.abs(after.x - before.x) < 1e-9 && Math.abs(after.y - before.y) < 1e-9, 'no jump on screen');
@@ -114,14 +113,14 @@ test('a correction keeps the drawn position continuous and fades within ~100 ms'
   assert.ok(SMOOTH_TAU_MS > 10 && SMOOTH_TAU_MS < 60);
 });
 
-test('dead players do not move, and a respawn far away is a jump, not a glide', () => {
-  const p = new Predictor(arena, 60);
+test('frozen (dead) players do not move, and a respawn far away is a jump, not a glide', () => {
+  const p = newPredictor();
   const here = { x: 100, y: 50, vx: 0, vy: 0 };
-  p.reconcile(entity(here, FLAG_DEAD), 0, 0);
-  for (let s = 1; s <= 10; s++) p.input(s, 127, 127, s * 16.7);
-  assert.deepEqual(p.state, here, 'a dead player stays put');
+  p.reconcile(wire(here), true, 0, 0);
+  for (let s = 1; s <= 10; s++) p.input(s, move(127, 127), s * 16.7);
+  assert.deepEqual(p.state, here, 'a frozen player stays put');
   const spawn = { x: 20, y: 180, vx: 0, vy: 0 };
-  p.reconcile(entity(spawn), 8, 200);
+  p.reconcile(wire(spawn), false, 8, 200);
   assert.ok(p.lastError > SNAP_M);
   assert.equal(p.snaps, 1);
   assert.deepEqual(p.offset, { x: 0, y: 0 });
@@ -131,14 +130,14 @@ test('dead players do not move, and a respawn far away is a jump, not a glide', 
 });
 
 test('the drawn position moves evenly between the predicted ticks, by their slot times', () => {
-  const p = new Predictor(arena, 60);
+  const p = newPredictor();
   const T = 1000 / 60;
-  p.reconcile(entity({ x: 100, y: 50, vx: 6, vy: 0 }), 0, 0);
+  p.reconcile(wire({ x: 100, y: 50, vx: 6, vy: 0 }), false, 0, 0);
   // Inputs for the slots starting at 0 and T: their states belong to the ends, T and 2T,
   // however late the timer that sent them actually fired.
-  p.input(1, 127, 0, 0);
+  p.input(1, move(127, 0), 0);
   const s1 = { ...p.state };
-  p.input(2, 127, 0, T);
+  p.input(2, move(127, 0), T);
   const s2 = { ...p.state };
   assert.equal(p.renderPosition(T).x, s1.x);
   assert.ok(Math.abs(p.renderPosition(1.5 * T).x - (s1.x + s2.x) / 2) < 1e-9);
