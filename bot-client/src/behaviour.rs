@@ -88,7 +88,10 @@ type Builder = fn(&Setup<'_>) -> Option<Box<dyn Behaviour>>;
 
 /// The games bots know how to play, by the name their schema announces. A new game is a
 /// module in [`crate::games`] and one row here.
-const GAMES: &[(&str, Builder)] = &[(games::arena::GAME, games::arena::build)];
+const GAMES: &[(&str, Builder)] = &[
+    (games::arena::GAME, games::arena::build),
+    (games::ball::GAME, games::ball::build),
+];
 
 /// The behaviour for `game`, if the bots know that game and the schema has the fields
 /// its behaviour reads.
@@ -311,14 +314,14 @@ mod tests {
 
     #[test]
     fn unknown_games_wander_without_buttons() {
-        let (map, layout) = (map(), layout("ball"));
+        let (map, layout) = (map(), layout("curling"));
         let setup = Setup {
             seed: 3,
             tick_rate: 20,
             map: &map,
             layout: &layout,
         };
-        assert!(behaviour_for("ball", &setup).is_none());
+        assert!(behaviour_for("curling", &setup).is_none());
         let mut bot = choose(&setup);
         assert_eq!(bot.name(), WANDER);
         let view = WorldView::new(Arc::new(layout.clone()), 1, 20, Packing::Bits);

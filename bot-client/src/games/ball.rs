@@ -6,10 +6,13 @@
 //!
 //! - the ball is loose: the two players of each team nearest to it chase it (aiming a
 //!   little ahead of a rolling ball); the others take up a supporting spot behind it;
-//! - the bot holds it: it runs at the opponents' goal and, once within its shooting
-//!   range with a clear line into the goal mouth, kicks (button bit 0, aimed at the
-//!   goal);
-//! - a teammate holds it: it runs ahead of the holder, towards the goal, to one side;
+//! - the bot holds it: it runs at the opponents' goal (round whoever stands in the way)
+//!   and, once within its shooting range with a clear line into the goal mouth and
+//!   nobody in the line of fire, kicks (button bit 0, aimed at the goal); an opponent
+//!   about to tackle makes it shoot from farther out, or kick the ball ahead to run
+//!   onto;
+//! - a teammate holds it: it runs ahead of the holder, towards the goal, wide of its
+//!   line of fire;
 //! - an opponent holds it: the nearest player of the team goes in for the tackle
 //!   (touching the holder), the others fall back between the ball and their own goal;
 //! - play is paused (a goal, the end of a match): it walks back to a kick-off spot in
@@ -62,6 +65,23 @@ pub const TACKLERS: usize = 1;
 pub const ALWAYS_CHASE_M: f64 = 3.0;
 /// Shooting range, in metres from the goal: drawn in this range after each kick.
 pub const SHOT_RANGE_M: (f64, f64) = (9.0, 16.0);
+/// An opponent this close to the holder is about to tackle, in metres ...
+pub const PRESSURE_M: f64 = 2.0;
+/// ... so the holder shoots from up to this far (a kicked ball rolls 24 m), in metres.
+pub const PRESSED_SHOT_RANGE_M: f64 = 22.0;
+/// A holder under pressure who has had the ball this long (the tackle cooldown is one
+/// second) kicks it ahead to escape, if nobody stands within [`ESCAPE_CLEAR_M`] ahead.
+const ESCAPE_AFTER_S: f64 = 0.5;
+const ESCAPE_CLEAR_M: f64 = 8.0;
+/// A kicked ball is taken by anyone it touches: a line of fire must pass this far from
+/// every player (their reach for the ball, and some room for them to move), in metres.
+const LINE_CLEAR_M: f64 = 1.5;
+/// A holder rounds players standing less than this far ahead on its way ...
+const SIDESTEP_AHEAD_M: f64 = 5.0;
+/// ... passing this far to their side, in metres.
+const SIDESTEP_WIDE_M: f64 = 2.5;
+/// Supporters keep at least this far to the side of the holder, out of its line.
+const SUPPORT_WIDE_M: f64 = 4.0;
 /// Lines into the goal must pass this far inside the posts, besides the ball's radius.
 const SHOT_MARGIN_M: f64 = 0.5;
 /// How far ahead of a teammate holding the ball a supporter runs, in metres.
@@ -124,7 +144,8 @@ impl BallFields {
                 .filter(|r| fits(r.kind))
                 .ok_or(BallSchemaError::Field(c, f))
         };
-        let wire_value = |k: FieldKind| matches!(k, FieldKind::Bits { .. } | FieldKind::Uint { .. });
+        let wire_value =
+            |k: FieldKind| matches!(k, FieldKind::Bits { .. } | FieldKind::Uint { .. });
         let body = field("Body", "motion", |k| matches!(k, FieldKind::Motion { .. }))?;
         let FieldKind::Motion {
             scale: body_scale, ..
@@ -306,6 +327,8 @@ pub enum Plan {
     Carry,
     /// Holding the ball within range of a clear shot: kicking at the goal.
     Shoot,
+    /// Holding the ball with an opponent about to tackle: kicking it ahead, to run onto.
+    Escape,
     /// A teammate holds the ball: running ahead of it.
     Support,
     /// Going for the opponent holding the ball.
@@ -344,6 +367,8 @@ pub struct BallBot {
     press_ticks: u32,
     /// Ticks left of the current press and release (0: ready to kick).
     kick_left: u32,
+    /// Ticks the view has shown this bot holding the ball, in a row.
+    held_ticks: u32,
     plan: Plan,
 }
 
@@ -382,6 +407,7 @@ impl BallBot {
             shot_range: 0.0,
             press_ticks: seconds_to_ticks(KICK_PRESS_S, tick_rate),
             kick_left: 0,
+            held_ticks: 0,
             plan: Plan::Wait,
         };
         bot.rethink();
@@ -462,6 +488,49 @@ impl BallBot {
             .filter_map(|e| Some((e.id, view.position(e)?)))
     }
 
+    /// Positions of the other team's players in view.
+    fn opponents<'a>(
+        &'a self,
+        view: &'a WorldView,
+        team: Team,
+    ) -> impl Iterator<Item = (f64, f64)> + 'a {
+        view.entities()
+            .iter()
+            .filter(move |e| self.fields.team(e) == Some(team.other()))
+            .filter_map(|e| view.position(e))
+    }
+
+    /// The nearest player other than the bot standing in the way of a ball kicked from
+    /// `from` towards `to`: within [`LINE_CLEAR_M`] of the line, at most `ahead_m`
+    /// metres along it.
+    fn blocker(
+        &self,
+        view: &WorldView,
+        from: (f64, f64),
+        to: (f64, f64),
+        ahead_m: f64,
+    ) -> Option<(f64, f64)> {
+        let own = view.own_entity();
+        let len = distance(from, to);
+        if len <= 1e-6 {
+            return None;
+        }
+        let dir = ((to.0 - from.0) / len, (to.1 - from.1) / len);
+        view.entities()
+            .iter()
+            .filter(|e| e.id != own && self.fields.team(e).is_some())
+            .filter_map(|e| view.position(e))
+            .filter_map(|q| {
+                let (rx, ry) = (q.0 - from.0, q.1 - from.1);
+                let along = rx * dir.0 + ry * dir.1;
+                let off = (rx * dir.1 - ry * dir.0).abs();
+                (along > 0.0 && along <= ahead_m.min(len) && off < LINE_CLEAR_M)
+                    .then_some((along, q))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, q)| q)
+    }
+
     /// How many of the own team's other players are nearer to `at` than the bot at
     /// `pos` (at the same distance, the lower net id counts as nearer).
     fn rank(&self, view: &WorldView, team: Team, pos: (f64, f64), at: (f64, f64)) -> usize {
@@ -477,7 +546,13 @@ impl BallBot {
 
     /// `spot` pushed away from teammates closer than [`SPACING_M`] to the bot at `pos`,
     /// and kept on the field.
-    fn spaced(&self, view: &WorldView, team: Team, pos: (f64, f64), spot: (f64, f64)) -> (f64, f64) {
+    fn spaced(
+        &self,
+        view: &WorldView,
+        team: Team,
+        pos: (f64, f64),
+        spot: (f64, f64),
+    ) -> (f64, f64) {
         let mut s = spot;
         for (_, q) in self.teammates(view, team) {
             let d = distance(pos, q);
@@ -507,6 +582,7 @@ impl BallBot {
         let Some(pos) = own else {
             self.roam.lost_track();
             self.plan = Plan::Wait;
+            self.held_ticks = 0;
             // Keeps the press and release cycle running.
             let buttons = self.kick_button(false);
             return Intent {
@@ -517,6 +593,7 @@ impl BallBot {
         };
         let Some((plan, target, aim, shoot)) = self.choose(pos, view) else {
             self.plan = Plan::Wander;
+            self.held_ticks = 0;
             let heading = self.roam.step(Some(pos));
             let (move_x, move_y) = heading_to_move(heading);
             return Intent {
@@ -571,13 +648,14 @@ impl BallBot {
                 (side, (k.x, k.y), (k.vx, k.vy))
             }
         };
+        self.held_ticks = if holder == Holder::Me {
+            self.held_ticks.saturating_add(1)
+        } else {
+            0
+        };
         let towards_ball = aim_at(pos, ball_at);
 
-        if self
-            .fields
-            .phase(view)
-            .is_some_and(|p| p != Phase::Playing)
-        {
+        if self.fields.phase(view).is_some_and(|p| p != Phase::Playing) {
             let centre = (pitch.width / 2.0, pitch.height / 2.0);
             let spot = (centre.0 - sign * self.depth, centre.1 + self.lane);
             let spot = self.spaced(view, team, pos, spot);
@@ -586,13 +664,50 @@ impl BallBot {
 
         Some(match holder {
             Holder::Me => {
-                let shoot = distance(pos, attack) <= self.shot_range
-                    && pitch.shot_is_clear(pos, team.other());
-                let plan = if shoot { Plan::Shoot } else { Plan::Carry };
-                (plan, attack, aim_at(pos, attack), shoot)
+                let aim = aim_at(pos, attack);
+                let pressed = self
+                    .opponents(view, team)
+                    .any(|q| distance(pos, q) <= PRESSURE_M);
+                let range = if pressed {
+                    PRESSED_SHOT_RANGE_M.max(self.shot_range)
+                } else {
+                    self.shot_range
+                };
+                let to_goal = distance(pos, attack);
+                if to_goal <= range
+                    && pitch.shot_is_clear(pos, team.other())
+                    && self.blocker(view, pos, attack, to_goal).is_none()
+                {
+                    return Some((Plan::Shoot, attack, aim, true));
+                }
+                let escape = seconds_to_ticks(ESCAPE_AFTER_S, self.tick_rate);
+                if pressed
+                    && self.held_ticks >= escape
+                    && self.blocker(view, pos, attack, ESCAPE_CLEAR_M).is_none()
+                {
+                    return Some((Plan::Escape, attack, aim, true));
+                }
+                // Round whoever stands in the way, on the side the bot is already on.
+                let target = match self.blocker(view, pos, attack, SIDESTEP_AHEAD_M) {
+                    Some(b) => {
+                        let d = distance(pos, attack).max(1e-6);
+                        let dir = ((attack.0 - pos.0) / d, (attack.1 - pos.1) / d);
+                        let cross = dir.0 * (pos.1 - b.1) - dir.1 * (pos.0 - b.0);
+                        let side = if cross >= 0.0 { 1.0 } else { -1.0 };
+                        pitch.on_map((
+                            b.0 - dir.1 * side * SIDESTEP_WIDE_M,
+                            b.1 + dir.0 * side * SIDESTEP_WIDE_M,
+                        ))
+                    }
+                    None => attack,
+                };
+                (Plan::Carry, target, aim, false)
             }
             Holder::Mate => {
-                let spot = (ball_at.0 + sign * SUPPORT_AHEAD_M, ball_at.1 + self.lane);
+                // Wide of the holder, out of its line at the goal.
+                let wide =
+                    if self.lane < 0.0 { -1.0 } else { 1.0 } * self.lane.abs().max(SUPPORT_WIDE_M);
+                let spot = (ball_at.0 + sign * SUPPORT_AHEAD_M, ball_at.1 + wide);
                 let spot = self.spaced(view, team, pos, spot);
                 (Plan::Support, spot, towards_ball, false)
             }
@@ -674,5 +789,478 @@ impl Behaviour for BallBot {
                 .filter(|e| self.fields.name(e) == Some(name))
                 .count(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::behaviour::{WANDER, behaviour_for, choose};
+    use shared::games::ball::{PITCH_JSON, goal_at};
+    use shared::map::MapInfo;
+    use shared::protocol::{FullSnapshot, Packing};
+    use shared::quant::{pos_to_q, vel_to_q};
+    use shared::schema::{
+        ComponentDef, EntityBuilder, FieldDef, MotionModel, MotionValue, Schema, Values,
+    };
+
+    /// The ball game's schema as the server declares it
+    /// (server/src/games/ball/replicate.rs).
+    fn schema() -> Schema {
+        let field = |name: &str, kind| FieldDef {
+            name: name.into(),
+            kind,
+        };
+        let component = |name: &str, fields| ComponentDef {
+            name: name.into(),
+            fields,
+        };
+        let motion = |model| FieldKind::Motion { model, scale: 64 };
+        let uint = |k| FieldKind::Uint { k };
+        Schema {
+            game: GAME.into(),
+            components: vec![
+                component(
+                    "Body",
+                    vec![field("motion", motion(MotionModel::Predicted))],
+                ),
+                component("Facing", vec![field("angle", FieldKind::Angle)]),
+                component(
+                    "Flight",
+                    vec![field("path", motion(MotionModel::Trajectory))],
+                ),
+                component("Ball", vec![field("holder", FieldKind::Entity)]),
+                component(
+                    "Player",
+                    vec![
+                        field("team", FieldKind::Bits { width: 1 }),
+                        field("name", FieldKind::Text { max_bytes: 64 }),
+                        field("goals", uint(0)),
+                    ],
+                ),
+                component(
+                    "Match",
+                    vec![
+                        field("phase", FieldKind::Bits { width: 2 }),
+                        field("score_left", uint(0)),
+                        field("score_right", uint(0)),
+                        field("ends_at", uint(12)),
+                        field("resume_at", uint(8)),
+                        field("scorer", FieldKind::Entity),
+                    ],
+                ),
+            ],
+        }
+    }
+
+    fn layout() -> Arc<Layout> {
+        Arc::new(schema().layout().unwrap())
+    }
+
+    fn c(layout: &Layout, name: &str) -> usize {
+        layout.component(name).unwrap()
+    }
+
+    /// A player at (`x`, `y`) moving at `v` m/s, named `p{id}`.
+    fn player(layout: &Layout, id: u32, team: Team, at: (f64, f64), v: (f64, f64)) -> EntityState {
+        let mut b = EntityBuilder::new(layout, id, Values::default());
+        layout
+            .writer(&mut b, c(layout, "Body"))
+            .motion(MotionValue {
+                anchor: 0,
+                x: pos_to_q(at.0),
+                y: pos_to_q(at.1),
+                vx: vel_to_q(v.0),
+                vy: vel_to_q(v.1),
+            });
+        layout.writer(&mut b, c(layout, "Facing")).angle(0);
+        layout
+            .writer(&mut b, c(layout, "Player"))
+            .bits(team.bits())
+            .text(&format!("p{id}"))
+            .uint(0);
+        b.build()
+    }
+
+    /// The ball (net id 100): held by `holder`, or loose at `at` rolling at `v` m/s.
+    fn ball(layout: &Layout, holder: u32, at: (f64, f64), v: (f64, f64)) -> EntityState {
+        let mut b = EntityBuilder::new(layout, 100, Values::default());
+        if holder == 0 {
+            // Anchored at the view's tick, so the position is where it is now.
+            layout
+                .writer(&mut b, c(layout, "Flight"))
+                .motion(MotionValue {
+                    anchor: 1,
+                    x: pos_to_q(at.0),
+                    y: pos_to_q(at.1),
+                    vx: vel_to_q(v.0),
+                    vy: vel_to_q(v.1),
+                });
+        }
+        layout.writer(&mut b, c(layout, "Ball")).entity(holder);
+        b.build()
+    }
+
+    /// The match (net id 101) in `phase`.
+    fn game(layout: &Layout, phase: Phase) -> EntityState {
+        let mut b = EntityBuilder::new(layout, 101, Values::default());
+        layout
+            .writer(&mut b, c(layout, "Match"))
+            .bits(phase.bits())
+            .uint(0)
+            .uint(0)
+            .uint(10_800)
+            .uint(0)
+            .entity(0);
+        b.build()
+    }
+
+    /// A view from the bot controlling net id 1.
+    fn view_of(layout: &Arc<Layout>, entities: Vec<EntityState>) -> WorldView {
+        let mut view = WorldView::new(layout.clone(), 1, 60, Packing::Bits);
+        view.apply_full(&FullSnapshot {
+            tick: 1,
+            last_input_seq: 0,
+            entities,
+        })
+        .unwrap();
+        view
+    }
+
+    fn pitch_map() -> Map {
+        Map::from_json(PITCH_JSON).unwrap()
+    }
+
+    fn bot(layout: &Layout, seed: u64) -> BallBot {
+        BallBot::new(BallFields::new(layout).unwrap(), seed, 60, &pitch_map())
+    }
+
+    #[test]
+    fn fields_are_found_by_name_and_checked() {
+        let layout = layout();
+        let fields = BallFields::new(&layout).unwrap();
+        let me = player(&layout, 1, Team::Right, (2.0, 3.0), (1.0, 0.0));
+        assert_eq!(fields.team(&me), Some(Team::Right));
+        assert_eq!(fields.name(&me), Some("p1"));
+        let k = fields.kinematics(&me).unwrap();
+        assert_eq!((k.x, k.y, k.vx), (2.0, 3.0, 1.0));
+        assert!(!fields.is_ball(&me));
+        let held = ball(&layout, 7, (0.0, 0.0), (0.0, 0.0));
+        assert!(fields.is_ball(&held));
+        assert_eq!(fields.holder(&held), Some(7));
+        assert_eq!(
+            fields.holder(&ball(&layout, 0, (1.0, 1.0), (0.0, 0.0))),
+            None
+        );
+        assert_eq!(fields.team(&held), None);
+        let view = view_of(&layout, vec![me, held, game(&layout, Phase::Goal)]);
+        assert_eq!(fields.phase(&view), Some(Phase::Goal));
+
+        let mut s = schema();
+        s.components.retain(|c| c.name != "Ball");
+        let err = BallFields::new(&s.layout().unwrap()).unwrap_err();
+        assert_eq!(err, BallSchemaError::Component("Ball"));
+        let mut s = schema();
+        s.components[3].fields[0].kind = FieldKind::Uint { k: 0 };
+        let err = BallFields::new(&s.layout().unwrap()).unwrap_err();
+        assert_eq!(err, BallSchemaError::Field("Ball", "holder"));
+        let mut s = schema();
+        s.components[4].fields[0].kind = FieldKind::Text { max_bytes: 4 };
+        let err = BallFields::new(&s.layout().unwrap()).unwrap_err();
+        assert_eq!(err, BallSchemaError::Field("Player", "team"));
+    }
+
+    #[test]
+    fn the_registry_picks_the_ball_behaviour_only_for_its_schema() {
+        let map = pitch_map();
+        let layout = layout();
+        let setup = Setup {
+            seed: 1,
+            tick_rate: 60,
+            map: &map,
+            layout: &layout,
+        };
+        assert_eq!(behaviour_for(GAME, &setup).map(|b| b.name()), Some(GAME));
+        assert_eq!(choose(&setup).name(), GAME);
+        // The game's name with a schema that lacks its fields: the generic behaviour.
+        let mut s = schema();
+        s.components.retain(|c| c.name != "Match");
+        let lacking = s.layout().unwrap();
+        let setup = Setup {
+            layout: &lacking,
+            ..setup
+        };
+        assert!(behaviour_for(GAME, &setup).is_none());
+        assert_eq!(choose(&setup).name(), WANDER);
+    }
+
+    #[test]
+    fn the_goals_are_where_the_rules_put_them_on_the_map() {
+        let pitch = Pitch::of(&pitch_map());
+        assert_eq!((pitch.width, pitch.height), (64.0, 36.0));
+        assert_eq!(pitch.goal(Team::Left), (1.0, 18.0));
+        assert_eq!(pitch.goal(Team::Right), (63.0, 18.0));
+        // Another map size moves the goals with it.
+        let big = Pitch::of(
+            &Map::from_info(MapInfo {
+                name: "big".into(),
+                width: 100 * 64,
+                height: 50 * 64,
+                walls: Vec::new(),
+            })
+            .unwrap(),
+        );
+        assert_eq!(big.goal(Team::Right), (99.0, 25.0));
+        // A ball at a goal's aiming point is a goal by the game's own rule.
+        for p in [pitch, big] {
+            for team in Team::ALL {
+                let (x, y) = p.goal(team);
+                assert_eq!(goal_at(x, y, p.width, p.height), Some(team));
+            }
+        }
+        // Shots: straight on, from an angle, from beside the post, from over the line.
+        assert!(pitch.shot_is_clear((50.0, 18.0), Team::Right));
+        assert!(pitch.shot_is_clear((50.0, 8.0), Team::Right));
+        assert!(pitch.shot_is_clear((14.0, 30.0), Team::Left));
+        assert!(!pitch.shot_is_clear((61.0, 5.0), Team::Right));
+        assert!(!pitch.shot_is_clear((3.0, 31.0), Team::Left));
+        assert!(pitch.shot_is_clear((63.0, 19.0), Team::Right));
+        assert!(!pitch.shot_is_clear((63.0, 23.0), Team::Right));
+        // The field's spots keep clear of the goals and the side lines.
+        assert_eq!(pitch.clamp((0.0, 40.0)), (3.0, 35.0));
+    }
+
+    #[test]
+    fn the_holder_runs_at_the_goal_and_kicks_in_range() {
+        let layout = layout();
+        let mut bot = bot(&layout, 5);
+        let holding = |at: (f64, f64), team| {
+            view_of(
+                &layout,
+                vec![
+                    player(&layout, 1, team, at, (0.0, 0.0)),
+                    ball(&layout, 1, (0.0, 0.0), (0.0, 0.0)),
+                    game(&layout, Phase::Playing),
+                ],
+            )
+        };
+        // Far from the goal it runs at it, aiming at it, without kicking.
+        let view = holding((20.0, 18.0), Team::Left);
+        let intent = bot.decide_at(Some((20.0, 18.0)), &view);
+        assert_eq!(bot.plan(), Plan::Carry);
+        assert_eq!((intent.move_x, intent.move_y, intent.aim), (127, 0, 0));
+        assert_eq!(intent.buttons, 0);
+
+        // In range: it kicks at the goal, presses for a while, then lets go.
+        let view = holding((55.0, 18.0), Team::Left);
+        let intent = bot.decide_at(Some((55.0, 18.0)), &view);
+        assert_eq!(bot.plan(), Plan::Shoot);
+        assert_eq!((intent.aim, intent.buttons), (0, BUTTON_KICK));
+        let press = bot.press_ticks;
+        assert!(press >= 2, "held over more than one server tick");
+        let buttons: Vec<u8> = (1..2 * press)
+            .map(|_| bot.decide_at(Some((55.0, 18.0)), &view).buttons)
+            .collect();
+        let pressed = buttons.iter().take_while(|&&b| b == BUTTON_KICK).count();
+        assert_eq!(pressed as u32, press - 1);
+        assert!(buttons[pressed..].iter().all(|&b| b == 0));
+        // Released long enough, it kicks again if it still has the ball.
+        assert_eq!(
+            bot.decide_at(Some((55.0, 18.0)), &view).buttons,
+            BUTTON_KICK
+        );
+
+        // The right team attacks the other way.
+        let mut bot = self::bot(&layout, 5);
+        let view = holding((9.0, 18.0), Team::Right);
+        let intent = bot.decide_at(Some((9.0, 18.0)), &view);
+        assert_eq!((intent.aim, intent.buttons), (32768, BUTTON_KICK));
+        assert!(intent.move_x < 0);
+
+        // Beside the post there is no line into the goal: it carries on instead.
+        let mut bot = self::bot(&layout, 5);
+        let view = holding((61.0, 5.0), Team::Left);
+        let intent = bot.decide_at(Some((61.0, 5.0)), &view);
+        assert_eq!((bot.plan(), intent.buttons), (Plan::Carry, 0));
+        assert!(intent.move_y > 0, "towards the mouth");
+    }
+
+    #[test]
+    fn the_nearest_players_chase_a_loose_ball_and_the_others_cover() {
+        let layout = layout();
+        let at_rest = |me: (f64, f64), mates: &[(f64, f64)], ball_v| {
+            let mut entities = vec![
+                player(&layout, 1, Team::Left, me, (0.0, 0.0)),
+                ball(&layout, 0, (34.0, 18.0), ball_v),
+                game(&layout, Phase::Playing),
+                // An opponent right at the ball does not count against the bot's rank.
+                player(&layout, 9, Team::Right, (34.5, 18.0), (0.0, 0.0)),
+            ];
+            for (i, &m) in mates.iter().enumerate() {
+                entities.push(player(&layout, 2 + i as u32, Team::Left, m, (0.0, 0.0)));
+            }
+            view_of(&layout, entities)
+        };
+        let mut bot = bot(&layout, 3);
+        let view = at_rest((28.0, 18.0), &[(40.0, 10.0)], (0.0, 0.0));
+        let intent = bot.decide_at(Some((28.0, 18.0)), &view);
+        assert_eq!(bot.plan(), Plan::Chase);
+        assert_eq!((intent.move_x, intent.move_y), (127, 0));
+
+        // Second nearest still chases; third covers, behind the ball.
+        let view = at_rest((28.0, 18.0), &[(33.0, 18.0)], (0.0, 0.0));
+        bot.decide_at(Some((28.0, 18.0)), &view);
+        assert_eq!(bot.plan(), Plan::Chase);
+        let view = at_rest((24.0, 18.0), &[(33.0, 18.0), (35.0, 20.0)], (0.0, 0.0));
+        bot.decide_at(Some((24.0, 18.0)), &view);
+        assert_eq!(bot.plan(), Plan::Cover);
+        // ... unless it is right at the ball.
+        let view = at_rest((32.0, 18.0), &[(33.0, 18.0), (35.0, 18.0)], (0.0, 0.0));
+        bot.decide_at(Some((32.0, 18.0)), &view);
+        assert_eq!(bot.plan(), Plan::Chase);
+
+        // A rolling ball is met ahead of where it is.
+        let view = at_rest((28.0, 18.0), &[], (0.0, 10.0));
+        let intent = bot.decide_at(Some((28.0, 18.0)), &view);
+        assert_eq!(bot.plan(), Plan::Chase);
+        assert!(intent.move_y > 40, "{intent:?}");
+    }
+
+    #[test]
+    fn the_nearest_player_tackles_an_opponent_holder_and_the_others_defend() {
+        let layout = layout();
+        let view = |me: (f64, f64), mate: (f64, f64)| {
+            view_of(
+                &layout,
+                vec![
+                    player(&layout, 1, Team::Left, me, (0.0, 0.0)),
+                    player(&layout, 2, Team::Left, mate, (0.0, 0.0)),
+                    player(&layout, 5, Team::Right, (30.0, 18.0), (-6.0, 0.0)),
+                    ball(&layout, 5, (0.0, 0.0), (0.0, 0.0)),
+                    game(&layout, Phase::Playing),
+                ],
+            )
+        };
+        let mut bot = bot(&layout, 4);
+        let intent = bot.decide_at(Some((36.0, 18.0)), &view((36.0, 18.0), (45.0, 5.0)));
+        assert_eq!(bot.plan(), Plan::Tackle);
+        assert!(intent.move_x < 0 && intent.buttons == 0);
+        assert_eq!(intent.aim, 32768, "faces the holder");
+
+        // A teammate nearer the holder tackles; this one falls back towards its goal.
+        let intent = bot.decide_at(Some((40.0, 18.0)), &view((40.0, 18.0), (32.0, 18.0)));
+        assert_eq!(bot.plan(), Plan::Defend);
+        assert!(intent.move_x < 0);
+    }
+
+    #[test]
+    fn teammates_of_the_holder_run_ahead_of_it_apart() {
+        let layout = layout();
+        let mut bot = bot(&layout, 6);
+        let view = view_of(
+            &layout,
+            vec![
+                player(&layout, 1, Team::Right, (40.0, 18.0), (0.0, 0.0)),
+                player(&layout, 2, Team::Right, (38.0, 18.0), (0.0, 0.0)),
+                ball(&layout, 2, (0.0, 0.0), (0.0, 0.0)),
+                game(&layout, Phase::Playing),
+            ],
+        );
+        let intent = bot.decide_at(Some((40.0, 18.0)), &view);
+        assert_eq!((bot.plan(), intent.buttons), (Plan::Support, 0));
+        assert!(intent.move_x < 0, "ahead of the holder is towards x = 0");
+
+        // A spot right on a teammate is pushed off it, and stays on the field.
+        let fields = *bot.fields();
+        let team = view.own().and_then(|e| fields.team(e)).unwrap();
+        let spot = bot.spaced(&view, team, (40.0, 18.0), (38.0, 18.0));
+        assert!(distance(spot, (38.0, 18.0)) >= 2.0, "{spot:?}");
+        let corner = bot.spaced(&view, team, (40.0, 18.0), (-5.0, -5.0));
+        assert_eq!(corner, bot.pitch().clamp(corner));
+    }
+
+    #[test]
+    fn pauses_send_the_bots_back_to_their_own_half() {
+        let layout = layout();
+        for (team, x, sign) in [(Team::Left, 40.0, -1), (Team::Right, 24.0, 1)] {
+            let mut bot = bot(&layout, 8);
+            let view = view_of(
+                &layout,
+                vec![
+                    player(&layout, 1, team, (x, 18.0), (0.0, 0.0)),
+                    ball(&layout, 0, (32.0, 18.0), (0.0, 0.0)),
+                    game(&layout, Phase::Goal),
+                ],
+            );
+            let intent = bot.decide_at(Some((x, 18.0)), &view);
+            assert_eq!((bot.plan(), intent.buttons), (Plan::KickOff, 0));
+            assert_eq!(i32::from(intent.move_x).signum(), sign, "{team:?}");
+        }
+    }
+
+    #[test]
+    fn a_bot_plays_the_same_way_from_the_same_seed() {
+        let layout = layout();
+        let view = view_of(
+            &layout,
+            vec![
+                player(&layout, 1, Team::Left, (20.0, 18.0), (0.0, 0.0)),
+                player(&layout, 2, Team::Left, (30.0, 18.0), (0.0, 0.0)),
+                player(&layout, 3, Team::Left, (31.0, 18.0), (0.0, 0.0)),
+                ball(&layout, 0, (32.0, 18.0), (0.0, 0.0)),
+                game(&layout, Phase::Playing),
+            ],
+        );
+        let run = |seed| {
+            let mut bot = bot(&layout, seed);
+            (0..600)
+                .map(|_| bot.decide_at(Some((20.0, 18.0)), &view))
+                .collect::<Vec<_>>()
+        };
+        let first = run(11);
+        assert_eq!(first, run(11));
+        assert_ne!(first, run(12), "another seed, another lane");
+        // The cover spot moves as the lane is redrawn over ten seconds.
+        let moves: std::collections::BTreeSet<_> =
+            first.iter().map(|i| (i.move_x, i.move_y)).collect();
+        assert!(moves.len() > 1);
+    }
+
+    #[test]
+    fn the_behaviour_predicts_its_movement_and_counts_players_by_name() {
+        let layout = layout();
+        let view = view_of(
+            &layout,
+            vec![
+                player(&layout, 1, Team::Left, (20.0, 18.0), (0.0, 0.0)),
+                ball(&layout, 0, (32.0, 18.0), (0.0, 0.0)),
+                game(&layout, Phase::Playing),
+            ],
+        );
+        let mut bot = bot(&layout, 2);
+        // Nothing seen yet: no position, so it stands still.
+        let intent = bot.decide(&view);
+        assert_eq!(
+            (intent.move_x, intent.move_y, bot.plan()),
+            (0, 0, Plan::Wait)
+        );
+        assert_eq!(bot.on_snapshot(&view), None);
+        let intent = bot.decide(&view);
+        assert_eq!(bot.plan(), Plan::Chase);
+        bot.on_input(1, intent);
+        assert!(bot.predictor.position().unwrap().0 > 20.0);
+        assert_eq!(bot.players_named(&view, "p1"), Some(1));
+        assert_eq!(bot.players_named(&view, "p2"), Some(0));
+        assert_eq!(bot.name(), GAME);
+
+        // Without the ball in view it walks at random.
+        let no_ball = view_of(
+            &layout,
+            vec![player(&layout, 1, Team::Left, (20.0, 18.0), (0.0, 0.0))],
+        );
+        bot.decide(&no_ball);
+        assert_eq!(bot.plan(), Plan::Wander);
     }
 }

@@ -9,5 +9,8 @@
 //!
 //! - [`arena`]: the top-down shooter: wander, aim at the nearest living target, fire
 //!   when close, and predict the own player's movement with the shared rules.
+//! - [`ball`]: the two-team ball game: chase the loose ball, carry it at the opponents'
+//!   goal and kick when in range, tackle the opponent holding it, keep apart otherwise.
 
 pub mod arena;
+pub mod ball;

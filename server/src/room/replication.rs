@@ -290,6 +290,8 @@ pub struct Replicator {
     /// Where each entity of `world` is now; `None` for entities without a motion, which
     /// every client sees (`globals`).
     positions: Vec<Option<(i32, i32)>>,
+    /// Per entity of `world`: whether its motion has a velocity (for the statistics).
+    moving: Vec<bool>,
     globals: Vec<usize>,
     grid: Grid,
     full_body: Vec<u8>,
@@ -354,6 +356,7 @@ impl Replicator {
             added: Vec::new(),
             requantised: 0,
             positions: Vec::new(),
+            moving: Vec::new(),
             globals: Vec::new(),
             grid: Grid::default(),
             full_body: Vec::new(),
@@ -387,6 +390,7 @@ impl Replicator {
             + self.added.capacity()
             + self.found.capacity()
             + self.positions.capacity()
+            + self.moving.capacity()
             + self.globals.capacity()
             + self.full_body.capacity()
             + s.next.capacity()
@@ -518,6 +522,7 @@ impl Replicator {
                 // Positions now, whatever the motion model, for the area of interest.
                 let tick = world.resource::<SimClock>().tick;
                 self.positions.clear();
+                self.moving.clear();
                 self.globals.clear();
                 for (i, e) in self.world.iter().enumerate() {
                     let at = self.layout.position(e, tick, self.tick_rate);
@@ -525,6 +530,11 @@ impl Replicator {
                         self.globals.push(i);
                     }
                     self.positions.push(at);
+                    self.moving.push(
+                        self.layout
+                            .motion(e)
+                            .is_some_and(|m| m.vx != 0 || m.vy != 0),
+                    );
                 }
                 self.grid.build(
                     self.aoi_radius,
@@ -654,13 +664,9 @@ impl Replicator {
             keyframe: baseline_tick == 0,
             in_view: scratch.target.len(),
             moving_in_view: scratch
-                .target
+                .visible
                 .iter()
-                .filter(|e| {
-                    self.layout
-                        .motion(e)
-                        .is_some_and(|m| m.vx != 0 || m.vy != 0)
-                })
+                .filter(|&&i| self.moving.get(i) == Some(&true))
                 .count(),
             radius_q: radius,
             ..DeltaStats::default()

@@ -5,6 +5,7 @@
 //! that only bounds how long a broken build takes to fail.
 
 mod arena;
+mod ball;
 mod closing;
 mod gameplay;
 mod handshake;
