@@ -19,6 +19,7 @@ export const BALL_SCHEMA = Object.freeze({
         { name: 'team', kind: { type: 'Bits', width: 1 } },
         { name: 'name', kind: { type: 'Text', maxBytes: 64 } },
         { name: 'goals', kind: { type: 'Uint', k: 0 } },
+        { name: 'kicks', kind: { type: 'Uint', k: 0 } },
       ],
     },
     {
@@ -56,7 +57,7 @@ export function player(id, x, y, o = {}) {
   return entity(layout, id, {
     Body: { motion: { x: m(x), y: m(y), vx: m(o.vx ?? 0), vy: m(o.vy ?? 0) } },
     Facing: { angle: o.angle ?? 0 },
-    Player: { team: o.team ?? 0, name: o.name ?? `p${id}`, goals: o.goals ?? 0 },
+    Player: { team: o.team ?? 0, name: o.name ?? `p${id}`, goals: o.goals ?? 0, kicks: o.kicks ?? 0 },
   });
 }
 

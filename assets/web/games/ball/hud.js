@@ -143,7 +143,8 @@ export class BallHud {
     this.e.team.style.color = team.color;
     setText(this.e.team, `${team.name} · attacking ${team.side === 'left' ? '→' : '←'}`);
     const holding = frame.ball && frame.ball.holder === own.id;
-    const goals = own.goals ? ` · ${own.goals} ${own.goals === 1 ? 'goal' : 'goals'}` : '';
+    const goals = (own.goals ? ` · ${own.goals} ${own.goals === 1 ? 'goal' : 'goals'}` : '')
+      + (own.kicks ? ` · ${own.kicks} ${own.kicks === 1 ? 'kick' : 'kicks'}` : '');
     setText(this.e.hint, (holding ? 'you have the ball: aim and click to kick' : 'touch the ball to take it') + goals);
   }
 }

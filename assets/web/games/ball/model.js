@@ -89,7 +89,7 @@ export class BallModel {
       const r = this.schema.record(it.e);
       if (r.kind === 'Player' && it.x !== null) {
         const angle = it.glide ? lerpAngle(qToAngle(r.angle), qToAngle(this.schema.record(it.next).angle), it.f) : qToAngle(r.angle);
-        players.push({ id: r.id, kind: 'Player', x: it.x, y: it.y, vx: it.vx, vy: it.vy, angle, team: r.team, name: r.name, goals: r.goals });
+        players.push({ id: r.id, kind: 'Player', x: it.x, y: it.y, vx: it.vx, vy: it.vy, angle, team: r.team, name: r.name, goals: r.goals, kicks: r.kicks });
       } else if (r.kind === 'Ball') {
         ball = { id: r.id, kind: 'Ball', x: it.x, y: it.y, vx: it.vx, vy: it.vy, holder: r.holder };
       } else if (r.kind === 'Match') {

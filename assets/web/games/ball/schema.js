@@ -3,7 +3,7 @@
 // (Ball, and Flight while loose: a held ball has no motion, it is where its holder is)
 // and the match (Match, a global entity without a motion). Fields are looked up once per
 // session; each entity becomes a flat record in wire units:
-//   Player {id, kind, x, y, vx, vy, angle, team, name, goals}
+//   Player {id, kind, x, y, vx, vy, angle, team, name, goals, kicks}
 //   Ball   {id, kind, holder (net id, 0 when loose)}
 //   Match  {id, kind, phase, score: [left, right], endsAt, resumeAt, scorer}
 
@@ -21,6 +21,7 @@ export const SPEC = Object.freeze({
   team: ['Player', 'team'],
   name: ['Player', 'name'],
   goals: ['Player', 'goals'],
+  kicks: ['Player', 'kicks'],
   phase: ['Match', 'phase'],
   scoreLeft: ['Match', 'score_left'],
   scoreRight: ['Match', 'score_right'],
@@ -42,7 +43,7 @@ export class BallSchema {
     this.record = memo((e) => {
       if (hasComponent(e, r.player)) {
         const m = getMotion(e, r.body) ?? STILL;
-        return { id: e.id, kind: 'Player', x: m.x, y: m.y, vx: m.vx, vy: m.vy, angle: int(e, r.facing), team: int(e, r.team), name: getText(e, r.name) ?? '', goals: int(e, r.goals) };
+        return { id: e.id, kind: 'Player', x: m.x, y: m.y, vx: m.vx, vy: m.vy, angle: int(e, r.facing), team: int(e, r.team), name: getText(e, r.name) ?? '', goals: int(e, r.goals), kicks: int(e, r.kicks) };
       }
       if (hasComponent(e, r.ball)) return { id: e.id, kind: 'Ball', holder: int(e, r.holder) };
       if (hasComponent(e, r.match)) {

@@ -35,6 +35,8 @@ pub struct Player {
     pub name: String,
     /// Goals scored in the current match (own goals are nobody's).
     pub goals: u32,
+    /// Kicks taken in the current match.
+    pub kicks: u32,
 }
 
 /// What only the server knows of a player: its client and its input.

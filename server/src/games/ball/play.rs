@@ -42,10 +42,10 @@ pub(super) fn kick(
     clock: Res<SimClock>,
     rules: Res<TickRules>,
     mut counters: ResMut<BallCounters>,
-    mut players: Query<(Entity, &Body, &Facing, &mut Control)>,
+    mut players: Query<(Entity, &Body, &Facing, &mut Control, &mut Player)>,
     mut balls: Query<(Entity, &mut Ball, &mut BallState)>,
 ) {
-    for (player, body, facing, mut control) in &mut players {
+    for (player, body, facing, mut control, mut kicker) in &mut players {
         let buttons = control.input.buttons;
         let pressed = buttons & BUTTON_KICK != 0 && control.held & BUTTON_KICK == 0;
         control.held = buttons;
@@ -76,6 +76,7 @@ pub(super) fn kick(
             ball.set_if_neq(Ball { holder: 0 });
             commands.entity(entity).insert(flight);
             counters.kicks += 1;
+            kicker.kicks = kicker.kicks.saturating_add(1);
         }
     }
 }

@@ -119,8 +119,9 @@ pub(super) fn run_clock(
             *game = Match::new(tick.saturating_add(rules.match_len));
             rebalance(&mut players);
             for (_, mut player, mut body) in &mut players {
-                if player.goals != 0 {
+                if player.goals != 0 || player.kicks != 0 {
                     player.goals = 0;
+                    player.kicks = 0;
                 }
                 let (x, y) = spawn_spot(&pitch.map, player.team, &mut rng.0);
                 body.0 = Kinematics {

@@ -108,10 +108,14 @@ impl Replicated for Player {
             ),
             // Goals go up one at a time: order 0 codes +1 in the fewest bits.
             field("goals", FieldKind::Uint { k: 0 }),
+            field("kicks", FieldKind::Uint { k: 0 }),
         ]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
-        out.bits(self.team.bits()).text(&self.name).uint(self.goals);
+        out.bits(self.team.bits())
+            .text(&self.name)
+            .uint(self.goals)
+            .uint(self.kicks);
     }
 }
 

@@ -99,6 +99,7 @@ pub(super) fn spawn_player(world: &mut World, client_id: u32, name: String) -> (
                 team,
                 name,
                 goals: 0,
+                kicks: 0,
             },
             Control {
                 client_id,

@@ -184,6 +184,11 @@ fn kick_releases_the_ball_along_the_aim() {
     let f = *w.get::<Flight>(ball).unwrap();
     assert_eq!((f.vx, f.vy), (0, vel_to_q(KICK_SPEED)));
     assert_eq!(w.resource::<BallCounters>().kicks, 1);
+    assert_eq!(
+        w.get::<Player>(a).unwrap().kicks,
+        1,
+        "the kick is the kicker's"
+    );
     // The kicker stands still on the ball's start and does not take it back.
     steps(&mut w, &mut s, 10);
     let st = state(&mut w);
