@@ -174,6 +174,9 @@ pub struct Layout {
     texts: usize,
     /// Steps per unit of every motion (0 when the schema has none).
     motion_scale: u32,
+    /// (component, slot, model) of each component's first motion, in component order:
+    /// what [`Layout::motion`] looks through (every snapshot tick, for every entity).
+    motions: Vec<(usize, usize, MotionModel)>,
 }
 
 fn check_name(name: &str, seen: &mut Vec<String>) -> Result<(), SchemaError> {
@@ -246,8 +249,14 @@ impl Schema {
             }
             components.push(ComponentLayout { fields, motion });
         }
+        let motions = components
+            .iter()
+            .enumerate()
+            .filter_map(|(c, l)| l.motion.map(|(slot, model)| (c, slot, model)))
+            .collect();
         Ok(Layout {
             schema: self.clone(),
+            motions,
             components,
             ints,
             texts,
@@ -328,12 +337,10 @@ impl Layout {
     }
 
     fn placing_motion(&self, e: &EntityState) -> Option<(MotionValue, MotionModel)> {
-        self.components
+        self.motions
             .iter()
-            .enumerate()
-            .filter(|(c, _)| e.has(*c))
-            .find_map(|(_, c)| c.motion)
-            .map(|(at, model)| (e.motion(at), model))
+            .find(|(c, _, _)| e.has(*c))
+            .map(|&(_, at, model)| (e.motion(at), model))
     }
 
     /// Position of `e` at `tick` (see [`Layout::motion`]).

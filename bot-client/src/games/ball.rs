@@ -9,8 +9,9 @@
 //! - the bot holds it: it runs at the opponents' goal (round whoever stands in the way)
 //!   and, once within its shooting range with a clear line into the goal mouth and
 //!   nobody in the line of fire, kicks (button bit 0, aimed at the goal); an opponent
-//!   about to tackle makes it shoot from farther out, or kick the ball ahead to run
-//!   onto;
+//!   about to tackle makes it shoot from farther out, pass forward to a teammate in the
+//!   clear, or kick the ball ahead past the opponent to run onto it. Every kick goes
+//!   towards the opponents' goal;
 //! - a teammate holds it: it runs ahead of the holder, towards the goal, wide of its
 //!   line of fire;
 //! - an opponent holds it: the nearest player of the team goes in for the tackle
@@ -41,7 +42,9 @@
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use shared::games::ball::{BALL_RADIUS, BUTTON_KICK, GOAL_DEPTH, GOAL_WIDTH, Phase, Team};
+use shared::games::ball::{
+    BALL_RADIUS, BUTTON_KICK, GOAL_DEPTH, GOAL_WIDTH, KICK_SPEED, Phase, Team,
+};
 use shared::map::Map;
 use shared::movement::Kinematics;
 use shared::quant::angle_to_q;
@@ -64,15 +67,27 @@ pub const TACKLERS: usize = 1;
 /// Whoever is this close to the ball goes for it, whatever its rank, in metres.
 pub const ALWAYS_CHASE_M: f64 = 3.0;
 /// Shooting range, in metres from the goal: drawn in this range after each kick.
-pub const SHOT_RANGE_M: (f64, f64) = (9.0, 16.0);
+pub const SHOT_RANGE_M: (f64, f64) = (10.0, 20.0);
 /// An opponent this close to the holder is about to tackle, in metres ...
-pub const PRESSURE_M: f64 = 2.0;
+pub const PRESSURE_M: f64 = 3.0;
 /// ... so the holder shoots from up to this far (a kicked ball rolls 24 m), in metres.
 pub const PRESSED_SHOT_RANGE_M: f64 = 22.0;
 /// A holder under pressure who has had the ball this long (the tackle cooldown is one
 /// second) kicks it ahead to escape, if nobody stands within [`ESCAPE_CLEAR_M`] ahead.
 const ESCAPE_AFTER_S: f64 = 0.5;
 const ESCAPE_CLEAR_M: f64 = 8.0;
+/// Directions of an escape, from straight at the goal: the first with room wins.
+const ESCAPE_TURNS: [f64; 5] = [
+    0.0,
+    std::f64::consts::FRAC_PI_6,
+    -std::f64::consts::FRAC_PI_6,
+    std::f64::consts::FRAC_PI_3,
+    -std::f64::consts::FRAC_PI_3,
+];
+/// Passes go to teammates this far away, in metres ...
+const PASS_RANGE_M: (f64, f64) = (4.0, 20.0);
+/// ... and at least this much nearer the opponents' goal (passes go forward).
+const PASS_AHEAD_M: f64 = 2.0;
 /// A kicked ball is taken by anyone it touches: a line of fire must pass this far from
 /// every player (their reach for the ball, and some room for them to move), in metres.
 const LINE_CLEAR_M: f64 = 1.5;
@@ -254,13 +269,35 @@ impl Pitch {
         }
     }
 
-    /// Whether a ball kicked from `from` at the middle of the goal `team` defends goes
-    /// into its mouth: the straight line crosses the goal line between the posts, with
-    /// the ball's radius and a margin to spare.
-    pub fn shot_is_clear(&self, from: (f64, f64), team: Team) -> bool {
-        let (gx, gy) = self.goal(team);
+    /// Where in the goal `team` defends a shot may aim: its middle first, then halfway
+    /// to either post (as far as a ball can go and stay clear of them).
+    pub fn aims(&self, team: Team) -> [(f64, f64); 3] {
+        let (x, y) = self.goal(team);
+        let spread = Pitch::mouth_room() / 2.0;
+        [(x, y), (x, y - spread), (x, y + spread)]
+    }
+
+    /// How far from the middle of a goal mouth a ball's centre may cross the goal line
+    /// and still clear the posts with a margin.
+    fn mouth_room() -> f64 {
+        GOAL_WIDTH / 2.0 - BALL_RADIUS - SHOT_MARGIN_M
+    }
+
+    /// Whether a ball kicked from `from` at `target` (a point in the goal `team`
+    /// defends, see [`Pitch::aims`]) goes into its mouth: the straight line crosses the
+    /// goal line between the posts, with the ball's radius and a margin to spare.
+    pub fn shot_is_clear(&self, from: (f64, f64), target: (f64, f64), team: Team) -> bool {
+        let (gx, gy) = target;
         let line = self.goal_line(team);
-        let room = GOAL_WIDTH / 2.0 - BALL_RADIUS - SHOT_MARGIN_M;
+        let room = Pitch::mouth_room();
+        // Every kick at a goal goes towards it (from deep in the pocket, it is too late).
+        let towards = match team {
+            Team::Left => gx < from.0,
+            Team::Right => gx > from.0,
+        };
+        if !towards {
+            return false;
+        }
         let behind_line = match team {
             Team::Left => from.0 <= line,
             Team::Right => from.0 >= line,
@@ -269,9 +306,12 @@ impl Pitch {
             // Already over the line: the ball only has to stay between the posts.
             from.1
         } else {
-            // `from` is on the field side of the line and the target beyond it, so the
-            // line is crossed and the division is by a non-zero distance.
+            // `from` is on the field side of the line: a target beyond it makes the
+            // division by a non-zero distance; one short of it is no shot at the goal.
             let t = (line - from.0) / (gx - from.0);
+            if !(0.0..=1.0).contains(&t) {
+                return false;
+            }
             from.1 + t * (gy - from.1)
         };
         (y - self.height / 2.0).abs() <= room
@@ -327,7 +367,11 @@ pub enum Plan {
     Carry,
     /// Holding the ball within range of a clear shot: kicking at the goal.
     Shoot,
-    /// Holding the ball with an opponent about to tackle: kicking it ahead, to run onto.
+    /// Holding the ball with an opponent about to tackle: passing it forward to a
+    /// teammate in the clear.
+    Pass,
+    /// Holding the ball with an opponent about to tackle and nobody to pass to: kicking
+    /// it ahead, to run onto.
     Escape,
     /// A teammate holds the ball: running ahead of it.
     Support,
@@ -531,6 +575,49 @@ impl BallBot {
             .map(|(_, q)| q)
     }
 
+    /// Where to pass from `pos`: the teammate nearest the opponents' goal of those
+    /// [`PASS_RANGE_M`] away and [`PASS_AHEAD_M`] nearer that goal than the bot, with
+    /// nobody else in the line (aimed where it will be when the ball gets there).
+    fn pass(&self, view: &WorldView, team: Team, pos: (f64, f64)) -> Option<(f64, f64)> {
+        let own = view.own_entity();
+        let sign = Pitch::attack_sign(team);
+        view.entities()
+            .iter()
+            .filter(|e| e.id != own && self.fields.team(e) == Some(team))
+            .filter_map(|e| self.fields.kinematics(e))
+            .filter_map(|k| {
+                let d = distance(pos, (k.x, k.y));
+                let t = d / KICK_SPEED;
+                let to = self.pitch.on_map((k.x + k.vx * t, k.y + k.vy * t));
+                let d = distance(pos, to);
+                let ahead = (to.0 - pos.0) * sign;
+                let open = self.blocker(view, pos, to, d - LINE_CLEAR_M).is_none();
+                (PASS_RANGE_M.0 <= d && d <= PASS_RANGE_M.1 && ahead >= PASS_AHEAD_M && open)
+                    .then_some((ahead, to))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, to)| to)
+    }
+
+    /// Where to kick the ball from `pos` to run onto it: a point [`ESCAPE_CLEAR_M`]
+    /// ahead, towards the goal at `attack` or up to 60° either side of it, with nobody
+    /// in the way and on the field.
+    fn escape(&self, view: &WorldView, pos: (f64, f64), attack: (f64, f64)) -> Option<(f64, f64)> {
+        let heading = (attack.1 - pos.1).atan2(attack.0 - pos.0);
+        ESCAPE_TURNS
+            .iter()
+            .map(|turn| {
+                let a = heading + turn;
+                (
+                    pos.0 + ESCAPE_CLEAR_M * a.cos(),
+                    pos.1 + ESCAPE_CLEAR_M * a.sin(),
+                )
+            })
+            .find(|&to| {
+                self.pitch.clamp(to) == to && self.blocker(view, pos, to, ESCAPE_CLEAR_M).is_none()
+            })
+    }
+
     /// How many of the own team's other players are nearer to `at` than the bot at
     /// `pos` (at the same distance, the lower net id counts as nearer).
     fn rank(&self, view: &WorldView, team: Team, pos: (f64, f64), at: (f64, f64)) -> usize {
@@ -673,19 +760,24 @@ impl BallBot {
                 } else {
                     self.shot_range
                 };
-                let to_goal = distance(pos, attack);
-                if to_goal <= range
-                    && pitch.shot_is_clear(pos, team.other())
-                    && self.blocker(view, pos, attack, to_goal).is_none()
-                {
-                    return Some((Plan::Shoot, attack, aim, true));
+                if distance(pos, attack) <= range {
+                    // The middle of the goal if the way is clear, else either half.
+                    let shot = pitch.aims(team.other()).into_iter().find(|&at| {
+                        pitch.shot_is_clear(pos, at, team.other())
+                            && self.blocker(view, pos, at, distance(pos, at)).is_none()
+                    });
+                    if let Some(at) = shot {
+                        return Some((Plan::Shoot, attack, aim_at(pos, at), true));
+                    }
                 }
                 let escape = seconds_to_ticks(ESCAPE_AFTER_S, self.tick_rate);
-                if pressed
-                    && self.held_ticks >= escape
-                    && self.blocker(view, pos, attack, ESCAPE_CLEAR_M).is_none()
-                {
-                    return Some((Plan::Escape, attack, aim, true));
+                if pressed && self.held_ticks >= escape {
+                    if let Some(to) = self.pass(view, team, pos) {
+                        return Some((Plan::Pass, attack, aim_at(pos, to), true));
+                    }
+                    if let Some(to) = self.escape(view, pos, attack) {
+                        return Some((Plan::Escape, to, aim_at(pos, to), true));
+                    }
                 }
                 // Round whoever stands in the way, on the side the bot is already on.
                 let target = match self.blocker(view, pos, attack, SIDESTEP_AHEAD_M) {
@@ -1021,13 +1113,27 @@ mod tests {
             }
         }
         // Shots: straight on, from an angle, from beside the post, from over the line.
-        assert!(pitch.shot_is_clear((50.0, 18.0), Team::Right));
-        assert!(pitch.shot_is_clear((50.0, 8.0), Team::Right));
-        assert!(pitch.shot_is_clear((14.0, 30.0), Team::Left));
-        assert!(!pitch.shot_is_clear((61.0, 5.0), Team::Right));
-        assert!(!pitch.shot_is_clear((3.0, 31.0), Team::Left));
-        assert!(pitch.shot_is_clear((63.0, 19.0), Team::Right));
-        assert!(!pitch.shot_is_clear((63.0, 23.0), Team::Right));
+        let right = pitch.goal(Team::Right);
+        let left = pitch.goal(Team::Left);
+        assert!(pitch.shot_is_clear((50.0, 18.0), right, Team::Right));
+        assert!(pitch.shot_is_clear((50.0, 8.0), right, Team::Right));
+        assert!(pitch.shot_is_clear((14.0, 30.0), left, Team::Left));
+        assert!(!pitch.shot_is_clear((61.0, 5.0), right, Team::Right));
+        assert!(!pitch.shot_is_clear((3.0, 31.0), left, Team::Left));
+        assert!(pitch.shot_is_clear((62.5, 19.0), right, Team::Right));
+        assert!(!pitch.shot_is_clear((62.5, 23.0), right, Team::Right));
+        // Deeper in the pocket than the aiming point, a kick would go backwards.
+        assert!(!pitch.shot_is_clear((63.5, 18.0), right, Team::Right));
+        assert!(!pitch.shot_is_clear((0.5, 18.0), left, Team::Left));
+        // The aiming points are all in the goal, and a shot at them from the front goes in.
+        for team in Team::ALL {
+            for at in pitch.aims(team) {
+                assert_eq!(goal_at(at.0, at.1, pitch.width, pitch.height), Some(team));
+                assert!(pitch.shot_is_clear((32.0, 18.0), at, team));
+            }
+        }
+        // A target short of the goal line is no shot at the goal.
+        assert!(!pitch.shot_is_clear((32.0, 18.0), (40.0, 18.0), Team::Right));
         // The field's spots keep clear of the goals and the side lines.
         assert_eq!(pitch.clamp((0.0, 40.0)), (3.0, 35.0));
     }

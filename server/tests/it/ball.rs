@@ -30,6 +30,17 @@ struct Watch {
 
 impl Watch {
     fn see(&mut self, view: &WorldView, t: f64) {
+        if view.tick % 15 == 0 && t < 8.0 {
+            let ps: Vec<String> = view
+                .with_component("Player")
+                .map(|p| {
+                    let (x, y) = view.position(p).unwrap();
+                    format!("{}{}:({x:.0},{y:.0})", p.id, if view.value(p, "Player", "team") == Some(0) { "L" } else { "R" })
+                })
+                .collect();
+            let b = view.with_component("Ball").next().map(|b| (view.value(b, "Ball", "holder"), view.position(b)));
+            eprintln!("{t:.2}s {} ball {b:?}", ps.join(" "));
+        }
         let Some(ball) = view.with_component("Ball").next() else {
             return;
         };
