@@ -73,7 +73,8 @@ pub const PRESSURE_M: f64 = 3.0;
 /// ... so the holder shoots from up to this far (a kicked ball rolls 24 m), in metres.
 pub const PRESSED_SHOT_RANGE_M: f64 = 22.0;
 /// A holder under pressure who has had the ball this long (the tackle cooldown is one
-/// second) kicks it ahead to escape, if nobody stands within [`ESCAPE_CLEAR_M`] ahead.
+/// second) passes it, or kicks it towards a point [`ESCAPE_CLEAR_M`] ahead with nobody
+/// in the way, to run onto.
 const ESCAPE_AFTER_S: f64 = 0.5;
 const ESCAPE_CLEAR_M: f64 = 8.0;
 /// Directions of an escape, from straight at the goal: the first with room wins.
@@ -601,8 +602,15 @@ impl BallBot {
 
     /// Where to kick the ball from `pos` to run onto it: a point [`ESCAPE_CLEAR_M`]
     /// ahead, towards the goal at `attack` or up to 60° either side of it, with nobody
-    /// in the way and on the field.
-    fn escape(&self, view: &WorldView, pos: (f64, f64), attack: (f64, f64)) -> Option<(f64, f64)> {
+    /// in the way, on the field, and [`PASS_AHEAD_M`] nearer that goal's end.
+    fn escape(
+        &self,
+        view: &WorldView,
+        team: Team,
+        pos: (f64, f64),
+        attack: (f64, f64),
+    ) -> Option<(f64, f64)> {
+        let sign = Pitch::attack_sign(team);
         let heading = (attack.1 - pos.1).atan2(attack.0 - pos.0);
         ESCAPE_TURNS
             .iter()
@@ -614,7 +622,9 @@ impl BallBot {
                 )
             })
             .find(|&to| {
-                self.pitch.clamp(to) == to && self.blocker(view, pos, to, ESCAPE_CLEAR_M).is_none()
+                (to.0 - pos.0) * sign >= PASS_AHEAD_M
+                    && self.pitch.clamp(to) == to
+                    && self.blocker(view, pos, to, ESCAPE_CLEAR_M).is_none()
             })
     }
 
@@ -775,7 +785,7 @@ impl BallBot {
                     if let Some(to) = self.pass(view, team, pos) {
                         return Some((Plan::Pass, attack, aim_at(pos, to), true));
                     }
-                    if let Some(to) = self.escape(view, pos, attack) {
+                    if let Some(to) = self.escape(view, team, pos, attack) {
                         return Some((Plan::Escape, to, aim_at(pos, to), true));
                     }
                 }
@@ -930,6 +940,7 @@ mod tests {
                         field("team", FieldKind::Bits { width: 1 }),
                         field("name", FieldKind::Text { max_bytes: 64 }),
                         field("goals", uint(0)),
+                        field("kicks", uint(0)),
                     ],
                 ),
                 component(
@@ -972,6 +983,7 @@ mod tests {
             .writer(&mut b, c(layout, "Player"))
             .bits(team.bits())
             .text(&format!("p{id}"))
+            .uint(0)
             .uint(0);
         b.build()
     }
@@ -1191,6 +1203,74 @@ mod tests {
         let intent = bot.decide_at(Some((61.0, 5.0)), &view);
         assert_eq!((bot.plan(), intent.buttons), (Plan::Carry, 0));
         assert!(intent.move_y > 0, "towards the mouth");
+    }
+
+    #[test]
+    fn holders_shoot_past_blockers_and_pass_or_escape_under_pressure() {
+        let layout = layout();
+        let view = |me: (f64, f64), others: &[(u32, Team, (f64, f64))]| {
+            let mut entities = vec![
+                player(&layout, 1, Team::Left, me, (0.0, 0.0)),
+                ball(&layout, 1, (0.0, 0.0), (0.0, 0.0)),
+                game(&layout, Phase::Playing),
+            ];
+            for &(id, team, at) in others {
+                entities.push(player(&layout, id, team, at, (0.0, 0.0)));
+            }
+            view_of(&layout, entities)
+        };
+        let goal = Pitch::of(&pitch_map()).goal(Team::Right);
+        let me = (54.0, 18.0);
+        // A defender in the line at the middle of the goal: the shot goes past it, into
+        // the other half.
+        let mut bot = bot(&layout, 9);
+        let blocked = view(me, &[(5, Team::Right, (58.0, 17.0))]);
+        let intent = bot.decide_at(Some(me), &blocked);
+        assert_eq!((bot.plan(), intent.buttons), (Plan::Shoot, BUTTON_KICK));
+        let middle = aim_at(me, goal);
+        assert!(
+            (1..8192).contains(&intent.aim.wrapping_sub(middle)),
+            "aimed below the middle (+y): {} vs {middle}",
+            intent.aim
+        );
+        // A wall of defenders: no shot, it carries on round them.
+        let mut bot = self::bot(&layout, 9);
+        let wall: Vec<_> = (0..5)
+            .map(|i| (5 + i, Team::Right, (56.0, 15.0 + 1.5 * f64::from(i))))
+            .collect();
+        let intent = bot.decide_at(Some(me), &view(me, &wall));
+        assert_eq!((bot.plan(), intent.buttons), (Plan::Carry, 0));
+
+        // Far out, pressed by an opponent, with a teammate ahead in the clear: after
+        // holding a moment, it passes forward to it.
+        let far = (20.0, 18.0);
+        let pressed = view(
+            far,
+            &[
+                (5, Team::Right, (18.5, 18.0)),
+                (2, Team::Left, (30.0, 26.0)),
+            ],
+        );
+        let mut bot = self::bot(&layout, 9);
+        let hold = seconds_to_ticks(ESCAPE_AFTER_S, 60);
+        for _ in 1..hold {
+            bot.decide_at(Some(far), &pressed);
+            assert_eq!(bot.plan(), Plan::Carry);
+        }
+        let intent = bot.decide_at(Some(far), &pressed);
+        assert_eq!((bot.plan(), intent.buttons), (Plan::Pass, BUTTON_KICK));
+        assert_eq!(intent.aim, aim_at(far, (30.0, 26.0)));
+        // Nobody to pass to: it kicks the ball ahead, past the opponent in front.
+        let alone = view(far, &[(5, Team::Right, (22.0, 18.0))]);
+        let mut bot = self::bot(&layout, 9);
+        for _ in 1..hold {
+            bot.decide_at(Some(far), &alone);
+        }
+        let intent = bot.decide_at(Some(far), &alone);
+        assert_eq!((bot.plan(), intent.buttons), (Plan::Escape, BUTTON_KICK));
+        let angle = shared::quant::q_to_angle(intent.aim);
+        assert!(angle.cos() > 0.4, "forward, to one side: {angle}");
+        assert!(angle.sin().abs() > 0.4, "forward, to one side: {angle}");
     }
 
     #[test]
