@@ -151,7 +151,10 @@ pub struct Choice<'a> {
     pub center: Option<(i32, i32)>,
     pub own: u32,
     pub baseline: &'a [EntityState],
+    /// What the diff's created and changed indices point into.
     pub target: &'a [EntityState],
+    /// The indices of `target` in view, ascending.
+    pub visible: &'a [usize],
     pub diff: &'a Diff,
 }
 
@@ -312,7 +315,11 @@ pub fn select(
         }
     }
     // Forget entities that left the view or stopped differing.
-    pending_since.retain(|id, _| c.target.binary_search_by_key(id, |e| e.id).is_ok());
+    pending_since.retain(|id, _| {
+        c.visible
+            .binary_search_by_key(id, |&i| c.target.get(i).map_or(0, |e| e.id))
+            .is_ok()
+    });
     Ok(selection)
 }
 
@@ -389,6 +396,7 @@ mod tests {
             own: 1,
             baseline: &[],
             target: &target,
+            visible: &[0],
             diff: &d,
         };
         let s = settings(20, 2048);

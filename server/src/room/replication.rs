@@ -35,12 +35,10 @@ use hdrhistogram::Histogram;
 use shared::codec::{
     CodecError, encode, encode_full_snapshot_body, encode_full_snapshot_with_body,
 };
-use shared::delta::{
-    Diff, Frame, Part, checksum, diff, encode_payload, entity_hash, fold_hashes, merge,
-};
+use shared::delta::{Diff, Frame, Part, checksum, encode_payload, entity_hash, fold_hashes, merge};
 use shared::protocol::{EntityState, Packing, ServerMessage, Snapshot, SnapshotSettings};
 use shared::quant::{POS_SCALE, to_fixed};
-use shared::schema::{EntityBuilder, Layout, Values};
+use shared::schema::{EntityBuilder, Layout, MotionModel, MotionValue, Values};
 
 use super::budget::{Budget, Change, Choice, select};
 use crate::control::config::SnapshotMode;
@@ -221,10 +219,15 @@ impl ClientReplication {
 /// a crowded room's memory at one copy of each view instead of three.
 #[derive(Debug, Default)]
 struct Scratch {
-    /// The view the pending snapshot will give the client, committed on send.
+    /// The view a partial snapshot (a byte budget held records back) gives the client,
+    /// committed on send; a whole one is committed by applying `diff` to the baseline.
     next: Vec<EntityState>,
-    target: Vec<EntityState>,
+    /// Whether `next` holds the pending view (else `diff` describes it).
+    partial: bool,
+    /// Indices into the kept world of the entities in view, ascending (so by id).
     visible: Vec<usize>,
+    /// Baseline against the visible entities; created and changed point into the kept
+    /// world, so no entity is copied (or its shared values counted) for the diff.
     diff: Diff,
 }
 
@@ -267,6 +270,10 @@ pub struct Replicator {
     world: Vec<EntityState>,
     /// `entity_hash` of each entity of `world`, for the per-client checksums.
     hashes: Vec<u32>,
+    /// The motion that places each entity of `world`, kept beside it: positions are
+    /// computed every snapshot tick for every entity, and reading them here does not
+    /// chase each entity's values through its pointer.
+    motions: Vec<Option<(MotionValue, MotionModel)>>,
     /// Per entity of `world`: the components it was quantised with (a component removed
     /// since is a change no change tick reports), and the pass of
     /// [`Replicator::prepare`] that last saw it (older means despawned).
@@ -346,6 +353,7 @@ impl Replicator {
             net_ids: world.query::<(Entity, Ref<NetId>)>(),
             world: Vec::new(),
             hashes: Vec::new(),
+            motions: Vec::new(),
             has: Vec::new(),
             seen: Vec::new(),
             ids: Vec::new(),
@@ -384,6 +392,7 @@ impl Replicator {
         let s = &self.scratch;
         self.world.capacity()
             + self.hashes.capacity()
+            + self.motions.capacity()
             + self.has.capacity()
             + self.seen.capacity()
             + self.ids.capacity()
@@ -394,7 +403,7 @@ impl Replicator {
             + self.globals.capacity()
             + self.full_body.capacity()
             + s.next.capacity()
-            + s.target.capacity()
+            + s.diff.created.capacity()
             + s.visible.capacity()
     }
 
@@ -494,9 +503,10 @@ impl Replicator {
             let state = self.quantise(world, f);
             match slot {
                 Ok(i) => {
-                    if let (Some(e), Some(h), Some(b), Some(seen)) = (
+                    if let (Some(e), Some(h), Some(m), Some(b), Some(seen)) = (
                         self.world.get_mut(i),
                         self.hashes.get_mut(i),
+                        self.motions.get_mut(i),
                         self.has.get_mut(i),
                         self.seen.get_mut(i),
                     ) {
@@ -504,6 +514,7 @@ impl Replicator {
                         // values, so every client's diff stays a pointer comparison.
                         if !e.same(&state) {
                             *h = entity_hash(&self.layout, &state);
+                            *m = self.layout.placing_motion(&state);
                             *e = state;
                         }
                         *b = f.present;
@@ -524,17 +535,16 @@ impl Replicator {
                 self.positions.clear();
                 self.moving.clear();
                 self.globals.clear();
-                for (i, e) in self.world.iter().enumerate() {
-                    let at = self.layout.position(e, tick, self.tick_rate);
-                    if at.is_none() {
+                for (i, motion) in self.motions.iter().enumerate() {
+                    let Some((m, model)) = motion else {
                         self.globals.push(i);
-                    }
-                    self.positions.push(at);
-                    self.moving.push(
-                        self.layout
-                            .motion(e)
-                            .is_some_and(|m| m.vx != 0 || m.vy != 0),
-                    );
+                        self.positions.push(None);
+                        self.moving.push(false);
+                        continue;
+                    };
+                    self.positions
+                        .push(Some(m.at(*model, tick, self.tick_rate)));
+                    self.moving.push(m.vx != 0 || m.vy != 0);
                 }
                 self.grid.build(
                     self.aoi_radius,
@@ -556,6 +566,7 @@ impl Replicator {
             if self.seen.get(i) == Some(&pass) {
                 self.world.swap(kept, i);
                 self.hashes.swap(kept, i);
+                self.motions.swap(kept, i);
                 self.has.swap(kept, i);
                 self.seen.swap(kept, i);
                 self.ids.swap(kept, i);
@@ -564,6 +575,7 @@ impl Replicator {
         }
         self.world.truncate(kept);
         self.hashes.truncate(kept);
+        self.motions.truncate(kept);
         self.has.truncate(kept);
         self.seen.truncate(kept);
         self.ids.truncate(kept);
@@ -579,6 +591,7 @@ impl Replicator {
         for (state, has) in self.added.drain(..) {
             self.ids.push(state.id);
             self.hashes.push(entity_hash(&self.layout, &state));
+            self.motions.push(self.layout.placing_motion(&state));
             self.world.push(state);
             self.has.push(has);
             self.seen.push(pass);
@@ -588,6 +601,7 @@ impl Replicator {
             order.sort_unstable_by_key(|&i| self.world.get(i).map_or(0, |e| e.id));
             self.world = permuted(&mut self.world, &order);
             self.hashes = permuted(&mut self.hashes, &order);
+            self.motions = permuted(&mut self.motions, &order);
             self.has = permuted(&mut self.has, &order);
             self.seen = permuted(&mut self.seen, &order);
             self.ids = permuted(&mut self.ids, &order);
@@ -630,15 +644,6 @@ impl Replicator {
                 scratch.visible.insert(pos, i);
             }
         }
-        // Clones share the values with the kept world (no copy of any field).
-        scratch.target.clear();
-        scratch.target.extend(
-            scratch
-                .visible
-                .iter()
-                .filter_map(|&i| self.world.get(i))
-                .cloned(),
-        );
 
         let baseline_tick = if client.baseline.is_empty() {
             0
@@ -653,7 +658,12 @@ impl Replicator {
             baseline: baseline_tick,
             tick_rate: self.tick_rate,
         };
-        diff(&client.baseline, &scratch.target, &mut scratch.diff);
+        diff_visible(
+            &client.baseline,
+            &self.world,
+            &scratch.visible,
+            &mut scratch.diff,
+        );
 
         // What the bucket allows for the payload, once the message's other fields are
         // paid for (the checksum at its widest, the payload length at the most it can be).
@@ -662,7 +672,7 @@ impl Replicator {
         let budget_bits = usize::try_from(tokens - header * 8).unwrap_or(0);
         let mut stats = DeltaStats {
             keyframe: baseline_tick == 0,
-            in_view: scratch.target.len(),
+            in_view: scratch.visible.len(),
             moving_in_view: scratch
                 .visible
                 .iter()
@@ -679,7 +689,7 @@ impl Replicator {
                 &frame,
                 Part {
                     base: &client.baseline,
-                    target: &scratch.target,
+                    target: &self.world,
                     removed,
                     created,
                     changed,
@@ -704,7 +714,8 @@ impl Replicator {
                 center,
                 own,
                 baseline: &client.baseline,
-                target: &scratch.target,
+                target: &self.world,
+                visible: &scratch.visible,
                 diff: &scratch.diff,
             };
             let chosen = select(&choice, &mut client.pending_since, budget_bits, |s| {
@@ -747,7 +758,7 @@ impl Replicator {
         // the budget held back.
         let ms_per_tick = 1000.0 / f64::from(self.tick_rate.max(1));
         let waits = selection.as_ref().map_or(&[][..], |s| s.waits.as_slice());
-        let fresh = scratch.target.len().saturating_sub(waits.len());
+        let fresh = scratch.visible.len().saturating_sub(waits.len());
         staleness_ms.saturating_record_n(0, fresh as u64);
         for &w in waits {
             staleness_ms.saturating_record((f64::from(w) * ms_per_tick).round() as u64);
@@ -760,10 +771,10 @@ impl Replicator {
         );
 
         let all_sent = selection.is_none();
+        scratch.partial = !all_sent;
         let checksum = if all_sent {
-            // Everything went: the client will hold exactly the target view, whose
-            // entity hashes were computed once for all clients.
-            std::mem::swap(&mut scratch.next, &mut scratch.target);
+            // Everything went: the client will hold exactly the visible entities, whose
+            // hashes were computed once for all clients.
             fold_hashes(
                 scratch
                     .visible
@@ -773,7 +784,7 @@ impl Replicator {
         } else {
             merge(
                 &client.baseline,
-                &scratch.target,
+                &self.world,
                 removed,
                 created,
                 changed,
@@ -794,9 +805,90 @@ impl Replicator {
     /// The snapshot built by the last [`Replicator::delta_for`] was queued: it is now what
     /// the client holds.
     pub fn commit(&mut self, client: &mut ClientReplication, tick: u32, bytes: usize) {
-        std::mem::swap(&mut client.baseline, &mut self.scratch.next);
+        let scratch = &mut self.scratch;
+        if scratch.partial {
+            std::mem::swap(&mut client.baseline, &mut scratch.next);
+        } else if scratch.diff.removed.is_empty() && scratch.diff.created.is_empty() {
+            // The same entities, some changed (the usual snapshot): replaced in place.
+            for &(i, j) in &scratch.diff.changed {
+                if let (Some(b), Some(t)) = (client.baseline.get_mut(i), self.world.get(j)) {
+                    *b = t.clone();
+                }
+            }
+        } else {
+            // The whole diff went: unchanged entities stay where they are (moved, not
+            // cloned: no reference count changes for what did not change), created and
+            // changed ones are taken from the kept world.
+            let d = &scratch.diff;
+            scratch.next.clear();
+            // Drained, not taken: both buffers keep their capacity from one snapshot to
+            // the next.
+            let mut old = client.baseline.drain(..).enumerate();
+            let mut changed = d.changed.iter().peekable();
+            let mut removed = d.removed.iter().peekable();
+            let mut created = d
+                .created
+                .iter()
+                .filter_map(|&j| self.world.get(j))
+                .peekable();
+            for (i, b) in old.by_ref() {
+                while let Some(c) = created.next_if(|c| c.id < b.id) {
+                    scratch.next.push(c.clone());
+                }
+                if removed.next_if(|&&id| id == b.id).is_some() {
+                    continue;
+                }
+                match changed.next_if(|&&(bi, _)| bi == i) {
+                    Some(&(_, j)) => scratch.next.push(self.world.get(j).cloned().unwrap_or(b)),
+                    None => scratch.next.push(b),
+                }
+            }
+            scratch.next.extend(created.cloned());
+            drop(old);
+            std::mem::swap(&mut client.baseline, &mut scratch.next);
+        }
         client.baseline_tick = tick;
         client.budget.charge(bytes);
+    }
+}
+
+/// Diffs a client's baseline against the entities of `world` at the ascending indices
+/// `visible` (world is sorted by id, so they are too), into `out`: created and changed
+/// records point into `world`.
+fn diff_visible(base: &[EntityState], world: &[EntityState], visible: &[usize], out: &mut Diff) {
+    out.clear();
+    let mut target = visible
+        .iter()
+        .filter_map(|&j| Some((j, world.get(j)?)))
+        .peekable();
+    let mut base = base.iter().enumerate().peekable();
+    loop {
+        match (base.peek(), target.peek()) {
+            (None, None) => break,
+            (Some(&(_, b)), None) => {
+                out.removed.push(b.id);
+                base.next();
+            }
+            (None, Some(&(j, _))) => {
+                out.created.push(j);
+                target.next();
+            }
+            (Some(&(_, b)), Some(&(_, t))) if b.id < t.id => {
+                out.removed.push(b.id);
+                base.next();
+            }
+            (Some(&(_, b)), Some(&(j, t))) if b.id > t.id => {
+                out.created.push(j);
+                target.next();
+            }
+            (Some(&(i, b)), Some(&(j, t))) => {
+                if !b.same(t) {
+                    out.changed.push((i, j));
+                }
+                base.next();
+                target.next();
+            }
+        }
     }
 }
 
