@@ -204,6 +204,13 @@ pub struct Arena {
     fields: ArenaFields,
     roam: Roam,
     predictor: Predictor,
+    /// The living targets of the view (id, position in metres): the view changes 20
+    /// times a second, the bot decides 60 times, and reading a target's fields goes
+    /// through its shared values.
+    targets: Vec<(u32, f64, f64)>,
+    /// The view the targets were read from: its tick, and where and how long its
+    /// entity list was (a new snapshot is a new list).
+    targets_of: Option<(u32, usize, usize)>,
 }
 
 /// The arena's behaviour for a session, if its schema has the arena's fields.
@@ -230,6 +237,8 @@ impl Arena {
             fields,
             roam: Roam::new(seed, tick_rate),
             predictor: Predictor::new(map, tick_rate),
+            targets: Vec::new(),
+            targets_of: None,
         }
     }
 
@@ -255,7 +264,34 @@ impl Arena {
         };
         let heading = self.roam.step(Some(pos));
         let (move_x, move_y) = heading_to_move(heading);
-        let (aim, buttons) = match nearest_target(view, &self.fields, pos, AIM_RANGE_M) {
+        let of = (
+            view.tick,
+            view.entities().as_ptr() as usize,
+            view.entities().len(),
+        );
+        if self.targets_of != Some(of) {
+            self.targets_of = Some(of);
+            self.targets.clear();
+            let fields = &self.fields;
+            self.targets.extend(
+                view.entities()
+                    .iter()
+                    .filter(|e| e.id != view.own_entity() && fields.is_target(e))
+                    .filter_map(|e| view.position(e).map(|(x, y)| (e.id, x, y))),
+            );
+        }
+        let nearest = self
+            .targets
+            .iter()
+            .map(|&(id, x, y)| Target {
+                id,
+                x,
+                y,
+                distance: (x - pos.0).hypot(y - pos.1),
+            })
+            .filter(|t| t.distance <= AIM_RANGE_M)
+            .min_by(|a, b| a.distance.total_cmp(&b.distance));
+        let (aim, buttons) = match nearest {
             Some(t) => (
                 aim_at(pos, (t.x, t.y)),
                 if t.distance <= FIRE_RANGE_M {

@@ -167,6 +167,7 @@ impl RoomRegistry {
         let seed = settings.seed.unwrap_or_else(rand::random);
         let config = RoomConfig {
             id: id.clone(),
+            game: crate::games::of_room(&settings.game),
             settings,
             seed,
             stats_interval: self.config.stats_interval,

@@ -153,7 +153,7 @@ impl std::fmt::Debug for RoomCore {
 impl RoomCore {
     pub fn new(config: Arc<RoomConfig>) -> RoomCore {
         let s = &config.settings;
-        let game = crate::games::of_room(&s.game);
+        let game = config.game.clone();
         let mut world = engine::new_world(game.as_ref(), s, config.seed);
         let info = s.map.info();
         #[expect(

@@ -45,6 +45,7 @@ pub fn settings(tick_rate: u16, snapshot_rate: u16, max_players: u32) -> RoomSet
 pub fn config(settings: RoomSettings) -> RoomConfig {
     RoomConfig {
         id: "t".into(),
+        game: crate::games::of_room(&settings.game),
         settings,
         seed: 1,
         stats_interval: Duration::from_secs(1),
@@ -112,9 +113,14 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(settings: RoomSettings) -> Harness {
-        let period = Duration::from_secs_f64(1.0 / f64::from(settings.tick_rate));
+        Harness::with_config(config(settings))
+    }
+
+    /// A room of a game that need not be registered (the random-schema tests).
+    pub fn with_config(config: RoomConfig) -> Harness {
+        let period = Duration::from_secs_f64(1.0 / f64::from(config.settings.tick_rate));
         Harness {
-            core: RoomCore::new(Arc::new(config(settings))),
+            core: RoomCore::new(Arc::new(config)),
             clients: Vec::new(),
             now: Instant::now(),
             period,

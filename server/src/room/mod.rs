@@ -17,6 +17,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+#[cfg(test)]
+mod any_game;
 pub mod budget;
 pub mod core;
 mod driver;
@@ -42,6 +44,7 @@ pub use self::driver::OutboundReceiver;
 use self::driver::{Command, Connection, Outbound};
 use self::stats::RoomStats;
 use crate::control::config::RoomSettings;
+use crate::engine::Game;
 use crate::obs::metrics::RoomMetrics;
 
 /// Inputs a session may have queued for the room. A client sends one per tick, so a
@@ -57,6 +60,8 @@ pub struct RoomConfig {
     /// The room's id (what `/ws?room=` and the API take).
     pub id: String,
     pub settings: RoomSettings,
+    /// The game the room runs (the one `settings.game` names).
+    pub game: Arc<dyn Game>,
     /// The seed actually used (the settings' or a random one).
     pub seed: u64,
     pub stats_interval: Duration,
@@ -74,10 +79,7 @@ impl RoomConfig {
     /// signs.
     pub fn welcome(&self, joined: &Joined) -> Welcome {
         let settings = &self.settings;
-        let schema = crate::games::of_room(&settings.game)
-            .replication()
-            .schema()
-            .clone();
+        let schema = self.game.replication().schema().clone();
         // The radius in the unit of the game's motions, as the replicator compares it.
         let aoi_radius = schema.layout().map_or(0, |l| {
             replication::aoi_radius_steps(&l, settings.aoi_radius)

@@ -47,6 +47,7 @@ impl Room {
         s.outbound_queue_bytes = 1 << 20;
         let config = RoomConfig {
             id: "t".into(),
+            game: crate::games::of_room("ball"),
             settings: s,
             seed: 1,
             stats_interval: Duration::from_secs(1),
