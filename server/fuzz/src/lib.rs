@@ -94,9 +94,9 @@ mod tests {
 
     #[test]
     fn seeds_run_clean() {
-        // Tick 100; a Hello "ada" (v3); an Input; a ping; a close.
+        // Tick 100; a Hello "ada" (v4); an Input; a ping; a close.
         let mut seed = 100u32.to_le_bytes().to_vec();
-        let hello = [0u8, 3, 3, b'a', b'd', b'a', 0, 0];
+        let hello = [0u8, 4, 3, b'a', b'd', b'a', 0, 0];
         seed.extend([0, hello.len() as u8, 0]);
         seed.extend(hello);
         let input = [1u8, 1, 50, 0, 0, 0, 0];

@@ -3,7 +3,8 @@
 //! carry every change in view.
 //!
 //! The rule (PROTOCOL.md, "Byte budgets"): the client's bucket fills at its budget's
-//! rate and holds at most `max(budget / rate,` [`MIN_BUCKET_BYTES`]`)`; a snapshot (the
+//! rate and holds at most `max(budget / rate, floor)` (the floor: [`MIN_BUCKET_BYTES`],
+//! raised to what the own player's snapshot needed when it did not fit); a snapshot (the
 //! whole message) is only as large as the bucket holds, and costs what it weighs. Over
 //! any second the server so sends a client at most its budget plus one bucket. What does not fit waits, with a priority that grows with
 //! the wait and with closeness; the own player always goes first. A client whose budget
