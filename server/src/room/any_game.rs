@@ -88,6 +88,11 @@ fn comp<const I: usize>(rng: &mut SmallRng, tick: u32) -> Comp<I> {
     }
 }
 
+/// Replicated entities that are not players (the engine's own entities have no net id).
+type Npc = (With<NetId>, Without<Comp<0>>);
+/// What `churn` reads of them: which of the optional components each has.
+type NpcParts = (Entity, Has<Comp<1>>, Has<Comp<2>>, Has<Comp<3>>);
+
 /// Each tick: change, add and remove components, spawn and despawn entities.
 fn churn(
     mut commands: Commands,
@@ -95,10 +100,7 @@ fn churn(
     mut rng: ResMut<Chaos>,
     mut ids: ResMut<NetIds>,
     mut c0: Query<(Entity, &mut Comp<0>)>,
-    others: Query<
-        (Entity, Has<Comp<1>>, Has<Comp<2>>, Has<Comp<3>>),
-        (With<NetId>, Without<Comp<0>>),
-    >,
+    others: Query<NpcParts, Npc>,
 ) {
     let rng = &mut rng.0;
     for (_, mut c) in &mut c0 {
