@@ -867,6 +867,9 @@ pub struct ClientView {
     layout: Arc<Layout>,
     tick: u32,
     entities: Vec<EntityState>,
+    /// `entity_hash` of each entity: an entity a snapshot left unchanged keeps its values
+    /// (the same allocation) and its hash, so a checksum hashes only what changed.
+    hashes: Vec<u32>,
 }
 
 impl ClientView {
@@ -876,6 +879,7 @@ impl ClientView {
             layout,
             tick: 0,
             entities: Vec::new(),
+            hashes: Vec::new(),
         }
     }
 
@@ -922,8 +926,10 @@ impl ClientView {
             tick_rate,
         };
         let view = decode_payload(packing, &self.layout, &frame, base, &snap.payload)?;
-        let got = checksum(&self.layout, &view);
+        let hashes = self.hashes_of(&view, snap.baseline != 0);
+        let got = fold_hashes(hashes.iter().copied());
         self.entities = view;
+        self.hashes = hashes;
         self.tick = snap.tick;
         if got != snap.checksum {
             return Err(DeltaError::Checksum {
@@ -932,6 +938,32 @@ impl ClientView {
             });
         }
         Ok(())
+    }
+
+    /// The hashes of `view`: those of the held view's entities whose values it shares
+    /// (`reuse`: the snapshot was a delta against the held view), the others computed.
+    fn hashes_of(&self, view: &[EntityState], reuse: bool) -> Vec<u32> {
+        let mut old = self
+            .entities
+            .iter()
+            .zip(&self.hashes)
+            .filter(|_| reuse)
+            .peekable();
+        view.iter()
+            .map(|e| {
+                while old.next_if(|(o, _)| o.id < e.id).is_some() {}
+                match old.peek() {
+                    Some(&(o, &h))
+                        if o.id == e.id
+                            && o.present == e.present
+                            && Arc::ptr_eq(&o.values, &e.values) =>
+                    {
+                        h
+                    }
+                    _ => entity_hash(&self.layout, e),
+                }
+            })
+            .collect()
     }
 
     /// Replaces the view with a full snapshot (`--snapshots full`). Every entity must fit
@@ -943,6 +975,11 @@ impl ClientView {
         self.entities.clone_from(&snap.entities);
         self.entities.sort_by_key(|e| e.id);
         self.entities.dedup_by_key(|e| e.id);
+        self.hashes = self
+            .entities
+            .iter()
+            .map(|e| entity_hash(&self.layout, e))
+            .collect();
         self.tick = snap.tick;
         Ok(())
     }
