@@ -68,13 +68,6 @@ fn map_info() -> MapInfo {
     }
 }
 
-fn field(name: &str, kind: FieldKind) -> FieldDef {
-    FieldDef {
-        name: name.into(),
-        kind,
-    }
-}
-
 fn component(name: &str, fields: Vec<FieldDef>) -> ComponentDef {
     ComponentDef {
         name: name.into(),
@@ -83,7 +76,7 @@ fn component(name: &str, fields: Vec<FieldDef>) -> ComponentDef {
 }
 
 fn motion(name: &str, model: MotionModel) -> FieldDef {
-    field(name, FieldKind::Motion { model, scale: 64 })
+    FieldDef::new(name, FieldKind::Motion { model, scale: 64 })
 }
 
 /// The part of the arena's schema the bots read, in the arena's wire order.
@@ -93,13 +86,16 @@ fn arena_schema() -> Schema {
         components: vec![
             component("Body", vec![motion("motion", MotionModel::Predicted)]),
             component("Flight", vec![motion("path", MotionModel::Trajectory)]),
-            component("Health", vec![field("hp", FieldKind::Bits { width: 8 })]),
+            component(
+                "Health",
+                vec![FieldDef::new("hp", FieldKind::Bits { width: 8 })],
+            ),
             component(
                 "Player",
                 vec![
-                    field("dead", FieldKind::Bits { width: 1 }),
-                    field("score", FieldKind::Uint { k: 1 }),
-                    field("name", FieldKind::Text { max_bytes: 64 }),
+                    FieldDef::new("dead", FieldKind::Bits { width: 1 }),
+                    FieldDef::new("score", FieldKind::Uint { k: 1 }),
+                    FieldDef::new("name", FieldKind::Text { max_bytes: 64 }),
                 ],
             ),
             component("Drone", vec![]),
@@ -115,7 +111,7 @@ fn ball_schema() -> Schema {
             component(
                 "Walker",
                 vec![
-                    field("label", FieldKind::Text { max_bytes: 16 }),
+                    FieldDef::new("label", FieldKind::Text { max_bytes: 16 }),
                     motion("m", MotionModel::Predicted),
                 ],
             ),

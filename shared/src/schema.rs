@@ -52,6 +52,15 @@ pub struct FieldDef {
     pub kind: FieldKind,
 }
 
+impl FieldDef {
+    pub fn new(name: &str, kind: FieldKind) -> FieldDef {
+        FieldDef {
+            name: name.to_owned(),
+            kind,
+        }
+    }
+}
+
 /// How a field's value is held and coded. `k` is an Exp-Golomb order (PROTOCOL.md,
 /// "Bit packing"): values near 2^k cost the fewest bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -270,13 +270,6 @@ fn lines(indent: &str, items: &[String]) -> String {
 // The synthetic schema
 // ---------------------------------------------------------------------------------------
 
-fn field(name: &str, kind: FieldKind) -> FieldDef {
-    FieldDef {
-        name: name.into(),
-        kind,
-    }
-}
-
 fn component(name: &str, fields: Vec<FieldDef>) -> ComponentDef {
     ComponentDef {
         name: name.into(),
@@ -303,45 +296,45 @@ fn synthetic() -> Schema {
             component(
                 "Body",
                 vec![
-                    field("motion", PREDICTED),
-                    field("aim", FieldKind::Angle),
-                    field("hp", FieldKind::Bits { width: 7 }),
+                    FieldDef::new("motion", PREDICTED),
+                    FieldDef::new("aim", FieldKind::Angle),
+                    FieldDef::new("hp", FieldKind::Bits { width: 7 }),
                 ],
             ),
-            component("Flight", vec![field("path", TRAJECTORY)]),
+            component("Flight", vec![FieldDef::new("path", TRAJECTORY)]),
             component(
                 "Tag",
                 vec![
-                    field("name", FieldKind::Text { max_bytes: 12 }),
-                    field("team", FieldKind::Bits { width: 1 }),
+                    FieldDef::new("name", FieldKind::Text { max_bytes: 12 }),
+                    FieldDef::new("team", FieldKind::Bits { width: 1 }),
                 ],
             ),
             component(
                 "Stats",
                 vec![
-                    field("score", FieldKind::Uint { k: 1 }),
-                    field("delta", FieldKind::Int { k: 4 }),
-                    field("speed", FieldKind::Fixed { scale: 100, k: 6 }),
-                    field("owner", FieldKind::Entity),
-                    field("flags", FieldKind::Bits { width: 32 }),
-                    field("kills", FieldKind::Uint { k: 0 }),
+                    FieldDef::new("score", FieldKind::Uint { k: 1 }),
+                    FieldDef::new("delta", FieldKind::Int { k: 4 }),
+                    FieldDef::new("speed", FieldKind::Fixed { scale: 100, k: 6 }),
+                    FieldDef::new("owner", FieldKind::Entity),
+                    FieldDef::new("flags", FieldKind::Bits { width: 32 }),
+                    FieldDef::new("kills", FieldKind::Uint { k: 0 }),
                 ],
             ),
             component("Marker", vec![]),
             component(
                 "Clock",
                 vec![
-                    field("left", FieldKind::Uint { k: 12 }),
-                    field("label", FieldKind::Text { max_bytes: 1024 }),
-                    field("phase", FieldKind::Bits { width: 3 }),
+                    FieldDef::new("left", FieldKind::Uint { k: 12 }),
+                    FieldDef::new("label", FieldKind::Text { max_bytes: 1024 }),
+                    FieldDef::new("phase", FieldKind::Bits { width: 3 }),
                 ],
             ),
             component(
                 "Drift",
                 vec![
-                    field("wobble", TRAJECTORY),
-                    field("spin", FieldKind::Angle),
-                    field("echo", PREDICTED),
+                    FieldDef::new("wobble", TRAJECTORY),
+                    FieldDef::new("spin", FieldKind::Angle),
+                    FieldDef::new("echo", PREDICTED),
                 ],
             ),
         ],
@@ -1608,26 +1601,29 @@ fn wide_schema() -> Schema {
             component(
                 &"é".repeat(16),
                 vec![
-                    field(
+                    FieldDef::new(
                         "f",
                         FieldKind::Fixed {
                             scale: u32::MAX,
                             k: 24,
                         },
                     ),
-                    field("t", FieldKind::Text { max_bytes: 1024 }),
-                    field("b", FieldKind::Bits { width: 32 }),
-                    field(
+                    FieldDef::new("t", FieldKind::Text { max_bytes: 1024 }),
+                    FieldDef::new("b", FieldKind::Bits { width: 32 }),
+                    FieldDef::new(
                         "m",
                         FieldKind::Motion {
                             model: MotionModel::Trajectory,
                             scale: 70_000,
                         },
                     ),
-                    field("u", FieldKind::Uint { k: 0 }),
+                    FieldDef::new("u", FieldKind::Uint { k: 0 }),
                 ],
             ),
-            component("x", vec![field(&"y".repeat(32), FieldKind::Int { k: 24 })]),
+            component(
+                "x",
+                vec![FieldDef::new(&"y".repeat(32), FieldKind::Int { k: 24 })],
+            ),
         ],
     }
 }
@@ -1882,11 +1878,11 @@ fn layout_json() -> String {
 fn schema_cases() -> Vec<String> {
     let one = |kind: FieldKind| Schema {
         game: "g".into(),
-        components: vec![component("C", vec![field("f", kind)])],
+        components: vec![component("C", vec![FieldDef::new("f", kind)])],
     };
     let named = |c: &str, f: &str| Schema {
         game: "g".into(),
-        components: vec![component(c, vec![field(f, FieldKind::Entity)])],
+        components: vec![component(c, vec![FieldDef::new(f, FieldKind::Entity)])],
     };
     let comps = |n: usize| Schema {
         game: "g".into(),
@@ -1899,7 +1895,7 @@ fn schema_cases() -> Vec<String> {
         components: vec![component(
             "C",
             (0..n)
-                .map(|i| field(&format!("f{i}"), FieldKind::Angle))
+                .map(|i| FieldDef::new(&format!("f{i}"), FieldKind::Angle))
                 .collect(),
         )],
     };
@@ -1908,7 +1904,7 @@ fn schema_cases() -> Vec<String> {
         components: vec![
             component(
                 "A",
-                vec![field(
+                vec![FieldDef::new(
                     "m",
                     FieldKind::Motion {
                         model: MotionModel::Predicted,
@@ -1918,7 +1914,7 @@ fn schema_cases() -> Vec<String> {
             ),
             component(
                 "B",
-                vec![field(
+                vec![FieldDef::new(
                     "m",
                     FieldKind::Motion {
                         model: MotionModel::Trajectory,
@@ -1931,7 +1927,7 @@ fn schema_cases() -> Vec<String> {
     let mut dup_fields = one(FieldKind::Entity);
     dup_fields.components[0]
         .fields
-        .push(field("f", FieldKind::Angle));
+        .push(FieldDef::new("f", FieldKind::Angle));
     let mut shared_names = synthetic();
     shared_names.components[1].fields[0].name = "motion".into();
     shared_names.components[2].fields[0].name = "Body".into();

@@ -53,13 +53,6 @@ pub const STATS: usize = 3;
 pub const MARKER: usize = 4;
 pub const CLOCK: usize = 5;
 
-fn field(name: &str, kind: FieldKind) -> FieldDef {
-    FieldDef {
-        name: name.to_owned(),
-        kind,
-    }
-}
-
 /// Every field kind, both motion models, components of one field (no field mask on the
 /// wire), of several and of none.
 pub fn schema() -> Schema {
@@ -73,22 +66,20 @@ pub fn schema() -> Schema {
             component(
                 "Body",
                 vec![
-                    field(
-                        "motion",
+                    FieldDef::new("motion",
                         FieldKind::Motion {
                             model: MotionModel::Predicted,
                             scale: 64,
                         },
                     ),
-                    field("aim", FieldKind::Angle),
-                    field("hp", FieldKind::Bits { width: 8 }),
-                    field("dead", FieldKind::Bits { width: 1 }),
+                    FieldDef::new("aim", FieldKind::Angle),
+                    FieldDef::new("hp", FieldKind::Bits { width: 8 }),
+                    FieldDef::new("dead", FieldKind::Bits { width: 1 }),
                 ],
             ),
             component(
                 "Flight",
-                vec![field(
-                    "path",
+                vec![FieldDef::new("path",
                     FieldKind::Motion {
                         model: MotionModel::Trajectory,
                         scale: 64,
@@ -98,26 +89,26 @@ pub fn schema() -> Schema {
             component(
                 "Tag",
                 vec![
-                    field("name", FieldKind::Text { max_bytes: 64 }),
-                    field("team", FieldKind::Bits { width: 2 }),
+                    FieldDef::new("name", FieldKind::Text { max_bytes: 64 }),
+                    FieldDef::new("team", FieldKind::Bits { width: 2 }),
                 ],
             ),
             component(
                 "Stats",
                 vec![
-                    field("score", FieldKind::Uint { k: 1 }),
-                    field("delta", FieldKind::Int { k: 4 }),
-                    field("speed", FieldKind::Fixed { scale: 100, k: 6 }),
-                    field("owner", FieldKind::Entity),
-                    field("flags", FieldKind::Bits { width: 32 }),
+                    FieldDef::new("score", FieldKind::Uint { k: 1 }),
+                    FieldDef::new("delta", FieldKind::Int { k: 4 }),
+                    FieldDef::new("speed", FieldKind::Fixed { scale: 100, k: 6 }),
+                    FieldDef::new("owner", FieldKind::Entity),
+                    FieldDef::new("flags", FieldKind::Bits { width: 32 }),
                 ],
             ),
             component("Marker", vec![]),
             component(
                 "Clock",
                 vec![
-                    field("left", FieldKind::Uint { k: 12 }),
-                    field("label", FieldKind::Text { max_bytes: 1024 }),
+                    FieldDef::new("left", FieldKind::Uint { k: 12 }),
+                    FieldDef::new("label", FieldKind::Text { max_bytes: 1024 }),
                 ],
             ),
         ],

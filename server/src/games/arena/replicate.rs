@@ -16,18 +16,11 @@ const MOTION_SCALE: u32 = POS_SCALE as u32;
 /// Longest player name on the wire, in bytes (16 characters of up to 4 bytes).
 pub const MAX_NAME_BYTES: u16 = 64;
 
-fn field(name: &str, kind: FieldKind) -> FieldDef {
-    FieldDef {
-        name: name.to_owned(),
-        kind,
-    }
-}
-
 /// Wire name of the player's motion.
 impl Replicated for Motion {
     const NAME: &'static str = "Body";
     fn fields() -> Vec<FieldDef> {
-        vec![field(
+        vec![FieldDef::new(
             "motion",
             FieldKind::Motion {
                 model: MotionModel::Predicted,
@@ -50,7 +43,7 @@ impl Replicated for Motion {
 impl Replicated for Facing {
     const NAME: &'static str = "Facing";
     fn fields() -> Vec<FieldDef> {
-        vec![field("angle", FieldKind::Angle)]
+        vec![FieldDef::new("angle", FieldKind::Angle)]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
         out.angle(self.0);
@@ -60,7 +53,7 @@ impl Replicated for Facing {
 impl Replicated for Trajectory {
     const NAME: &'static str = "Flight";
     fn fields() -> Vec<FieldDef> {
-        vec![field(
+        vec![FieldDef::new(
             "path",
             FieldKind::Motion {
                 model: MotionModel::Trajectory,
@@ -82,7 +75,7 @@ impl Replicated for Trajectory {
 impl Replicated for Health {
     const NAME: &'static str = "Health";
     fn fields() -> Vec<FieldDef> {
-        vec![field("hp", FieldKind::Bits { width: 8 })]
+        vec![FieldDef::new("hp", FieldKind::Bits { width: 8 })]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
         out.bits(u32::from(self.0));
@@ -93,9 +86,9 @@ impl Replicated for Player {
     const NAME: &'static str = "Player";
     fn fields() -> Vec<FieldDef> {
         vec![
-            field("dead", FieldKind::Bits { width: 1 }),
-            field("score", FieldKind::Uint { k: 1 }),
-            field(
+            FieldDef::new("dead", FieldKind::Bits { width: 1 }),
+            FieldDef::new("score", FieldKind::Uint { k: 1 }),
+            FieldDef::new(
                 "name",
                 FieldKind::Text {
                     max_bytes: MAX_NAME_BYTES,
@@ -121,7 +114,7 @@ impl Replicated for Drone {
 impl Replicated for Projectile {
     const NAME: &'static str = "Projectile";
     fn fields() -> Vec<FieldDef> {
-        vec![field("owner", FieldKind::Entity)]
+        vec![FieldDef::new("owner", FieldKind::Entity)]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
         out.entity(self.owner.0);

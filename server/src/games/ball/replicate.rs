@@ -23,17 +23,10 @@ const MOTION_SCALE: u32 = POS_SCALE as u32;
 /// Longest player name on the wire, in bytes (16 characters of up to 4 bytes).
 pub const MAX_NAME_BYTES: u16 = 64;
 
-fn field(name: &str, kind: FieldKind) -> FieldDef {
-    FieldDef {
-        name: name.to_owned(),
-        kind,
-    }
-}
-
 impl Replicated for Body {
     const NAME: &'static str = "Body";
     fn fields() -> Vec<FieldDef> {
-        vec![field(
+        vec![FieldDef::new(
             "motion",
             FieldKind::Motion {
                 model: MotionModel::Predicted,
@@ -56,7 +49,7 @@ impl Replicated for Body {
 impl Replicated for Facing {
     const NAME: &'static str = "Facing";
     fn fields() -> Vec<FieldDef> {
-        vec![field("angle", FieldKind::Angle)]
+        vec![FieldDef::new("angle", FieldKind::Angle)]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
         out.angle(self.0);
@@ -66,7 +59,7 @@ impl Replicated for Facing {
 impl Replicated for Flight {
     const NAME: &'static str = "Flight";
     fn fields() -> Vec<FieldDef> {
-        vec![field(
+        vec![FieldDef::new(
             "path",
             FieldKind::Motion {
                 model: MotionModel::Trajectory,
@@ -88,7 +81,7 @@ impl Replicated for Flight {
 impl Replicated for Ball {
     const NAME: &'static str = "Ball";
     fn fields() -> Vec<FieldDef> {
-        vec![field("holder", FieldKind::Entity)]
+        vec![FieldDef::new("holder", FieldKind::Entity)]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
         out.entity(self.holder);
@@ -99,16 +92,16 @@ impl Replicated for Player {
     const NAME: &'static str = "Player";
     fn fields() -> Vec<FieldDef> {
         vec![
-            field("team", FieldKind::Bits { width: 1 }),
-            field(
+            FieldDef::new("team", FieldKind::Bits { width: 1 }),
+            FieldDef::new(
                 "name",
                 FieldKind::Text {
                     max_bytes: MAX_NAME_BYTES,
                 },
             ),
             // Goals go up one at a time: order 0 codes +1 in the fewest bits.
-            field("goals", FieldKind::Uint { k: 0 }),
-            field("kicks", FieldKind::Uint { k: 0 }),
+            FieldDef::new("goals", FieldKind::Uint { k: 0 }),
+            FieldDef::new("kicks", FieldKind::Uint { k: 0 }),
         ]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
@@ -123,13 +116,13 @@ impl Replicated for Match {
     const NAME: &'static str = "Match";
     fn fields() -> Vec<FieldDef> {
         vec![
-            field("phase", FieldKind::Bits { width: PHASE_BITS }),
-            field("score_left", FieldKind::Uint { k: 0 }),
-            field("score_right", FieldKind::Uint { k: 0 }),
+            FieldDef::new("phase", FieldKind::Bits { width: PHASE_BITS }),
+            FieldDef::new("score_left", FieldKind::Uint { k: 0 }),
+            FieldDef::new("score_right", FieldKind::Uint { k: 0 }),
             // Changed once per match (or pause), by about its length in ticks.
-            field("ends_at", FieldKind::Uint { k: 12 }),
-            field("resume_at", FieldKind::Uint { k: 8 }),
-            field("scorer", FieldKind::Entity),
+            FieldDef::new("ends_at", FieldKind::Uint { k: 12 }),
+            FieldDef::new("resume_at", FieldKind::Uint { k: 8 }),
+            FieldDef::new("scorer", FieldKind::Entity),
         ]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
