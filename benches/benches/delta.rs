@@ -132,7 +132,12 @@ fn grid(c: &mut Criterion) {
     let mut out = Vec::new();
     c.bench_function("grid_build_and_64_aoi_queries_1000_entities", |b| {
         b.iter(|| {
-            grid.build(3072, 12_800, 12_800, black_box(&positions));
+            grid.build(
+                Grid::cell_for(3072, (12_800, 12_800)),
+                12_800,
+                12_800,
+                black_box(&positions),
+            );
             let mut total = 0;
             for client in 0..64 {
                 let center = positions[client * 15].unwrap();

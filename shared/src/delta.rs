@@ -481,16 +481,17 @@ fn read_created(
     frame: &Frame,
 ) -> Result<EntityState, DeltaError> {
     let present = read_presence(u, layout)?;
-    let mut e = layout.empty(id);
-    e.present = present;
-    let mut values = Values::clone(&e.values);
+    let mut values = layout.empty_values();
     for c in components(layout, present) {
         for &(kind, slot) in layout.fields(c) {
             read_full(u, kind, slot, &mut values, frame)?;
         }
     }
-    e.values = Arc::new(values);
-    Ok(e)
+    Ok(EntityState {
+        id,
+        present,
+        values: Arc::new(values),
+    })
 }
 
 fn write_changed(
@@ -647,6 +648,167 @@ pub fn encode_payload(packing: Packing, layout: &Layout, frame: &Frame, part: Pa
             write_payload(&mut w, layout, frame, part);
             w.into_bytes()
         }
+    }
+}
+
+/// Records already written this snapshot tick, shared by all the clients of a room: a
+/// changed entity most clients see against the same baseline values (the ones the last
+/// snapshot gave them) is coded once, and copied bit for bit into each of their payloads.
+///
+/// Entries are keyed by the target's index (the target list must stay the same until
+/// [`RecordCache::reset`]) and, for a changed entity, by the baseline's values (the
+/// same allocation, which the entry keeps alive so its address is not reused), presence
+/// and baseline tick. Bit packing only: byte-packed payloads are written directly.
+#[derive(Debug, Default)]
+pub struct RecordCache {
+    tick: u32,
+    /// The records' bits, one after the other.
+    arena: Vec<u8>,
+    created: Vec<Option<Chunk>>,
+    changed: Vec<Vec<Keyed>>,
+    scratch: BitWriter,
+    hits: u64,
+    misses: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
+    start: u32,
+    len: u32,
+    tail: u64,
+    tail_bits: u32,
+}
+
+#[derive(Debug)]
+struct Keyed {
+    base: Arc<Values>,
+    present: u32,
+    baseline: u32,
+    chunk: Chunk,
+}
+
+/// Writes a record with `write`, or copies the cached one.
+fn cached(
+    w: &mut BitWriter,
+    arena: &mut Vec<u8>,
+    scratch: &mut BitWriter,
+    chunk: Option<Chunk>,
+    write: impl FnOnce(&mut BitWriter),
+) -> Option<Chunk> {
+    if let Some(c) = chunk {
+        let bytes = arena
+            .get(c.start as usize..(c.start + c.len) as usize)
+            .unwrap_or(&[]);
+        w.append_parts(bytes, c.tail, c.tail_bits);
+        return None;
+    }
+    scratch.clear();
+    write(scratch);
+    let (bytes, tail, tail_bits) = scratch.parts();
+    let made = Chunk {
+        start: arena.len() as u32,
+        len: bytes.len() as u32,
+        tail,
+        tail_bits,
+    };
+    arena.extend_from_slice(bytes);
+    w.append_parts(bytes, tail, tail_bits);
+    Some(made)
+}
+
+impl RecordCache {
+    /// Forgets every record: the next payloads are of tick `tick`, against a target
+    /// list of `len` entities.
+    pub fn reset(&mut self, tick: u32, len: usize) {
+        self.tick = tick;
+        self.arena.clear();
+        self.created.clear();
+        self.created.resize(len, None);
+        self.changed.truncate(len);
+        for c in &mut self.changed {
+            c.clear();
+        }
+        self.changed.resize_with(len, Vec::new);
+    }
+
+    /// Records copied and records written since the cache was made.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        (self.hits, self.misses)
+    }
+
+    /// [`encode_payload`] with bit packing, reusing and filling the cache: the same bytes.
+    /// A frame of another tick than the cache's resets it first.
+    pub fn encode(&mut self, layout: &Layout, frame: &Frame, part: Part<'_>) -> Vec<u8> {
+        if frame.tick != self.tick || self.created.len() != part.target.len() {
+            self.reset(frame.tick, part.target.len());
+        }
+        let mut w = BitWriter::new();
+        let p = &mut w;
+        p.uint(part.removed.len() as u32, k::COUNT);
+        let mut prev = 0;
+        for &id in part.removed {
+            write_gap(p, &mut prev, id);
+        }
+        let created = || {
+            part.created
+                .iter()
+                .filter_map(|&j| Some((j, part.target.get(j)?)))
+        };
+        p.uint(created().count() as u32, k::COUNT);
+        let mut prev = 0;
+        for (j, e) in created() {
+            write_gap(p, &mut prev, e.id);
+            let Some(slot) = self.created.get_mut(j) else {
+                continue;
+            };
+            let made = cached(p, &mut self.arena, &mut self.scratch, *slot, |s| {
+                write_created(s, layout, e, frame)
+            });
+            match made {
+                Some(c) => {
+                    *slot = Some(c);
+                    self.misses += 1;
+                }
+                None => self.hits += 1,
+            }
+        }
+        let changed = || {
+            part.changed
+                .iter()
+                .filter_map(|&(i, j)| Some((j, part.base.get(i)?, part.target.get(j)?)))
+        };
+        p.uint(changed().count() as u32, k::COUNT);
+        let mut prev = 0;
+        for (j, b, t) in changed() {
+            write_gap(p, &mut prev, t.id);
+            let Some(entries) = self.changed.get_mut(j) else {
+                continue;
+            };
+            let hit = entries
+                .iter()
+                .find(|e| {
+                    Arc::ptr_eq(&e.base, &b.values)
+                        && e.present == b.present
+                        && e.baseline == frame.baseline
+                })
+                .map(|e| e.chunk);
+            let made = cached(p, &mut self.arena, &mut self.scratch, hit, |s| {
+                write_changed(s, layout, b, t, frame)
+            });
+            match made {
+                Some(chunk) => {
+                    entries.push(Keyed {
+                        base: Arc::clone(&b.values),
+                        present: b.present,
+                        baseline: frame.baseline,
+                        chunk,
+                    });
+                    self.misses += 1;
+                }
+                None => self.hits += 1,
+            }
+        }
+        w.into_bytes()
     }
 }
 

@@ -76,11 +76,16 @@ pub fn move_and_collide(k: Kinematics, r: f64, map: &Map, dt: f64) -> (Kinematic
     let mut out = k;
     let mut hit = Hit::default();
 
+    // Walls are looked up around each axis's sweep, widened by a margin far above `EPS`;
+    // a wall met twice clamps nothing more the second time.
+    const MARGIN: f64 = 1e-6;
     let mut nx = k.x + k.vx * dt;
-    for w in map.walls() {
+    let (x0, x1) = (k.x.min(nx) - r - MARGIN, k.x.max(nx) + r + MARGIN);
+    let (y0, y1) = (k.y - r - MARGIN, k.y + r + MARGIN);
+    map.walls_near((x0, y0), (x1, y1), |w| {
         let beside = k.y - r < w.max_y - EPS && k.y + r > w.min_y + EPS;
         if !beside {
-            continue;
+            return;
         }
         if nx > k.x && k.x + r <= w.min_x + EPS && nx + r > w.min_x {
             nx = w.min_x - r;
@@ -89,7 +94,7 @@ pub fn move_and_collide(k: Kinematics, r: f64, map: &Map, dt: f64) -> (Kinematic
             nx = w.max_x + r;
             hit.x = true;
         }
-    }
+    });
     if nx < r {
         nx = r;
         hit.x = true;
@@ -103,10 +108,12 @@ pub fn move_and_collide(k: Kinematics, r: f64, map: &Map, dt: f64) -> (Kinematic
     }
 
     let mut ny = k.y + k.vy * dt;
-    for w in map.walls() {
+    let (x0, x1) = (nx - r - MARGIN, nx + r + MARGIN);
+    let (y0, y1) = (k.y.min(ny) - r - MARGIN, k.y.max(ny) + r + MARGIN);
+    map.walls_near((x0, y0), (x1, y1), |w| {
         let beside = nx - r < w.max_x - EPS && nx + r > w.min_x + EPS;
         if !beside {
-            continue;
+            return;
         }
         if ny > k.y && k.y + r <= w.min_y + EPS && ny + r > w.min_y {
             ny = w.min_y - r;
@@ -115,7 +122,7 @@ pub fn move_and_collide(k: Kinematics, r: f64, map: &Map, dt: f64) -> (Kinematic
             ny = w.max_y + r;
             hit.y = true;
         }
-    }
+    });
     if ny < r {
         ny = r;
         hit.y = true;
@@ -134,6 +141,7 @@ pub fn move_and_collide(k: Kinematics, r: f64, map: &Map, dt: f64) -> (Kinematic
 mod tests {
     use super::*;
     use crate::map::DEFAULT_ARENA_JSON;
+    use crate::quant::{pos_to_q, q_to_pos};
     use proptest::prelude::*;
 
     fn arena() -> Map {
@@ -142,6 +150,46 @@ mod tests {
 
     fn speed(k: &Kinematics) -> f64 {
         (k.vx * k.vx + k.vy * k.vy).sqrt()
+    }
+
+    /// `move_and_collide` as it was before walls were indexed: every wall, in order.
+    fn against_every_wall(k: Kinematics, r: f64, map: &Map, dt: f64) -> (Kinematics, Hit) {
+        let (mut out, mut hit) = (k, Hit::default());
+        let mut nx = k.x + k.vx * dt;
+        for w in map.walls() {
+            if k.y - r < w.max_y - EPS && k.y + r > w.min_y + EPS {
+                if nx > k.x && k.x + r <= w.min_x + EPS && nx + r > w.min_x {
+                    (nx, hit.x) = (w.min_x - r, true);
+                } else if nx < k.x && k.x - r >= w.max_x - EPS && nx - r < w.max_x {
+                    (nx, hit.x) = (w.max_x + r, true);
+                }
+            }
+        }
+        if nx < r || nx > map.width() - r {
+            (nx, hit.x) = (nx.clamp(r, map.width() - r), true);
+        }
+        out.x = nx;
+        if hit.x {
+            out.vx = 0.0;
+        }
+        let mut ny = k.y + k.vy * dt;
+        for w in map.walls() {
+            if nx - r < w.max_x - EPS && nx + r > w.min_x + EPS {
+                if ny > k.y && k.y + r <= w.min_y + EPS && ny + r > w.min_y {
+                    (ny, hit.y) = (w.min_y - r, true);
+                } else if ny < k.y && k.y - r >= w.max_y - EPS && ny - r < w.max_y {
+                    (ny, hit.y) = (w.max_y + r, true);
+                }
+            }
+        }
+        if ny < r || ny > map.height() - r {
+            (ny, hit.y) = (ny.clamp(r, map.height() - r), true);
+        }
+        out.y = ny;
+        if hit.y {
+            out.vy = 0.0;
+        }
+        (out, hit)
     }
 
     #[test]
@@ -241,6 +289,27 @@ mod tests {
                         prop_assert!(!(crossed_x && same_band), "crossed a wall");
                     }
                 }
+            }
+        }
+
+        #[test]
+        fn indexed_walls_stop_exactly_where_every_wall_does(
+            x in -5.0f64..210.0, y in -5.0f64..210.0,
+            vx in -400.0f64..400.0, vy in -400.0f64..400.0,
+            r in prop::sample::select(vec![0.25, 0.5, 1.0, 3.0]),
+            dt in prop::sample::select(vec![1.0 / 60.0, 1.0 / 20.0, 0.5]),
+        ) {
+            let map = arena();
+            // Also from points on the position grid, where entities rest against walls.
+            for (x, y) in [(x, y), (q_to_pos(pos_to_q(x)), q_to_pos(pos_to_q(y)))] {
+                let k = Kinematics { x, y, vx, vy };
+                let (a, ha) = move_and_collide(k, r, &map, dt);
+                let (b, hb) = against_every_wall(k, r, &map, dt);
+                prop_assert_eq!(ha, hb);
+                prop_assert_eq!(
+                    [a.x, a.y, a.vx, a.vy].map(f64::to_bits),
+                    [b.x, b.y, b.vx, b.vy].map(f64::to_bits)
+                );
             }
         }
 

@@ -94,10 +94,32 @@ impl BitWriter {
 
     /// Appends everything another writer holds, bit for bit.
     pub fn append(&mut self, other: &BitWriter) {
-        for &b in &other.bytes {
-            self.put(u64::from(b), 8);
+        self.append_parts(&other.bytes, other.acc, other.pending);
+    }
+
+    /// Appends whole `bytes`, then the `tail_bits` (< 8) low bits of `tail`: what
+    /// [`BitWriter::parts`] gave for another writer.
+    pub fn append_parts(&mut self, bytes: &[u8], tail: u64, tail_bits: u32) {
+        if self.pending == 0 {
+            self.bytes.extend_from_slice(bytes);
+        } else {
+            for &b in bytes {
+                self.put(u64::from(b), 8);
+            }
         }
-        self.put(other.acc, other.pending);
+        self.put(tail, tail_bits.min(7));
+    }
+
+    /// The whole bytes written so far, and the bits after them (value, count < 8).
+    pub fn parts(&self) -> (&[u8], u64, u32) {
+        (&self.bytes, self.acc, self.pending)
+    }
+
+    /// Empties the writer, keeping its allocation.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.acc = 0;
+        self.pending = 0;
     }
 
     pub fn into_bytes(mut self) -> Vec<u8> {

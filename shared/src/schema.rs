@@ -331,10 +331,15 @@ impl Layout {
         EntityState {
             id,
             present: 0,
-            values: Arc::new(Values {
-                ints: vec![0; self.ints],
-                texts: vec![String::new(); self.texts],
-            }),
+            values: Arc::new(self.empty_values()),
+        }
+    }
+
+    /// Every slot of this layout at zero (numbers) or empty (texts).
+    pub fn empty_values(&self) -> Values {
+        Values {
+            ints: vec![0; self.ints],
+            texts: vec![String::new(); self.texts],
         }
     }
 

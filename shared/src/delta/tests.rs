@@ -133,6 +133,17 @@ fn part<'a>(base: &'a [EntityState], target: &'a [EntityState], d: &'a Diff) -> 
     }
 }
 
+/// The records of `d` that `keep` (cycled over them) selects: a partial delta.
+fn some_of(d: &Diff, keep: &[bool]) -> Diff {
+    let mut pick = keep.iter().cycle();
+    let mut take = || pick.next().copied().unwrap_or(true);
+    Diff {
+        created: d.created.iter().copied().filter(|_| take()).collect(),
+        changed: d.changed.iter().copied().filter(|_| take()).collect(),
+        removed: d.removed.iter().copied().filter(|_| take()).collect(),
+    }
+}
+
 /// Two views of one random schema, sharing some entities and changing others.
 fn case() -> impl Strategy<Value = (Layout, Vec<EntityState>, Vec<EntityState>)> {
     (
@@ -184,10 +195,7 @@ proptest! {
             keep in prop::collection::vec(any::<bool>(), 80)) {
         let mut d = Diff::default();
         diff(&base, &target, &mut d);
-        let mut pick = keep.iter().cycle();
-        let created: Vec<usize> = d.created.iter().copied().filter(|_| *pick.next().unwrap()).collect();
-        let changed: Vec<_> = d.changed.iter().copied().filter(|_| *pick.next().unwrap()).collect();
-        let removed: Vec<u32> = d.removed.iter().copied().filter(|_| *pick.next().unwrap()).collect();
+        let Diff { removed, created, changed } = some_of(&d, &keep);
         let mut expected = Vec::new();
         merge(&base, &target, &removed, &created, &changed, &mut expected);
         let p = Part { base: &base, target: &target, removed: &removed, created: &created, changed: &changed };
@@ -196,6 +204,37 @@ proptest! {
             let got = decode_payload(packing, &layout, &frame(), &base, &payload).unwrap();
             prop_assert_eq!(checksum(&layout, &got), checksum(&layout, &expected));
             prop_assert_eq!(got, expected.clone());
+        }
+    }
+
+    #[test]
+    fn cached_records_give_the_same_payloads((layout, base, target) in case(),
+            keep in prop::collection::vec(any::<bool>(), 80)) {
+        // Clients with the same baseline, another one, a partial part: one cache for all.
+        let mut d = Diff::default();
+        diff(&base, &target, &mut d);
+        let some = some_of(&d, &keep);
+        let partial = Part { base: &base, target: &target, removed: &d.removed, created: &some.created, changed: &some.changed };
+        let other_base: Vec<EntityState> = target.iter().rev().skip(1).rev().cloned().collect();
+        let mut d2 = Diff::default();
+        diff(&other_base, &target, &mut d2);
+        let mut cache = RecordCache::default();
+        let mut later = frame();
+        later.baseline -= 1;
+        for (f, p) in [
+            (frame(), part(&base, &target, &d)),
+            (frame(), part(&base, &target, &d)),
+            (frame(), partial),
+            (later, part(&base, &target, &d)),
+            (frame(), part(&other_base, &target, &d2)),
+            (frame(), part(&base, &target, &d)),
+        ] {
+            prop_assert_eq!(cache.encode(&layout, &f, p), encode_payload(Packing::Bits, &layout, &f, p));
+        }
+        let (hits, misses) = cache.hits_and_misses();
+        prop_assert_eq!(hits + misses > 0, !d.created.is_empty() || !d.changed.is_empty() || !d2.created.is_empty() || !d2.changed.is_empty());
+        if !d.changed.is_empty() || !d.created.is_empty() {
+            prop_assert!(hits > 0);
         }
     }
 
