@@ -73,6 +73,9 @@ pub struct Sent {
     pub keyframes: u64,
     /// Clients whose sink answered [`Delivery::Closed`], in ascending order.
     pub closed: Vec<u32>,
+    /// Whether this tick built snapshots (some client's turn came): the kept world was
+    /// brought up to date.
+    pub replicated: bool,
 }
 
 struct Client {
@@ -414,10 +417,11 @@ impl RoomCore {
         }
     }
 
-    /// One tick: [`RoomCore::step`], then on snapshot ticks [`RoomCore::replicate`].
+    /// One tick: [`RoomCore::step`], then, when some client's turn comes,
+    /// [`RoomCore::replicate`].
     pub fn tick(&mut self, now: Instant, sink: impl FnMut(u32, Bytes) -> Delivery) -> Sent {
         let tick = self.step(now);
-        if self.is_snapshot_tick(tick) {
+        if self.snapshot_due(tick) {
             self.replicate(now, sink)
         } else {
             Sent::default()
@@ -481,9 +485,35 @@ impl RoomCore {
         t * sr / tr != t.saturating_sub(1) * sr / tr
     }
 
-    /// Builds each connected client's snapshot of the current tick and hands it to
-    /// `sink(client_id, bytes)`. A snapshot becomes the client's baseline only when the
-    /// sink answers [`Delivery::Queued`]; `now` fills the byte budgets.
+    /// How many phases clients' snapshots are spread over: the ticks between two
+    /// snapshots, rounded up (1 when every tick sends).
+    fn snapshot_phases(&self) -> u32 {
+        let s = &self.config.settings;
+        u32::from(s.tick_rate)
+            .div_ceil(u32::from(s.snapshot_rate.max(1)))
+            .max(1)
+    }
+
+    /// Whether `tick` is the turn of a client of id `client_id`. Each client keeps the
+    /// room's cadence ([`RoomCore::is_snapshot_tick`]) shifted by a phase of its own
+    /// (its id, round robin), so a snapshot tick builds a share of the clients' snapshots
+    /// instead of all of them: the tick that does it is shorter, and the room's bytes
+    /// leave in smaller bursts.
+    pub fn client_turn(&self, client_id: u32, tick: u32) -> bool {
+        self.is_snapshot_tick(tick.wrapping_add(client_id % self.snapshot_phases()))
+    }
+
+    /// Whether some connected client's turn is at `tick`.
+    pub fn snapshot_due(&self, tick: u32) -> bool {
+        self.clients
+            .iter()
+            .any(|c| c.connected && self.client_turn(c.id, tick))
+    }
+
+    /// Builds the snapshot of each connected client whose turn is this tick
+    /// ([`RoomCore::client_turn`]) and hands it to `sink(client_id, bytes)`. A snapshot
+    /// becomes the client's baseline only when the sink answers [`Delivery::Queued`];
+    /// `now` fills the byte budgets.
     pub fn replicate(
         &mut self,
         now: Instant,
@@ -491,6 +521,15 @@ impl RoomCore {
     ) -> Sent {
         let tick = self.current_tick();
         let mut sent = Sent::default();
+        let turns: Vec<bool> = self
+            .clients
+            .iter()
+            .map(|c| c.connected && self.client_turn(c.id, tick))
+            .collect();
+        if !turns.contains(&true) {
+            return sent;
+        }
+        sent.replicated = true;
         // A change tick of its own: whatever changes after it is new to the next pass.
         let this_run = self.world.increment_change_tick();
         if let Err(e) = self.replicator.prepare(&self.world, this_run) {
@@ -498,7 +537,7 @@ impl RoomCore {
             return sent;
         }
         self.timer.current.entities = self.replicator.entity_count();
-        for client in self.clients.iter_mut().filter(|c| c.connected) {
+        for (client, _) in self.clients.iter_mut().zip(turns).filter(|(_, turn)| *turn) {
             let stats = &mut self.timer.current;
             let built = match self.replicator.mode() {
                 SnapshotMode::Full => self

@@ -240,7 +240,7 @@ impl Driver {
         // Published before the snapshots go out, so that whoever sees a snapshot sees
         // seats at least as new as it.
         self.publish_seats();
-        if self.core.is_snapshot_tick(tick) {
+        if self.core.snapshot_due(tick) {
             let started = Instant::now();
             let cpu = ThreadTime::now();
             self.replicate(now);
@@ -456,6 +456,10 @@ mod tests {
         let (inputs, outbound) = joined(&mut driver, &tx, "ada");
         inputs.try_send(RoomInput::Leave).unwrap();
         drop((inputs, outbound));
+        // Up to the client's turn for a snapshot, without reading its queued inputs.
+        while !driver.core.snapshot_due(driver.core.current_tick()) {
+            driver.core.step(Instant::now());
+        }
         driver.replicate(Instant::now());
         assert_eq!(driver.core.seats(), Default::default(), "freed, not held");
     }

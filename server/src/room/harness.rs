@@ -208,7 +208,7 @@ impl Harness {
                 None => Delivery::Closed,
             }
         });
-        if self.core.is_snapshot_tick(self.core.current_tick()) {
+        if self.sent.replicated {
             self.core.assert_replication_is_fresh();
         }
         for index in 0..self.clients.len() {

@@ -53,6 +53,36 @@ fn snapshot_ticks_are_spread_evenly() {
 }
 
 #[test]
+fn clients_take_turns_at_the_room_cadence() {
+    let mut h = Harness::new(settings(60, 20, 8));
+    for i in 0..6 {
+        h.join(anon(&format!("p{i}"))).unwrap();
+    }
+    let mut per_tick = Vec::new();
+    for _ in 0..60 {
+        h.tick();
+        per_tick.push(h.sent.snapshots);
+    }
+    // Six clients over three phases: two snapshots a tick, never six at once...
+    assert!(per_tick[3..].iter().all(|&n| n == 2), "{per_tick:?}");
+    // ...and each client still gets one every third tick.
+    for c in &h.clients {
+        let ticks: Vec<u32> = c.received.iter().map(|&(t, _)| t).collect();
+        assert!(ticks.len() >= 19, "{ticks:?}");
+        assert!(ticks.windows(2).all(|w| w[1] - w[0] == 3), "{ticks:?}");
+    }
+    h.assert_views_match();
+    // Every tick sends when snapshots go at the tick rate.
+    let mut h = Harness::new(settings(60, 60, 4));
+    for i in 0..3 {
+        h.join(anon(&format!("p{i}"))).unwrap();
+    }
+    h.run(2);
+    h.tick();
+    assert_eq!(h.sent.snapshots, 3);
+}
+
+#[test]
 fn reservations_hold_seats_until_used() {
     let mut h = Harness::new(settings(60, 20, 2));
     let later = h.now + Duration::from_secs(60);

@@ -98,7 +98,7 @@ impl Room {
     fn tick(&mut self) {
         self.now += Duration::from_secs(1) / 60;
         let clients = &mut self.clients;
-        self.core.tick(self.now, |id, bytes| {
+        let sent = self.core.tick(self.now, |id, bytes| {
             let c = clients
                 .iter_mut()
                 .find(|c| c.welcome.client_id == id)
@@ -110,7 +110,7 @@ impl Room {
             c.view.apply(&snap, 60, c.welcome.packing).unwrap();
             Delivery::Queued
         });
-        if self.core.is_snapshot_tick(self.core.current_tick()) {
+        if sent.replicated {
             self.core.assert_replication_is_fresh();
             for c in &self.clients {
                 let (tick, held) = self.core.baseline(c.welcome.client_id).unwrap();
