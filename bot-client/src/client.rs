@@ -621,10 +621,12 @@ impl RawConnection {
 /// The WebSocket settings of every client connection.
 fn ws_config() -> WebSocketConfig {
     // Snapshots of a crowded room are large, so the limits follow the codec's rather
-    // than tungstenite's defaults; a 64 KiB read buffer (not 128) keeps a swarm of
-    // thousands of bots light, and one snapshot rarely exceeds it anyway.
+    // than tungstenite's defaults. The read buffer is small: tungstenite zeroes the
+    // whole free part of it before every read, and a delta snapshot is about 150 bytes,
+    // so a 64 KiB buffer made a swarm spend a twentieth of its CPU in `memset`. A larger
+    // message (a keyframe) takes a few reads.
     WebSocketConfig::default()
-        .read_buffer_size(64 * 1024)
+        .read_buffer_size(4 * 1024)
         .max_message_size(Some(MAX_SERVER_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_SERVER_MESSAGE_BYTES))
 }
