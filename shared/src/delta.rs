@@ -666,6 +666,8 @@ pub struct RecordCache {
     arena: Vec<u8>,
     created: Vec<Option<Chunk>>,
     changed: Vec<Vec<Keyed>>,
+    /// Target indices with an entry, so that a reset clears only those.
+    touched: Vec<usize>,
     scratch: BitWriter,
     hits: u64,
     misses: u64,
@@ -722,12 +724,16 @@ impl RecordCache {
     pub fn reset(&mut self, tick: u32, len: usize) {
         self.tick = tick;
         self.arena.clear();
-        self.created.clear();
-        self.created.resize(len, None);
-        self.changed.truncate(len);
-        for c in &mut self.changed {
-            c.clear();
+        for &j in &self.touched {
+            if let Some(c) = self.created.get_mut(j) {
+                *c = None;
+            }
+            if let Some(c) = self.changed.get_mut(j) {
+                c.clear();
+            }
         }
+        self.touched.clear();
+        self.created.resize(len, None);
         self.changed.resize_with(len, Vec::new);
     }
 
@@ -742,7 +748,8 @@ impl RecordCache {
         if frame.tick != self.tick || self.created.len() != part.target.len() {
             self.reset(frame.tick, part.target.len());
         }
-        let mut w = BitWriter::new();
+        // Room for a typical delta, so that the payload is not grown step by step.
+        let mut w = BitWriter::with_capacity(256);
         let p = &mut w;
         p.uint(part.removed.len() as u32, k::COUNT);
         let mut prev = 0;
@@ -767,6 +774,7 @@ impl RecordCache {
             match made {
                 Some(c) => {
                     *slot = Some(c);
+                    self.touched.push(j);
                     self.misses += 1;
                 }
                 None => self.hits += 1,
@@ -803,6 +811,7 @@ impl RecordCache {
                         baseline: frame.baseline,
                         chunk,
                     });
+                    self.touched.push(j);
                     self.misses += 1;
                 }
                 None => self.hits += 1,
@@ -880,12 +889,22 @@ fn find(base: &[EntityState], id: u32) -> Option<usize> {
     base.binary_search_by_key(&id, |e| e.id).ok()
 }
 
-fn read_payload(
+/// What a payload says, read and checked against the view it is relative to but not
+/// applied yet (so a bad payload leaves that view as it was).
+#[derive(Debug, Default)]
+struct Records {
+    removed: Vec<u32>,
+    created: Vec<EntityState>,
+    /// Index in the base view, new state.
+    changed: Vec<(usize, EntityState)>,
+}
+
+fn read_records(
     u: &mut impl Unpacker,
     layout: &Layout,
     frame: &Frame,
     base: &[EntityState],
-) -> Result<Vec<EntityState>, DeltaError> {
+) -> Result<Records, DeltaError> {
     let n = read_count(u)?;
     let mut removed = Vec::with_capacity(n.min(1024) as usize);
     let mut prev = 0;
@@ -917,30 +936,99 @@ fn read_payload(
         changed.push((i, read_changed(u, layout, b, frame)?));
     }
     u.finish()?;
+    Ok(Records {
+        removed,
+        created,
+        changed,
+    })
+}
 
-    // `merge` takes indices into a target list; here the created and changed entities
-    // are that list.
-    let mut target = Vec::with_capacity(created.len() + changed.len());
-    let mut created_idx = Vec::with_capacity(created.len());
-    for e in created {
-        created_idx.push(target.len());
-        target.push(e);
+impl Records {
+    /// The new view, as a list of its own.
+    fn merged(self, base: &[EntityState]) -> Vec<EntityState> {
+        // `merge` takes indices into a target list; here the created and changed
+        // entities are that list.
+        let mut target = Vec::with_capacity(self.created.len() + self.changed.len());
+        let mut created_idx = Vec::with_capacity(self.created.len());
+        for e in self.created {
+            created_idx.push(target.len());
+            target.push(e);
+        }
+        let mut changed_idx = Vec::with_capacity(self.changed.len());
+        for (i, e) in self.changed {
+            changed_idx.push((i, target.len()));
+            target.push(e);
+        }
+        let mut out = Vec::with_capacity(base.len() + created_idx.len());
+        merge(
+            base,
+            &target,
+            &self.removed,
+            &created_idx,
+            &changed_idx,
+            &mut out,
+        );
+        out
     }
-    let mut changed_idx = Vec::with_capacity(changed.len());
-    for (i, e) in changed {
-        changed_idx.push((i, target.len()));
-        target.push(e);
+
+    /// Applies the records to the view they were read against (`view`, with the
+    /// entity hashes `hashes` beside it), hashing only the entities that are new or
+    /// changed. Changed entities are replaced where they are; only removals and
+    /// creations move the others, which are moved, not cloned.
+    fn apply(self, layout: &Layout, view: &mut Vec<EntityState>, hashes: &mut Vec<u32>) {
+        if hashes.len() != view.len() {
+            *hashes = view.iter().map(|e| entity_hash(layout, e)).collect();
+        }
+        if self.removed.is_empty() && self.created.is_empty() {
+            for (i, e) in self.changed {
+                if let (Some(v), Some(h)) = (view.get_mut(i), hashes.get_mut(i)) {
+                    *h = entity_hash(layout, &e);
+                    *v = e;
+                }
+            }
+            return;
+        }
+        let old_len = view.len();
+        let mut out = Vec::with_capacity(old_len + self.created.len());
+        let mut out_hashes = Vec::with_capacity(out.capacity());
+        let mut removed = self.removed.iter().peekable();
+        let mut changed = self.changed.into_iter().peekable();
+        let mut created = self.created.into_iter().peekable();
+        for (i, (b, h)) in view.drain(..).zip(hashes.drain(..)).enumerate() {
+            while let Some(c) = created.next_if(|c| c.id < b.id) {
+                out_hashes.push(entity_hash(layout, &c));
+                out.push(c);
+            }
+            if removed.next_if(|&&id| id == b.id).is_some() {
+                continue;
+            }
+            match changed.next_if(|(ci, _)| *ci == i) {
+                Some((_, e)) => {
+                    out_hashes.push(entity_hash(layout, &e));
+                    out.push(e);
+                }
+                None => {
+                    out_hashes.push(h);
+                    out.push(b);
+                }
+            }
+        }
+        for c in created {
+            out_hashes.push(entity_hash(layout, &c));
+            out.push(c);
+        }
+        *view = out;
+        *hashes = out_hashes;
     }
-    let mut out = Vec::with_capacity(base.len() + created_idx.len());
-    merge(
-        base,
-        &target,
-        &removed,
-        &created_idx,
-        &changed_idx,
-        &mut out,
-    );
-    Ok(out)
+}
+
+fn read_payload(
+    u: &mut impl Unpacker,
+    layout: &Layout,
+    frame: &Frame,
+    base: &[EntityState],
+) -> Result<Vec<EntityState>, DeltaError> {
+    Ok(read_records(u, layout, frame, base)?.merged(base))
 }
 
 /// Rebuilds the view a payload describes from the view it is relative to.
@@ -1029,8 +1117,8 @@ pub struct ClientView {
     layout: Arc<Layout>,
     tick: u32,
     entities: Vec<EntityState>,
-    /// `entity_hash` of each entity: an entity a snapshot left unchanged keeps its values
-    /// (the same allocation) and its hash, so a checksum hashes only what changed.
+    /// `entity_hash` of each entity, beside it: a snapshot replaces the entities it
+    /// changes where they are and hashes only those, so a checksum folds the kept hashes.
     hashes: Vec<u32>,
 }
 
@@ -1087,11 +1175,27 @@ impl ClientView {
             baseline: snap.baseline,
             tick_rate,
         };
-        let view = decode_payload(packing, &self.layout, &frame, base, &snap.payload)?;
-        let hashes = self.hashes_of(&view, snap.baseline != 0);
-        let got = fold_hashes(hashes.iter().copied());
-        self.entities = view;
-        self.hashes = hashes;
+        let records = match packing {
+            Packing::Bits => read_records(
+                &mut BitReader::new(&snap.payload),
+                &self.layout,
+                &frame,
+                base,
+            ),
+            Packing::Bytes => read_records(
+                &mut ByteReader::new(&snap.payload),
+                &self.layout,
+                &frame,
+                base,
+            ),
+        }?;
+        if snap.baseline == 0 {
+            // A keyframe: the records are the whole view.
+            self.entities.clear();
+            self.hashes.clear();
+        }
+        records.apply(&self.layout, &mut self.entities, &mut self.hashes);
+        let got = fold_hashes(self.hashes.iter().copied());
         self.tick = snap.tick;
         if got != snap.checksum {
             return Err(DeltaError::Checksum {
@@ -1100,32 +1204,6 @@ impl ClientView {
             });
         }
         Ok(())
-    }
-
-    /// The hashes of `view`: those of the held view's entities whose values it shares
-    /// (`reuse`: the snapshot was a delta against the held view), the others computed.
-    fn hashes_of(&self, view: &[EntityState], reuse: bool) -> Vec<u32> {
-        let mut old = self
-            .entities
-            .iter()
-            .zip(&self.hashes)
-            .filter(|_| reuse)
-            .peekable();
-        view.iter()
-            .map(|e| {
-                while old.next_if(|(o, _)| o.id < e.id).is_some() {}
-                match old.peek() {
-                    Some(&(o, &h))
-                        if o.id == e.id
-                            && o.present == e.present
-                            && Arc::ptr_eq(&o.values, &e.values) =>
-                    {
-                        h
-                    }
-                    _ => entity_hash(&self.layout, e),
-                }
-            })
-            .collect()
     }
 
     /// Replaces the view with a full snapshot (`--snapshots full`). Every entity must fit

@@ -70,6 +70,14 @@ impl BitWriter {
         BitWriter::default()
     }
 
+    /// A writer with room for `bytes` bytes before it grows.
+    pub fn with_capacity(bytes: usize) -> BitWriter {
+        BitWriter {
+            bytes: Vec::with_capacity(bytes),
+            ..BitWriter::default()
+        }
+    }
+
     /// Appends the `n` ≤ 56 low bits of `value`.
     fn put(&mut self, value: u64, n: u32) {
         debug_assert!(n <= 56);

@@ -191,6 +191,45 @@ proptest! {
     }
 
     #[test]
+    fn a_client_view_applies_deltas_in_place((layout, base, target) in case(),
+            keep in prop::collection::vec(any::<bool>(), 80)) {
+        // Keyframe to `base`, a partial delta, then the rest: each step must match what
+        // `merge` predicts, hashes included (apply checks the checksum).
+        let layout = Arc::new(layout);
+        let mut view = ClientView::new(layout.clone());
+        let f = frame();
+        let snapshot = |baseline: u32, tick: u32, p: Part<'_>, expected: &[EntityState], packing| {
+            let fr = Frame { tick, baseline, tick_rate: f.tick_rate };
+            Snapshot {
+                tick,
+                baseline,
+                last_input_seq: 0,
+                checksum: checksum(&layout, expected),
+                payload: encode_payload(packing, &layout, &fr, p),
+            }
+        };
+        for packing in [Packing::Bits, Packing::Bytes] {
+            let mut d = Diff::default();
+            diff(&[], &base, &mut d);
+            let key = snapshot(0, f.baseline, part(&[], &base, &d), &base, packing);
+            prop_assert_eq!(view.apply(&key, f.tick_rate, packing), Ok(()));
+            prop_assert_eq!(view.entities(), &base[..]);
+            diff(&base, &target, &mut d);
+            let some = some_of(&d, &keep);
+            let mut expected = Vec::new();
+            merge(&base, &target, &some.removed, &some.created, &some.changed, &mut expected);
+            let p = Part { base: &base, target: &target, removed: &some.removed, created: &some.created, changed: &some.changed };
+            let snap = snapshot(f.baseline, f.tick, p, &expected, packing);
+            prop_assert_eq!(view.apply(&snap, f.tick_rate, packing), Ok(()));
+            prop_assert_eq!(view.entities(), &expected[..]);
+            diff(&expected, &target, &mut d);
+            let snap = snapshot(f.tick, f.tick + 3, part(&expected, &target, &d), &target, packing);
+            prop_assert_eq!(view.apply(&snap, f.tick_rate, packing), Ok(()));
+            prop_assert_eq!(view.entities(), &target[..]);
+        }
+    }
+
+    #[test]
     fn partial_deltas_give_what_merge_predicts((layout, base, target) in case(),
             keep in prop::collection::vec(any::<bool>(), 80)) {
         let mut d = Diff::default();
@@ -231,6 +270,12 @@ proptest! {
         ] {
             prop_assert_eq!(cache.encode(&layout, &f, p), encode_payload(Packing::Bits, &layout, &f, p));
         }
+        // The next tick's payloads: nothing of this tick's may be reused.
+        let mut next = frame();
+        next.tick += 3;
+        next.baseline += 3;
+        let p = part(&base, &target, &d);
+        prop_assert_eq!(cache.encode(&layout, &next, p), encode_payload(Packing::Bits, &layout, &next, p));
         let (hits, misses) = cache.hits_and_misses();
         prop_assert_eq!(hits + misses > 0, !d.created.is_empty() || !d.changed.is_empty() || !d2.created.is_empty() || !d2.changed.is_empty());
         if !d.changed.is_empty() || !d.created.is_empty() {
