@@ -78,6 +78,11 @@ pub struct Sent {
     pub replicated: bool,
 }
 
+/// Connected clients a room serves on one phase before it spreads newcomers over the
+/// others: below that, the shared part of a snapshot tick (bringing the quantised world
+/// up to date) costs more than the per-client work a second phase would take off it.
+pub const TURN_SHARE: usize = 16;
+
 struct Client {
     id: u32,
     player: String,
@@ -94,6 +99,9 @@ struct Client {
     /// token of this generation or later still takes the player back.
     heard_generation: u64,
     last_seq: u32,
+    /// Which of the room's snapshot phases this client's snapshots go on, for good
+    /// ([`RoomCore::client_turn`]).
+    phase: u32,
     replication: ClientReplication,
 }
 
@@ -326,6 +334,7 @@ impl RoomCore {
             None => {
                 self.next_client_id = self.next_client_id.wrapping_add(1);
                 let id = self.next_client_id;
+                let phase = self.quietest_phase();
                 let (entity, net_id) =
                     self.game
                         .spawn_player(&mut self.world, id, name.into_string());
@@ -339,6 +348,7 @@ impl RoomCore {
                     generation: 1,
                     heard_generation: 1,
                     last_seq: 0,
+                    phase,
                     replication: ClientReplication::new(settings, &self.rate_clock),
                 });
                 Ok(Joined {
@@ -485,7 +495,7 @@ impl RoomCore {
         t * sr / tr != t.saturating_sub(1) * sr / tr
     }
 
-    /// How many phases clients' snapshots are spread over: the ticks between two
+    /// How many phases clients' snapshots may be spread over: the ticks between two
     /// snapshots, rounded up (1 when every tick sends).
     fn snapshot_phases(&self) -> u32 {
         let s = &self.config.settings;
@@ -494,20 +504,39 @@ impl RoomCore {
             .max(1)
     }
 
-    /// Whether `tick` is the turn of a client of id `client_id`. Each client keeps the
-    /// room's cadence ([`RoomCore::is_snapshot_tick`]) shifted by a phase of its own
-    /// (its id, round robin), so a snapshot tick builds a share of the clients' snapshots
-    /// instead of all of them: the tick that does it is shorter, and the room's bytes
+    /// The phase a new client gets: phase 0 while the room has fewer than
+    /// [`TURN_SHARE`] connected clients, then the phase with the fewest.
+    fn quietest_phase(&self) -> u32 {
+        let mut counts = vec![0usize; self.snapshot_phases() as usize];
+        for c in self.clients.iter().filter(|c| c.connected) {
+            if let Some(n) = counts.get_mut(c.phase as usize) {
+                *n += 1;
+            }
+        }
+        if counts.iter().sum::<usize>() < TURN_SHARE {
+            return 0;
+        }
+        counts
+            .iter()
+            .enumerate()
+            .min_by_key(|&(_, n)| *n)
+            .map_or(0, |(phase, _)| phase as u32)
+    }
+
+    /// Whether `tick` is the turn of a client in `phase`. Each client keeps the room's
+    /// cadence ([`RoomCore::is_snapshot_tick`]) shifted by its phase, chosen when it
+    /// joined and kept: in a crowded room a snapshot tick builds a share of the clients'
+    /// snapshots instead of all of them, so that tick is shorter and the room's bytes
     /// leave in smaller bursts.
-    pub fn client_turn(&self, client_id: u32, tick: u32) -> bool {
-        self.is_snapshot_tick(tick.wrapping_add(client_id % self.snapshot_phases()))
+    pub fn client_turn(&self, phase: u32, tick: u32) -> bool {
+        self.is_snapshot_tick(tick.wrapping_add(phase))
     }
 
     /// Whether some connected client's turn is at `tick`.
     pub fn snapshot_due(&self, tick: u32) -> bool {
         self.clients
             .iter()
-            .any(|c| c.connected && self.client_turn(c.id, tick))
+            .any(|c| c.connected && self.client_turn(c.phase, tick))
     }
 
     /// Builds the snapshot of each connected client whose turn is this tick
@@ -524,7 +553,7 @@ impl RoomCore {
         let turns: Vec<bool> = self
             .clients
             .iter()
-            .map(|c| c.connected && self.client_turn(c.id, tick))
+            .map(|c| c.connected && self.client_turn(c.phase, tick))
             .collect();
         if !turns.contains(&true) {
             return sent;

@@ -10,7 +10,7 @@ use shared::protocol::Input;
 use shared::quant::pos_to_q;
 use shared::rules::BUTTON_FIRE;
 
-use super::core::{Footprint, RoomCore};
+use super::core::{Footprint, RoomCore, TURN_SHARE};
 use super::harness::{Harness, anon, settings, token};
 use super::{JoinKind, RoomError, RoomInput, Seats};
 use crate::engine::SimClock;
@@ -53,9 +53,10 @@ fn snapshot_ticks_are_spread_evenly() {
 }
 
 #[test]
-fn clients_take_turns_at_the_room_cadence() {
-    let mut h = Harness::new(settings(60, 20, 8));
-    for i in 0..6 {
+fn crowded_rooms_spread_snapshots_over_phases() {
+    let mut h = Harness::new(settings(60, 20, 64));
+    let n = TURN_SHARE + 8;
+    for i in 0..n {
         h.join(anon(&format!("p{i}"))).unwrap();
     }
     let mut per_tick = Vec::new();
@@ -63,23 +64,31 @@ fn clients_take_turns_at_the_room_cadence() {
         h.tick();
         per_tick.push(h.sent.snapshots);
     }
-    // Six clients over three phases: two snapshots a tick, never six at once...
-    assert!(per_tick[3..].iter().all(|&n| n == 2), "{per_tick:?}");
-    // ...and each client still gets one every third tick.
+    // The first TURN_SHARE clients on one phase, the next ones on the other two.
+    let phase_sizes = [TURN_SHARE, 4, 4].map(|k| k as u64);
+    for (t, &sent) in per_tick.iter().enumerate().skip(3) {
+        assert!(phase_sizes.contains(&sent), "tick {t}: {per_tick:?}");
+    }
+    assert!(per_tick.iter().all(|&s| s < n as u64), "{per_tick:?}");
+    // Every client still gets one snapshot every third tick.
     for c in &h.clients {
         let ticks: Vec<u32> = c.received.iter().map(|&(t, _)| t).collect();
         assert!(ticks.len() >= 19, "{ticks:?}");
         assert!(ticks.windows(2).all(|w| w[1] - w[0] == 3), "{ticks:?}");
     }
     h.assert_views_match();
-    // Every tick sends when snapshots go at the tick rate.
-    let mut h = Harness::new(settings(60, 60, 4));
-    for i in 0..3 {
+    // A small room sends everyone's on the same tick.
+    let mut h = Harness::new(settings(60, 20, 8));
+    for i in 0..6 {
         h.join(anon(&format!("p{i}"))).unwrap();
     }
-    h.run(2);
-    h.tick();
-    assert_eq!(h.sent.snapshots, 3);
+    let sent: Vec<u64> = (0..12)
+        .map(|_| {
+            h.tick();
+            h.sent.snapshots
+        })
+        .collect();
+    assert!(sent.iter().all(|&s| s == 0 || s == 6), "{sent:?}");
 }
 
 #[test]
