@@ -5,7 +5,8 @@
 //! A view is a list of [`EntityState`]s sorted by id. The server diffs a client's
 //! baseline against its new view ([`diff`]), may send only part of the changes (a byte
 //! budget), and keeps as the next baseline exactly what the client will rebuild
-//! ([`merge`]). The client rebuilds it with [`decode_payload`] through [`ClientView`].
+//! ([`merge`]). The client rebuilds it with [`ClientView::apply`] (in place), or
+//! [`decode_payload`] (into a new list).
 //!
 //! Payload layout (PROTOCOL.md has it bit by bit): removed ids; created entities (their
 //! presence mask, then every field of every present component); changed entities (a bit
@@ -766,6 +767,9 @@ impl RecordCache {
         for (j, e) in created() {
             write_gap(p, &mut prev, e.id);
             let Some(slot) = self.created.get_mut(j) else {
+                // Not reachable (the cache is sized to the target), and never a gap
+                // without its record.
+                write_created(p, layout, e, frame);
                 continue;
             };
             let made = cached(p, &mut self.arena, &mut self.scratch, *slot, |s| {
@@ -790,6 +794,7 @@ impl RecordCache {
         for (j, b, t) in changed() {
             write_gap(p, &mut prev, t.id);
             let Some(entries) = self.changed.get_mut(j) else {
+                write_changed(p, layout, b, t, frame);
                 continue;
             };
             let hit = entries

@@ -83,6 +83,8 @@ struct WallIndex {
 const INDEX_CELLS: f64 = 64.0;
 /// Smallest cell side (m): about the longest step a fast entity takes in one tick.
 const INDEX_MIN_CELL: f64 = 8.0;
+/// Most wall copies the index files (2 MiB of boxes).
+const MAX_FILED: usize = 1 << 16;
 
 impl WallIndex {
     fn new(walls: &[Aabb], width: f64, height: f64) -> WallIndex {
@@ -94,6 +96,21 @@ impl WallIndex {
             starts: Vec::new(),
             walls: Vec::new(),
         };
+        // Each wall is filed in every cell it touches: a map of many large walls (a
+        // server's map is peer data to a client) could file millions. Past a bound the
+        // index has one cell, which is the every-wall loop.
+        let filed: usize = walls
+            .iter()
+            .map(|w| {
+                (index.col(w.max_x).saturating_sub(index.col(w.min_x)) + 1)
+                    * (index.row(w.max_y).saturating_sub(index.row(w.min_y)) + 1)
+            })
+            .sum();
+        if filed > MAX_FILED.max(walls.len()) {
+            index.per_metre = 0.0;
+            index.cols = 1;
+            index.rows = 1;
+        }
         let mut cells = vec![Vec::new(); index.cols * index.rows];
         for w in walls {
             let (c0, c1) = (index.col(w.min_x), index.col(w.max_x));
@@ -331,6 +348,33 @@ mod tests {
         assert!(map.width() >= 200.0 && map.height() >= 200.0);
         assert!(!map.walls().is_empty());
         assert!(map.spawns().len() >= 8);
+    }
+
+    #[test]
+    fn a_map_of_huge_walls_is_not_filed_cell_by_cell() {
+        // The most walls, each covering the largest map: filed per cell, millions of
+        // copies; bounded, one cell holding each wall once.
+        let side = pos_to_q(MAX_MAP_SIDE_M);
+        let wall = WallRect {
+            min_x: 0,
+            min_y: 0,
+            max_x: side,
+            max_y: side,
+        };
+        let map = Map::from_info(MapInfo {
+            name: "huge".into(),
+            width: side,
+            height: side,
+            walls: vec![wall; MAX_WALLS],
+        })
+        .unwrap();
+        assert_eq!(map.index.walls.len(), MAX_WALLS);
+        let mut met = 0;
+        map.walls_near((5.0, 5.0), (6.0, 6.0), |_| met += 1);
+        assert_eq!(met, MAX_WALLS);
+        // The default arena is indexed: a point far from walls meets few of them.
+        let arena = Map::from_json(DEFAULT_ARENA_JSON).unwrap();
+        assert!(arena.index.cols > 1 && arena.index.walls.len() >= arena.walls().len());
     }
 
     #[test]

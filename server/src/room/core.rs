@@ -483,10 +483,13 @@ impl RoomCore {
         self.world.clear_trackers();
         if let Some(check) = self.world.check_change_ticks() {
             self.schedule.check_change_ticks(check);
+            // A room with nobody to send to runs no replication pass, maybe for months.
+            self.replicator.check_change_ticks(check);
         }
     }
 
-    /// Whether `tick` sends snapshots: `snapshot_rate` of them spread evenly over each
+    /// Whether `tick` is on the room's snapshot cadence (phase 0; a client of phase `p`
+    /// is served when `tick + p` is): `snapshot_rate` ticks spread evenly over each
     /// second of ticks, also when the rates do not divide.
     pub fn is_snapshot_tick(&self, tick: u32) -> bool {
         let s = &self.config.settings;
@@ -558,13 +561,13 @@ impl RoomCore {
         if !turns.contains(&true) {
             return sent;
         }
-        sent.replicated = true;
         // A change tick of its own: whatever changes after it is new to the next pass.
         let this_run = self.world.increment_change_tick();
         if let Err(e) = self.replicator.prepare(&self.world, this_run) {
             warn!(room = %self.config.id, error = %e, "snapshot preparation failed");
             return sent;
         }
+        sent.replicated = true;
         self.timer.current.entities = self.replicator.entity_count();
         for (client, _) in self.clients.iter_mut().zip(turns).filter(|(_, turn)| *turn) {
             let stats = &mut self.timer.current;

@@ -1,7 +1,8 @@
 //! Turning the World into snapshot bytes for each client.
 //!
-//! Once per snapshot tick, [`Replicator::prepare`] quantises every replicated entity
-//! (sorted by net id) and files their positions in a uniform grid. That work is shared by
+//! Once per tick that builds snapshots (in a crowded room, every tick: clients take
+//! turns, see `super::core`), [`Replicator::prepare`] brings the quantised world
+//! (sorted by net id) up to date and files positions in a uniform grid. That work is shared by
 //! all clients. Per client, [`Replicator::delta_for`] only queries the grid for its area
 //! of interest, diffs against that client's baseline, picks what fits its byte budget,
 //! and encodes. The new baseline is committed only once the bytes are queued
@@ -23,7 +24,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bevy_ecs::change_detection::Tick;
+use bevy_ecs::change_detection::{CheckChangeTicks, Tick};
 use bevy_ecs::prelude::*;
 use bevy_ecs::query::QueryState;
 use bytes::Bytes;
@@ -47,8 +48,8 @@ use crate::control::config::SnapshotMode;
 use crate::engine::replicate::ComponentRule;
 use crate::engine::{NetId, Replication, SimClock};
 
-/// Uniform grid of entity indices (positions in position steps), rebuilt once per
-/// snapshot tick and shared by every client's area-of-interest query.
+/// Uniform grid of entity indices (positions in position steps), rebuilt by each
+/// [`Replicator::prepare`] and shared by every client's area-of-interest query.
 #[derive(Debug, Default)]
 pub struct Grid {
     cell: i64,
@@ -63,7 +64,7 @@ pub struct Grid {
 impl Grid {
     /// The cell side for queries of `radius`: a quarter of it, so that most cells a
     /// query touches lie wholly inside its circle and are taken without a distance test;
-    /// never so small that the map has more than 128 cells a side.
+    /// never so small that the map has more than about 128 cells a side.
     pub fn cell_for(radius: i64, (width, height): (i64, i64)) -> i64 {
         (radius / 4).max(width.max(height) / 128).max(1)
     }
@@ -325,6 +326,10 @@ pub struct Replicator {
     /// The change tick of the last [`Replicator::prepare`]: components changed after it
     /// are what the next one quantises.
     last_run: Tick,
+    /// Set when bevy's periodic check clamped `last_run` (a room that sent no snapshot
+    /// for a very long time): changes since then can no longer be told apart from older
+    /// ones, so the next pass quantises every entity.
+    quantise_all: bool,
     /// This pass's entities, and per bevy entity index (pass, index into `found`), so
     /// that each component's scan finds its entity in one step.
     found: Vec<Found>,
@@ -401,6 +406,7 @@ impl Replicator {
             ids: Vec::new(),
             pass: 0,
             last_run: Tick::new(0),
+            quantise_all: false,
             found: Vec::new(),
             found_at: Vec::new(),
             added: Vec::new(),
@@ -526,6 +532,7 @@ impl Replicator {
         self.requantised = 0;
         self.added.clear();
         self.scan(world, last_run, this_run);
+        let quantise_all = std::mem::take(&mut self.quantise_all);
         for k in 0..self.found.len() {
             let Some(&f) = self.found.get(k) else { break };
             if f.present == 0 {
@@ -535,6 +542,7 @@ impl Replicator {
             let slot = self.ids.binary_search(&f.id);
             if let Ok(i) = slot
                 && !f.dirty
+                && !quantise_all
                 && self.has.get(i) == Some(&f.present)
             {
                 if let Some(seen) = self.seen.get_mut(i) {
@@ -599,6 +607,14 @@ impl Replicator {
             }
         }
         Ok(())
+    }
+
+    /// Keeps the change tick of the last pass within bevy's range (call it with every
+    /// [`World::check_change_ticks`] result, as for a schedule).
+    pub fn check_change_ticks(&mut self, check: CheckChangeTicks) {
+        if self.last_run.check_tick(check) {
+            self.quantise_all = true;
+        }
     }
 
     /// Drops the entities this pass did not see (despawned) and merges in the new ones,
