@@ -83,6 +83,24 @@ pub struct Sent {
 /// up to date) costs more than the per-client work a second phase would take off it.
 pub const TURN_SHARE: usize = 16;
 
+/// Whether `tick` is on the cadence of `config`'s snapshot rate (see
+/// [`RoomCore::is_snapshot_tick`]).
+fn on_cadence(config: &RoomConfig, tick: u32) -> bool {
+    let s = &config.settings;
+    let (sr, tr) = (u64::from(s.snapshot_rate), u64::from(s.tick_rate));
+    let t = u64::from(tick);
+    t * sr / tr != t.saturating_sub(1) * sr / tr
+}
+
+/// Whether it is a client's turn at `tick`: connected, and `tick` on the room's cadence
+/// ([`RoomCore::is_snapshot_tick`]) shifted by the client's phase, chosen when it joined
+/// and kept. In a crowded room a snapshot tick thus builds a share of the clients'
+/// snapshots instead of all of them, so that tick is shorter and the room's bytes leave
+/// in smaller bursts.
+fn turn_at(config: &RoomConfig, tick: u32) -> impl Fn(&Client) -> bool + '_ {
+    move |c| c.connected && on_cadence(config, tick.wrapping_add(c.phase))
+}
+
 struct Client {
     id: u32,
     player: String,
@@ -100,7 +118,7 @@ struct Client {
     heard_generation: u64,
     last_seq: u32,
     /// Which of the room's snapshot phases this client's snapshots go on, for good
-    /// ([`RoomCore::client_turn`]).
+    /// ([`turn_at`]).
     phase: u32,
     replication: ClientReplication,
 }
@@ -492,10 +510,7 @@ impl RoomCore {
     /// is served when `tick + p` is): `snapshot_rate` ticks spread evenly over each
     /// second of ticks, also when the rates do not divide.
     pub fn is_snapshot_tick(&self, tick: u32) -> bool {
-        let s = &self.config.settings;
-        let (sr, tr) = (u64::from(s.snapshot_rate), u64::from(s.tick_rate));
-        let t = u64::from(tick);
-        t * sr / tr != t.saturating_sub(1) * sr / tr
+        on_cadence(&self.config, tick)
     }
 
     /// How many phases clients' snapshots may be spread over: the ticks between two
@@ -526,24 +541,13 @@ impl RoomCore {
             .map_or(0, |(phase, _)| phase as u32)
     }
 
-    /// Whether `tick` is the turn of a client in `phase`. Each client keeps the room's
-    /// cadence ([`RoomCore::is_snapshot_tick`]) shifted by its phase, chosen when it
-    /// joined and kept: in a crowded room a snapshot tick builds a share of the clients'
-    /// snapshots instead of all of them, so that tick is shorter and the room's bytes
-    /// leave in smaller bursts.
-    pub fn client_turn(&self, phase: u32, tick: u32) -> bool {
-        self.is_snapshot_tick(tick.wrapping_add(phase))
-    }
-
     /// Whether some connected client's turn is at `tick`.
     pub fn snapshot_due(&self, tick: u32) -> bool {
-        self.clients
-            .iter()
-            .any(|c| c.connected && self.client_turn(c.phase, tick))
+        self.clients.iter().any(turn_at(&self.config, tick))
     }
 
     /// Builds the snapshot of each connected client whose turn is this tick
-    /// ([`RoomCore::client_turn`]) and hands it to `sink(client_id, bytes)`. A snapshot
+    /// (its phase, see `turn_at`) and hands it to `sink(client_id, bytes)`. A snapshot
     /// becomes the client's baseline only when the sink answers [`Delivery::Queued`];
     /// `now` fills the byte budgets.
     pub fn replicate(
@@ -553,12 +557,9 @@ impl RoomCore {
     ) -> Sent {
         let tick = self.current_tick();
         let mut sent = Sent::default();
-        let turns: Vec<bool> = self
-            .clients
-            .iter()
-            .map(|c| c.connected && self.client_turn(c.phase, tick))
-            .collect();
-        if !turns.contains(&true) {
+        let config = Arc::clone(&self.config);
+        let turn = turn_at(&config, tick);
+        if !self.clients.iter().any(&turn) {
             return sent;
         }
         // A change tick of its own: whatever changes after it is new to the next pass.
@@ -569,7 +570,7 @@ impl RoomCore {
         }
         sent.replicated = true;
         self.timer.current.entities = self.replicator.entity_count();
-        for (client, _) in self.clients.iter_mut().zip(turns).filter(|(_, turn)| *turn) {
+        for client in self.clients.iter_mut().filter(|c| turn(c)) {
             let stats = &mut self.timer.current;
             let built = match self.replicator.mode() {
                 SnapshotMode::Full => self
