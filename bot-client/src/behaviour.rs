@@ -35,14 +35,8 @@ const STUCK_CHECK_S: f64 = 0.5;
 /// a wall at a shallow angle makes little headway: both deserve a new direction.
 const STUCK_MIN_PROGRESS_M: f64 = 0.25;
 
-/// One tick's worth of input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Intent {
-    pub move_x: i8,
-    pub move_y: i8,
-    pub aim: u16,
-    pub buttons: u8,
-}
+/// One tick's worth of input: the protocol's own frame.
+pub use shared::protocol::Intent;
 
 /// What a bot does in one game.
 pub trait Behaviour: fmt::Debug + Send {

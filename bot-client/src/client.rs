@@ -14,13 +14,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrayvec::ArrayVec;
 use futures_util::{SinkExt, StreamExt};
 use shared::codec::{self, CodecError, MAX_SERVER_MESSAGE_BYTES};
 use shared::map::MapError;
 use shared::protocol::close::After;
 use shared::protocol::{
-    ClientMessage, Desync, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, SnapshotSettings,
-    Welcome,
+    ClientMessage, Desync, Hello, Input, Intent, MAX_INPUT_FRAMES, PROTOCOL_VERSION, Ping,
+    ServerMessage, SnapshotSettings, Welcome,
 };
 use shared::schema::SchemaError;
 use tokio::net::TcpStream;
@@ -302,7 +303,7 @@ impl Client {
         &self.view
     }
 
-    /// Sends one input, numbering it and acknowledging the newest snapshot tick.
+    /// Sends one input frame, numbering it and acknowledging the newest snapshot tick.
     /// Returns the sequence number used.
     pub async fn send_input(
         &mut self,
@@ -311,17 +312,29 @@ impl Client {
         aim: u16,
         buttons: u8,
     ) -> Result<u32, ClientError> {
-        // Taken before the await: if the caller drops this future after the frame was
-        // queued, the next input must still get a fresh number.
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1);
-        let input = Input {
-            seq,
-            ack_tick: self.view.tick,
+        let intent = Intent {
             move_x,
             move_y,
             aim,
             buttons,
+        };
+        self.send_inputs(&[intent]).await
+    }
+
+    /// Sends the intents of consecutive ticks in one message (1 to
+    /// [`MAX_INPUT_FRAMES`]; more are cut off), numbering them and acknowledging the
+    /// newest snapshot tick. Returns the sequence number of the first.
+    pub async fn send_inputs(&mut self, intents: &[Intent]) -> Result<u32, ClientError> {
+        let frames: ArrayVec<Intent, MAX_INPUT_FRAMES> =
+            intents.iter().copied().take(MAX_INPUT_FRAMES).collect();
+        // Taken before the await: if the caller drops this future after the frame was
+        // queued, the next input must still get fresh numbers.
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(frames.len() as u32);
+        let input = Input {
+            seq,
+            ack_tick: self.view.tick,
+            frames,
         };
         self.send_message(&ClientMessage::Input(input)).await?;
         Ok(seq)

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bot_client::api::ApiClient;
-use bot_client::swarm::{Join, SwarmConfig, SwarmCounters, run_swarm_counted};
+use bot_client::swarm::{DEFAULT_INPUT_RATE, Join, SwarmConfig, SwarmCounters, run_swarm_counted};
 use clap::Parser;
 use rand::RngExt;
 use shared::protocol::MAX_NAME_CHARS;
@@ -89,6 +89,12 @@ struct Args {
     /// counts `resumes` and `resume_failures`.
     #[arg(long, env = "TICKWIRE_BOT_CHURN")]
     churn: Option<f64>,
+    /// Input messages per second per bot; each carries the intents of the ticks until
+    /// the next (the room applies one a tick). The tick rate or more sends one input
+    /// per tick.
+    #[arg(long, env = "TICKWIRE_BOT_INPUT_RATE", default_value_t = DEFAULT_INPUT_RATE,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    input_rate: u16,
     /// Trust this certificate (PEM) for wss:// and https:// (a self-signed server's);
     /// without it the web PKI roots are trusted.
     #[arg(long, env = "TICKWIRE_BOT_CA_CERT")]
@@ -156,6 +162,7 @@ impl Args {
             churn,
             tls,
             budget: self.budget,
+            input_rate: self.input_rate,
         };
         Ok((cfg, self.report_json, self.totals_jsonl))
     }

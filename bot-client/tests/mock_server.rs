@@ -336,8 +336,10 @@ async fn session(stream: TcpStream, id: u32, mode: Mode) {
             }
             Wake::Frame(Some(Ok(Message::Binary(bytes)))) => match decode_client(&bytes) {
                 Ok(ClientMessage::Input(input)) => {
-                    intent = (input.move_x, input.move_y);
-                    last_seq = input.seq;
+                    if let (Some(frame), Some(seq)) = (input.frames.last(), input.last_seq()) {
+                        intent = (frame.move_x, frame.move_y);
+                        last_seq = seq;
+                    }
                 }
                 Ok(ClientMessage::Ping(ping)) => {
                     let pong = ServerMessage::Pong(Pong {

@@ -148,18 +148,25 @@ mod tests {
                     })
                 }
             ),
-            any::<(u32, u32, i8, i8, u16, u8)>().prop_map(
-                |(seq, ack_tick, move_x, move_y, aim, buttons)| {
+            (
+                any::<(u32, u32)>(),
+                prop::collection::vec(any::<(i8, i8, u16, u8)>(), 0..=MAX_INPUT_FRAMES),
+            )
+                .prop_map(|((seq, ack_tick), frames)| {
                     ClientMessage::Input(Input {
                         seq,
                         ack_tick,
-                        move_x,
-                        move_y,
-                        aim,
-                        buttons,
+                        frames: frames
+                            .into_iter()
+                            .map(|(move_x, move_y, aim, buttons)| Intent {
+                                move_x,
+                                move_y,
+                                aim,
+                                buttons,
+                            })
+                            .collect(),
                     })
-                }
-            ),
+                }),
             any::<u32>().prop_map(|client_time| ClientMessage::Ping(Ping { client_time })),
             any::<(u16, u32)>().prop_map(|(rate, max_bytes_per_sec)| {
                 ClientMessage::SnapshotSettings(SnapshotSettings {
@@ -312,17 +319,36 @@ mod tests {
 
     #[test]
     fn input_encoding_is_small() {
-        let bytes = encode(&ClientMessage::Input(Input {
-            seq: 100,
-            ack_tick: 1000,
+        let intent = Intent {
             move_x: -127,
             move_y: 0,
             aim: 300,
             buttons: 1,
-        }))
-        .unwrap();
-        // tag, seq, ack_tick(3), move_x, move_y, aim(3), buttons
-        assert_eq!(bytes.len(), 11);
+        };
+        let one = encode(&ClientMessage::Input(Input::one(100, 1000, intent))).unwrap();
+        // tag, seq, ack_tick(3), frame count, move_x, move_y, aim(3), buttons
+        assert_eq!(one.len(), 12);
+        let mut three = Input::one(100, 1000, intent);
+        three.frames.extend([Intent::default(); 2]);
+        // Each further frame: move_x, move_y, aim(1 for 0), buttons.
+        assert_eq!(
+            encode(&ClientMessage::Input(three)).unwrap().len(),
+            12 + 2 * 4
+        );
+    }
+
+    #[test]
+    fn inputs_of_too_many_frames_do_not_decode() {
+        let mut input = Input::one(1, 0, Intent::default());
+        input
+            .frames
+            .extend([Intent::default(); MAX_INPUT_FRAMES - 1]);
+        let mut bytes = encode(&ClientMessage::Input(input)).unwrap();
+        assert!(decode_client(&bytes).is_ok());
+        // One more frame: the count byte (index 3: tag, seq 1, ack 0) and its four bytes.
+        bytes[3] += 1;
+        bytes.extend([0, 0, 0, 0]);
+        assert!(decode_client(&bytes).is_err());
     }
 }
 

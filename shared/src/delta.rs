@@ -475,23 +475,66 @@ fn write_created(p: &mut impl Packer, layout: &Layout, e: &EntityState, frame: &
     }
 }
 
+/// Values that a client's view no longer holds, kept to be written over by the next
+/// snapshot's records instead of allocating new ones (a changed entity would otherwise
+/// cost a fresh copy of its values, names included, and the old one's free).
+#[derive(Debug, Default)]
+struct Spare(Vec<Arc<Values>>);
+
+impl Spare {
+    /// Most values kept: about the largest number of records one snapshot holds.
+    const MAX: usize = 4096;
+
+    /// Values to write a record into: a spare one (its allocations kept) or a new one.
+    fn take(&mut self) -> Arc<Values> {
+        self.0.pop().unwrap_or_default()
+    }
+
+    /// Keeps `values` if nothing else shares them.
+    fn keep(&mut self, mut values: Arc<Values>) {
+        if self.0.len() < Spare::MAX && Arc::get_mut(&mut values).is_some() {
+            self.0.push(values);
+        }
+    }
+}
+
+/// Spares are not state: copies of a view start without any, and views compare
+/// equal whatever spares they hold.
+impl Clone for Spare {
+    fn clone(&self) -> Spare {
+        Spare::default()
+    }
+}
+
+impl PartialEq for Spare {
+    fn eq(&self, _: &Spare) -> bool {
+        true
+    }
+}
+
+impl Eq for Spare {}
+
 fn read_created(
     u: &mut impl Unpacker,
     layout: &Layout,
     id: u32,
     frame: &Frame,
+    spare: &mut Spare,
 ) -> Result<EntityState, DeltaError> {
     let present = read_presence(u, layout)?;
-    let mut values = layout.empty_values();
+    let mut arc = spare.take();
+    // Unshared (spares and new values are), so this writes in place.
+    let values = Arc::make_mut(&mut arc);
+    layout.reset_values(values);
     for c in components(layout, present) {
         for &(kind, slot) in layout.fields(c) {
-            read_full(u, kind, slot, &mut values, frame)?;
+            read_full(u, kind, slot, values, frame)?;
         }
     }
     Ok(EntityState {
         id,
         present,
-        values: Arc::new(values),
+        values: arc,
     })
 }
 
@@ -543,15 +586,21 @@ fn read_changed(
     layout: &Layout,
     b: &EntityState,
     frame: &Frame,
+    spare: &mut Spare,
 ) -> Result<EntityState, DeltaError> {
     let present = if raw(u, 1)? == 1 {
         read_presence(u, layout)?
     } else {
         b.present
     };
-    let mut values = Values::clone(&b.values);
+    let mut arc = spare.take();
+    // Unshared (spares and new values are), so this writes in place.
+    let values = Arc::make_mut(&mut arc);
+    // Element by element, so a spare's vectors and strings keep their allocations.
+    values.ints.clone_from(&b.values.ints);
+    values.texts.clone_from(&b.values.texts);
     for c in components(layout, b.present & !present) {
-        layout.clear_component(&mut values, c);
+        layout.clear_component(values, c);
     }
     for c in components(layout, b.present & present) {
         let fields = layout.fields(c);
@@ -565,19 +614,19 @@ fn read_changed(
         };
         for (f, &(kind, slot)) in fields.iter().enumerate() {
             if mask & (1 << f) != 0 {
-                read_change(u, kind, slot, b, &mut values, frame)?;
+                read_change(u, kind, slot, b, values, frame)?;
             }
         }
     }
     for c in components(layout, present & !b.present) {
         for &(kind, slot) in layout.fields(c) {
-            read_full(u, kind, slot, &mut values, frame)?;
+            read_full(u, kind, slot, values, frame)?;
         }
     }
     Ok(EntityState {
         id: b.id,
         present,
-        values: Arc::new(values),
+        values: arc,
     })
 }
 
@@ -909,6 +958,7 @@ fn read_records(
     layout: &Layout,
     frame: &Frame,
     base: &[EntityState],
+    spare: &mut Spare,
 ) -> Result<Records, DeltaError> {
     let n = read_count(u)?;
     let mut removed = Vec::with_capacity(n.min(1024) as usize);
@@ -926,7 +976,7 @@ fn read_records(
         if find(base, id).is_some() && removed.binary_search(&id).is_err() {
             return Err(DeltaError::Duplicate(id));
         }
-        created.push(read_created(u, layout, id, frame)?);
+        created.push(read_created(u, layout, id, frame, spare)?);
     }
     let n = read_count(u)?;
     let mut changed = Vec::with_capacity(n.min(1024) as usize);
@@ -938,7 +988,7 @@ fn read_records(
             return Err(DeltaError::Unknown(id));
         }
         let b = base.get(i).ok_or(DeltaError::Unknown(id))?;
-        changed.push((i, read_changed(u, layout, b, frame)?));
+        changed.push((i, read_changed(u, layout, b, frame, spare)?));
     }
     u.finish()?;
     Ok(Records {
@@ -980,7 +1030,14 @@ impl Records {
     /// entity hashes `hashes` beside it), hashing only the entities that are new or
     /// changed. Changed entities are replaced where they are; only removals and
     /// creations move the others, which are moved, not cloned.
-    fn apply(self, layout: &Layout, view: &mut Vec<EntityState>, hashes: &mut Vec<u32>) {
+    /// The values replaced or removed go to `spare`.
+    fn apply(
+        self,
+        layout: &Layout,
+        view: &mut Vec<EntityState>,
+        hashes: &mut Vec<u32>,
+        spare: &mut Spare,
+    ) {
         if hashes.len() != view.len() {
             *hashes = view.iter().map(|e| entity_hash(layout, e)).collect();
         }
@@ -988,7 +1045,7 @@ impl Records {
             for (i, e) in self.changed {
                 if let (Some(v), Some(h)) = (view.get_mut(i), hashes.get_mut(i)) {
                     *h = entity_hash(layout, &e);
-                    *v = e;
+                    spare.keep(std::mem::replace(v, e).values);
                 }
             }
             return;
@@ -1005,12 +1062,14 @@ impl Records {
                 out.push(c);
             }
             if removed.next_if(|&&id| id == b.id).is_some() {
+                spare.keep(b.values);
                 continue;
             }
             match changed.next_if(|(ci, _)| *ci == i) {
                 Some((_, e)) => {
                     out_hashes.push(entity_hash(layout, &e));
                     out.push(e);
+                    spare.keep(b.values);
                 }
                 None => {
                     out_hashes.push(h);
@@ -1033,7 +1092,7 @@ fn read_payload(
     frame: &Frame,
     base: &[EntityState],
 ) -> Result<Vec<EntityState>, DeltaError> {
-    Ok(read_records(u, layout, frame, base)?.merged(base))
+    Ok(read_records(u, layout, frame, base, &mut Spare::default())?.merged(base))
 }
 
 /// Rebuilds the view a payload describes from the view it is relative to.
@@ -1125,6 +1184,8 @@ pub struct ClientView {
     /// `entity_hash` of each entity, beside it: a snapshot replaces the entities it
     /// changes where they are and hashes only those, so a checksum folds the kept hashes.
     hashes: Vec<u32>,
+    /// Values the view let go of, for the next snapshot's records.
+    spare: Spare,
 }
 
 impl ClientView {
@@ -1135,6 +1196,7 @@ impl ClientView {
             tick: 0,
             entities: Vec::new(),
             hashes: Vec::new(),
+            spare: Spare::default(),
         }
     }
 
@@ -1186,20 +1248,29 @@ impl ClientView {
                 &self.layout,
                 &frame,
                 base,
+                &mut self.spare,
             ),
             Packing::Bytes => read_records(
                 &mut ByteReader::new(&snap.payload),
                 &self.layout,
                 &frame,
                 base,
+                &mut self.spare,
             ),
         }?;
         if snap.baseline == 0 {
             // A keyframe: the records are the whole view.
-            self.entities.clear();
+            for e in self.entities.drain(..) {
+                self.spare.keep(e.values);
+            }
             self.hashes.clear();
         }
-        records.apply(&self.layout, &mut self.entities, &mut self.hashes);
+        records.apply(
+            &self.layout,
+            &mut self.entities,
+            &mut self.hashes,
+            &mut self.spare,
+        );
         let got = fold_hashes(self.hashes.iter().copied());
         self.tick = snap.tick;
         if got != snap.checksum {

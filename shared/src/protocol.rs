@@ -1,4 +1,4 @@
-//! Protocol v4: the messages of a Tickwire WebSocket session.
+//! Protocol v5: the messages of a Tickwire WebSocket session.
 //!
 //! One message per binary WebSocket frame, encoded by [`crate::codec`]. PROTOCOL.md at the
 //! repository root documents the byte layout; this module is its source of truth.
@@ -13,16 +13,21 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+use arrayvec::ArrayVec;
 use serde::{Deserialize, Serialize};
 
 use crate::map::MapInfo;
 use crate::schema::Schema;
 
 /// Bumped on every incompatible change of the wire format.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Longest accepted player name, in characters.
 pub const MAX_NAME_CHARS: usize = 16;
+
+/// Most ticks' intents one [`Input`] carries (a client sending inputs at a fifth of
+/// the tick rate or more never needs more); a longer list does not decode (4000).
+pub const MAX_INPUT_FRAMES: usize = 8;
 
 /// Longest join or resume token a `Hello` may carry, in bytes. Tokens are opaque to
 /// clients (the server signs and checks them); real ones are about 150 bytes.
@@ -33,7 +38,7 @@ pub const MAX_TOKEN_BYTES: usize = 400;
 pub enum ClientMessage {
     /// First message of every session.
     Hello(Hello),
-    /// The player's intent for one tick.
+    /// The player's intents for one or more consecutive ticks.
     Input(Input),
     /// Round-trip measurement; answered with [`ServerMessage::Pong`].
     Ping(Ping),
@@ -76,13 +81,51 @@ pub struct Hello {
     pub resume_token: String,
 }
 
-/// A player's intent. The server never accepts positions from clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The player's intents for consecutive ticks, oldest first: one per message at the
+/// tick rate, or several bundled at a lower input rate the client chooses. The server
+/// queues them and applies one per tick. It never accepts positions from clients.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Input {
-    /// Increases by one per input; echoed in snapshots as `last_input_seq`.
+    /// Sequence number of the first frame; frame `i` is `seq + i`. The next message's
+    /// `seq` must be greater than this one's last frame's. Snapshots echo the newest
+    /// frame applied as `last_input_seq`.
     pub seq: u32,
     /// The newest snapshot tick this client has received.
     pub ack_tick: u32,
+    /// One intent per tick, 1 to [`MAX_INPUT_FRAMES`] of them.
+    pub frames: ArrayVec<Intent, MAX_INPUT_FRAMES>,
+}
+
+impl Input {
+    /// An input of one frame.
+    pub fn one(seq: u32, ack_tick: u32, intent: Intent) -> Input {
+        let mut frames = ArrayVec::new();
+        frames.push(intent);
+        Input {
+            seq,
+            ack_tick,
+            frames,
+        }
+    }
+
+    /// The sequence number of the last frame: `None` when there is no frame or the
+    /// numbers would pass `u32::MAX`.
+    pub fn last_seq(&self) -> Option<u32> {
+        let extra = u32::try_from(self.frames.len().checked_sub(1)?).ok()?;
+        self.seq.checked_add(extra)
+    }
+
+    /// The frames with their sequence numbers (saturating at `u32::MAX`; a valid input
+    /// never reaches it, see [`Input::last_seq`]).
+    pub fn numbered(&self) -> impl Iterator<Item = (u32, Intent)> + '_ {
+        (self.seq..=u32::MAX).zip(self.frames.iter().copied())
+    }
+}
+
+/// What a player wants in one tick: two axes, an aim and buttons, meant as the room's
+/// game says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Intent {
     /// Intended movement direction; the vector is clamped to length 127.
     pub move_x: i8,
     /// Intended movement direction, y axis (down on screen is positive).

@@ -343,6 +343,17 @@ impl Layout {
         }
     }
 
+    /// Makes `values` equal to [`Layout::empty_values`], keeping its allocations.
+    pub fn reset_values(&self, values: &mut Values) {
+        values.ints.clear();
+        values.ints.resize(self.ints, 0);
+        values.texts.truncate(self.texts);
+        for t in &mut values.texts {
+            t.clear();
+        }
+        values.texts.resize(self.texts, String::new());
+    }
+
     /// The motion that places `e`: the first motion field of its first present component
     /// that has one. Entities without one are everywhere (a match clock, team scores):
     /// every client's area of interest includes them.

@@ -34,7 +34,9 @@
 // and DeltaError) with an explanation, and bytes left over after a complete message are
 // rejected, exactly like the Rust decoders.
 
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
+/** Most ticks' intents one Input carries (shared::protocol::MAX_INPUT_FRAMES). */
+export const MAX_INPUT_FRAMES = 8;
 export const MAX_NAME_CHARS = 16;
 /** Largest server message the decoder accepts (shared::codec::MAX_SERVER_MESSAGE_BYTES). */
 export const MAX_SERVER_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -614,16 +616,25 @@ function readClientBody(r, type) {
         join_token: r.string('Hello.join_token'),
         resume_token: r.string('Hello.resume_token'),
       };
-    case 'Input':
-      return {
-        type,
-        seq: r.u32('Input.seq'),
-        ack_tick: r.u32('Input.ack_tick'),
-        move_x: r.i8('Input.move_x'),
-        move_y: r.i8('Input.move_y'),
-        aim: r.u16('Input.aim'),
-        buttons: r.u8('Input.buttons'),
-      };
+    case 'Input': {
+      const seq = r.u32('Input.seq');
+      const ackTick = r.u32('Input.ack_tick');
+      const at = r.pos;
+      const count = r.length('Input.frames', 4);
+      if (count > MAX_INPUT_FRAMES) {
+        throw new DecodeError(`Input.frames holds ${count} frames, more than ${MAX_INPUT_FRAMES}`, at);
+      }
+      const frames = [];
+      for (let i = 0; i < count; i++) {
+        frames.push({
+          move_x: r.i8('Intent.move_x'),
+          move_y: r.i8('Intent.move_y'),
+          aim: r.u16('Intent.aim'),
+          buttons: r.u8('Intent.buttons'),
+        });
+      }
+      return { type, seq, ack_tick: ackTick, frames };
+    }
     case 'Ping':
       return { type, client_time: r.u32('Ping.client_time') };
     case 'SnapshotSettings':
@@ -645,10 +656,15 @@ function writeClientBody(w, msg) {
     case 'Input':
       w.u32(msg.seq, 'Input.seq');
       w.u32(msg.ack_tick, 'Input.ack_tick');
-      w.i8(msg.move_x, 'Input.move_x');
-      w.i8(msg.move_y, 'Input.move_y');
-      w.u16(msg.aim, 'Input.aim');
-      w.u8(msg.buttons, 'Input.buttons');
+      if (Array.isArray(msg.frames) && msg.frames.length > MAX_INPUT_FRAMES) {
+        throw new EncodeError(`Input.frames holds ${msg.frames.length} frames, more than ${MAX_INPUT_FRAMES}`);
+      }
+      w.vec(msg.frames, 'Input.frames', (w, f) => {
+        w.i8(f.move_x, 'Intent.move_x');
+        w.i8(f.move_y, 'Intent.move_y');
+        w.u16(f.aim, 'Intent.aim');
+        w.u8(f.buttons, 'Intent.buttons');
+      });
       return;
     case 'Ping':
       w.u32(msg.client_time, 'Ping.client_time');
@@ -809,16 +825,17 @@ export function hello(name, { joinToken = '', resumeToken = '' } = {}) {
   });
 }
 
+/** An Input of one frame: the intent of tick `seq`. */
 export function input(seq, ackTick, moveX, moveY, aim, buttons) {
-  return encodeClientMessage({
-    type: 'Input',
-    seq,
-    ack_tick: ackTick,
-    move_x: moveX,
-    move_y: moveY,
-    aim,
-    buttons,
-  });
+  return inputs(seq, ackTick, [{ move_x: moveX, move_y: moveY, aim, buttons }]);
+}
+
+/**
+ * An Input bundling the intents (`{move_x, move_y, aim, buttons}`) of consecutive ticks,
+ * oldest first, numbered from `seq`; 1 to MAX_INPUT_FRAMES of them.
+ */
+export function inputs(seq, ackTick, frames) {
+  return encodeClientMessage({ type: 'Input', seq, ack_tick: ackTick, frames });
 }
 
 export function ping(clientTime) {

@@ -45,6 +45,8 @@ import {
   hasComponent,
   hello,
   input,
+  inputs,
+  MAX_INPUT_FRAMES,
   merge,
   ping,
   positionAt,
@@ -152,24 +154,39 @@ test('strings are a length then UTF-8 bytes, and must be valid UTF-8', () => {
   assert.throws(() => new Reader([5, 97, 98]).string(), /only 2 byte\(s\) are left/);
 });
 
-test('the Input example encodes to 11 bytes and back', () => {
-  const msg = { type: 'Input', seq: 100, ack_tick: 1000, move_x: -127, move_y: 0, aim: 300, buttons: 1 };
-  // tag 1, seq 100, ack_tick 1000 = 251 0xe8 0x03, move_x -127 = 0x81 raw, move_y 0,
-  // aim 300 = 251 0x2c 0x01, buttons 1.
-  const bytes = [1, 100, 251, 232, 3, 129, 0, 251, 44, 1, 1];
+test('the Input example encodes to 12 bytes and back', () => {
+  const frame = { move_x: -127, move_y: 0, aim: 300, buttons: 1 };
+  const msg = { type: 'Input', seq: 100, ack_tick: 1000, frames: [frame] };
+  // tag 1, seq 100, ack_tick 1000 = 251 0xe8 0x03, one frame: move_x -127 = 0x81 raw,
+  // move_y 0, aim 300 = 251 0x2c 0x01, buttons 1.
+  const bytes = [1, 100, 251, 232, 3, 1, 129, 0, 251, 44, 1, 1];
   assert.deepEqual([...encodeClientMessage(msg)], bytes);
   assert.deepEqual([...input(100, 1000, -127, 0, 300, 1)], bytes);
   assert.deepEqual(decodeClientMessage(bytes), msg);
 });
 
+test('an Input bundles up to MAX_INPUT_FRAMES frames', () => {
+  const still = { move_x: 0, move_y: 0, aim: 0, buttons: 0 };
+  const most = Array(MAX_INPUT_FRAMES).fill(still);
+  const bytes = inputs(7, 0, most);
+  // tag, seq, ack_tick, count, then four bytes a frame.
+  assert.deepEqual([...bytes.subarray(0, 4)], [1, 7, 0, MAX_INPUT_FRAMES]);
+  assert.equal(bytes.length, 4 + 4 * MAX_INPUT_FRAMES);
+  assert.deepEqual(decodeClientMessage(bytes).frames, most);
+  assert.throws(() => inputs(7, 0, [...most, still]), EncodeError);
+  const over = [...bytes, 0, 0, 0, 0];
+  over[3] += 1;
+  assert.throws(() => decodeClientMessage(over), /more than 8/);
+});
+
 test('Hello, Ping, SnapshotSettings and Desync encode as expected', () => {
-  assert.equal(PROTOCOL_VERSION, 4);
-  // tag, version 4, name "Zoë", empty join token, empty resume token
-  assert.deepEqual([...hello('Zoë')], [0, 4, 4, 90, 111, 195, 171, 0, 0]);
-  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 4, 1, 97, 3, 106, 46, 107, 1, 114]);
-  assert.deepEqual(decodeClientMessage([0, 4, 3, 97, 100, 97, 0, 1, 114]), {
+  assert.equal(PROTOCOL_VERSION, 5);
+  // tag, version 5, name "Zoë", empty join token, empty resume token
+  assert.deepEqual([...hello('Zoë')], [0, 5, 4, 90, 111, 195, 171, 0, 0]);
+  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 5, 1, 97, 3, 106, 46, 107, 1, 114]);
+  assert.deepEqual(decodeClientMessage([0, 5, 3, 97, 100, 97, 0, 1, 114]), {
     type: 'Hello',
-    protocol_version: 4,
+    protocol_version: 5,
     name: 'ada',
     join_token: '',
     resume_token: 'r',
@@ -429,10 +446,12 @@ test('pseudo-random messages round-trip through encoder and decoder', () => {
       type: 'Input',
       seq: u32(),
       ack_tick: u32(),
-      move_x: ((next() & 0xff) << 24) >> 24,
-      move_y: ((next() & 0xff) << 24) >> 24,
-      aim: u32() & 0xffff,
-      buttons: next() & 0xff,
+      frames: Array.from({ length: 1 + (next() % MAX_INPUT_FRAMES) }, () => ({
+        move_x: ((next() & 0xff) << 24) >> 24,
+        move_y: ((next() & 0xff) << 24) >> 24,
+        aim: u32() & 0xffff,
+        buttons: next() & 0xff,
+      })),
     };
     assert.deepEqual(decodeClientMessage(encodeClientMessage(inp)), inp);
     const welcome = {
@@ -629,6 +648,7 @@ const LAYOUT = new Layout(golden.schema);
 
 test('golden: the file is for this protocol version and has every message variant', () => {
   assert.equal(golden.protocol_version, PROTOCOL_VERSION);
+  assert.equal(golden.max_input_frames, MAX_INPUT_FRAMES);
   const types = (list) => new Set(list.map((c) => c.message.type));
   assert.deepEqual([...types(golden.client_messages)].sort(), ['Desync', 'Hello', 'Input', 'Ping', 'SnapshotSettings']);
   assert.deepEqual(

@@ -1,12 +1,12 @@
 // When to send inputs: one per server tick, each in its own tick slot, the slots
 // phase-locked half a tick away from the server's ticks.
 //
-// The server applies, each tick, the newest input that has arrived. Two inputs in one
-// tick would lose one, so inputs are sent evenly, one per slot; a slot the page was too
-// busy for is skipped rather than sent late in a burst. And an input sent just as a tick
-// starts may make it in time or not, jitter deciding: then one tick gets no new input
-// (the previous one is applied twice) and the next gets two (one is never applied), and
-// at every change of keys the prediction is off by a step. Inputs that arrive half a
+// The server queues inputs and applies one per tick. Inputs are sent evenly, one per
+// slot, so none waits in that queue; a slot the page was too busy for is skipped rather
+// than sent late in a burst (which would queue stale inputs). And an input sent just as
+// a tick starts may make it in time or not, jitter deciding: then one tick gets no new
+// input (the previous one is applied twice) and the next input waits a tick in the
+// queue, so the player lags its keys by a tick until the queue empties again. Inputs that arrive half a
 // tick before the next tick are immune to jitter below half a tick. A snapshot leaves
 // the server right after its tick, so its arrival time minus the round trip marks a tick
 // boundary; `lockPhase` nudges the slots to half a tick after it.

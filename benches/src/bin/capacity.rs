@@ -35,7 +35,7 @@ use benches::child::{
 };
 use benches::idle::{IdleConfig, IdleReport, Spawns};
 use bot_client::api::ApiClient;
-use bot_client::swarm::{Join, SwarmConfig, SwarmCounters, run_swarm_counted};
+use bot_client::swarm::{DEFAULT_INPUT_RATE, Join, SwarmConfig, SwarmCounters, run_swarm_counted};
 use clap::Parser;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -65,6 +65,9 @@ struct Args {
     /// New bots connecting per second.
     #[arg(long, default_value_t = 200.0)]
     ramp: f64,
+    /// Input messages per second per bot (the bot-client's `--input-rate`).
+    #[arg(long, default_value_t = DEFAULT_INPUT_RATE)]
+    input_rate: u16,
     /// Seconds after the last bot of a step connected before measuring.
     #[arg(long, default_value_t = 3)]
     warmup: u64,
@@ -155,6 +158,7 @@ struct Report {
     bots_per_room: u32,
     tick_rate: u16,
     snapshot_rate: u16,
+    input_rate: u16,
     aoi_radius_m: f64,
     drones_per_room: u32,
     cores: usize,
@@ -273,6 +277,7 @@ async fn main() -> anyhow::Result<()> {
                 churn: None,
                 tls: None,
                 budget: None,
+                input_rate: args.input_rate,
             },
             shutdown.clone(),
             live.clone(),
@@ -527,6 +532,7 @@ async fn main() -> anyhow::Result<()> {
         bots_per_room: bpr,
         tick_rate: args.tick_rate,
         snapshot_rate: args.snapshot_rate,
+        input_rate: args.input_rate,
         aoi_radius_m: args.aoi_radius,
         drones_per_room: args.drones,
         cores: std::thread::available_parallelism().map_or(0, usize::from),

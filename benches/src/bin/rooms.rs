@@ -173,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
             churn: None,
             tls: None,
             budget: None,
+            ..SwarmConfig::default()
         },
         CancellationToken::new(),
     ));

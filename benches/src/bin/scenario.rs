@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use bot_client::swarm::{SwarmConfig, run_swarm};
+use bot_client::swarm::{DEFAULT_INPUT_RATE, SwarmConfig, run_swarm};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -42,6 +42,9 @@ struct Args {
     /// then holds the most bytes any bot received within one second against it.
     #[arg(long)]
     budget: Option<u32>,
+    /// Input messages per second per bot (the bot-client's `--input-rate`).
+    #[arg(long, default_value_t = DEFAULT_INPUT_RATE)]
+    input_rate: u16,
     /// Where to write the JSON report.
     #[arg(long)]
     report_json: Option<PathBuf>,
@@ -212,6 +215,7 @@ async fn main() -> anyhow::Result<()> {
             name_prefix: "bot".into(),
             progress: false,
             budget: args.budget,
+            input_rate: args.input_rate,
             ..SwarmConfig::default()
         },
         swarm_stop.clone(),

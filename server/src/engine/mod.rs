@@ -14,7 +14,7 @@
 //! schema clients receive in `Welcome` and the queries the room's replicator reads.
 
 use bevy_ecs::prelude::*;
-use shared::protocol::Input;
+use shared::protocol::Intent;
 
 use crate::control::config::RoomSettings;
 
@@ -73,9 +73,10 @@ pub trait Game: Send + Sync + std::fmt::Debug + 'static {
     /// A player is taken back (a resume, or a join naming it) under this name.
     fn rejoin(&self, world: &mut World, player: Entity, name: String);
 
-    /// The input the player's systems act on from the next tick: the newest the client
-    /// sent, or `None` when its connection is lost (the player stands still).
-    fn input(&self, world: &mut World, player: Entity, input: Option<Input>);
+    /// The intent the player's systems act on from the next tick: the room applies one
+    /// of the client's queued frames per tick (and keeps the last while none is queued),
+    /// or `None` when its connection is lost (the player stands still).
+    fn input(&self, world: &mut World, player: Entity, input: Option<Intent>);
 
     /// The game's counters since the last call, for the room's tick summary.
     fn take_counters(&self, world: &mut World) -> Vec<(&'static str, u64)>;

@@ -14,7 +14,7 @@ use bevy_ecs::prelude::*;
 use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use shared::protocol::Input;
+use shared::protocol::Intent;
 use shared::schema::{FieldDef, FieldKind, FieldWriter, MotionModel, MotionValue};
 
 use super::RoomInput;
@@ -166,7 +166,7 @@ impl Game for AnyGame {
         (world.spawn((id, c)).id(), id)
     }
     fn rejoin(&self, _: &mut World, _: Entity, _: String) {}
-    fn input(&self, _: &mut World, _: Entity, _: Option<Input>) {}
+    fn input(&self, _: &mut World, _: Entity, _: Option<Intent>) {}
     fn take_counters(&self, _: &mut World) -> Vec<(&'static str, u64)> {
         Vec::new()
     }

@@ -29,6 +29,7 @@ use governor::clock::FakeRelativeClock;
 use shared::protocol::PlayerName;
 use tracing::{info, warn};
 
+use super::inputs::{InputQueue, Pushed};
 use super::replication::{ClientReplication, DeltaStats, Replicator};
 use super::stats::{RoomStats, TickTimer};
 use super::{JoinKind, Joined, RoomConfig, RoomError, RoomInput, Seats};
@@ -116,7 +117,8 @@ struct Client {
     /// been lost before their client received their Welcome (and resume token), so a
     /// token of this generation or later still takes the player back.
     heard_generation: u64,
-    last_seq: u32,
+    /// Input frames received and not applied yet; one is applied per tick.
+    inputs: InputQueue,
     /// Which of the room's snapshot phases this client's snapshots go on, for good
     /// ([`turn_at`]).
     phase: u32,
@@ -164,6 +166,8 @@ pub struct RoomCore {
     /// Simulation time for the per-client snapshot rate limiters.
     rate_clock: FakeRelativeClock,
     rate_clock_ns: u64,
+    /// Input frames dropped that the driver has not counted yet.
+    inputs_dropped_unreported: u64,
     /// Counters and timings since the last [`RoomCore::finish_window`]; the driver
     /// records the timings it measures here too.
     pub timer: TickTimer,
@@ -212,6 +216,7 @@ impl RoomCore {
             config,
             rate_clock: FakeRelativeClock::default(),
             rate_clock_ns: 0,
+            inputs_dropped_unreported: 0,
             timer: TickTimer::default(),
         }
     }
@@ -336,7 +341,7 @@ impl RoomCore {
                     // A join token takes the player over on purpose: older tokens go.
                     client.heard_generation = client.generation;
                 }
-                client.last_seq = 0;
+                client.inputs.reset();
                 client.replication = ClientReplication::new(settings, &self.rate_clock);
                 self.game
                     .rejoin(&mut self.world, client.entity, name.into_string());
@@ -365,7 +370,7 @@ impl RoomCore {
                     held_until: 0,
                     generation: 1,
                     heard_generation: 1,
-                    last_seq: 0,
+                    inputs: InputQueue::default(),
                     phase,
                     replication: ClientReplication::new(settings, &self.rate_clock),
                 });
@@ -394,14 +399,22 @@ impl RoomCore {
         };
         client.heard_generation = client.generation;
         match input {
-            RoomInput::Input(input) if client.connected && input.seq > client.last_seq => {
-                client.last_seq = input.seq;
-                // The newest input of a tick wins; the systems read it at the next step.
-                self.game.input(&mut self.world, client.entity, Some(input));
-                InputOutcome::Applied
+            RoomInput::Frame { seq, intent } if client.connected => {
+                // Queued: `step` applies one frame per tick.
+                match client.inputs.push(seq, intent) {
+                    Pushed::Queued => InputOutcome::Applied,
+                    Pushed::Displaced => {
+                        self.count_inputs_dropped(1);
+                        InputOutcome::Applied
+                    }
+                    Pushed::Stale => {
+                        self.count_inputs_dropped(1);
+                        InputOutcome::Stale
+                    }
+                }
             }
-            RoomInput::Input(_) => {
-                self.timer.current.inputs_dropped += 1;
+            RoomInput::Frame { .. } => {
+                self.count_inputs_dropped(1);
                 InputOutcome::Stale
             }
             RoomInput::Settings(settings) => {
@@ -426,6 +439,7 @@ impl RoomCore {
         };
         client.connected = false;
         client.held_until = held_until;
+        client.inputs.reset();
         self.game.input(&mut self.world, client.entity, None);
         info!(room = %self.config.id, client = client.id, player = %client.player, "connection lost; player held for a resume");
     }
@@ -486,8 +500,35 @@ impl RoomCore {
                 i += 1;
             }
         }
+        self.apply_inputs();
         self.step_world();
         tick
+    }
+
+    /// Hands each connected client's next queued input frame to the game.
+    fn apply_inputs(&mut self) {
+        let drain_after = u32::from(self.config.settings.tick_rate);
+        let mut dropped = 0;
+        for client in self.clients.iter_mut().filter(|c| c.connected) {
+            let (intent, gone) = client.inputs.next(drain_after);
+            dropped += u64::from(gone);
+            if let Some(intent) = intent {
+                self.game
+                    .input(&mut self.world, client.entity, Some(intent));
+            }
+        }
+        self.count_inputs_dropped(dropped);
+    }
+
+    fn count_inputs_dropped(&mut self, frames: u64) {
+        self.timer.current.inputs_dropped += frames;
+        self.inputs_dropped_unreported += frames;
+    }
+
+    /// Input frames dropped since the last call (stale, or queue limits; see
+    /// `room/inputs.rs`), for the driver's counter.
+    pub fn take_inputs_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.inputs_dropped_unreported)
     }
 
     /// Runs the game's systems once, then does the end-of-frame upkeep that bevy's `App`
@@ -575,7 +616,7 @@ impl RoomCore {
             let built = match self.replicator.mode() {
                 SnapshotMode::Full => self
                     .replicator
-                    .full_for(tick, client.last_seq)
+                    .full_for(tick, client.inputs.applied_seq())
                     .map(|bytes| Some((bytes, None))),
                 SnapshotMode::Delta => {
                     if !client.replication.due() {
@@ -587,7 +628,7 @@ impl RoomCore {
                             &mut client.replication,
                             client.net_id,
                             tick,
-                            client.last_seq,
+                            client.inputs.applied_seq(),
                             &mut stats.staleness_ms,
                             now,
                         )

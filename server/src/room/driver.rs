@@ -236,6 +236,9 @@ impl Driver {
         self.run_commands();
         self.drain_inputs();
         let tick = self.core.step(now);
+        self.metrics
+            .inputs_dropped
+            .increment(self.core.take_inputs_dropped());
         self.tick.store(tick, Ordering::Relaxed);
         // Published before the snapshots go out, so that whoever sees a snapshot sees
         // seats at least as new as it.
@@ -299,8 +302,8 @@ impl Driver {
             loop {
                 match conn.inputs.try_recv() {
                     Ok(input) => match core.input(id, input) {
-                        InputOutcome::Applied | InputOutcome::Unknown => {}
-                        InputOutcome::Stale => metrics.inputs_dropped.increment(1),
+                        // Dropped frames are counted by the core (`take_inputs_dropped`).
+                        InputOutcome::Applied | InputOutcome::Stale | InputOutcome::Unknown => {}
                         InputOutcome::Keyframe => metrics.desyncs.increment(1),
                         InputOutcome::Left => break false,
                     },

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use shared::codec::encode;
-use shared::protocol::{EntityState, Input, ServerMessage};
+use shared::protocol::{EntityState, Intent, ServerMessage};
 
 use super::RoomInput;
 use super::harness::{Harness, anon, settings};
@@ -48,14 +48,15 @@ fn game_vectors(game: &str) -> String {
         for (c, dir) in [(a, 1i8), (b, -1i8)] {
             h.send(
                 c,
-                RoomInput::Input(Input {
+                RoomInput::Frame {
                     seq: t,
-                    ack_tick: 0,
-                    move_x: dir.saturating_mul(90),
-                    move_y: if t % 40 < 20 { 60 } else { -60 },
-                    aim: (t.wrapping_mul(977) & 0xffff) as u16,
-                    buttons: if t % 9 == 0 { buttons } else { 0 },
-                }),
+                    intent: Intent {
+                        move_x: dir.saturating_mul(90),
+                        move_y: if t % 40 < 20 { 60 } else { -60 },
+                        aim: (t.wrapping_mul(977) & 0xffff) as u16,
+                        buttons: if t % 9 == 0 { buttons } else { 0 },
+                    },
+                },
             );
         }
         let before = h.clients[a].snapshots;

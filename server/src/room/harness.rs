@@ -166,8 +166,9 @@ impl Harness {
     /// Sends what a session would hand the room for client `index`.
     pub fn send(&mut self, index: usize, input: RoomInput) {
         let id = self.clients[index].joined.client_id;
+        let leaving = input == RoomInput::Leave;
         self.core.input(id, input);
-        if input == RoomInput::Leave {
+        if leaving {
             self.clients[index].connected = false;
         }
     }

@@ -26,6 +26,7 @@ mod driver;
 mod golden;
 #[cfg(test)]
 mod harness;
+mod inputs;
 pub mod replication;
 pub mod stats;
 #[cfg(test)]
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use shared::protocol::{Input, PlayerName, SnapshotSettings, Welcome};
+use shared::protocol::{Intent, PlayerName, SnapshotSettings, Welcome};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -110,9 +111,11 @@ impl RoomConfig {
 }
 
 /// What a session hands its room, already decoded and validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomInput {
-    Input(Input),
+    /// One frame of an `Input`: the intent of the tick numbered `seq`. A session hands
+    /// a bundle over frame by frame, so a message stays small in the channel.
+    Frame { seq: u32, intent: Intent },
     /// Settings already clamped with [`RoomConfig::clamp`].
     Settings(SnapshotSettings),
     /// The client's view failed a checksum at this tick.

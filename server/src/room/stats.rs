@@ -35,7 +35,8 @@ pub struct RoomStats {
     pub snapshots_dropped: u64,
     /// Bytes handed to outbound queues.
     pub bytes_out: u64,
-    /// Inputs discarded because a client's input queue was full or seq went backwards.
+    /// Input frames discarded: a client's input queue was full or kept a backlog for a
+    /// second (`room/inputs.rs`), or their seq was not new.
     pub inputs_dropped: u64,
     /// Client snapshot slots skipped because the client asked for a lower rate.
     pub rate_skipped: u64,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bevy_ecs::prelude::*;
 use proptest::prelude::*;
-use shared::protocol::Input;
+use shared::protocol::Intent;
 use shared::quant::pos_to_q;
 use shared::rules::BUTTON_FIRE;
 
@@ -30,14 +30,15 @@ fn seats(players: u32, held: u32, reserved: u32) -> Seats {
 }
 
 fn walk(seq: u32, move_x: i8, move_y: i8, fire: bool) -> RoomInput {
-    RoomInput::Input(Input {
+    RoomInput::Frame {
         seq,
-        ack_tick: 0,
-        move_x,
-        move_y,
-        aim: (seq.wrapping_mul(977) & 0xffff) as u16,
-        buttons: if fire { BUTTON_FIRE } else { 0 },
-    })
+        intent: Intent {
+            move_x,
+            move_y,
+            aim: (seq.wrapping_mul(977) & 0xffff) as u16,
+            buttons: if fire { BUTTON_FIRE } else { 0 },
+        },
+    }
 }
 
 #[test]
@@ -89,6 +90,44 @@ fn crowded_rooms_spread_snapshots_over_phases() {
         })
         .collect();
     assert!(sent.iter().all(|&s| s == 0 || s == 6), "{sent:?}");
+}
+
+/// A client bundling three ticks' frames per message (its session hands them over
+/// together) has them applied one a tick, just as a client sending each tick's frame on
+/// its own: the snapshots' `last_input_seq` counts up by one a tick for both.
+#[test]
+fn bundled_inputs_are_applied_one_frame_a_tick() {
+    let mut h = Harness::new(settings(60, 60, 4));
+    let single = h.join(anon("single")).unwrap();
+    let bundled = h.join(anon("bundled")).unwrap();
+    for c in [single, bundled] {
+        h.clients[c].record = Some(Vec::new());
+    }
+    let frame = |seq: u32| walk(seq, 90, -40, seq.is_multiple_of(4));
+    for t in 0..12u32 {
+        h.send(single, frame(t + 1));
+        if t % 3 == 0 {
+            for seq in t + 1..t + 4 {
+                h.send(bundled, frame(seq));
+            }
+        }
+        h.tick();
+    }
+    let echoes = |c: usize| -> Vec<u32> {
+        h.clients[c]
+            .record
+            .iter()
+            .flatten()
+            .filter_map(|b| match shared::codec::decode_server(b) {
+                Ok(shared::protocol::ServerMessage::Snapshot(s)) => Some(s.last_input_seq),
+                _ => None,
+            })
+            .collect()
+    };
+    let one_a_tick: Vec<u32> = (1..=12).collect();
+    assert_eq!(echoes(single), one_a_tick);
+    assert_eq!(echoes(bundled), one_a_tick);
+    assert_eq!(h.core.timer.current.inputs_dropped, 0);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use governor::clock::{Clock, DefaultClock};
 use shared::codec::{decode_client, peek_hello_version};
 use shared::protocol::{
-    ClientMessage, Hello, PROTOCOL_VERSION, PlayerName, ProtocolError, SnapshotSettings,
+    ClientMessage, Hello, Input, PROTOCOL_VERSION, PlayerName, ProtocolError, SnapshotSettings,
 };
 
 use super::SessionError;
@@ -32,6 +32,8 @@ pub enum Step {
     Hello(Box<Hello>, PlayerName),
     /// Hand this to the room.
     Forward(RoomInput),
+    /// Hand these input frames to the room, one [`RoomInput::Frame`] each.
+    Input(Input),
     /// The client asks for other snapshot settings: clamp, tell the room, answer.
     Settings(SnapshotSettings),
     /// Answer a `Ping` carrying this client time.
@@ -48,7 +50,7 @@ pub enum Step {
 #[derive(Debug)]
 pub struct Inbound<C: Clock = DefaultClock> {
     greeted: bool,
-    /// Newest input `seq` received (dropped ones included).
+    /// Newest input frame's `seq` received (dropped ones included).
     last_seq: u32,
     limits: MessageLimits,
     limiter: MessageLimiter<C>,
@@ -114,7 +116,7 @@ impl<C: Clock + Clone> Inbound<C> {
             return Ok(Step::Dropped);
         }
         Ok(match message {
-            ClientMessage::Input(input) => Step::Forward(RoomInput::Input(input)),
+            ClientMessage::Input(input) => Step::Input(input),
             ClientMessage::SnapshotSettings(asked) => Step::Settings(asked),
             ClientMessage::Desync(report) => Step::Forward(RoomInput::Desync(report.tick)),
             ClientMessage::Ping(ping) => Step::Pong(ping.client_time),
@@ -151,10 +153,16 @@ impl<C: Clock + Clone> Inbound<C> {
     fn check(&mut self, message: &ClientMessage, current_tick: u32) -> Result<(), SessionError> {
         match message {
             ClientMessage::Input(input) => {
-                let unknown = input.buttons & !self.buttons;
+                let unknown = input.frames.iter().fold(0, |b, f| b | f.buttons) & !self.buttons;
                 if unknown != 0 {
                     return Err(SessionError::UnknownButtons(unknown));
                 }
+                let Some(last_seq) = input.last_seq() else {
+                    return Err(SessionError::BadFrames {
+                        seq: input.seq,
+                        frames: input.frames.len(),
+                    });
+                };
                 // TCP delivers in order, so a seq that does not increase is a broken or
                 // replaying client. (A session would need 2.3 years at 60 Hz to wrap.)
                 if input.seq <= self.last_seq {
@@ -170,7 +178,7 @@ impl<C: Clock + Clone> Inbound<C> {
                         current: current_tick,
                     });
                 }
-                self.last_seq = input.seq;
+                self.last_seq = last_seq;
             }
             ClientMessage::Desync(report) if report.tick > current_tick => {
                 return Err(SessionError::FutureTick {
@@ -207,7 +215,7 @@ mod tests {
 
     use governor::clock::FakeRelativeClock;
     use shared::codec::encode;
-    use shared::protocol::{Desync, Input, Ping, close};
+    use shared::protocol::{Desync, Input, Intent, Ping, close};
     use shared::rules::BUTTON_FIRE;
 
     use super::*;
@@ -232,13 +240,11 @@ mod tests {
     }
 
     fn input(seq: u32, ack_tick: u32, buttons: u8) -> Vec<u8> {
-        encode(&ClientMessage::Input(Input {
-            seq,
-            ack_tick,
+        let intent = Intent {
             buttons,
-            ..Input::default()
-        }))
-        .unwrap()
+            ..Intent::default()
+        };
+        encode(&ClientMessage::Input(Input::one(seq, ack_tick, intent))).unwrap()
     }
 
     fn code(r: Result<Step, SessionError>) -> Option<u16> {
@@ -289,10 +295,7 @@ mod tests {
                 Some(close::INVALID_INPUT)
             );
         }
-        assert!(matches!(
-            bin(&input(6, 10, 0), &mut c),
-            Ok(Step::Forward(RoomInput::Input(_)))
-        ));
+        assert!(matches!(bin(&input(6, 10, 0), &mut c), Ok(Step::Input(_))));
         let desync = |tick| encode(&ClientMessage::Desync(Desync { tick })).unwrap();
         assert!(bin(&desync(10), &mut c).is_ok());
         assert_eq!(code(bin(&desync(11), &mut c)), Some(close::INVALID_INPUT));
@@ -301,6 +304,44 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(bin(&ping, &mut greeted()).unwrap(), Step::Pong(u32::MAX));
+    }
+
+    #[test]
+    fn bundled_inputs_are_numbered_frame_by_frame() {
+        let bundle = |seq: u32, frames: usize, buttons: u8| {
+            let mut input = Input::one(seq, 0, Intent::default());
+            input.frames.clear();
+            input.frames.extend((0..frames).map(|i| Intent {
+                buttons: if i == 1 { buttons } else { 0 },
+                ..Intent::default()
+            }));
+            encode(&ClientMessage::Input(input)).unwrap()
+        };
+        let mut c = greeted();
+        assert!(c.on_frame(Frame::Binary(&bundle(1, 3, 0)), 10).is_ok());
+        // Frames 1–3 went: the next must start after 3.
+        let after = |seq, frames| {
+            let mut c = greeted_after(&[]);
+            assert!(c.on_frame(Frame::Binary(&bundle(1, 3, 0)), 10).is_ok());
+            code(c.on_frame(Frame::Binary(&bundle(seq, frames, 0)), 10))
+        };
+        assert_eq!(after(3, 1), Some(close::INVALID_INPUT));
+        assert_eq!(after(4, 2), None);
+        // No frames; numbers past u32::MAX; a bad button on any frame.
+        for bad in [
+            bundle(10, 0, 0),
+            bundle(u32::MAX - 1, 3, 0),
+            bundle(10, 2, 0b10),
+        ] {
+            assert_eq!(
+                code(greeted().on_frame(Frame::Binary(&bad), 10)),
+                Some(close::INVALID_INPUT)
+            );
+        }
+        assert_eq!(
+            code(greeted().on_frame(Frame::Binary(&bundle(u32::MAX - 2, 3, 0)), 10)),
+            None
+        );
     }
 
     /// A greeted session that has received inputs with these seqs.

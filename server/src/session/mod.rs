@@ -89,6 +89,8 @@ pub enum SessionError {
     UnknownButtons(u8),
     #[error("input seq {seq} does not follow {last}")]
     SeqNotIncreasing { seq: u32, last: u32 },
+    #[error("an input of {frames} frames from seq {seq} (1 or more, numbered below 2^32)")]
+    BadFrames { seq: u32, frames: usize },
     #[error("{field} {tick} is ahead of the server's tick {current}")]
     FutureTick {
         field: &'static str,
@@ -135,6 +137,7 @@ impl SessionError {
             SessionError::Idle(_) => close::IDLE_TIMEOUT,
             SessionError::UnknownButtons(_)
             | SessionError::SeqNotIncreasing { .. }
+            | SessionError::BadFrames { .. }
             | SessionError::FutureTick { .. } => close::INVALID_INPUT,
             SessionError::Flooding { .. } => close::POLICY_VIOLATION,
             SessionError::Encode(_) => close::INTERNAL_ERROR,
@@ -351,6 +354,11 @@ where
                 let Some(frame) = inbound_frame(&message, &ctx.counters) else { continue };
                 match inbound.on_frame(frame, room.current_tick())? {
                     Step::Forward(input) => forward(&inputs, input, ctx)?,
+                    Step::Input(input) => {
+                        for (seq, intent) in input.numbered() {
+                            forward(&inputs, RoomInput::Frame { seq, intent }, ctx)?;
+                        }
+                    }
                     Step::Settings(asked) => {
                         let granted = room.config().clamp(asked);
                         forward(&inputs, RoomInput::Settings(granted), ctx)?;
@@ -604,8 +612,8 @@ impl Backlog {
 }
 
 /// Hands a message to the room without waiting. A full queue drops it: the client
-/// outruns the tick (one input per tick is all the room applies) and the surplus is
-/// worthless.
+/// outruns the tick (one input frame per tick is all the room applies) and the surplus
+/// is worthless.
 fn forward(
     inputs: &mpsc::Sender<RoomInput>,
     message: RoomInput,

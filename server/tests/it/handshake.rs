@@ -3,7 +3,9 @@
 
 use bot_client::{ClientError, RawConnection};
 use shared::codec::encode;
-use shared::protocol::{ClientMessage, Hello, Input, PROTOCOL_VERSION, ServerMessage, close};
+use shared::protocol::{
+    ClientMessage, Hello, Input, Intent, PROTOCOL_VERSION, ServerMessage, close,
+};
 
 use crate::{TestServer, WAIT, receive_snapshots};
 
@@ -110,7 +112,7 @@ async fn a_wrong_protocol_version_is_refused_with_4001() {
 #[tokio::test]
 async fn input_before_hello_is_refused_with_4002() {
     let server = TestServer::start(&[]).await;
-    let input = encode(&ClientMessage::Input(Input::default())).unwrap();
+    let input = encode(&ClientMessage::Input(Input::one(1, 0, Intent::default()))).unwrap();
     expect_close(
         &server,
         async |raw| raw.send_binary(input).await.unwrap(),

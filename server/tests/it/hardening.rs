@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use server::Counters;
 use shared::codec::encode;
 use shared::protocol::{
-    ClientMessage, Desync, Hello, Input, PROTOCOL_VERSION, Ping, ServerMessage, close,
+    ClientMessage, Desync, Hello, Input, Intent, PROTOCOL_VERSION, Ping, ServerMessage, close,
 };
 use shared::rules::{BUTTON_FIRE, FIRE_COOLDOWN_S, PLAYER_MAX_SPEED, seconds_to_ticks};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -99,13 +99,11 @@ pub(crate) fn hello(name: &str) -> Vec<u8> {
 }
 
 fn input(seq: u32, ack_tick: u32, buttons: u8) -> Vec<u8> {
-    encode(&ClientMessage::Input(Input {
-        seq,
-        ack_tick,
+    let intent = Intent {
         buttons,
-        ..Input::default()
-    }))
-    .unwrap()
+        ..Intent::default()
+    };
+    encode(&ClientMessage::Input(Input::one(seq, ack_tick, intent))).unwrap()
 }
 
 /// Sends Hello and waits for Welcome.

@@ -557,6 +557,7 @@ async fn bots_join_through_the_api_over_several_rooms_and_resume_after_churn() {
             churn: Some(Duration::from_millis(900)),
             tls: None,
             budget: None,
+            ..SwarmConfig::default()
         },
         CancellationToken::new(),
     )

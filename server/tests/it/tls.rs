@@ -72,6 +72,7 @@ async fn a_bot_plays_over_wss_and_the_api_answers_over_https() {
             churn: None,
             tls: Some(trust),
             budget: None,
+            ..SwarmConfig::default()
         },
         CancellationToken::new(),
     )

@@ -18,7 +18,8 @@ use shared::delta::{
 };
 use shared::map::{MapInfo, WallRect};
 use shared::protocol::{
-    ClientMessage, Desync, EntityState, FullSnapshot, Hello, Input, MAX_NAME_CHARS,
+    ClientMessage, Desync, EntityState, FullSnapshot, Hello, Input, Intent, MAX_INPUT_FRAMES,
+    MAX_NAME_CHARS,
     PROTOCOL_VERSION, Packing, Ping, Pong, ServerMessage, Snapshot, SnapshotSettings, Welcome,
 };
 use shared::schema::{
@@ -659,24 +660,30 @@ pub fn client_seeds() -> Vec<(String, Vec<u8>)> {
         ("hello-v1", hello("ada", 1)),
         (
             "input",
-            ClientMessage::Input(Input {
-                seq: 100,
-                ack_tick: 10_003,
-                move_x: -127,
-                move_y: 90,
-                aim: 16_384,
-                buttons: 1,
-            }),
+            ClientMessage::Input(Input::one(
+                100,
+                10_003,
+                Intent {
+                    move_x: -127,
+                    move_y: 90,
+                    aim: 16_384,
+                    buttons: 1,
+                },
+            )),
         ),
         (
             "input-max",
             ClientMessage::Input(Input {
                 seq: u32::MAX,
                 ack_tick: u32::MAX,
-                move_x: i8::MIN,
-                move_y: i8::MAX,
-                aim: u16::MAX,
-                buttons: u8::MAX,
+                frames: [Intent {
+                    move_x: i8::MIN,
+                    move_y: i8::MAX,
+                    aim: u16::MAX,
+                    buttons: u8::MAX,
+                }; MAX_INPUT_FRAMES]
+                    .into_iter()
+                    .collect(),
             }),
         ),
         (

@@ -22,7 +22,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use shared::map::Map;
 use shared::movement::{Hit, Kinematics, move_and_collide, step_player};
-use shared::protocol::Input;
+use shared::protocol::Intent;
 use shared::quant::{advance, angle_to_q, pos_to_q, q_to_angle, q_to_pos, q_to_vel, vel_to_q};
 use shared::rules::{
     BUTTON_FIRE, DRONE_MAX_HEALTH, DRONE_RADIUS, DRONE_SPEED, FIRE_COOLDOWN_S, PLAYER_MAX_HEALTH,
@@ -91,7 +91,7 @@ pub struct Player {
     pub name: String,
     pub score: u32,
     /// The newest input received; applied every tick until a newer one arrives.
-    pub input: Input,
+    pub input: Intent,
     pub next_fire_tick: u32,
     /// Set while dead: the tick at which the player comes back.
     pub respawn_at: Option<u32>,
@@ -199,12 +199,12 @@ impl Game for Arena {
 
     fn rejoin(&self, world: &mut World, player: Entity, name: String) {
         if let Some(mut p) = world.get_mut::<Player>(player) {
-            p.input = Input::default();
+            p.input = Intent::default();
             p.name = name;
         }
     }
 
-    fn input(&self, world: &mut World, player: Entity, input: Option<Input>) {
+    fn input(&self, world: &mut World, player: Entity, input: Option<Intent>) {
         if let Some(mut p) = world.get_mut::<Player>(player) {
             // The input is not replicated: storing it is no change of the player.
             p.bypass_change_detection().input = input.unwrap_or_default();
@@ -274,7 +274,7 @@ pub fn spawn_player(world: &mut World, client_id: u32, name: String) -> (Entity,
                 client_id,
                 name,
                 score: 0,
-                input: Input::default(),
+                input: Intent::default(),
                 next_fire_tick: 0,
                 respawn_at: None,
             },

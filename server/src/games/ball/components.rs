@@ -15,7 +15,7 @@ use shared::games::ball::{
 };
 use shared::map::Map;
 use shared::movement::Kinematics;
-use shared::protocol::Input;
+use shared::protocol::Intent;
 use shared::quant::{pos_to_q, q_to_pos};
 use shared::rules::seconds_to_ticks;
 
@@ -44,7 +44,7 @@ pub struct Player {
 pub struct Control {
     pub client_id: u32,
     /// The newest input received; applied every tick until a newer one arrives.
-    pub input: Input,
+    pub input: Intent,
     /// The buttons of the previous tick, so that a kick is taken on the press only.
     pub held: u8,
 }

@@ -27,7 +27,7 @@
 
 use bevy_ecs::prelude::*;
 use shared::games::ball::BUTTON_KICK;
-use shared::protocol::Input;
+use shared::protocol::Intent;
 
 use crate::control::config::RoomSettings;
 use crate::engine::{Game, NetId, Replication};
@@ -92,7 +92,7 @@ impl Game for BallGame {
 
     fn rejoin(&self, world: &mut World, player: Entity, name: String) {
         if let Some(mut control) = world.get_mut::<Control>(player) {
-            control.input = Input::default();
+            control.input = Intent::default();
             control.held = 0;
         }
         // Only a new name is a change of the replicated player.
@@ -103,7 +103,7 @@ impl Game for BallGame {
         }
     }
 
-    fn input(&self, world: &mut World, player: Entity, input: Option<Input>) {
+    fn input(&self, world: &mut World, player: Entity, input: Option<Intent>) {
         if let Some(mut control) = world.get_mut::<Control>(player) {
             control.input = input.unwrap_or_default();
         }

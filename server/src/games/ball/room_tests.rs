@@ -10,7 +10,7 @@ use shared::delta::ClientView;
 use shared::games::ball::{BUTTON_KICK, KICK_SPEED, PITCH_JSON, Phase, Team};
 use shared::map::Map;
 use shared::movement::Kinematics;
-use shared::protocol::{EntityState, Hello, Input, PROTOCOL_VERSION, ServerMessage, Welcome};
+use shared::protocol::{EntityState, Hello, Intent, PROTOCOL_VERSION, ServerMessage, Welcome};
 use shared::quant::vel_to_q;
 use shared::schema::Layout;
 
@@ -85,14 +85,19 @@ impl Room {
 
     fn input(&mut self, client: usize, aim: u16, buttons: u8) {
         self.seq += 1;
-        let input = Input {
-            seq: self.seq,
+        let intent = Intent {
             aim,
             buttons,
-            ..Input::default()
+            ..Intent::default()
         };
         let id = self.clients[client].welcome.client_id;
-        self.core.input(id, RoomInput::Input(input));
+        self.core.input(
+            id,
+            RoomInput::Frame {
+                seq: self.seq,
+                intent,
+            },
+        );
     }
 
     fn tick(&mut self) {

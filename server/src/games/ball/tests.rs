@@ -9,7 +9,7 @@ use shared::games::ball::{
 };
 use shared::map::Map;
 use shared::movement::Kinematics;
-use shared::protocol::Input;
+use shared::protocol::Intent;
 use shared::quant::{angle_to_q, q_to_vel, vel_to_q};
 
 use super::*;
@@ -68,10 +68,10 @@ fn place(w: &mut World, player: Entity, (x, y): (f64, f64)) {
 }
 
 fn press(w: &mut World, player: Entity, aim: u16, buttons: u8) {
-    let input = Input {
+    let input = Intent {
         aim,
         buttons,
-        ..Input::default()
+        ..Intent::default()
     };
     BallGame.input(w, player, Some(input));
 }
@@ -157,9 +157,9 @@ fn touching_the_loose_ball_takes_it() {
     BallGame.input(
         &mut w,
         a,
-        Some(Input {
+        Some(Intent {
             move_x: 127,
-            ..Input::default()
+            ..Intent::default()
         }),
     );
     steps(&mut w, &mut s, 5);
@@ -424,12 +424,11 @@ fn the_same_seed_and_inputs_replay_identically() {
         let ids: Vec<Entity> = (0..4).map(|i| join(&mut w, &format!("p{i}")).0).collect();
         for t in 0..600u32 {
             for (i, &p) in ids.iter().enumerate() {
-                let input = Input {
+                let input = Intent {
                     move_x: ((t as usize * 7 + i * 13) % 255) as u8 as i8,
                     move_y: ((t as usize * 3 + i * 29) % 255) as u8 as i8,
                     aim: (t * 997 + i as u32 * 4099) as u16,
                     buttons: u8::from(t % 20 < 3),
-                    ..Input::default()
                 };
                 BallGame.input(&mut w, p, Some(input));
             }
