@@ -27,9 +27,10 @@ use std::sync::Arc;
 
 use crate::pack::{BitReader, BitWriter, ByteReader, ByteWriter, PackError, Packer, Unpacker};
 use crate::protocol::{FullSnapshot, Packing, Snapshot};
-use crate::quant::advance;
+use crate::quant::advance_mean;
 use crate::schema::{
     EntityState, FieldKind, Layout, MOTION_SLOTS, MotionModel, MotionValue, Slot, Values,
+    angle_shift,
 };
 
 /// Sub-mask bits of a changed motion, in the order their values follow.
@@ -55,6 +56,12 @@ mod k {
     pub const POS_RESIDUAL: u32 = 2;
     pub const VEL_DELTA: u32 = 4;
     pub const ANGLE_DELTA: u32 = 6;
+}
+
+/// Order of an angle change in steps of its precision: [`k::ANGLE_DELTA`] for 16 bits,
+/// one less per bit fewer (a coarser angle moves by fewer steps), at least 0.
+fn angle_k(bits: u8) -> u32 {
+    (k::ANGLE_DELTA + u32::from(bits)).saturating_sub(16)
 }
 
 /// Why a snapshot could not be applied.
@@ -245,7 +252,9 @@ fn write_full(p: &mut impl Packer, kind: FieldKind, slot: Slot, e: &EntityState,
                 FieldKind::Bits { width } => p.bits(v as u32, u32::from(width)),
                 FieldKind::Uint { k } => p.uint(v as u32, u32::from(k)),
                 FieldKind::Int { k } | FieldKind::Fixed { k, .. } => p.sint(v, u32::from(k)),
-                FieldKind::Angle => p.bits(v as u32 & 0xFFFF, 16),
+                FieldKind::Angle { bits } => {
+                    p.bits((v as u32 & 0xFFFF) >> angle_shift(bits), u32::from(bits));
+                }
                 _ => p.uint(v as u32, k::ENTITY),
             }
         }
@@ -290,7 +299,9 @@ fn read_full(
                 FieldKind::Bits { width } => raw(u, u32::from(width))? as i32,
                 FieldKind::Uint { k } => u.uint(u32::from(k))? as i32,
                 FieldKind::Int { k } | FieldKind::Fixed { k, .. } => u.sint(u32::from(k))?,
-                FieldKind::Angle => raw(u, 16)? as i32,
+                FieldKind::Angle { bits } => {
+                    ((raw(u, u32::from(bits))? << angle_shift(bits)) & 0xFFFF) as i32
+                }
                 _ => u.uint(k::ENTITY)? as i32,
             };
             if let Some(s) = values.ints.get_mut(i) {
@@ -304,16 +315,21 @@ fn read_full(
 
 /// Where a changed motion's new position is coded against: the old motion at the new
 /// one's anchor tick (a trajectory), or moved by its velocity since the baseline.
+/// Where a changed motion's position is predicted to be, its residual coded against:
+/// a trajectory's point at the new anchor; a predicted motion's baseline position moved
+/// by the mean of its old and new velocities (`t_vel`; the velocity is coded first), so
+/// a body speeding up or slowing down steadily lands on its prediction.
 fn motion_reference(
     model: MotionModel,
     b: MotionValue,
     new_anchor: u32,
+    t_vel: (i32, i32),
     frame: &Frame,
 ) -> (i32, i32) {
     match model {
         MotionModel::Predicted => (
-            advance(b.x, b.vx, frame.elapsed(), frame.tick_rate),
-            advance(b.y, b.vy, frame.elapsed(), frame.tick_rate),
+            advance_mean(b.x, b.vx, t_vel.0, frame.elapsed(), frame.tick_rate),
+            advance_mean(b.y, b.vy, t_vel.1, frame.elapsed(), frame.tick_rate),
         ),
         MotionModel::Trajectory => b.along(new_anchor, frame.tick_rate),
     }
@@ -326,13 +342,18 @@ fn motion_bits(model: MotionModel) -> u32 {
     }
 }
 
-/// The sub-mask of a changed motion as written: predicted motions have no anchor bit.
-fn motion_mask(model: MotionModel, b: MotionValue, t: MotionValue) -> u32 {
+/// The sub-mask of a changed motion as written: predicted motions have no anchor bit,
+/// and write their position only when it is not where [`motion_reference`] puts it.
+fn motion_mask(model: MotionModel, b: MotionValue, t: MotionValue, frame: &Frame) -> u32 {
     let mut mask = 0;
     if b.anchor != t.anchor {
         mask |= motion::ANCHOR;
     }
-    if (b.x, b.y) != (t.x, t.y) {
+    let from = match model {
+        MotionModel::Predicted => motion_reference(model, b, t.anchor, (t.vx, t.vy), frame),
+        MotionModel::Trajectory => (b.x, b.y),
+    };
+    if from != (t.x, t.y) {
         mask |= motion::POS;
     }
     if (b.vx, b.vy) != (t.vx, t.vy) {
@@ -356,7 +377,7 @@ fn write_change(
     match (kind, slot) {
         (FieldKind::Motion { model, .. }, Slot::Motion(i)) => {
             let (bm, tm) = (b.motion(i), t.motion(i));
-            let written = motion_mask(model, bm, tm);
+            let written = motion_mask(model, bm, tm, frame);
             p.bits(written, motion_bits(model));
             let mask = match model {
                 MotionModel::Predicted => written << 1,
@@ -365,14 +386,24 @@ fn write_change(
             if mask & motion::ANCHOR != 0 {
                 p.uint(frame.tick.wrapping_sub(tm.anchor), k::AGE);
             }
+            // A predicted motion's velocity first: its position is predicted with it.
+            let vel_first = model == MotionModel::Predicted;
+            let write_vel = |p: &mut _| {
+                if mask & motion::VEL != 0 {
+                    Packer::sint(p, tm.vx.wrapping_sub(bm.vx), k::VEL_DELTA);
+                    Packer::sint(p, tm.vy.wrapping_sub(bm.vy), k::VEL_DELTA);
+                }
+            };
+            if vel_first {
+                write_vel(p);
+            }
             if mask & motion::POS != 0 {
-                let (rx, ry) = motion_reference(model, bm, tm.anchor, frame);
+                let (rx, ry) = motion_reference(model, bm, tm.anchor, (tm.vx, tm.vy), frame);
                 p.sint(tm.x.wrapping_sub(rx), k::POS_RESIDUAL);
                 p.sint(tm.y.wrapping_sub(ry), k::POS_RESIDUAL);
             }
-            if mask & motion::VEL != 0 {
-                p.sint(tm.vx.wrapping_sub(bm.vx), k::VEL_DELTA);
-                p.sint(tm.vy.wrapping_sub(bm.vy), k::VEL_DELTA);
+            if !vel_first {
+                write_vel(p);
             }
         }
         (
@@ -381,17 +412,18 @@ fn write_change(
         ) => {
             p.sint(t.int(i).wrapping_sub(b.int(i)), u32::from(k));
         }
-        (FieldKind::Angle, Slot::Int(i)) => {
+        (FieldKind::Angle { bits }, Slot::Int(i)) => {
+            // Both are multiples of the step, so the shift is exact.
             let d = (t.int(i) as u16).wrapping_sub(b.int(i) as u16) as i16;
-            p.sint(i32::from(d), k::ANGLE_DELTA);
+            p.sint(i32::from(d) >> angle_shift(bits), angle_k(bits));
         }
         _ => write_full(p, kind, slot, t, frame),
     }
 }
 
 /// Reads a changed field into `values` (which hold the previous values of `b`).
-fn read_change(
-    u: &mut impl Unpacker,
+fn read_change<U: Unpacker>(
+    u: &mut U,
     kind: FieldKind,
     slot: Slot,
     b: &EntityState,
@@ -415,14 +447,27 @@ fn read_change(
             if mask & motion::ANCHOR != 0 {
                 t.anchor = frame.tick.wrapping_sub(u.uint(k::AGE)?);
             }
+            // A predicted motion's velocity comes first (see `write_change`).
+            let vel_first = model == MotionModel::Predicted;
+            let read_vel = |u: &mut U, t: &mut MotionValue| -> Result<(), DeltaError> {
+                if mask & motion::VEL != 0 {
+                    t.vx = bm.vx.wrapping_add(u.sint(k::VEL_DELTA)?);
+                    t.vy = bm.vy.wrapping_add(u.sint(k::VEL_DELTA)?);
+                }
+                Ok(())
+            };
+            if vel_first {
+                read_vel(u, &mut t)?;
+            }
+            let (rx, ry) = motion_reference(model, bm, t.anchor, (t.vx, t.vy), frame);
             if mask & motion::POS != 0 {
-                let (rx, ry) = motion_reference(model, bm, t.anchor, frame);
                 t.x = rx.wrapping_add(u.sint(k::POS_RESIDUAL)?);
                 t.y = ry.wrapping_add(u.sint(k::POS_RESIDUAL)?);
+            } else if model == MotionModel::Predicted {
+                (t.x, t.y) = (rx, ry);
             }
-            if mask & motion::VEL != 0 {
-                t.vx = bm.vx.wrapping_add(u.sint(k::VEL_DELTA)?);
-                t.vy = bm.vy.wrapping_add(u.sint(k::VEL_DELTA)?);
+            if !vel_first {
+                read_vel(u, &mut t)?;
             }
             let vals = [t.anchor as i32, t.x, t.y, t.vx, t.vy];
             for (s, v) in values.ints.iter_mut().skip(i).zip(vals) {
@@ -435,8 +480,8 @@ fn read_change(
         ) => {
             set(values, i, b.int(i).wrapping_add(u.sint(u32::from(k))?));
         }
-        (FieldKind::Angle, Slot::Int(i)) => {
-            let d = u.sint(k::ANGLE_DELTA)? as u16;
+        (FieldKind::Angle { bits }, Slot::Int(i)) => {
+            let d = ((u.sint(angle_k(bits))? as u32) << angle_shift(bits)) as u16;
             set(values, i, i32::from((b.int(i) as u16).wrapping_add(d)));
         }
         _ => read_full(u, kind, slot, values, frame)?,

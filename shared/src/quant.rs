@@ -64,6 +64,18 @@ pub fn advance(pos: i32, vel: i32, ticks: i64, tick_rate: u16) -> i32 {
     (i64::from(pos) + moved).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
+/// Moves a position (steps) by the mean of two velocities (steps per second) for
+/// `ticks` ticks (clamped as in [`advance`]), rounding half up: where a body that went
+/// from `v0` to `v1` at a steady acceleration ends up. Integer arithmetic only; every
+/// intermediate value stays below 2^53, as in [`advance`].
+pub fn advance_mean(pos: i32, v0: i32, v1: i32, ticks: i64, tick_rate: u16) -> i32 {
+    let rate = i64::from(tick_rate.max(1));
+    let num = (i64::from(v0) + i64::from(v1)) * ticks.clamp(-MAX_ADVANCE_TICKS, MAX_ADVANCE_TICKS);
+    // floor((num + rate) / (2·rate)) = round-half-up of num / (2·rate).
+    let moved = (num + rate).div_euclid(2 * rate);
+    (i64::from(pos) + moved).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
 /// Radians to a `u16` fraction of a turn (wrapping, so any angle is valid).
 pub fn angle_to_q(radians: f64) -> u16 {
     let turns = radians / std::f64::consts::TAU;
@@ -97,7 +109,30 @@ mod tests {
         assert_eq!(advance(100, 7, -3, 60), 100);
     }
 
+    #[test]
+    fn advance_mean_moves_by_the_mean_velocity() {
+        // 0 to 6 m/s (384 steps/s) over 3 ticks at 60 Hz: 192 · 3 / 60 = 9.6 steps.
+        assert_eq!(advance_mean(0, 0, 384, 3, 60), 10);
+        assert_eq!(advance_mean(0, 0, -384, 3, 60), -10);
+        // Equal velocities: exactly `advance`; half a step rounds up.
+        assert_eq!(
+            advance_mean(6400, 384, 384, 3, 60),
+            advance(6400, 384, 3, 60)
+        );
+        assert_eq!(advance_mean(0, 30, 30, 1, 60), 1);
+        assert_eq!(advance_mean(0, -30, -30, 1, 60), 0);
+        assert_eq!(advance_mean(0, 29, 30, 1, 60), 0);
+        // Bounded and saturating as `advance`.
+        assert_eq!(advance_mean(0, i32::MAX, i32::MAX, i64::MAX, 1), i32::MAX);
+        assert_eq!(advance_mean(0, i32::MIN, i32::MIN, i64::MAX, 1), i32::MIN);
+    }
+
     proptest! {
+        #[test]
+        fn advance_mean_of_one_velocity_is_advance(pos: i32, vel: i32, ticks: i64, rate: u16) {
+            prop_assert_eq!(advance_mean(pos, vel, vel, ticks, rate), advance(pos, vel, ticks, rate));
+        }
+
         #[test]
         fn advance_never_overflows(pos: i32, vel: i32, ticks: i64, rate: u16) {
             let moved = advance(pos, vel, ticks, rate);

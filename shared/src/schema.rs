@@ -75,9 +75,11 @@ pub enum FieldKind {
     /// Fixed point: the real value times `scale`, rounded half up, as an `i32` coded like
     /// [`FieldKind::Int`]. Clients divide by `scale`.
     Fixed { scale: u32, k: u8 },
-    /// A direction as a `u16` fraction of a turn; a change sends the shortest signed
-    /// difference.
-    Angle,
+    /// A direction as a `u16` fraction of a turn, kept to `bits` (1..=16) bits of
+    /// precision (the value is a multiple of `2^(16 − bits)`); a change sends the
+    /// shortest signed difference in those steps. A direction only drawn needs fewer
+    /// bits than one a client predicts with.
+    Angle { bits: u8 },
     /// A UTF-8 string of at most `max_bytes` bytes; a change sends it whole.
     Text { max_bytes: u16 },
     /// The net id of another entity (0: none); a change sends the new id.
@@ -85,6 +87,21 @@ pub enum FieldKind {
     /// A 2-D motion in steps of `1/scale` m and `1/scale` m/s, coded against where the
     /// previous motion predicts the entity (see [`MotionModel`]).
     Motion { model: MotionModel, scale: u32 },
+}
+
+/// Steps of a `u16` angle below a precision of `bits` bits: `16 − bits` (0 to 15).
+pub fn angle_shift(bits: u8) -> u32 {
+    16 - u32::from(bits.clamp(1, 16))
+}
+
+/// `v` rounded half up (wrapping) to a multiple of `2^(16 − bits)`.
+pub fn angle_to_precision(v: u16, bits: u8) -> u16 {
+    let shift = angle_shift(bits);
+    if shift == 0 {
+        return v;
+    }
+    let half = 1u32 << (shift - 1);
+    (((u32::from(v) + half) >> shift) << shift) as u16
 }
 
 /// How a [`FieldKind::Motion`] is held and predicted.
@@ -200,6 +217,7 @@ fn check_kind(name: &str, kind: FieldKind) -> Result<(), SchemaError> {
     let bad = |why| Err(SchemaError::Kind(name.to_owned(), why));
     match kind {
         FieldKind::Bits { width } if !(1..=32).contains(&width) => bad("width must be 1..=32"),
+        FieldKind::Angle { bits } if !(1..=16).contains(&bits) => bad("bits must be 1..=16"),
         FieldKind::Uint { k } | FieldKind::Int { k } | FieldKind::Fixed { k, .. }
             if k > MAX_ORDER =>
         {
@@ -475,7 +493,7 @@ impl EntityState {
             (FieldKind::Bits { .. } | FieldKind::Uint { .. } | FieldKind::Entity, Slot::Int(i)) => {
                 Some(i64::from(self.int(i) as u32))
             }
-            (FieldKind::Angle, Slot::Int(i)) => Some(i64::from(self.int(i) as u16)),
+            (FieldKind::Angle { .. }, Slot::Int(i)) => Some(i64::from(self.int(i) as u16)),
             (_, Slot::Int(i)) => Some(i64::from(self.int(i))),
             _ => None,
         }
@@ -618,9 +636,17 @@ impl FieldWriter<'_> {
         )
     }
 
-    /// A [`FieldKind::Angle`] field, already a fraction of a turn.
+    /// A [`FieldKind::Angle`] field, already a fraction of a turn, rounded (half up,
+    /// wrapping) to the field's precision.
     pub fn angle(&mut self, v: u16) -> &mut Self {
-        self.put(|k| k == FieldKind::Angle, i32::from(v))
+        let bits = match self.fields.get(self.next) {
+            Some((FieldKind::Angle { bits }, _)) => *bits,
+            _ => 16,
+        };
+        self.put(
+            |k| matches!(k, FieldKind::Angle { .. }),
+            i32::from(angle_to_precision(v, bits)),
+        )
     }
 
     /// A [`FieldKind::Entity`] field: a net id, 0 for none.

@@ -83,7 +83,9 @@ enum JsKind {
         scale: u32,
         k: u8,
     },
-    Angle,
+    Angle {
+        bits: u8,
+    },
     Text {
         #[serde(rename = "maxBytes")]
         max_bytes: u16,
@@ -102,7 +104,7 @@ impl From<FieldKind> for JsKind {
             FieldKind::Uint { k } => JsKind::Uint { k },
             FieldKind::Int { k } => JsKind::Int { k },
             FieldKind::Fixed { scale, k } => JsKind::Fixed { scale, k },
-            FieldKind::Angle => JsKind::Angle,
+            FieldKind::Angle { bits } => JsKind::Angle { bits },
             FieldKind::Text { max_bytes } => JsKind::Text { max_bytes },
             FieldKind::Entity => JsKind::Entity,
             FieldKind::Motion { model, scale } => JsKind::Motion { model, scale },
@@ -297,7 +299,7 @@ fn synthetic() -> Schema {
                 "Body",
                 vec![
                     FieldDef::new("motion", PREDICTED),
-                    FieldDef::new("aim", FieldKind::Angle),
+                    FieldDef::new("aim", FieldKind::Angle { bits: 16 }),
                     FieldDef::new("hp", FieldKind::Bits { width: 7 }),
                 ],
             ),
@@ -333,7 +335,7 @@ fn synthetic() -> Schema {
                 "Drift",
                 vec![
                     FieldDef::new("wobble", TRAJECTORY),
-                    FieldDef::new("spin", FieldKind::Angle),
+                    FieldDef::new("spin", FieldKind::Angle { bits: 9 }),
                     FieldDef::new("echo", PREDICTED),
                 ],
             ),
@@ -1915,7 +1917,7 @@ fn schema_cases() -> Vec<String> {
         components: vec![component(
             "C",
             (0..n)
-                .map(|i| FieldDef::new(&format!("f{i}"), FieldKind::Angle))
+                .map(|i| FieldDef::new(&format!("f{i}"), FieldKind::Angle { bits: 16 }))
                 .collect(),
         )],
     };
@@ -1947,7 +1949,7 @@ fn schema_cases() -> Vec<String> {
     let mut dup_fields = one(FieldKind::Entity);
     dup_fields.components[0]
         .fields
-        .push(FieldDef::new("f", FieldKind::Angle));
+        .push(FieldDef::new("f", FieldKind::Angle { bits: 16 }));
     let mut shared_names = synthetic();
     shared_names.components[1].fields[0].name = "motion".into();
     shared_names.components[2].fields[0].name = "Body".into();

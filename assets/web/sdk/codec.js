@@ -15,10 +15,10 @@
 // variant, e.g. `{ type: 'Ping', client_time: 5 }`; packings are 'Bits' and 'Bytes'.
 // Snapshot.payload decodes to a Uint8Array (the encoder also takes an array of bytes).
 //
-// Protocol v4 is game-agnostic: Welcome carries the room's replication schema
+// Protocol v5 is game-agnostic: Welcome carries the room's replication schema
 // (shared/src/schema.rs), `{game, components: [{name, fields: [{name, kind}]}]}` with
 // kinds as `{type: 'Bits', width}`, `{type: 'Uint', k}`, `{type: 'Int', k}`,
-// `{type: 'Fixed', scale, k}`, `{type: 'Angle'}`, `{type: 'Text', maxBytes}`,
+// `{type: 'Fixed', scale, k}`, `{type: 'Angle', bits}`, `{type: 'Text', maxBytes}`,
 // `{type: 'Entity'}` and `{type: 'Motion', model: 'Predicted' | 'Trajectory', scale}`.
 // `new Layout(schema)` checks it and places every field; entities are plain objects
 // `{id, present, ints, texts}` (a presence bit per component, then the slots the layout
@@ -523,6 +523,8 @@ function readKind(r) {
       return { type, k: r.u8(`FieldKind::${type}.k`) };
     case 'Fixed':
       return { type, scale: r.u32('FieldKind::Fixed.scale'), k: r.u8('FieldKind::Fixed.k') };
+    case 'Angle':
+      return { type, bits: r.u8('FieldKind::Angle.bits') };
     case 'Text':
       return { type, maxBytes: r.u16('FieldKind::Text.max_bytes') };
     case 'Motion':
@@ -546,6 +548,9 @@ function writeKind(w, kind) {
     case 'Fixed':
       w.u32(kind.scale, 'FieldKind::Fixed.scale');
       w.u8(kind.k, 'FieldKind::Fixed.k');
+      return;
+    case 'Angle':
+      w.u8(kind.bits, 'FieldKind::Angle.bits');
       return;
     case 'Text':
       w.u16(kind.maxBytes, 'FieldKind::Text.max_bytes');
@@ -898,6 +903,12 @@ export const DELTA_K = Object.freeze({
   ANGLE_DELTA: 6,
 });
 
+/** Steps of a u16 angle below a precision of `bits` bits (shared::schema::angle_shift). */
+export const angleShift = (bits) => 16 - Math.min(16, Math.max(1, bits));
+
+/** Order of an angle change in steps of its precision: ANGLE_DELTA at 16 bits, one less per bit fewer. */
+const angleK = (bits) => Math.max(0, DELTA_K.ANGLE_DELTA + bits - 16);
+
 /** Most entities one payload may create or change. */
 const MAX_RECORDS = 1 << 16;
 
@@ -1202,6 +1213,22 @@ export function advance(pos, vel, ticks, tickRate) {
   return clampI32(pos + moved);
 }
 
+/**
+ * Moves a position (steps) by the mean of two velocities (steps per second) for `ticks`
+ * ticks, rounding half up: pos + floor(((v0 + v1)·ticks + rate) / (2·rate)), clamped to
+ * i32 (shared::quant::advance_mean). Exact for integer arguments.
+ */
+export function advanceMean(pos, v0, v1, ticks, tickRate) {
+  const rate = Math.max(1, tickRate);
+  const t = Math.min(MAX_ADVANCE_TICKS, Math.max(-MAX_ADVANCE_TICKS, ticks));
+  // |(v0 + v1) * t| <= 2^52: exact in doubles.
+  const top = (v0 + v1) * t + rate;
+  const div = 2 * rate;
+  const rem = top % div;
+  const moved = (top - rem) / div - (rem < 0 ? 1 : 0);
+  return clampI32(pos + moved);
+}
+
 /** Longest stretch a trajectory is extrapolated, in ticks (shared::quant::MAX_ADVANCE_TICKS). */
 export const MAX_ADVANCE_TICKS = 2 ** 20;
 
@@ -1284,6 +1311,8 @@ function checkKind(name, kind) {
       return Object.freeze({ type: 'Fixed', scale: scale(), k });
     }
     case 'Angle':
+      if (!isUint(kind.bits, 16) || kind.bits < 1) throw bad('bits must be 1..=16');
+      return Object.freeze({ type: 'Angle', bits: kind.bits });
     case 'Entity':
       return Object.freeze({ type: kind.type });
     case 'Text':
@@ -1605,7 +1634,7 @@ function writeFull(p, kind, slot, e, frame) {
         p.sint(v, kind.k);
         break;
       case 'Angle':
-        p.bits(v & 0xffff, 16);
+        p.bits((v & 0xffff) >>> angleShift(kind.bits), kind.bits);
         break;
       default:
         p.uint(v >>> 0, DELTA_K.ENTITY);
@@ -1642,7 +1671,7 @@ function readFull(u, kind, slot, values, frame) {
         v = u.sint(kind.k);
         break;
       case 'Angle':
-        v = raw(u, 16);
+        v = (raw(u, kind.bits) << angleShift(kind.bits)) & 0xffff;
         break;
       default:
         v = u.uint(DELTA_K.ENTITY) | 0;
@@ -1656,24 +1685,29 @@ function elapsed(frame) {
 }
 
 /**
- * Where a changed motion's new position is coded against: the old motion moved by its
- * velocity since the baseline (predicted), or the old line at the new anchor tick.
+ * Where a changed motion's new position is coded against: the old position moved by the
+ * mean of the old and new velocities (`vx`, `vy`: predicted; the velocity is coded
+ * first), or the old line at the new anchor tick (trajectory).
  */
-function motionReference(model, b, newAnchor, frame) {
+function motionReference(model, b, newAnchor, vx, vy, frame) {
   if (model === 'Predicted') {
     const t = elapsed(frame);
-    return [advance(b.x, b.vx, t, frame.tickRate), advance(b.y, b.vy, t, frame.tickRate)];
+    return [advanceMean(b.x, b.vx, vx, t, frame.tickRate), advanceMean(b.y, b.vy, vy, t, frame.tickRate)];
   }
   return along(b, newAnchor, frame.tickRate);
 }
 
 const motionBits = (model) => (model === 'Predicted' ? 2 : 3);
 
-/** The sub-mask of a changed motion as written: predicted motions have no anchor bit. */
-function motionMask(model, b, t) {
+/**
+ * The sub-mask of a changed motion as written: predicted motions have no anchor bit, and
+ * write their position only when it is not where `motionReference` puts it.
+ */
+function motionMask(model, b, t, frame) {
   let mask = 0;
   if (b.anchor !== t.anchor) mask |= MOTION.ANCHOR;
-  if (b.x !== t.x || b.y !== t.y) mask |= MOTION.POS;
+  const [fx, fy] = model === 'Predicted' ? motionReference(model, b, t.anchor, t.vx, t.vy, frame) : [b.x, b.y];
+  if (fx !== t.x || fy !== t.y) mask |= MOTION.POS;
   if (b.vx !== t.vx || b.vy !== t.vy) mask |= MOTION.VEL;
   return model === 'Predicted' ? mask >>> 1 : mask;
 }
@@ -1684,23 +1718,30 @@ function writeChange(p, kind, slot, b, t, frame) {
   if (slot.type === 'Motion' && kind.type === 'Motion') {
     const bm = motionAt(b, i);
     const tm = motionAt(t, i);
-    const written = motionMask(kind.model, bm, tm);
+    const written = motionMask(kind.model, bm, tm, frame);
     p.bits(written, motionBits(kind.model));
     const mask = kind.model === 'Predicted' ? written << 1 : written;
+    const velFirst = kind.model === 'Predicted';
+    const writeVel = () => {
+      if (mask & MOTION.VEL) {
+        p.sint((tm.vx - bm.vx) | 0, DELTA_K.VEL_DELTA);
+        p.sint((tm.vy - bm.vy) | 0, DELTA_K.VEL_DELTA);
+      }
+    };
     if (mask & MOTION.ANCHOR) p.uint((frame.tick - tm.anchor) >>> 0, DELTA_K.AGE);
+    if (velFirst) writeVel();
     if (mask & MOTION.POS) {
-      const [rx, ry] = motionReference(kind.model, bm, tm.anchor, frame);
+      const [rx, ry] = motionReference(kind.model, bm, tm.anchor, tm.vx, tm.vy, frame);
       p.sint((tm.x - rx) | 0, DELTA_K.POS_RESIDUAL);
       p.sint((tm.y - ry) | 0, DELTA_K.POS_RESIDUAL);
     }
-    if (mask & MOTION.VEL) {
-      p.sint((tm.vx - bm.vx) | 0, DELTA_K.VEL_DELTA);
-      p.sint((tm.vy - bm.vy) | 0, DELTA_K.VEL_DELTA);
-    }
+    if (!velFirst) writeVel();
   } else if (slot.type === 'Int' && (kind.type === 'Uint' || kind.type === 'Int' || kind.type === 'Fixed')) {
     p.sint((intAt(t, i) - intAt(b, i)) | 0, kind.k);
   } else if (slot.type === 'Int' && kind.type === 'Angle') {
-    p.sint((((intAt(t, i) & 0xffff) - (intAt(b, i) & 0xffff)) << 16) >> 16, DELTA_K.ANGLE_DELTA);
+    // Both are multiples of the step, so the shift is exact.
+    const d = (((intAt(t, i) & 0xffff) - (intAt(b, i) & 0xffff)) << 16) >> 16;
+    p.sint(d >> angleShift(kind.bits), angleK(kind.bits));
   } else {
     writeFull(p, kind, slot, t, frame);
   }
@@ -1715,20 +1756,29 @@ function readChange(u, kind, slot, b, values, frame) {
     const bm = motionAt(b, i);
     const t = { ...bm };
     if (mask & MOTION.ANCHOR) t.anchor = (frame.tick - u.uint(DELTA_K.AGE)) >>> 0;
+    // A predicted motion's velocity comes first: its position is predicted with it.
+    const velFirst = kind.model === 'Predicted';
+    const readVel = () => {
+      if (mask & MOTION.VEL) {
+        t.vx = (bm.vx + u.sint(DELTA_K.VEL_DELTA)) | 0;
+        t.vy = (bm.vy + u.sint(DELTA_K.VEL_DELTA)) | 0;
+      }
+    };
+    if (velFirst) readVel();
+    const [rx, ry] = motionReference(kind.model, bm, t.anchor, t.vx, t.vy, frame);
     if (mask & MOTION.POS) {
-      const [rx, ry] = motionReference(kind.model, bm, t.anchor, frame);
       t.x = (rx + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
       t.y = (ry + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
+    } else if (kind.model === 'Predicted') {
+      t.x = rx;
+      t.y = ry;
     }
-    if (mask & MOTION.VEL) {
-      t.vx = (bm.vx + u.sint(DELTA_K.VEL_DELTA)) | 0;
-      t.vy = (bm.vy + u.sint(DELTA_K.VEL_DELTA)) | 0;
-    }
+    if (!velFirst) readVel();
     setInts(values.ints, i, [t.anchor | 0, t.x, t.y, t.vx, t.vy]);
   } else if (slot.type === 'Int' && (kind.type === 'Uint' || kind.type === 'Int' || kind.type === 'Fixed')) {
     setInt(values.ints, i, (intAt(b, i) + u.sint(kind.k)) | 0);
   } else if (slot.type === 'Int' && kind.type === 'Angle') {
-    const d = u.sint(DELTA_K.ANGLE_DELTA) & 0xffff;
+    const d = (u.sint(angleK(kind.bits)) << angleShift(kind.bits)) & 0xffff;
     setInt(values.ints, i, ((intAt(b, i) & 0xffff) + d) & 0xffff);
   } else {
     readFull(u, kind, slot, values, frame);

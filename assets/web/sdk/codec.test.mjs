@@ -27,6 +27,8 @@ import {
   Reader,
   Writer,
   advance,
+  advanceMean,
+  angleShift,
   along,
   angleToQ,
   checksum,
@@ -409,7 +411,7 @@ function randomSchema(next) {
     () => ({ type: 'Uint', k: next() % 9 }),
     () => ({ type: 'Int', k: next() % 9 }),
     () => ({ type: 'Fixed', scale: 1 + (next() % 999), k: next() % 13 }),
-    () => ({ type: 'Angle' }),
+    () => ({ type: 'Angle', bits: 1 + (next() % 16) }),
     () => ({ type: 'Text', maxBytes: next() % 25 }),
     () => ({ type: 'Entity' }),
     () => ({ type: 'Motion', model: 'Predicted', scale: 64 }),
@@ -606,6 +608,20 @@ test('packer errors: truncation, over-long codes, padding', () => {
   assert.ok(new PackError('Truncated') instanceof DecodeError);
 });
 
+test('advanceMean moves by the mean velocity, as shared::quant::advance_mean', () => {
+  assert.equal(advanceMean(0, 0, 384, 3, 60), 10);
+  assert.equal(advanceMean(0, 0, -384, 3, 60), -10);
+  assert.equal(advanceMean(6400, 384, 384, 3, 60), advance(6400, 384, 3, 60));
+  assert.equal(advanceMean(0, 30, 30, 1, 60), 1);
+  assert.equal(advanceMean(0, -30, -30, 1, 60), 0);
+  assert.equal(advanceMean(0, 29, 30, 1, 60), 0);
+  assert.equal(advanceMean(0, 2147483647, 2147483647, 2 ** 40, 1), 2147483647);
+  assert.equal(advanceMean(0, -2147483648, -2147483648, 2 ** 40, 1), -2147483648);
+  for (const [v, t] of [[-2147483648, 2 ** 20], [2147483647, -(2 ** 20)], [123457, 999], [-5, 7]]) {
+    assert.equal(advanceMean(17, v, v, t, 60), advance(17, v, t, 60));
+  }
+});
+
 test('advance rounds half up with exact integer floor division', () => {
   assert.equal(advance(0, 64, 60, 60), 64);
   assert.equal(advance(0, 30, 1, 60), 1); // 0.5 rounds up
@@ -732,14 +748,17 @@ test('Layout refuses what only a hand-made JavaScript schema can hold', () => {
     one({ type: 'Fixed', scale: 2 ** 32, k: 0 }),
     one({ type: 'Text', maxBytes: -1 }),
     one({ type: 'Text' }),
+    one({ type: 'Angle' }),
+    one({ type: 'Angle', bits: 0 }),
+    one({ type: 'Angle', bits: 17 }),
     one({ type: 'Motion', model: 'Linear', scale: 64 }),
     one({ type: 'Motion', model: 'Predicted' }),
   ]) {
     assert.throws(() => new Layout(bad), DecodeError, JSON.stringify(bad));
   }
   // Unknown extra properties are dropped from the layout's copy of a kind.
-  const layout = new Layout(one({ type: 'Angle', extra: 1 }));
-  assert.deepEqual(layout.field('C', 'f').kind, { type: 'Angle' });
+  const layout = new Layout(one({ type: 'Angle', bits: 12, extra: 1 }));
+  assert.deepEqual(layout.field('C', 'f').kind, { type: 'Angle', bits: 12 });
   assert.equal(layout.motionScale(), 0);
   assert.equal(LAYOUT.motionScale(), 64);
   assert.throws(
@@ -1110,7 +1129,8 @@ function fillComponent(layout, e, c, next, tick) {
         e.ints[i] = next() % 5 === 0 ? next() | 0 : signed();
         break;
       case 'Angle':
-        e.ints[i] = next() & 0xffff;
+        // A multiple of the field's step, as the server's writer rounds it.
+        e.ints[i] = ((next() & 0xffff) >>> angleShift(kind.bits)) << angleShift(kind.bits);
         break;
       case 'Entity':
         e.ints[i] = next() % 5000;

@@ -480,7 +480,10 @@ mod tests {
                     "Body",
                     vec![field("motion", motion(MotionModel::Predicted))],
                 ),
-                component("Facing", vec![field("angle", FieldKind::Angle)]),
+                component(
+                    "Facing",
+                    vec![field("angle", FieldKind::Angle { bits: 16 })],
+                ),
                 component(
                     "Flight",
                     vec![field("path", motion(MotionModel::Trajectory))],

@@ -928,7 +928,7 @@ mod tests {
                     "Body",
                     vec![field("motion", motion(MotionModel::Predicted))],
                 ),
-                component("Facing", vec![field("angle", FieldKind::Angle)]),
+                component("Facing", vec![field("angle", FieldKind::Angle { bits: 8 })]),
                 component(
                     "Flight",
                     vec![field("path", motion(MotionModel::Trajectory))],

@@ -50,7 +50,7 @@ impl<const I: usize> Replicated for Comp<I> {
                 FieldKind::Uint { .. } => out.uint(v as u32 % 10_000),
                 FieldKind::Int { .. } => out.int(v % 10_000),
                 FieldKind::Fixed { scale, .. } => out.fixed(f64::from(v % 1000) / f64::from(scale)),
-                FieldKind::Angle => out.angle(v as u16),
+                FieldKind::Angle { .. } => out.angle(v as u16),
                 FieldKind::Entity => out.entity(v as u32 % 64),
                 FieldKind::Text { .. } => out.text(&self.text),
                 FieldKind::Motion { model, .. } => out.motion(MotionValue {
@@ -181,7 +181,7 @@ fn kind() -> impl Strategy<Value = FieldKind> {
         (0u8..=6).prop_map(|k| FieldKind::Uint { k }),
         (0u8..=6).prop_map(|k| FieldKind::Int { k }),
         (1u32..100, 0u8..=6).prop_map(|(scale, k)| FieldKind::Fixed { scale, k }),
-        Just(FieldKind::Angle),
+        (1u8..=16).prop_map(|bits| FieldKind::Angle { bits }),
         (0u16..=16).prop_map(|max_bytes| FieldKind::Text { max_bytes }),
         Just(FieldKind::Entity),
         Just(FieldKind::Motion {

@@ -73,7 +73,7 @@ pub fn schema() -> Schema {
                             scale: 64,
                         },
                     ),
-                    FieldDef::new("aim", FieldKind::Angle),
+                    FieldDef::new("aim", FieldKind::Angle { bits: 16 }),
                     FieldDef::new("hp", FieldKind::Bits { width: 8 }),
                     FieldDef::new("dead", FieldKind::Bits { width: 1 }),
                 ],

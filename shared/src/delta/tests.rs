@@ -12,7 +12,7 @@ fn kind() -> impl Strategy<Value = FieldKind> {
         (0u8..=8).prop_map(|k| FieldKind::Uint { k }),
         (0u8..=8).prop_map(|k| FieldKind::Int { k }),
         (1u32..1000, 0u8..=12).prop_map(|(scale, k)| FieldKind::Fixed { scale, k }),
-        Just(FieldKind::Angle),
+        (1u8..=16).prop_map(|bits| FieldKind::Angle { bits }),
         (0u16..=24).prop_map(|max_bytes| FieldKind::Text { max_bytes }),
         Just(FieldKind::Entity),
         Just(FieldKind::Motion {
@@ -82,7 +82,7 @@ fn entity(layout: &Layout, id: u32, raw: &Raw, tick: u32) -> EntityState {
                 FieldKind::Uint { .. } => w.uint(next() as u32 % 100_000),
                 FieldKind::Int { .. } => w.int(next() % 100_000),
                 FieldKind::Fixed { .. } => w.fixed(f64::from(next() % 1000) / 7.0),
-                FieldKind::Angle => w.angle(next() as u16),
+                FieldKind::Angle { .. } => w.angle(next() as u16),
                 FieldKind::Entity => w.entity(next() as u32 % 5000),
                 FieldKind::Text { .. } => {
                     let i = match slot {
@@ -359,23 +359,32 @@ proptest! {
     }
 }
 
-#[test]
-fn unchanged_views_cost_only_the_counts() {
-    let layout = Schema {
+/// The layout of a schema of one component with one field.
+fn one_field(component: &str, field: &str, kind: FieldKind) -> Layout {
+    Schema {
         game: "t".into(),
         components: vec![ComponentDef {
-            name: "Flight".into(),
+            name: component.into(),
             fields: vec![FieldDef {
-                name: "path".into(),
-                kind: FieldKind::Motion {
-                    model: MotionModel::Trajectory,
-                    scale: 64,
-                },
+                name: field.into(),
+                kind,
             }],
         }],
     }
     .layout()
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn unchanged_views_cost_only_the_counts() {
+    let layout = one_field(
+        "Flight",
+        "path",
+        FieldKind::Motion {
+            model: MotionModel::Trajectory,
+            scale: 64,
+        },
+    );
     let base: Vec<EntityState> = (1..=100)
         .map(|id| {
             let mut b = crate::schema::EntityBuilder::new(&layout, id, Values::default());
@@ -402,6 +411,92 @@ fn unchanged_views_cost_only_the_counts() {
     let payload = encode_payload(Packing::Bits, &layout, &frame(), part(&base, &copy, &d));
     // Three empty counts of 4 bits each: the 100 unchanged entities cost nothing.
     assert_eq!(payload.len(), 2);
+}
+
+/// A predicted body that speeds up steadily lands where the mean of its old and new
+/// velocities takes it: its change is the sub-mask and the velocity, no position.
+#[test]
+fn a_steady_acceleration_costs_no_position() {
+    let layout = one_field(
+        "Body",
+        "motion",
+        FieldKind::Motion {
+            model: MotionModel::Predicted,
+            scale: 64,
+        },
+    );
+    let body = |x: i32, vx: i32| {
+        let mut b = crate::schema::EntityBuilder::new(&layout, 1, Values::default());
+        layout.writer(&mut b, 0).motion(MotionValue {
+            anchor: 0,
+            x,
+            y: 640,
+            vx,
+            vy: 0,
+        });
+        b.build()
+    };
+    let f = frame();
+    let base = [body(1000, 0)];
+    let mut d = Diff::default();
+    let mut bits = |target: &[EntityState]| {
+        diff(&base, target, &mut d);
+        let mut w = BitWriter::default();
+        write_payload(&mut w, &layout, &f, part(&base, target, &d));
+        let payload = encode_payload(Packing::Bits, &layout, &f, part(&base, target, &d));
+        let got = decode_payload(Packing::Bits, &layout, &f, &base, &payload).unwrap();
+        assert_eq!(got, target);
+        let (bytes, _, tail_bits) = w.parts();
+        bytes.len() * 8 + tail_bits as usize
+    };
+    // 0 to 384 steps/s over the 3 ticks: 9.6 steps on, rounded to 10, costs nothing;
+    // a step further costs the two residuals (k=2: 3 bits each).
+    let on_prediction = bits(&[body(1010, 384)]);
+    let off_by_one = bits(&[body(1011, 384)]);
+    assert_eq!(off_by_one - on_prediction, 6);
+    // What is left: counts 12, id gap 2, structure 1, Body changed 1, sub-mask 2, vx
+    // delta 384 (k=4: 15) and vy delta 0 (5).
+    assert_eq!(on_prediction, 12 + 2 + 1 + 1 + 2 + 15 + 5);
+}
+
+/// An angle of 8 bits is rounded to 1/256 of a turn by the writer (half up, wrapping),
+/// sent whole in 8 bits and changed in steps of 256 at order 0.
+#[test]
+fn angles_keep_their_declared_precision() {
+    use crate::schema::angle_to_precision;
+    assert_eq!(angle_to_precision(0x0080, 8), 0x0100);
+    assert_eq!(angle_to_precision(0x007f, 8), 0);
+    assert_eq!(angle_to_precision(0xff80, 8), 0);
+    assert_eq!(angle_to_precision(0x1234, 16), 0x1234);
+    let layout = one_field("Facing", "angle", FieldKind::Angle { bits: 8 });
+    let facing = |a: u16| {
+        let mut b = crate::schema::EntityBuilder::new(&layout, 1, Values::default());
+        layout.writer(&mut b, 0).angle(a);
+        b.build()
+    };
+    assert_eq!(facing(0x12c0).int(0), 0x1300);
+    let f = frame();
+    let mut d = Diff::default();
+    let bits = |base: &[EntityState], target: &[EntityState], d: &mut Diff| {
+        diff(base, target, d);
+        let mut w = BitWriter::default();
+        write_payload(&mut w, &layout, &f, part(base, target, d));
+        let payload = encode_payload(Packing::Bits, &layout, &f, part(base, target, d));
+        assert_eq!(
+            decode_payload(Packing::Bits, &layout, &f, base, &payload).unwrap(),
+            target
+        );
+        let (bytes, _, tail_bits) = w.parts();
+        bytes.len() * 8 + tail_bits as usize
+    };
+    // Created: counts 12, gap 2, presence 1, the angle 8.
+    assert_eq!(bits(&[], &[facing(0x1300)], &mut d), 12 + 2 + 1 + 8);
+    // Turned a step the short way round (0 to 255/256 of a turn): counts 12, gap 2,
+    // structure 1, component changed 1, then −1 step at order 0 (zigzag 1: 3 bits).
+    assert_eq!(
+        bits(&[facing(0)], &[facing(0xff00)], &mut d),
+        12 + 2 + 1 + 1 + 3
+    );
 }
 
 #[test]

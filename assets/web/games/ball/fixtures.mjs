@@ -10,7 +10,7 @@ export const BALL_SCHEMA = Object.freeze({
   game: 'ball',
   components: [
     { name: 'Body', fields: [{ name: 'motion', kind: motion('Predicted') }] },
-    { name: 'Facing', fields: [{ name: 'angle', kind: { type: 'Angle' } }] },
+    { name: 'Facing', fields: [{ name: 'angle', kind: { type: 'Angle', bits: 8 } }] },
     { name: 'Flight', fields: [{ name: 'path', kind: motion('Trajectory') }] },
     { name: 'Ball', fields: [{ name: 'holder', kind: { type: 'Entity' } }] },
     {

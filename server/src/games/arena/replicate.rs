@@ -43,7 +43,7 @@ impl Replicated for Motion {
 impl Replicated for Facing {
     const NAME: &'static str = "Facing";
     fn fields() -> Vec<FieldDef> {
-        vec![FieldDef::new("angle", FieldKind::Angle)]
+        vec![FieldDef::new("angle", FieldKind::Angle { bits: 16 })]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
         out.angle(self.0);

@@ -49,7 +49,8 @@ impl Replicated for Body {
 impl Replicated for Facing {
     const NAME: &'static str = "Facing";
     fn fields() -> Vec<FieldDef> {
-        vec![FieldDef::new("angle", FieldKind::Angle)]
+        // Drawn only (kicks use the input's own aim): 8 bits, 1.4°, are plenty.
+        vec![FieldDef::new("angle", FieldKind::Angle { bits: 8 })]
     }
     fn write(&self, out: &mut FieldWriter<'_>) {
         out.angle(self.0);
