@@ -236,8 +236,10 @@ async fn main() -> anyhow::Result<()> {
             );
             break;
         }
-        // New rooms for the new bots.
+        // New rooms for the new bots. A server too busy to create one has reached a
+        // limit too: the search stops there and reports, like any other.
         let mut new_rooms = Vec::new();
+        let mut refused = None;
         for r in (active / bpr)..(n / bpr) {
             let id = format!("cap-{}", r + 1);
             let spec = serde_json::json!({
@@ -248,10 +250,15 @@ async fn main() -> anyhow::Result<()> {
                 "drones": args.drones,
                 "aoi_radius": args.aoi_radius,
             });
-            api.create_room(&spec)
-                .await
-                .with_context(|| format!("creating room {id}"))?;
+            if let Err(e) = api.create_room(&spec).await {
+                refused = Some(format!("room creation at {n} bots: room {id}: {e}"));
+                break;
+            }
             new_rooms.push(id);
+        }
+        if let Some(why) = refused {
+            limit_hit = why;
+            break;
         }
         rooms.extend(new_rooms.iter().cloned());
         let added = n - active;
