@@ -321,12 +321,21 @@ impl Client {
         self.send_inputs(&[intent]).await
     }
 
+    /// The sequence number the next input frame sent will get.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
     /// Sends the intents of consecutive ticks in one message (1 to
-    /// [`MAX_INPUT_FRAMES`]; more are cut off), numbering them and acknowledging the
-    /// newest snapshot tick. Returns the sequence number of the first.
+    /// [`MAX_INPUT_FRAMES`]; more are cut off, none sends nothing), numbering them and
+    /// acknowledging the newest snapshot tick. Returns the sequence number of the first.
     pub async fn send_inputs(&mut self, intents: &[Intent]) -> Result<u32, ClientError> {
         let frames: ArrayVec<Intent, MAX_INPUT_FRAMES> =
             intents.iter().copied().take(MAX_INPUT_FRAMES).collect();
+        if frames.is_empty() {
+            // The server would close the session for an input of no frames (4007).
+            return Ok(self.next_seq);
+        }
         // Taken before the await: if the caller drops this future after the frame was
         // queued, the next input must still get fresh numbers.
         let seq = self.next_seq;

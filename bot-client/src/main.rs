@@ -90,8 +90,9 @@ struct Args {
     #[arg(long, env = "TICKWIRE_BOT_CHURN")]
     churn: Option<f64>,
     /// Input messages per second per bot; each carries the intents of the ticks until
-    /// the next (the room applies one a tick). The tick rate or more sends one input
-    /// per tick.
+    /// the next (the room applies one a tick): tick_rate / input_rate of them, rounded
+    /// up, so the rate sent divides the tick rate (at 60 Hz: 20 sends 20, 40 sends 30).
+    /// The tick rate or more sends one input per tick.
     #[arg(long, env = "TICKWIRE_BOT_INPUT_RATE", default_value_t = DEFAULT_INPUT_RATE,
           value_parser = clap::value_parser!(u16).range(1..))]
     input_rate: u16,

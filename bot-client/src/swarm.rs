@@ -59,10 +59,10 @@ pub struct SwarmConfig {
     /// Snapshot bytes per second each bot asks for (`SnapshotSettings`, at the rate
     /// `Welcome` offers); `None` keeps the room's default.
     pub budget: Option<u32>,
-    /// Input messages per second each bot sends (`--input-rate`): every message
-    /// carries the intents of the ticks since the last (`tick_rate / input_rate` of
-    /// them, rounded up, at most `MAX_INPUT_FRAMES`); at the tick rate or above, one
-    /// message per tick.
+    /// Input messages per second each bot asks for (`--input-rate`): every message
+    /// carries the intents of `tick_rate / input_rate` ticks, rounded up (at most
+    /// `MAX_INPUT_FRAMES`), so the rate sent is the tick rate divided by that (20 at
+    /// 60 Hz for 20; 30 for 40); at the tick rate or above, one message per tick.
     pub input_rate: u16,
 }
 
@@ -609,15 +609,18 @@ impl Bot {
                 Wake::Stop => break None,
                 Wake::Input => {
                     // The intents of the next `frames` ticks (the room applies one a
-                    // tick), decided on the newest view.
+                    // tick), on the newest view, each told to the behaviour before the
+                    // next is decided: a predicting behaviour steers frame 2 from where
+                    // frame 1 takes it.
                     intents.clear();
-                    intents.extend((0..frames).map(|_| behaviour.decide(client.view())));
+                    let first = client.next_seq();
+                    for s in (first..).take(frames) {
+                        let intent = behaviour.decide(client.view());
+                        behaviour.on_input(s, intent);
+                        intents.push(intent);
+                    }
                     match client.send_inputs(&intents).await {
-                        Ok(seq) => {
-                            for (s, &intent) in (seq..).zip(&intents) {
-                                behaviour.on_input(s, intent);
-                            }
-                        }
+                        Ok(_) => {}
                         Err(e) => match Lost::after(&e) {
                             Some(l) => lost = Some(l),
                             None => break Some(format!("send input: {e}")),

@@ -115,8 +115,8 @@ impl Input {
         self.seq.checked_add(extra)
     }
 
-    /// The frames with their sequence numbers (saturating at `u32::MAX`; a valid input
-    /// never reaches it, see [`Input::last_seq`]).
+    /// The frames with their sequence numbers (stopping at the one numbered
+    /// `u32::MAX`; a valid input never passes it, see [`Input::last_seq`]).
     pub fn numbered(&self) -> impl Iterator<Item = (u32, Intent)> + '_ {
         (self.seq..=u32::MAX).zip(self.frames.iter().copied())
     }

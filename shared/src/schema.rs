@@ -78,7 +78,8 @@ pub enum FieldKind {
     /// A direction as a `u16` fraction of a turn, kept to `bits` (1..=16) bits of
     /// precision (the value is a multiple of `2^(16 − bits)`); a change sends the
     /// shortest signed difference in those steps. A direction only drawn needs fewer
-    /// bits than one a client predicts with.
+    /// bits than one a client predicts with. [`FieldWriter::angle`] rounds to the step;
+    /// the coding drops whatever lies below it.
     Angle { bits: u8 },
     /// A UTF-8 string of at most `max_bytes` bytes; a change sends it whole.
     Text { max_bytes: u16 },

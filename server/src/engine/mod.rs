@@ -81,7 +81,7 @@ pub trait Game: Send + Sync + std::fmt::Debug + 'static {
     /// The game's counters since the last call, for the room's tick summary.
     fn take_counters(&self, world: &mut World) -> Vec<(&'static str, u64)>;
 
-    /// The bits of `Input.buttons` this game gives a meaning to. An input with any
+    /// The bits of `Intent.buttons` this game gives a meaning to. An input with any
     /// other bit set is refused (close code 4007), so a client of the wrong game, or a
     /// broken one, is told at once.
     fn buttons(&self) -> u8;

@@ -63,7 +63,8 @@ impl InputQueue {
         self.last_seq = seq;
         let full = self.frames.len() >= QUEUE_FRAMES;
         if full {
-            self.drop_oldest();
+            // A full queue has a frame after the oldest to carry its buttons.
+            let _ = self.drop_oldest();
         }
         self.frames.push_back((seq, intent));
         if full {
@@ -91,16 +92,27 @@ impl InputQueue {
             return (Some(intent), 0);
         }
         self.backlog_ticks = 0;
-        self.drop_oldest();
+        let mut intent = intent;
+        if let Some((gone_seq, gone)) = self.drop_oldest() {
+            // It was the last one queued: its press goes with this tick's frame, and
+            // the echo moves past it (it will never be applied; a client stops
+            // replaying it).
+            intent.buttons |= gone.buttons;
+            self.applied_seq = gone_seq;
+        }
         (Some(intent), 1)
     }
 
-    /// Drops the oldest queued frame, carrying its buttons to the next one.
-    fn drop_oldest(&mut self) {
-        if let Some((_, gone)) = self.frames.pop_front()
-            && let Some((_, next)) = self.frames.front_mut()
-        {
-            next.buttons |= gone.buttons;
+    /// Drops the oldest queued frame, carrying its buttons to the next one; returns it
+    /// when no frame is left to carry them.
+    fn drop_oldest(&mut self) -> Option<(u32, Intent)> {
+        let gone = self.frames.pop_front()?;
+        match self.frames.front_mut() {
+            Some((_, next)) => {
+                next.buttons |= gone.1.buttons;
+                None
+            }
+            None => Some(gone),
         }
     }
 
@@ -202,15 +214,29 @@ mod tests {
             seq += 1;
             dropped += q.next(10).1;
         }
-        // Ten ticks of backlog at `drain_after` 10: one frame went, the queue emptied.
+        // Ten ticks of backlog at `drain_after` 10: one frame went, the queue emptied,
+        // and the echo passed the frame that will never be applied.
         assert_eq!(dropped, 1);
         assert_eq!(q.len(), 0);
+        assert_eq!(q.applied_seq(), seq - 1);
         // Keeping up at the tick rate never drops anything.
         for _ in 0..100 {
             q.push(seq, intent(0, 0));
             seq += 1;
             assert_eq!(q.next(10).1, 0);
         }
+    }
+
+    #[test]
+    fn a_drained_press_is_applied_a_tick_early() {
+        let mut q = InputQueue::default();
+        q.push(1, intent(1, 0));
+        q.push(2, intent(2, 1));
+        // With `drain_after` 1 the one tick of backlog drains frame 2 at once: its
+        // press goes with frame 1.
+        assert_eq!(q.next(1), (Some(intent(1, 1)), 1));
+        assert_eq!(q.applied_seq(), 2);
+        assert_eq!(q.next(1), (None, 0));
     }
 
     #[test]

@@ -48,9 +48,11 @@ use crate::control::config::RoomSettings;
 use crate::engine::Game;
 use crate::obs::metrics::RoomMetrics;
 
-/// Inputs a session may have queued for the room. A client sends one per tick, so a
-/// few ticks of slack absorb network jitter; more only means the client is flooding.
-pub const INPUT_QUEUE: usize = 16;
+/// Messages a session may have queued for the room: input frames (one each), snapshot
+/// settings, desync reports. Two full `Input`s of `MAX_INPUT_FRAMES` and as much again
+/// for jitter and the rest; more only means the client is flooding. (Tokio allocates a
+/// channel's slots 32 at a time, so up to 32 costs no more memory than 16.)
+pub const INPUT_QUEUE: usize = 32;
 
 /// Joins and reservations waiting for the room loop to pick them up.
 const COMMAND_QUEUE: usize = 256;

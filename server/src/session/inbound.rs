@@ -54,7 +54,7 @@ pub struct Inbound<C: Clock = DefaultClock> {
     last_seq: u32,
     limits: MessageLimits,
     limiter: MessageLimiter<C>,
-    /// The `Input.buttons` bits the room's game defines; none until told.
+    /// The `Intent.buttons` bits the room's game defines; none until told.
     buttons: u8,
 }
 

@@ -64,7 +64,7 @@ pub struct SessionContext {
     pub idle_timeout: Duration,
     /// The message quota: from the room's tick rate, resolved at the upgrade.
     pub limits: MessageLimits,
-    /// The `Input.buttons` bits the room's game defines (`crate::engine::Game::buttons`).
+    /// The `Intent.buttons` bits the room's game defines (`crate::engine::Game::buttons`).
     pub buttons: u8,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,

@@ -90,7 +90,8 @@ pub struct Player {
     pub client_id: u32,
     pub name: String,
     pub score: u32,
-    /// The newest input received; applied every tick until a newer one arrives.
+    /// The intent applied this tick: the room hands the game one of the client's queued
+    /// frames per tick and this one stays in force while none is queued.
     pub input: Intent,
     pub next_fire_tick: u32,
     /// Set while dead: the tick at which the player comes back.

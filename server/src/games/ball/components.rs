@@ -43,7 +43,8 @@ pub struct Player {
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct Control {
     pub client_id: u32,
-    /// The newest input received; applied every tick until a newer one arrives.
+    /// The intent applied this tick: the room hands the game one of the client's queued
+    /// frames per tick and this one stays in force while none is queued.
     pub input: Intent,
     /// The buttons of the previous tick, so that a kick is taken on the press only.
     pub held: u8,
