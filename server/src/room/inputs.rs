@@ -12,8 +12,9 @@
 //!   than the room's) drops its oldest frame, which brings the standing delay down by a
 //!   tick a second until the queue empties again.
 //!
-//! A dropped frame's buttons are added to the next frame's, so a press is never lost
-//! (buttons are bits held for a tick; a press lasting one dropped tick lasts the next).
+//! A dropped frame's buttons are added to the next frame's (or, when it was the last
+//! one queued, to the frame applied that tick), so a press is never lost (buttons are
+//! bits held for a tick; a press lasting one dropped tick lasts another).
 
 use std::collections::VecDeque;
 
