@@ -343,14 +343,14 @@ fn motion_bits(model: MotionModel) -> u32 {
 }
 
 /// The sub-mask of a changed motion as written: predicted motions have no anchor bit,
-/// and write their position only when it is not where [`motion_reference`] puts it.
-fn motion_mask(model: MotionModel, b: MotionValue, t: MotionValue, frame: &Frame) -> u32 {
+/// and write their position only when it is not at `reference` ([`motion_reference`]).
+fn motion_mask(model: MotionModel, b: MotionValue, t: MotionValue, reference: (i32, i32)) -> u32 {
     let mut mask = 0;
     if b.anchor != t.anchor {
         mask |= motion::ANCHOR;
     }
     let from = match model {
-        MotionModel::Predicted => motion_reference(model, b, t.anchor, (t.vx, t.vy), frame),
+        MotionModel::Predicted => reference,
         MotionModel::Trajectory => (b.x, b.y),
     };
     if from != (t.x, t.y) {
@@ -377,7 +377,8 @@ fn write_change(
     match (kind, slot) {
         (FieldKind::Motion { model, .. }, Slot::Motion(i)) => {
             let (bm, tm) = (b.motion(i), t.motion(i));
-            let written = motion_mask(model, bm, tm, frame);
+            let (rx, ry) = motion_reference(model, bm, tm.anchor, (tm.vx, tm.vy), frame);
+            let written = motion_mask(model, bm, tm, (rx, ry));
             p.bits(written, motion_bits(model));
             let mask = match model {
                 MotionModel::Predicted => written << 1,
@@ -398,7 +399,6 @@ fn write_change(
                 write_vel(p);
             }
             if mask & motion::POS != 0 {
-                let (rx, ry) = motion_reference(model, bm, tm.anchor, (tm.vx, tm.vy), frame);
                 p.sint(tm.x.wrapping_sub(rx), k::POS_RESIDUAL);
                 p.sint(tm.y.wrapping_sub(ry), k::POS_RESIDUAL);
             }

@@ -1701,12 +1701,12 @@ const motionBits = (model) => (model === 'Predicted' ? 2 : 3);
 
 /**
  * The sub-mask of a changed motion as written: predicted motions have no anchor bit, and
- * write their position only when it is not where `motionReference` puts it.
+ * write their position only when it is not at `reference` (`motionReference`).
  */
-function motionMask(model, b, t, frame) {
+function motionMask(model, b, t, reference) {
   let mask = 0;
   if (b.anchor !== t.anchor) mask |= MOTION.ANCHOR;
-  const [fx, fy] = model === 'Predicted' ? motionReference(model, b, t.anchor, t.vx, t.vy, frame) : [b.x, b.y];
+  const [fx, fy] = model === 'Predicted' ? reference : [b.x, b.y];
   if (fx !== t.x || fy !== t.y) mask |= MOTION.POS;
   if (b.vx !== t.vx || b.vy !== t.vy) mask |= MOTION.VEL;
   return model === 'Predicted' ? mask >>> 1 : mask;
@@ -1718,7 +1718,8 @@ function writeChange(p, kind, slot, b, t, frame) {
   if (slot.type === 'Motion' && kind.type === 'Motion') {
     const bm = motionAt(b, i);
     const tm = motionAt(t, i);
-    const written = motionMask(kind.model, bm, tm, frame);
+    const [rx, ry] = motionReference(kind.model, bm, tm.anchor, tm.vx, tm.vy, frame);
+    const written = motionMask(kind.model, bm, tm, [rx, ry]);
     p.bits(written, motionBits(kind.model));
     const mask = kind.model === 'Predicted' ? written << 1 : written;
     const velFirst = kind.model === 'Predicted';
@@ -1731,7 +1732,6 @@ function writeChange(p, kind, slot, b, t, frame) {
     if (mask & MOTION.ANCHOR) p.uint((frame.tick - tm.anchor) >>> 0, DELTA_K.AGE);
     if (velFirst) writeVel();
     if (mask & MOTION.POS) {
-      const [rx, ry] = motionReference(kind.model, bm, tm.anchor, tm.vx, tm.vy, frame);
       p.sint((tm.x - rx) | 0, DELTA_K.POS_RESIDUAL);
       p.sint((tm.y - ry) | 0, DELTA_K.POS_RESIDUAL);
     }

@@ -166,8 +166,6 @@ pub struct RoomCore {
     /// Simulation time for the per-client snapshot rate limiters.
     rate_clock: FakeRelativeClock,
     rate_clock_ns: u64,
-    /// Input frames dropped that the driver has not counted yet.
-    inputs_dropped_unreported: u64,
     /// Counters and timings since the last [`RoomCore::finish_window`]; the driver
     /// records the timings it measures here too.
     pub timer: TickTimer,
@@ -216,7 +214,6 @@ impl RoomCore {
             config,
             rate_clock: FakeRelativeClock::default(),
             rate_clock_ns: 0,
-            inputs_dropped_unreported: 0,
             timer: TickTimer::default(),
         }
     }
@@ -520,15 +517,9 @@ impl RoomCore {
         self.count_inputs_dropped(dropped);
     }
 
+    /// Input frames dropped: stale, or the queue's limits (`room/inputs.rs`).
     fn count_inputs_dropped(&mut self, frames: u64) {
         self.timer.current.inputs_dropped += frames;
-        self.inputs_dropped_unreported += frames;
-    }
-
-    /// Input frames dropped since the last call (stale, or queue limits; see
-    /// `room/inputs.rs`), for the driver's counter.
-    pub fn take_inputs_dropped(&mut self) -> u64 {
-        std::mem::take(&mut self.inputs_dropped_unreported)
     }
 
     /// Runs the game's systems once, then does the end-of-frame upkeep that bevy's `App`

@@ -234,11 +234,18 @@ impl Driver {
     pub(super) fn tick_once(&mut self, now: Instant) {
         self.core.expire(now);
         self.run_commands();
+        // The core counts the input frames it drops in its window; the window only
+        // closes between ticks, so the difference is this tick's.
+        let dropped_before = self.core.timer.current.inputs_dropped;
         self.drain_inputs();
         let tick = self.core.step(now);
-        self.metrics
-            .inputs_dropped
-            .increment(self.core.take_inputs_dropped());
+        self.metrics.inputs_dropped.increment(
+            self.core
+                .timer
+                .current
+                .inputs_dropped
+                .saturating_sub(dropped_before),
+        );
         self.tick.store(tick, Ordering::Relaxed);
         // Published before the snapshots go out, so that whoever sees a snapshot sees
         // seats at least as new as it.
@@ -302,7 +309,7 @@ impl Driver {
             loop {
                 match conn.inputs.try_recv() {
                     Ok(input) => match core.input(id, input) {
-                        // Dropped frames are counted by the core (`take_inputs_dropped`).
+                        // Dropped frames are counted by the core (see `tick_once`).
                         InputOutcome::Applied | InputOutcome::Stale | InputOutcome::Unknown => {}
                         InputOutcome::Keyframe => metrics.desyncs.increment(1),
                         InputOutcome::Left => break false,
