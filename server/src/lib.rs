@@ -7,6 +7,7 @@
 //!   and from its room, the close handshake.
 //! - [`http`]: the rooms API and its guard.
 //! - [`control`]: configuration, the room registry, join and resume tokens.
+//! - [`cluster`]: nodes that share a Redis directory and answer for each other's rooms.
 //! - [`room`]: a room: [`room::core`] (World, seats and replication without IO), driven
 //!   on its own thread by the room driver, with [`room::replication`] (snapshot
 //!   encoding) and [`room::stats`] (tick timing).
@@ -14,6 +15,7 @@
 //! - [`engine`]: the game API ([`engine::Game`]) and what the engine gives every game;
 //!   [`games`]: the games (the arena).
 
+pub mod cluster;
 pub mod control;
 pub mod engine;
 pub mod games;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cluster::ClusterSettings;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use shared::map::{Map, MapError};
@@ -29,6 +30,9 @@ pub use room::{RoomFields, RoomSettings, RoomSpec};
 
 /// Id of the room a server runs when no rooms file is given.
 pub const DEFAULT_ROOM_ID: &str = "default";
+
+/// Longest node id, in bytes: a node's default room is `default-` and its id, a room id.
+pub const MAX_NODE_ID_BYTES: usize = MAX_ROOM_ID_BYTES - DEFAULT_ROOM_ID.len() - 1;
 
 /// Longest room id, in bytes (ids are ASCII letters, digits, `-` and `_`).
 pub const MAX_ROOM_ID_BYTES: usize = 32;
@@ -233,6 +237,21 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Redis to join a cluster through (`redis://host:6379`): the node publishes itself
+    /// and its rooms there, and answers the API for every node's rooms. Needs
+    /// `--join-secret` (the same on every node). Without it the server is alone.
+    #[arg(long, env = "TICKWIRE_REDIS", hide_env_values = true)]
+    pub redis: Option<String>,
+
+    /// This node's id in the cluster (ASCII letters, digits, '-' or '_'; at most 23):
+    /// made up (`n-` and 8 hex digits) when absent.
+    #[arg(long, env = "TICKWIRE_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Key prefix in Redis, so that clusters sharing one Redis keep apart.
+    #[arg(long = "cluster", env = "TICKWIRE_CLUSTER", default_value = "tickwire")]
+    pub cluster_name: String,
+
     /// Certificate chain (PEM) to serve HTTPS and WSS with, on the same port; needs
     /// `--tls-key`.
     #[arg(long, env = "TICKWIRE_TLS_CERT", requires = "tls_key")]
@@ -337,6 +356,14 @@ pub enum ConfigError {
     ShortSecret,
     #[error("--public-url must start with ws://, wss://, http:// or https://")]
     PublicUrl,
+    #[error("--node-id {0:?}: 1 to {MAX_NODE_ID_BYTES} ASCII letters, digits, '-' or '_' expected")]
+    NodeId(String),
+    #[error("--redis must be a redis://, rediss:// or unix:// URL")]
+    RedisUrl,
+    #[error(
+        "a cluster node (--redis) needs --join-secret, the same on every node: a node signs join tokens for rooms on the others"
+    )]
+    ClusterSecret,
     #[error("TLS: {0}")]
     Tls(String),
 }
@@ -456,6 +483,10 @@ pub struct Settings {
     pub guard: GuardSettings,
     pub shutdown_timeout: Duration,
     pub public_url: Option<String>,
+    /// This node's id (`--node-id`, or made up).
+    pub node_id: String,
+    /// The cluster to join (`--redis`), if any.
+    pub cluster: Option<ClusterSettings>,
     pub tls: Option<TlsFiles>,
     /// The default room's settings when no rooms file is given, and the template of
     /// every other room.
@@ -573,6 +604,39 @@ impl ServerConfig {
             return Err(ConfigError::PublicUrl);
         }
 
+        let node_id = match &self.node_id {
+            Some(id) => {
+                let ok = !id.is_empty()
+                    && id.len() <= MAX_NODE_ID_BYTES
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !ok {
+                    return Err(ConfigError::NodeId(id.clone()));
+                }
+                id.clone()
+            }
+            None => format!("n-{:08x}", rand::random::<u32>()),
+        };
+        let cluster = match &self.redis {
+            None => None,
+            Some(url) => {
+                if !["redis://", "rediss://", "unix://"]
+                    .iter()
+                    .any(|p| url.starts_with(p))
+                {
+                    return Err(ConfigError::RedisUrl);
+                }
+                if join_secret.is_none() {
+                    return Err(ConfigError::ClusterSecret);
+                }
+                Some(ClusterSettings {
+                    redis_url: url.clone(),
+                    prefix: self.cluster_name.clone(),
+                })
+            }
+        };
+
         let mut maps = Maps::of_games()?;
         let map = match &self.map {
             None => maps.default_for(&self.room.game)?,
@@ -592,13 +656,21 @@ impl ServerConfig {
         room.validate(&self.limits)?;
 
         let (rooms, default_room) = match &self.rooms {
-            None => (
-                vec![RoomDef {
-                    id: DEFAULT_ROOM_ID.to_owned(),
-                    settings: room.clone(),
-                }],
-                DEFAULT_ROOM_ID.to_owned(),
-            ),
+            None => {
+                // Room ids are unique in a cluster: each node's default room is its own.
+                let id = if cluster.is_some() {
+                    format!("{DEFAULT_ROOM_ID}-{node_id}")
+                } else {
+                    DEFAULT_ROOM_ID.to_owned()
+                };
+                (
+                    vec![RoomDef {
+                        id: id.clone(),
+                        settings: room.clone(),
+                    }],
+                    id,
+                )
+            }
             Some(path) => load_rooms_file(path, &room, &mut maps, &self.limits)?,
         };
         if rooms.len() > self.max_rooms {
@@ -646,6 +718,8 @@ impl ServerConfig {
                 .public_url
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_owned()),
+            node_id,
+            cluster,
             tls: match (&self.tls_cert, &self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles {
                     cert: cert.clone(),

@@ -207,6 +207,11 @@ impl RoomRegistry {
             .collect()
     }
 
+    /// Rooms the server hosts at most (`--max-rooms`).
+    pub fn max_rooms(&self) -> usize {
+        self.config.max_rooms
+    }
+
     pub fn len(&self) -> usize {
         self.read().len()
     }

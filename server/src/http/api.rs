@@ -7,12 +7,22 @@
 //! | `POST /api/rooms` | create a room from a [`RoomSpec`] (admin) |
 //! | `DELETE /api/rooms/{id}` | close a room; its sessions get 4016 (admin) |
 //! | `POST /api/rooms/{id}/join` | reserve a seat: a signed, expiring join token and the WebSocket URL |
+//! | `GET /api/nodes` | the nodes of the cluster with their load (this one alone without `--redis`) |
+//!
+//! In a cluster ([`crate::cluster`]) any node answers for every node's rooms: the
+//! listing is the cluster's, a room is created on the least filled node (or the one
+//! `?node=` names), and a join, a read or a close of another node's room is carried to
+//! that node, which stays the only authority on its seats. The reservation's URL is the
+//! hosting node's. Cluster operations answer 503 `cluster_unavailable` while Redis is
+//! unreachable, 503 `node_unreachable` or 504 `cluster_timeout` when the hosting node
+//! does not answer; this node's own rooms are served without Redis.
 //!
 //! Errors are JSON, `{"error": "<kind>", "message": "<text>"}`: 400 bad request (a spec
 //! field out of range adds `field`, `min` and `max`), 401 admin token missing or wrong,
 //! 403 admin actions locked (an exposed server without an admin token), 404 unknown
 //! room, 409 room full or id taken, 429 per-address limits (with `Retry-After`), 503
-//! shutting down, too many rooms or the entity budget spent. "Admin" routes need
+//! shutting down, too many rooms, the entity budget spent or no node to place a room on
+//! (`no_node`). "Admin" routes need
 //! `Authorization: Bearer <--admin-token>` when one is configured; so does a join that
 //! names its own player id (otherwise anyone could take over someone else's player).
 //! Requests without the admin token are limited per address ([`crate::http::guard`]); every
@@ -25,19 +35,26 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
+use crate::cluster::records::{NodeInfo, NodeLoad, place};
+use crate::cluster::rpc::{Op, WireError};
+use crate::cluster::{Cluster, ClusterError, Local};
 use crate::control::config::{
-    ConfigError, Maps, RoomLimits, RoomSettings, RoomSpec, valid_player_id,
+    ConfigError, Maps, RoomLimits, RoomSettings, RoomSpec, entity_weight, valid_player_id,
 };
 use crate::control::registry::{Origin, RegistryError, RoomRegistry};
 use crate::control::tokens::{JoinClaims, TokenKeys, random_nonce, unix_now};
@@ -62,6 +79,12 @@ pub struct ApiState {
     pub tls: bool,
     pub guard: Arc<ApiGuard>,
     pub counters: Arc<Counters>,
+    /// This node's id (`--node-id`).
+    pub node_id: Arc<str>,
+    /// The cluster this node belongs to (`--redis`).
+    pub cluster: Option<Arc<Cluster>>,
+    /// Cancelled when the server starts to shut down: the node is draining.
+    pub shutdown: CancellationToken,
 }
 
 /// A room as `GET /api/rooms` lists it.
@@ -89,6 +112,30 @@ pub struct RoomInfo {
     pub default: bool,
     /// `config` (rooms file or default room: stays) or `api` (closes when idle).
     pub origin: String,
+    /// The node that hosts the room (`--node-id`).
+    pub node: String,
+    /// How the room's ticks went in its latest statistics interval.
+    #[serde(default)]
+    pub load: RoomLoad,
+}
+
+/// A room's latest tick summary, as listed (the console shows it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoomLoad {
+    /// Wall-clock tick duration, 99th percentile, ms.
+    pub tick_ms_p99: f64,
+    /// How late ticks started, 99th percentile, ms.
+    pub lateness_ms_p99: f64,
+    /// Bytes handed to the room's clients per second.
+    pub bytes_out_per_s: f64,
+}
+
+/// `POST /api/rooms` query.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuery {
+    /// The node to create the room on (in a cluster); the least filled one when absent.
+    pub node: Option<String>,
 }
 
 /// `GET /api/rooms/{id}`: the listing plus the room's latest tick summary.
@@ -121,30 +168,31 @@ pub struct JoinResponse {
     /// Unix seconds.
     pub expires_at: u64,
     pub expires_in_s: u64,
+    /// The node that hosts the room; `url` is on it.
+    pub node: String,
 }
 
 /// An API error: status and JSON body.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    kind: &'static str,
-    message: String,
-    /// The spec field out of range, with its allowed range.
-    range: Option<crate::control::config::OutOfRange>,
+    /// Boxed: errors travel in every handler's `Result`, keep that small.
+    body: Box<ErrorBody>,
     /// Seconds for `Retry-After`.
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    min: Option<serde_json::Number>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max: Option<serde_json::Number>,
+/// An error's JSON body. A spec field out of range adds the field and its range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Number>,
 }
 
 /// A bound as JSON: an integer when it is one (`1000`, not `1000.0`).
@@ -157,13 +205,53 @@ fn number(x: f64) -> Option<serde_json::Number> {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+    fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            kind,
-            message: message.into(),
-            range: None,
+            body: Box::new(ErrorBody {
+                error: kind.to_owned(),
+                message: message.into(),
+                field: None,
+                min: None,
+                max: None,
+            }),
             retry_after: None,
+        }
+    }
+
+    /// The error kind (`room_full`, ...).
+    pub fn kind(&self) -> &str {
+        &self.body.error
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error as it crosses the cluster to the node that asked.
+    fn to_wire(&self) -> WireError {
+        WireError {
+            status: self.status.as_u16(),
+            body: serde_json::to_value(&self.body).unwrap_or(Value::Null),
+            retry_after: self.retry_after,
+        }
+    }
+
+    /// Another node's answer, answered in turn.
+    fn from_wire(wire: WireError) -> ApiError {
+        let body = serde_json::from_value(wire.body).unwrap_or_else(|_| {
+            Box::new(ErrorBody {
+                error: "bad_gateway".to_owned(),
+                message: "the hosting node's answer does not decode".to_owned(),
+                field: None,
+                min: None,
+                max: None,
+            })
+        });
+        ApiError {
+            status: StatusCode::from_u16(wire.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            body,
+            retry_after: wire.retry_after,
         }
     }
 
@@ -200,14 +288,13 @@ impl ApiError {
 
     /// A room spec the limits refuse, naming the field and its range when one is out.
     fn invalid_room(e: ConfigError) -> ApiError {
-        let range = match &e {
-            ConfigError::OutOfRange(r) => Some(r.clone()),
-            _ => None,
-        };
-        ApiError {
-            range,
-            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string())
+        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string());
+        if let ConfigError::OutOfRange(r) = &e {
+            error.body.field = Some(r.field.to_owned());
+            error.body.min = number(r.min);
+            error.body.max = number(r.max);
         }
+        error
     }
 
     fn unknown_room(id: &str) -> ApiError {
@@ -221,14 +308,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.kind,
-            message: &self.message,
-            field: self.range.as_ref().map(|r| r.field),
-            min: self.range.as_ref().and_then(|r| number(r.min)),
-            max: self.range.as_ref().and_then(|r| number(r.max)),
-        };
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(*self.body)).into_response();
         if let Some(secs) = self.retry_after
             && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
         {
@@ -250,6 +330,20 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::Room(_) => (StatusCode::INTERNAL_SERVER_ERROR, "room_failed"),
             RegistryError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+        };
+        ApiError::new(status, kind, e.to_string())
+    }
+}
+
+impl From<ClusterError> for ApiError {
+    fn from(e: ClusterError) -> ApiError {
+        let (status, kind) = match e {
+            ClusterError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "cluster_timeout"),
+            ClusterError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unreachable"),
+            ClusterError::Redis(_)
+            | ClusterError::Unsubscribed
+            | ClusterError::Record(_)
+            | ClusterError::Url(_) => (StatusCode::SERVICE_UNAVAILABLE, "cluster_unavailable"),
         };
         ApiError::new(status, kind, e.to_string())
     }
@@ -340,6 +434,20 @@ impl ApiState {
             held,
             reserved,
         } = room.seats();
+        let load = {
+            let stats = room.stats();
+            let stats = stats.borrow();
+            let seconds = stats.ticks as f64 / f64::from(s.tick_rate.max(1));
+            RoomLoad {
+                tick_ms_p99: stats.tick_ms_p99,
+                lateness_ms_p99: stats.lateness_ms_p99,
+                bytes_out_per_s: if seconds > 0.0 {
+                    stats.bytes_out as f64 / seconds
+                } else {
+                    0.0
+                },
+            }
+        };
         RoomInfo {
             id: room.id().to_owned(),
             name: s.name.clone(),
@@ -360,6 +468,8 @@ impl ApiState {
                 Origin::Api => "api",
             }
             .to_owned(),
+            node: self.node_id.to_string(),
+            load,
         }
     }
 
@@ -372,7 +482,7 @@ impl ApiState {
         Ok((room, origin))
     }
 
-    /// The WebSocket URL of room `id`.
+    /// The WebSocket URL of room `id` on this node.
     fn ws_url(&self, headers: &HeaderMap, id: &str) -> String {
         let base = match &self.public_url {
             Some(url) => url
@@ -388,38 +498,294 @@ impl ApiState {
         };
         format!("{base}/ws?room={id}")
     }
-}
 
-/// `GET /api/rooms`
-pub async fn list(State(api): State<ApiState>) -> Json<Vec<RoomInfo>> {
-    Json(
-        api.registry
+    /// This node's rooms as listed (private ones too).
+    fn local_rooms(&self) -> Vec<RoomInfo> {
+        self.registry
             .list()
             .iter()
-            .filter(|(room, _)| !room.config().settings.private)
-            .map(|(room, origin)| api.info(room, *origin))
-            .collect(),
-    )
+            .map(|(room, origin)| self.info(room, *origin))
+            .collect()
+    }
+
+    /// This node's load, counted now.
+    fn load(&self) -> NodeLoad {
+        let mut load = NodeLoad {
+            max_rooms: u32::try_from(self.registry.max_rooms()).unwrap_or(u32::MAX),
+            max_entities: self.limits.max_entities,
+            ..NodeLoad::default()
+        };
+        for (room, _) in self.registry.list() {
+            let settings = &room.config().settings;
+            let seats = room.seats();
+            load.rooms += 1;
+            load.players += seats.players;
+            load.seats += settings.max_players;
+            load.free_seats += settings.max_players.saturating_sub(seats.taken());
+            load.entities += entity_weight(settings);
+        }
+        load
+    }
+
+    /// This node as `GET /api/nodes` shows it.
+    fn this_node(&self) -> NodeInfo {
+        let url = match (&self.cluster, &self.public_url) {
+            (Some(cluster), _) => cluster.url().to_owned(),
+            (None, Some(url)) => url.to_string(),
+            (None, None) => String::new(),
+        };
+        NodeInfo::new(
+            self.node_id.to_string(),
+            url,
+            self.shutdown.is_cancelled(),
+            self.load(),
+        )
+    }
+
+    /// Runs `op` on the node that hosts its room, answering that node's answer.
+    async fn remote(&self, cluster: &Cluster, node: &str, op: Op) -> Result<Value, ApiError> {
+        cluster.call(node, op).await?.map_err(ApiError::from_wire)
+    }
+
+    /// The node hosting room `id`, which this node does not host: 404 outside a cluster
+    /// or when no live node hosts it.
+    async fn locate(&self, id: &str) -> Result<(&Arc<Cluster>, NodeInfo), ApiError> {
+        let cluster = self
+            .cluster
+            .as_ref()
+            .ok_or_else(|| ApiError::unknown_room(id))?;
+        match cluster.locate(id).await? {
+            Some(node) if node.id != *self.node_id => Ok((cluster, node)),
+            _ => Err(ApiError::unknown_room(id)),
+        }
+    }
+
+    /// Creates a room on this node from a `RoomSpec` (the `POST /api/rooms` body, or
+    /// another node's request). In a cluster the id is claimed first, so it is unique.
+    async fn create_here(&self, spec: Value) -> Result<RoomInfo, ApiError> {
+        let counted = |e: ApiError| {
+            let why = match (e.status, e.kind()) {
+                (StatusCode::BAD_REQUEST, _) => Some(ApiRefusal::InvalidRoom),
+                (StatusCode::SERVICE_UNAVAILABLE, "too_many_rooms" | "entity_budget") => {
+                    Some(ApiRefusal::Capacity)
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                self.counters.api_refused(why);
+            }
+            e
+        };
+        let spec: RoomSpec = serde_json::from_value(spec).map_err(|e| {
+            counted(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                e.to_string(),
+            ))
+        })?;
+        if spec.default.is_some() {
+            return Err(counted(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "`default` is for rooms files only",
+            )));
+        }
+        let settings = spec
+            .resolve(&self.template, &self.maps, &self.limits)
+            .map_err(|e| {
+                counted(match e {
+                    // Not a room setting, or not of its type: the body is malformed.
+                    ConfigError::RoomSpec(message) => {
+                        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+                    }
+                    e => ApiError::invalid_room(e),
+                })
+            })?;
+        let id = match &self.cluster {
+            None => spec.id.clone(),
+            Some(cluster) => Some(self.claim(cluster, spec.id.clone()).await?),
+        };
+        match self.registry.create(id.clone(), settings, Origin::Api) {
+            Ok(room) => {
+                if let Some(cluster) = &self.cluster {
+                    // The next placement sees this room (best effort: the heartbeat
+                    // publishes it anyway).
+                    let _ = cluster.publish(self).await;
+                }
+                Ok(self.info(&room, Origin::Api))
+            }
+            Err(e) => {
+                if let (Some(cluster), Some(id)) = (&self.cluster, &id)
+                    && !matches!(e, RegistryError::Exists(_))
+                {
+                    let _ = cluster.release(id).await;
+                }
+                Err(counted(e.into()))
+            }
+        }
+    }
+
+    /// Claims a room id in the cluster: the one asked for (409 if another node hosts
+    /// it), or a new one.
+    async fn claim(&self, cluster: &Cluster, id: Option<String>) -> Result<String, ApiError> {
+        if let Some(id) = id {
+            crate::control::config::validate_room_id(&id).map_err(ApiError::invalid_room)?;
+            if self.registry.get(&id).is_some() || !cluster.claim(&id).await? {
+                return Err(RegistryError::Exists(id).into());
+            }
+            return Ok(id);
+        }
+        loop {
+            let id = format!("r-{:08x}", rand::random::<u32>());
+            if self.registry.get(&id).is_none() && cluster.claim(&id).await? {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Reserves a seat in room `id` of this node.
+    async fn reserve_here(
+        &self,
+        id: &str,
+        player: String,
+        nonce: String,
+        ttl: Duration,
+    ) -> Result<(), ApiError> {
+        let (room, _) = self.room(id)?;
+        match room.reserve(player, nonce, ttl).await {
+            Ok(()) => Ok(()),
+            Err(RoomError::Full) => {
+                self.counters.api_refused(ApiRefusal::RoomFull);
+                let s = &room.config().settings;
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "room_full",
+                    format!(
+                        "room {id:?} is full: its {} seats are taken or reserved",
+                        s.max_players
+                    ),
+                ))
+            }
+            Err(_) => Err(ApiError::unknown_room(id)),
+        }
+    }
+
+    /// Room `id` of this node, with its latest tick summary.
+    fn detail_here(&self, id: &str) -> Result<RoomDetail, ApiError> {
+        let (room, origin) = self.room(id)?;
+        let stats = room.stats().borrow().clone();
+        Ok(RoomDetail {
+            room: self.info(&room, origin),
+            tick: room.current_tick(),
+            stats,
+        })
+    }
+
+    /// Closes room `id` of this node, and unlists it in the cluster at once.
+    async fn delete_here(&self, id: &str) -> Result<(), ApiError> {
+        self.registry.remove(id)?;
+        if let Some(cluster) = &self.cluster
+            && let Err(e) = cluster.release(id).await
+        {
+            // The next heartbeat unlists it anyway.
+            tracing::debug!(room = %id, error = %e, "could not release a room id");
+        }
+        Ok(())
+    }
+}
+
+fn json_value<T: Serialize>(value: &T) -> Result<Value, WireError> {
+    serde_json::to_value(value).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).to_wire()
+    })
+}
+
+impl Local for ApiState {
+    fn status(&self) -> (NodeLoad, Vec<RoomInfo>) {
+        (self.load(), self.local_rooms())
+    }
+
+    fn handle(
+        &self,
+        op: Op,
+    ) -> Pin<Box<dyn Future<Output = Result<Value, WireError>> + Send + 'static>> {
+        let api = self.clone();
+        Box::pin(async move {
+            let wire = |e: ApiError| e.to_wire();
+            match op {
+                Op::Create { spec } => json_value(&api.create_here(spec).await.map_err(wire)?),
+                Op::Reserve {
+                    room,
+                    player,
+                    nonce,
+                    ttl_s,
+                } => {
+                    let ttl = Duration::from_secs(ttl_s);
+                    api.reserve_here(&room, player, nonce, ttl)
+                        .await
+                        .map_err(wire)?;
+                    Ok(Value::Null)
+                }
+                Op::Detail { room } => json_value(&api.detail_here(&room).map_err(wire)?),
+                Op::Delete { room } => {
+                    api.delete_here(&room).await.map_err(wire)?;
+                    Ok(Value::Null)
+                }
+            }
+        })
+    }
+}
+
+/// `GET /api/rooms`: this node's listed rooms, or in a cluster every live node's.
+pub async fn list(State(api): State<ApiState>) -> Result<Json<Vec<RoomInfo>>, ApiError> {
+    let mut rooms = api.local_rooms();
+    if let Some(cluster) = &api.cluster {
+        let (_, others) = cluster.rooms().await?;
+        // This node's own rooms as they are now, not as of its last heartbeat.
+        rooms.extend(others.into_iter().filter(|r| r.node != *api.node_id));
+        rooms.sort_by(|a, b| (&a.node, &a.id).cmp(&(&b.node, &b.id)));
+    }
+    rooms.retain(|r| !r.private);
+    Ok(Json(rooms))
+}
+
+/// `GET /api/nodes`: every live node of the cluster, or this one alone.
+pub async fn nodes(State(api): State<ApiState>) -> Result<Json<Vec<NodeInfo>>, ApiError> {
+    let this = api.this_node();
+    let Some(cluster) = &api.cluster else {
+        return Ok(Json(vec![this]));
+    };
+    let mut nodes: Vec<NodeInfo> = cluster
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|n| n.id != this.id)
+        .collect();
+    nodes.push(this);
+    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Json(nodes))
 }
 
 /// `GET /api/rooms/{id}`
 pub async fn get(
     State(api): State<ApiState>,
     Path(id): Path<String>,
-) -> Result<Json<RoomDetail>, ApiError> {
-    let (room, origin) = api.room(&id)?;
-    let stats = room.stats().borrow().clone();
-    Ok(Json(RoomDetail {
-        room: api.info(&room, origin),
-        tick: room.current_tick(),
-        stats,
-    }))
+) -> Result<Response, ApiError> {
+    if api.registry.get(&id).is_some() {
+        return Ok(Json(api.detail_here(&id)?).into_response());
+    }
+    let (cluster, node) = api.locate(&id).await?;
+    let detail = api
+        .remote(cluster, &node.id, Op::Detail { room: id })
+        .await?;
+    Ok(Json(detail).into_response())
 }
 
 /// `POST /api/rooms`
 pub async fn create(
     State(api): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<CreateQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -428,43 +794,45 @@ pub async fn create(
             .create(peer.ip())
             .map_err(|why| api.refused(why))?;
     }
-    let counted = |e: ApiError| {
-        let why = match (e.status, e.kind) {
-            (StatusCode::BAD_REQUEST, _) => Some(ApiRefusal::InvalidRoom),
-            (StatusCode::SERVICE_UNAVAILABLE, "too_many_rooms" | "entity_budget") => {
-                Some(ApiRefusal::Capacity)
-            }
-            _ => None,
-        };
-        if let Some(why) = why {
-            api.counters.api_refused(why);
-        }
-        e
+    let spec: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            api.counters.api_refused(ApiRefusal::InvalidRoom);
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+        })?
     };
-    let spec: RoomSpec = parse_json(&body).map_err(counted)?;
-    if spec.default.is_some() {
-        return Err(counted(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "`default` is for rooms files only",
-        )));
+    match &api.cluster {
+        None => {
+            if let Some(node) = query.node.as_ref().filter(|n| **n != *api.node_id) {
+                return Err(no_node(&format!(
+                    "no node {node:?}: this server is not in a cluster"
+                )));
+            }
+        }
+        Some(cluster) => {
+            let mut nodes = cluster.nodes().await?;
+            // This node as it is now: its record may be a heartbeat old.
+            nodes.retain(|n| n.id != *api.node_id);
+            nodes.push(api.this_node());
+            let target = place(&nodes, query.node.as_deref()).ok_or_else(|| {
+                no_node(&match &query.node {
+                    Some(node) => format!("node {node:?} is not live, is draining or is full"),
+                    None => "every live node is draining or full".to_owned(),
+                })
+            })?;
+            if target.id != *api.node_id {
+                let info = api.remote(cluster, &target.id, Op::Create { spec }).await?;
+                return Ok((StatusCode::CREATED, Json(info)).into_response());
+            }
+        }
     }
-    let settings = spec
-        .resolve(&api.template, &api.maps, &api.limits)
-        .map_err(|e| {
-            counted(match e {
-                // Not a room setting, or not of its type: the body is malformed.
-                ConfigError::RoomSpec(message) => {
-                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-                }
-                e => ApiError::invalid_room(e),
-            })
-        })?;
-    let room = api
-        .registry
-        .create(spec.id.clone(), settings, Origin::Api)
-        .map_err(|e| counted(e.into()))?;
-    Ok((StatusCode::CREATED, Json(api.info(&room, Origin::Api))).into_response())
+    let info = api.create_here(spec).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+fn no_node(message: &str) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_node", message)
 }
 
 /// `DELETE /api/rooms/{id}`
@@ -479,7 +847,13 @@ pub async fn delete(
             .delete(peer.ip())
             .map_err(|why| api.refused(why))?;
     }
-    api.registry.remove(&id)?;
+    if api.registry.get(&id).is_some() {
+        api.delete_here(&id).await?;
+    } else {
+        let (cluster, node) = api.locate(&id).await?;
+        api.remote(cluster, &node.id, Op::Delete { room: id })
+            .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -491,7 +865,12 @@ pub async fn join(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<JoinResponse>, ApiError> {
-    let (room, _) = api.room(&id)?;
+    // Where the room is, before anything is counted against the caller.
+    let remote = if api.registry.get(&id).is_some() {
+        None
+    } else {
+        Some(api.locate(&id).await?)
+    };
     let request: JoinRequest = parse_json(&body)?;
     let (player, caller) = match request.player_id {
         Some(player) => {
@@ -518,25 +897,24 @@ pub async fn join(
             .reserve(peer.ip(), &id, &nonce, now + ttl, now)
             .map_err(|why| api.refused(why))?;
     }
-    match room.reserve(player.clone(), nonce.clone(), ttl).await {
-        Ok(()) => {}
-        Err(e) => {
-            api.guard.cancel(&nonce);
-            if let RoomError::Full = e {
-                api.counters.api_refused(ApiRefusal::RoomFull);
-                let s = &room.config().settings;
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "room_full",
-                    format!(
-                        "room {id:?} is full: its {} seats are taken or reserved",
-                        s.max_players
-                    ),
-                ));
-            }
-            return Err(ApiError::unknown_room(&id));
+    let reserved = match &remote {
+        None => api
+            .reserve_here(&id, player.clone(), nonce.clone(), ttl)
+            .await
+            .map(|()| (api.ws_url(&headers, &id), api.node_id.to_string())),
+        Some((cluster, node)) => {
+            let op = Op::Reserve {
+                room: id.clone(),
+                player: player.clone(),
+                nonce: nonce.clone(),
+                ttl_s: ttl.as_secs(),
+            };
+            api.remote(cluster, &node.id, op)
+                .await
+                .map(|_| (node.ws_url(&id), node.id.clone()))
         }
-    }
+    };
+    let (url, node) = reserved.inspect_err(|_| api.guard.cancel(&nonce))?;
     let expires_at = unix_now() + ttl.as_secs();
     let token = api.keys.sign_join(&JoinClaims {
         room: id.clone(),
@@ -545,12 +923,13 @@ pub async fn join(
         nonce,
     });
     Ok(Json(JoinResponse {
-        url: api.ws_url(&headers, &id),
+        url,
         room: id,
         player_id: player,
         token,
         expires_at,
         expires_in_s: ttl.as_secs(),
+        node,
     }))
 }
 

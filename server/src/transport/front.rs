@@ -48,6 +48,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 use tracing::{Instrument, debug, error, field, info, info_span, warn};
 
+use crate::cluster::Cluster;
 use crate::control::config::{ConfigError, Settings};
 use crate::control::registry::{Origin, RegistryConfig, RegistryError, RoomRegistry};
 use crate::control::tokens::{TokenKeys, unix_now};
@@ -107,6 +108,12 @@ pub enum ServeError {
     Config(#[from] ConfigError),
     #[error("server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+    #[error(
+        "a cluster node listening on {0} needs --public-url: other nodes send its players there"
+    )]
+    PublicUrlNeeded(SocketAddr),
 }
 
 /// WebSocket limits. Client messages are tiny (see `shared::codec`), so frames and
@@ -230,6 +237,31 @@ pub fn start(
         counters: counters.clone(),
         shutdown: shutdown.clone(),
     };
+    // In a cluster, reservations for this node's rooms are answered by other nodes:
+    // they need the URL clients reach it at.
+    let cluster = match &settings.cluster {
+        None => None,
+        Some(cluster) => {
+            let url = match &settings.public_url {
+                Some(url) => url.clone(),
+                None if !local_addr.ip().is_unspecified() => format!(
+                    "{}://{local_addr}",
+                    if tls.is_some() { "https" } else { "http" }
+                ),
+                None => return Err(ServeError::PublicUrlNeeded(local_addr)),
+            };
+            Some(Cluster::new(
+                cluster,
+                settings.node_id.clone(),
+                url,
+                shutdown.clone(),
+            )?)
+        }
+    };
+    let public_url = settings
+        .public_url
+        .clone()
+        .or_else(|| cluster.as_ref().map(|c| c.url().to_owned()));
     let api_state = ApiState {
         registry: registry.clone(),
         keys: keys.clone(),
@@ -238,15 +270,23 @@ pub fn start(
         limits: settings.limits,
         admin_token: settings.admin_token.as_deref().map(Arc::from),
         join_token_ttl: settings.join_token_ttl,
-        public_url: settings.public_url.as_deref().map(Arc::from),
+        public_url: public_url.as_deref().map(Arc::from),
         tls: tls.is_some(),
         guard: guard.clone(),
         counters: counters.clone(),
+        node_id: Arc::from(settings.node_id.as_str()),
+        cluster: cluster.clone(),
+        shutdown: shutdown.clone(),
     };
+    if let Some(cluster) = &cluster {
+        cluster.spawn(Arc::new(api_state.clone()));
+        info!(node = %settings.node_id, url = %cluster.url(), "joining the cluster");
+    }
     let api = Router::new()
         .route("/api/rooms", get(api::list).post(api::create))
         .route("/api/rooms/{id}", get(api::get).delete(api::delete))
         .route("/api/rooms/{id}/join", post(api::join))
+        .route("/api/nodes", get(api::nodes))
         .route("/api/{*rest}", axum::routing::any(api::not_found))
         .layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES))
         .with_state(api_state);
@@ -309,6 +349,9 @@ pub fn start(
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(100));
             registry.join_all(left).await;
+            if let Some(cluster) = &cluster {
+                cluster.leave().await;
+            }
             info!("server stopped");
             Ok(())
         }

@@ -7,6 +7,7 @@
 mod arena;
 mod ball;
 mod closing;
+mod cluster;
 mod gameplay;
 mod handshake;
 mod hardening;
