@@ -4,7 +4,8 @@
 //   sdk/         what every game uses, naming none of them:
 //     net.js       WebSocket session: seat reservation, snapshots decoded through the
 //                  Welcome's schema, inputs at the tick rate, reconnection (resume
-//                  within the grace period, else a fresh join: reconnect.js decides)
+//                  within the grace period, else a fresh join: reconnect.js decides;
+//                  a room gone meanwhile is replaced by another: relocate.js)
 //     session.js   one session's model: snapshot buffer, render tick, prediction hook,
 //                  the game's model fed with decoded entities
 //     interp.js    server tick clock, interpolation by motion model;  inputclock.js
@@ -21,6 +22,9 @@ import { Controls } from './sdk/controls.js';
 import { Connection, State } from './sdk/net.js';
 import { Session } from './sdk/session.js';
 import { Ui, wsUrl } from './ui.js';
+
+/** How long "room X is gone; joined Y" stays on the notice line. */
+const RELOCATED_NOTICE_MS = 8000;
 
 const canvas = document.getElementById('view');
 const viewport = new Viewport(canvas);
@@ -108,6 +112,12 @@ function join(room, name) {
       },
       onInput(seq, inp, now) {
         if (page.conn === conn) page.session?.onInput(seq, inp, now);
+      },
+      onRelocated(from, to, why) {
+        // The room was gone after a lost connection; the connection joins `to` instead.
+        if (page.conn !== conn) return;
+        page.room = to;
+        ui.notice(why, RELOCATED_NOTICE_MS);
       },
     },
   });

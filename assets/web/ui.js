@@ -1,5 +1,5 @@
-// The page around the canvas, whatever the game: the lobby (rooms with their game, name,
-// join), and the parts of the HUD every game has: the connection banner, the net graph,
+// The page around the canvas, whatever the game: the lobby (rooms with their game, node,
+// name, join), and the parts of the HUD every game has: the connection banner, the net graph,
 // a notice line, the key help, and the place (#game-hud) where the game's own panels go.
 //
 // Browser-only (DOM). Reads the session and connection state it is given; its only
@@ -7,6 +7,7 @@
 
 import { validateName } from './sdk/codec.js';
 import { State } from './sdk/net.js';
+import { freeSeats } from './sdk/relocate.js';
 
 const NAME_KEY = 'tickwire.name';
 /** The room a server without a rooms API has, and the WebSocket path that joins it. */
@@ -72,8 +73,19 @@ export function wsUrl(id) {
 
 /** Whether a listed room has no seat left (players, players held for a resume, reservations). */
 export function roomIsFull(room) {
-  if (typeof room.max_players !== 'number' || typeof room.players !== 'number') return false;
-  return room.players + (room.held ?? 0) + (room.reserved ?? 0) >= room.max_players;
+  return freeSeats(room) <= 0;
+}
+
+/** What the lobby says of a room besides its name: game, map, rates, its node (in a cluster), full. */
+export function roomMeta(room) {
+  const meta = [];
+  if (room.game) meta.push(room.game);
+  if (room.map) meta.push(`map ${room.map}`);
+  if (room.tick_rate) meta.push(`${room.tick_rate} Hz`);
+  if (room.snapshot_rate) meta.push(`${room.snapshot_rate} snapshots/s`);
+  if (typeof room.node === 'string' && room.node) meta.push(`node ${room.node}`);
+  if (roomIsFull(room)) meta.push('full');
+  return meta;
 }
 
 export class Ui {
@@ -158,12 +170,7 @@ export class Ui {
       });
       const info = el('span');
       info.append(el('span', 'room-name', room.name ?? room.id));
-      const meta = [];
-      if (room.game) meta.push(room.game);
-      if (room.map) meta.push(`map ${room.map}`);
-      if (room.tick_rate) meta.push(`${room.tick_rate} Hz`);
-      if (room.snapshot_rate) meta.push(`${room.snapshot_rate} snapshots/s`);
-      if (roomIsFull(room)) meta.push('full');
+      const meta = roomMeta(room);
       info.append(el('span', 'room-meta', meta.length ? meta.join(' · ') : 'map and rates shown once you join'));
       const players =
         typeof room.players === 'number'

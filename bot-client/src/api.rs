@@ -43,6 +43,20 @@ pub struct RoomListing {
     pub snapshot_rate: u16,
     #[serde(default)]
     pub default: bool,
+    /// The id of the node hosting the room, in a cluster (empty from a server that does
+    /// not say; [`node_of`] names it by its URL then).
+    #[serde(default)]
+    pub node: String,
+}
+
+impl RoomListing {
+    /// Seats neither taken, held for a resume nor reserved.
+    pub fn free_seats(&self) -> u32 {
+        self.max_players
+            .saturating_sub(self.players)
+            .saturating_sub(self.held)
+            .saturating_sub(self.reserved)
+    }
 }
 
 /// A seat reservation from `POST /api/rooms/{id}/join`.
@@ -54,6 +68,29 @@ pub struct Reservation {
     pub url: String,
     pub expires_at: u64,
     pub expires_in_s: u64,
+    /// The id of the node hosting the room (absent from a server that does not say).
+    #[serde(default)]
+    pub node: String,
+}
+
+impl Reservation {
+    /// The node hosting the seat: the one the server names, else `url`'s host and port.
+    pub fn node(&self) -> String {
+        if self.node.is_empty() {
+            node_of(&self.url)
+        } else {
+            self.node.clone()
+        }
+    }
+}
+
+/// A node named by the host and port of a URL (`ws://10.0.0.5:8080/ws` → `10.0.0.5:8080`),
+/// for servers that do not name themselves; the whole URL if it has no host.
+pub fn node_of(url: &str) -> String {
+    url.parse::<Uri>()
+        .ok()
+        .and_then(|uri| uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_else(|| url.to_owned())
 }
 
 /// The API of one server.
@@ -126,6 +163,19 @@ impl ApiClient {
     pub async fn room(&self, id: &str) -> Result<serde_json::Value, ClientError> {
         self.json(Method::GET, &format!("/api/rooms/{id}"), None)
             .await
+    }
+
+    /// Whether `GET /api/rooms/{id}` finds the room (`false` on 404); other answers
+    /// (503 while the cluster's directory is down, say) are errors.
+    pub async fn room_exists(&self, id: &str) -> Result<bool, ClientError> {
+        let (status, body) = self
+            .request(Method::GET, &format!("/api/rooms/{id}"), None)
+            .await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(false),
+            s if s.is_success() => Ok(true),
+            _ => Err(http_error(status, &body)),
+        }
     }
 
     /// `POST /api/rooms` with a room spec (`{"id": ..., "max_players": ...}`); `Ok(false)`
@@ -305,5 +355,52 @@ fn http_error(status: StatusCode, body: &[u8]) -> ClientError {
     ClientError::Http {
         status: status.as_u16(),
         body: excerpt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_is_optional_and_falls_back_to_the_url() {
+        let listed: RoomListing = serde_json::from_str(
+            r#"{"id": "a", "name": "A", "map": "m", "players": 3, "held": 1, "reserved": 1,
+                "max_players": 8, "tick_rate": 60, "snapshot_rate": 20}"#,
+        )
+        .expect("a listing without node decodes");
+        assert_eq!(listed.node, "");
+        assert_eq!(listed.free_seats(), 3);
+        let seat: Reservation = serde_json::from_str(
+            r#"{"room": "a", "player_id": "p", "token": "t", "url": "ws://10.0.0.5:8080/ws?room=a",
+                "expires_at": 1, "expires_in_s": 1}"#,
+        )
+        .expect("a reservation without node decodes");
+        assert_eq!(seat.node(), "10.0.0.5:8080");
+        let named = Reservation {
+            node: "node-2".into(),
+            ..seat
+        };
+        assert_eq!(named.node(), "node-2");
+        assert_eq!(node_of("not a url"), "not a url");
+    }
+
+    #[test]
+    fn free_seats_never_underflow() {
+        let room = RoomListing {
+            id: "a".into(),
+            name: "A".into(),
+            game: "arena".into(),
+            map: "m".into(),
+            players: 9,
+            held: 2,
+            reserved: 1,
+            max_players: 8,
+            tick_rate: 60,
+            snapshot_rate: 20,
+            default: false,
+            node: String::new(),
+        };
+        assert_eq!(room.free_seats(), 0);
     }
 }

@@ -85,6 +85,9 @@ pub enum ClientError {
     /// The rooms API could not be reached, or its connection failed mid-request.
     #[error("rooms API unreachable: {0}")]
     ApiUnreachable(String),
+    /// A bot's room is gone and no room the rooms API lists has a free seat.
+    #[error("room {gone} is gone and no listed room has a free seat")]
+    NoRoom { gone: String },
 }
 
 impl ClientError {
@@ -96,9 +99,11 @@ impl ClientError {
             ClientError::WebSocket(tungstenite::Error::Http(response)) => {
                 matches!(response.status().as_u16(), 429 | 500..=599)
             }
-            ClientError::WebSocket(_) | ClientError::Timeout | ClientError::ApiUnreachable(_) => {
-                true
-            }
+            // Seats free up, and rooms are created.
+            ClientError::WebSocket(_)
+            | ClientError::Timeout
+            | ClientError::ApiUnreachable(_)
+            | ClientError::NoRoom { .. } => true,
             ClientError::Closed { code: None, .. } => true,
             ClientError::Closed {
                 code: Some(code), ..

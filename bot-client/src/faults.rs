@@ -9,7 +9,9 @@
 //! - stall a connection for a while (nothing is forwarded; the bounded buffer in between
 //!   fills, so the sender feels the backpressure as it would on a real stalled link);
 //! - go silent one way (a half-open connection: what is sent never arrives);
-//! - reset a connection abruptly (an RST on both sides, no FIN, no close frame).
+//! - reset a connection abruptly (an RST on both sides, no FIN, no close frame);
+//! - refuse new connections (each reset as soon as it is accepted), as a dead server's
+//!   address does.
 //!
 //! Faults are driven either by the test ([`FaultProxy::stall`], [`FaultProxy::reset`],
 //! …, scripted against connection ids in accept order) or at random by a [`Faults`]
@@ -111,6 +113,8 @@ impl Faults {
 #[derive(Debug, Default)]
 pub struct ProxyCounters {
     pub connections: AtomicU64,
+    /// Connections reset as they were accepted, while refusing ([`FaultProxy::refuse`]).
+    pub refused: AtomicU64,
     pub resets: AtomicU64,
     pub stalls: AtomicU64,
     pub bytes_up: AtomicU64,
@@ -152,6 +156,8 @@ struct Shared {
     conns: Mutex<Vec<Arc<Conn>>>,
     counters: ProxyCounters,
     stop: CancellationToken,
+    /// New connections are reset at once (see [`FaultProxy::refuse`]).
+    refusing: AtomicBool,
 }
 
 /// The proxy; see the module docs. Stops when dropped.
@@ -172,6 +178,7 @@ impl FaultProxy {
             conns: Mutex::default(),
             counters: ProxyCounters::default(),
             stop: CancellationToken::new(),
+            refusing: AtomicBool::new(false),
         });
         tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FaultProxy { addr, shared })
@@ -222,6 +229,13 @@ impl FaultProxy {
             .count()
     }
 
+    /// Refuses new connections (`true`: each is reset as soon as it is accepted, so that
+    /// the client's connect or handshake fails as against a dead server) or carries them
+    /// again (`false`). Connections carried already are not touched.
+    pub fn refuse(&self, refusing: bool) {
+        self.shared.refusing.store(refusing, Ordering::Relaxed);
+    }
+
     /// Stalls direction `dir` of connection `id` for `for_`, from now.
     pub fn stall(&self, id: u64, dir: Dir, for_: Duration) {
         if let Some(c) = self.conn(id) {
@@ -265,6 +279,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let Ok((client, _)) = accepted else {
             continue;
         };
+        if shared.refusing.load(Ordering::Relaxed) {
+            // Zero linger: the close is an RST, not an orderly end.
+            let _ = client.set_zero_linger();
+            drop(client);
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let id = next_id;
         next_id += 1;
         let f = &shared.faults;

@@ -61,7 +61,9 @@ struct Args {
     name_prefix: String,
     /// Join through the server's rooms API (`http://host:port` or `https://...`): each bot
     /// reserves a seat (`POST /api/rooms/{id}/join`) and connects with its token. Without
-    /// `--room` or `--rooms`, bots join the server's default room.
+    /// `--room` or `--rooms`, bots join the server's default room. A bot whose room is
+    /// gone after it lost its session joins another listed room with a free seat; the
+    /// report's `bots_per_node` shows where the bots ended.
     #[arg(long, env = "TICKWIRE_BOT_API")]
     api: Option<String>,
     /// With `--api`: the room every bot joins.

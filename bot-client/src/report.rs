@@ -85,6 +85,9 @@ pub struct BotOutcome {
     /// What the bot played ([`crate::behaviour::Behaviour::name`]: the game's name, or
     /// `wander` for a game the bots do not know); `None` if it never played.
     pub behaviour: Option<&'static str>,
+    /// The node hosting the bot's session when the run ended (the id the rooms API
+    /// names, else the host:port of the session's URL); `None` if it had none then.
+    pub node: Option<String>,
     /// Why the bot failed, if it did.
     pub error: Option<String>,
 }
@@ -111,6 +114,7 @@ impl BotOutcome {
             resume_errors: Vec::new(),
             max_bytes_in_1s: 0,
             behaviour: None,
+            node: None,
             error: None,
         }
     }
@@ -190,6 +194,11 @@ pub struct SwarmReport {
     /// [`BotOutcome::behaviour`]): shows bots that fell back to `wander`.
     #[serde(default)]
     pub behaviours: BTreeMap<String, u64>,
+    /// Node → bots whose session was on that node when the run ended (see
+    /// [`BotOutcome::node`]; bots without a session then are not counted): how a run
+    /// against a cluster spread, and where bots whose room went ended up.
+    #[serde(default)]
+    pub bots_per_node: BTreeMap<String, u64>,
 }
 
 impl SwarmReport {
@@ -218,7 +227,11 @@ impl SwarmReport {
         let mut offline = offline_histogram();
         let mut errors = BTreeMap::new();
         let mut behaviours = BTreeMap::new();
+        let mut bots_per_node = BTreeMap::new();
         for o in outcomes {
+            if let Some(node) = &o.node {
+                *bots_per_node.entry(node.clone()).or_insert(0) += 1;
+            }
             if let Some(b) = o.behaviour {
                 *behaviours.entry(b.to_owned()).or_insert(0) += 1;
             }
@@ -293,6 +306,7 @@ impl SwarmReport {
             offline_ms_p99: quantile(&offline, 0.99) as f64,
             errors,
             behaviours,
+            bots_per_node,
         }
     }
 }
@@ -376,6 +390,14 @@ impl fmt::Display for SwarmReport {
                 .collect();
             writeln!(f, "  behaviour:   {}", played.join(", "))?;
         }
+        if !self.bots_per_node.is_empty() {
+            let nodes: Vec<String> = self
+                .bots_per_node
+                .iter()
+                .map(|(node, n)| format!("{node} × {n}"))
+                .collect();
+            writeln!(f, "  nodes:       {} (bots at the end)", nodes.join(", "))?;
+        }
         if !self.errors.is_empty() {
             writeln!(f, "  errors:")?;
             for (error, n) in &self.errors {
@@ -456,6 +478,37 @@ mod tests {
         assert_eq!(r.behaviours.get("arena"), Some(&2));
         assert_eq!(r.behaviours.get("wander"), Some(&1));
         assert!(r.to_string().contains("behaviour:   arena × 2, wander × 1"));
+    }
+
+    #[test]
+    fn bots_are_counted_on_the_node_of_their_last_session() {
+        let mut outcomes = vec![bot(1.0, 1, 1, &[], None); 4];
+        outcomes[0].node = Some("node-a".into());
+        outcomes[1].node = Some("node-b".into());
+        outcomes[2].node = Some("node-b".into());
+        // Failed: no session at the end.
+        outcomes[3].error = Some("reconnect: gave up".into());
+        let r = SwarmReport::aggregate("ws://x/ws", 1, 4, 1.0, &outcomes);
+        assert_eq!(r.bots_per_node.get("node-a"), Some(&1));
+        assert_eq!(r.bots_per_node.get("node-b"), Some(&2));
+        assert_eq!(r.bots_per_node.len(), 2);
+        assert!(
+            r.to_string()
+                .contains("nodes:       node-a × 1, node-b × 2")
+        );
+        let json = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(json["bots_per_node"]["node-b"], 2);
+    }
+
+    #[test]
+    fn a_report_without_bots_per_node_still_reads() {
+        let r = SwarmReport::aggregate("ws://x/ws", 1, 0, 0.0, &[]);
+        let mut json = serde_json::to_value(&r).expect("serialises");
+        json.as_object_mut()
+            .expect("an object")
+            .remove("bots_per_node");
+        let back: SwarmReport = serde_json::from_value(json).expect("deserialises");
+        assert!(back.bots_per_node.is_empty());
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! bot measures stays in its own [`BotOutcome`] until the end, so the hot path shares
 //! nothing but a few relaxed counters that feed the progress line.
 //!
+//! A bot that loses its session gets it back as the web client does (resume, else join
+//! anew; `Bot::recover`); one that joined through the rooms API and finds its room gone
+//! (a node of a cluster died with it, or it was deleted) joins another listed room
+//! ([`choose_room`]), and the report says on which node each bot ended.
+//!
 //! The swarm knows no game: each session's view decodes whatever schema the `Welcome`
 //! carries, and what a bot does is the [`Behaviour`] the registry picks for that game
 //! ([`crate::behaviour::choose`]), rebuilt for every session.
@@ -20,12 +25,25 @@ use shared::map::Map;
 use shared::protocol::close::{self, After};
 use shared::protocol::{MAX_INPUT_FRAMES, Welcome};
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiClient, MAX_RETRY_WAIT};
+use crate::api::{ApiClient, MAX_RETRY_WAIT, RoomListing, node_of};
 use crate::behaviour::{self, Behaviour, Setup};
 use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
 use crate::report::{BotOutcome, SwarmReport};
+
+/// The timer of a session's input messages: one per `frames` ticks at `tick_rate`
+/// (not 0). An overloaded bot process skips the messages it is late for rather than
+/// sending a burst of stale inputs, which would only add load; the server copes with
+/// missing inputs anyway.
+fn new_input_timer(tick_rate: u16, frames: usize) -> tokio::time::Interval {
+    let mut timer = tokio::time::interval(Duration::from_secs_f64(
+        frames as f64 / f64::from(tick_rate.max(1)),
+    ));
+    timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    timer
+}
 
 /// How often the progress line refreshes.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
@@ -83,8 +101,44 @@ pub enum Join {
     #[default]
     Direct,
     /// Reserve a seat with `POST /api/rooms/{id}/join` and connect with its token; bot
-    /// `i` goes to `rooms[i % rooms.len()]`.
+    /// `i` goes to `rooms[i % rooms.len()]`. A bot whose room is gone after it lost its
+    /// session lists the rooms again and joins another ([`choose_room`]).
     Api { api: ApiClient, rooms: Vec<String> },
+}
+
+/// The room a bot whose room is gone joins instead: one of `rooms` with a free seat, not
+/// one of `gone`, of `game` where any such room of that game is listed (else of any
+/// game). Among those, drawn at random weighted by free seats (`draw` in `0..1`): bots
+/// displaced together spread over the rooms in proportion to the room each has left,
+/// where "the room with most seats" would send them all to the same one. `None` when no
+/// listed room has a free seat.
+pub fn choose_room<'a>(
+    rooms: &'a [RoomListing],
+    game: &str,
+    gone: &[String],
+    draw: f64,
+) -> Option<&'a RoomListing> {
+    let open = || {
+        rooms
+            .iter()
+            .filter(|r| r.free_seats() > 0 && !gone.contains(&r.id))
+    };
+    let same_game = !game.is_empty() && open().any(|r| r.game == game);
+    let pool = || open().filter(move |r| !same_game || r.game == game);
+    let total: u64 = pool().map(|r| u64::from(r.free_seats())).sum();
+    if total == 0 {
+        return None;
+    }
+    // The seat drawn, counted over the pool's free seats in listing order.
+    let mut seat = ((draw.clamp(0.0, 1.0) * total as f64) as u64).min(total - 1);
+    for room in pool() {
+        let free = u64::from(room.free_seats());
+        if seat < free {
+            return Some(room);
+        }
+        seat -= free;
+    }
+    None
 }
 
 impl Default for SwarmConfig {
@@ -294,6 +348,45 @@ struct Bot {
     input_rate: u16,
 }
 
+/// Where a bot's session is.
+#[derive(Debug, Clone)]
+struct Place {
+    /// The WebSocket URL the session was opened on (resumes go there: the hosting node).
+    url: String,
+    /// The room joined through the API; `None` for a direct join.
+    room: Option<String>,
+    /// The node hosting the session: the id the API names, else the URL's host:port.
+    node: String,
+}
+
+/// Whether `e`, from getting a session back, says its room is gone: the server does not
+/// know it (4013, on a resume or a join), or the API has no room of that id to reserve a
+/// seat in (404).
+fn room_gone(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Closed {
+            code: Some(close::UNKNOWN_ROOM),
+            ..
+        } | ClientError::Http { status: 404, .. }
+    )
+}
+
+/// Whether `e` says the node hosting the session could not be reached (refused, reset,
+/// silent, gone without a close frame): it may have died with its rooms, which only the
+/// API can tell.
+fn node_unreachable(e: &ClientError) -> bool {
+    match e {
+        // An HTTP answer to the upgrade came from a live node.
+        ClientError::WebSocket(tungstenite::Error::Http(_)) => false,
+        ClientError::WebSocket(_) | ClientError::Timeout => true,
+        ClientError::Closed { code, .. } => {
+            code.is_none_or(|c| c == crate::client::ABNORMAL_CLOSURE)
+        }
+        _ => false,
+    }
+}
+
 /// What the select loop of a session woke up for.
 enum Wake {
     Stop,
@@ -364,9 +457,9 @@ impl Bot {
         // server) is tried again with backoff, as the web client does.
         let first_try = Instant::now();
         let mut backoff = Duration::from_millis(500);
-        let (client, url) = loop {
+        let (client, place) = loop {
             let result = tokio::select! {
-                result = self.connect() => result,
+                result = self.connect(None) => result,
                 _ = self.stop.cancelled() => {
                     return BotOutcome::failed("connect: the run ended during the handshake".to_owned());
                 }
@@ -388,33 +481,46 @@ impl Bot {
             }
         };
         self.live.connected.fetch_add(1, Ordering::Relaxed);
-        let outcome = self.session(client, url).await;
+        let outcome = self.session(client, place).await;
         self.live.connected.fetch_sub(1, Ordering::Relaxed);
         outcome
     }
 
-    /// A new session: anonymous on `url`, or with a seat reserved through the API.
-    async fn connect(&self) -> Result<(Client, String), ClientError> {
+    /// A new session: anonymous on `url`, or with a seat reserved through the API in
+    /// `room` (`None`: the bot's room of the configured ones).
+    async fn connect(&self, room: Option<&str>) -> Result<(Client, Place), ClientError> {
         let mut options = ConnectOptions {
             tls: self.tls.clone(),
             ..ConnectOptions::default()
         };
-        let url = match &*self.join {
-            Join::Direct => self.url.clone(),
+        let place = match &*self.join {
+            Join::Direct => Place {
+                url: self.url.clone(),
+                room: None,
+                node: node_of(&self.url),
+            },
             Join::Api { api, rooms } => {
-                let room = rooms
-                    .get(self.index as usize % rooms.len().max(1))
-                    .ok_or_else(|| ClientError::Unexpected("no room to join".into()))?;
+                let room = match room {
+                    Some(room) => room,
+                    None => rooms
+                        .get(self.index as usize % rooms.len().max(1))
+                        .ok_or_else(|| ClientError::Unexpected("no room to join".into()))?,
+                };
                 let seat = api.join(room, None).await?;
+                let node = seat.node();
                 options.join_token = seat.token;
-                seat.url
+                Place {
+                    url: seat.url,
+                    room: Some(room.to_owned()),
+                    node,
+                }
             }
         };
         // Refused for now (the server's per-address limits): wait as told, then again.
         let mut waited = Duration::ZERO;
         loop {
-            match Client::connect_with(&url, &self.name, &options).await {
-                Ok(client) => return Ok((client, url)),
+            match Client::connect_with(&place.url, &self.name, &options).await {
+                Ok(client) => return Ok((client, place)),
                 Err(e) => match e.retry_after() {
                     Some(after)
                         if waited
@@ -431,18 +537,48 @@ impl Bot {
         }
     }
 
+    /// A seat in another room, for a bot whose room is gone: lists the rooms and joins
+    /// one ([`choose_room`]: of `game` where one has a seat, none of `gone`). A failure
+    /// says which room it tried, if it got as far as picking one.
+    async fn relocate(
+        &self,
+        game: &str,
+        gone: &[String],
+    ) -> Result<(Client, Place), (Option<String>, ClientError)> {
+        let Join::Api { api, .. } = &*self.join else {
+            let e = ClientError::Unexpected("only bots that joined through the API move".into());
+            return Err((None, e));
+        };
+        let rooms = api.rooms().await.map_err(|e| (None, e))?;
+        let room = choose_room(&rooms, game, gone, rand::random())
+            .map(|r| r.id.clone())
+            .ok_or_else(|| {
+                let gone = gone.first().cloned().unwrap_or_default();
+                (None, ClientError::NoRoom { gone })
+            })?;
+        self.connect(Some(&room)).await.map_err(|e| (Some(room), e))
+    }
+
     /// Gets the session back after it was lost (`Lost::Connection`: no close frame,
     /// 4006, 4008, a socket error; or dropped on purpose, `Lost::Churn`), with the web
     /// client's policy: resume with the newest resume token while at least a second of
     /// the grace period is left, retrying with backoff (0.5 s doubling to 10 s, ±25 %
     /// jitter, capped to fit the grace); once the grace is over, or the resume is refused
-    /// (4014), or the server restarted (1001: tokens are void), join anew. Gives up when
-    /// the run ends, after [`MAX_RECOVERY`], or on a refusal that says the room is gone
-    /// (4012, 4013, 4016) or the player was taken over (4015).
+    /// (4014), or the server restarted (1001: tokens are void), join anew.
+    ///
+    /// A bot that joined through the API whose room is gone (4013 on the resume or join,
+    /// 404 for the reservation, or its node unreachable while `GET /api/rooms/{id}`
+    /// answers 404) lists the rooms again and joins another ([`Bot::relocate`]), with
+    /// the same backoff while the API cannot answer (503) or no room has a seat.
+    ///
+    /// Gives up when the run ends, after [`MAX_RECOVERY`], or on a refusal that says the
+    /// room is not to be had (4012, 4016, and 4013 for a direct join) or the player was
+    /// taken over (4015). A room closed on purpose (4016) is not replaced: its bots were
+    /// told to leave, as the web client sends its player to the lobby.
     async fn recover(
         &self,
         welcome: &Welcome,
-        url: &mut String,
+        place: &mut Place,
         outcome: &mut BotOutcome,
         lost_at: Instant,
         resume: bool,
@@ -451,6 +587,8 @@ impl Bot {
         let grace_end = lost_at + Duration::from_secs(u64::from(welcome.resume_grace_s));
         let mut try_resume = resume && !welcome.resume_token.is_empty();
         let mut backoff = Duration::from_millis(500);
+        // Rooms found gone while getting this session back; non-empty: join another.
+        let mut gone: Vec<String> = Vec::new();
         loop {
             if self.stop.is_cancelled() {
                 return Err(RUN_ENDED.to_owned());
@@ -467,11 +605,35 @@ impl Bot {
                     tls: self.tls.clone(),
                     ..ConnectOptions::default()
                 };
-                Client::connect_with(url, &self.name, &options).await
+                Client::connect_with(&place.url, &self.name, &options).await
             } else {
-                match self.connect().await {
-                    Ok((client, new_url)) => {
-                        *url = new_url;
+                let joined = if gone.is_empty() {
+                    self.connect(place.room.as_deref()).await
+                } else {
+                    match self.relocate(&welcome.schema.game, &gone).await {
+                        Ok(joined) => Ok(joined),
+                        Err((tried, e)) => {
+                            // The room picked went too (a dead node's rooms stay listed
+                            // for a few seconds, a room may close): not again.
+                            if let Some(room) = tried
+                                && (room_gone(&e)
+                                    || matches!(
+                                        e,
+                                        ClientError::Closed {
+                                            code: Some(close::ROOM_CLOSED | close::WRONG_ROOM),
+                                            ..
+                                        }
+                                    ))
+                            {
+                                gone.push(room);
+                            }
+                            Err(e)
+                        }
+                    }
+                };
+                match joined {
+                    Ok((client, joined)) => {
+                        *place = joined;
                         Ok(client)
                     }
                     Err(e) => Err(e),
@@ -496,10 +658,38 @@ impl Bot {
                 }
                 Err(e) => e,
             };
+            // Is the bot's room gone? Asked only of rooms joined through the API (there
+            // are others to go to), until it is known gone: from then on the bot looks
+            // for another room, and a failure to join one is tried again after the
+            // backoff.
+            if let (Join::Api { api, .. }, Some(room)) = (&*self.join, &place.room)
+                && !gone.contains(room)
+            {
+                let is_gone = if room_gone(&error) {
+                    true
+                } else if node_unreachable(&error) {
+                    // 503 (the directory is down) or no answer: not known to be gone;
+                    // keep trying the node.
+                    matches!(api.room_exists(room).await, Ok(false))
+                } else {
+                    false
+                };
+                if is_gone {
+                    tracing::debug!(bot = %self.name, %room, "room gone: {error}");
+                    if try_resume {
+                        outcome.resume_failures += 1;
+                        outcome.resume_errors.push(error.to_string());
+                        try_resume = false;
+                    }
+                    gone.push(room.clone());
+                    // To another room at once; should that fail, after the backoff.
+                    continue;
+                }
+            }
             let after = match &error {
                 ClientError::Closed {
                     code: Some(code), ..
-                } => Some(close::after(*code)),
+                } if gone.is_empty() => Some(close::after(*code)),
                 _ => None,
             };
             match after {
@@ -543,7 +733,7 @@ impl Bot {
     }
 
     /// Plays one welcomed session until told to stop or until it fails.
-    async fn session(&self, mut client: Client, mut url: String) -> BotOutcome {
+    async fn session(&self, mut client: Client, mut place: Place) -> BotOutcome {
         let connected_at = Instant::now();
         let welcome = client.welcome().clone();
         let mut outcome = BotOutcome::connected(welcome.tick_rate, welcome.snapshot_rate);
@@ -553,7 +743,7 @@ impl Bot {
         } else {
             Map::from_info(welcome.map.clone()).map_err(|e| ClientError::from(e).to_string())
         };
-        let map = match setup {
+        let mut map = match setup {
             Ok(map) => map,
             Err(e) => {
                 outcome.error = Some(e);
@@ -572,14 +762,10 @@ impl Bot {
         let mut churn_timer = self
             .churn
             .map(|every| tokio::time::interval_at(Instant::now() + every, every));
-        let frames = frames_per_input(welcome.tick_rate, self.input_rate);
+        let mut tick_rate = welcome.tick_rate;
+        let mut frames = frames_per_input(tick_rate, self.input_rate);
         let mut intents = Vec::with_capacity(frames);
-        let mut input_timer = tokio::time::interval(Duration::from_secs_f64(
-            frames as f64 / f64::from(welcome.tick_rate),
-        ));
-        // An overloaded bot process would otherwise send a burst of stale inputs, which
-        // only adds load; the server has to cope with missing inputs anyway.
-        input_timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut input_timer = new_input_timer(tick_rate, frames);
         let mut ping_timer = tokio::time::interval(PING_INTERVAL);
         ping_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut counted_bytes_in = client.bytes_in();
@@ -703,13 +889,27 @@ impl Bot {
             offline_since = Some(lost_at);
             let resume = !matches!(why, Lost::Restart);
             match self
-                .recover(&welcome, &mut url, &mut outcome, lost_at, resume)
+                .recover(&welcome, &mut place, &mut outcome, lost_at, resume)
                 .await
             {
                 Ok((next, check)) => {
                     client = next;
                     pending_resume = check;
                     welcome = client.welcome().clone();
+                    // Another room (the bot's was gone) may play another map at another
+                    // tick rate.
+                    if welcome.tick_rate == 0 {
+                        break Some("Welcome announced a tick rate of 0".to_owned());
+                    }
+                    match Map::from_info(welcome.map.clone()) {
+                        Ok(m) => map = m,
+                        Err(e) => break Some(ClientError::from(e).to_string()),
+                    }
+                    if welcome.tick_rate != tick_rate {
+                        tick_rate = welcome.tick_rate;
+                        frames = frames_per_input(tick_rate, self.input_rate);
+                        input_timer = new_input_timer(tick_rate, frames);
+                    }
                     // The new session may lay its schema out anew (a restarted server):
                     // the behaviour looks its fields up again, and predicts afresh.
                     sessions += 1;
@@ -747,6 +947,9 @@ impl Bot {
         outcome.bytes_out = past_out + client.bytes_out();
         outcome.desyncs = past_desyncs + client.view().desyncs;
         outcome.keyframes = past_keyframes + client.view().keyframes;
+        if error.is_none() {
+            outcome.node = Some(place.node);
+        }
         outcome.error = error;
         // The close handshake is good manners, not part of the measurement: a server too
         // busy to answer it does not make the bot a failure.
@@ -756,5 +959,115 @@ impl Bot {
             Err(_) => tracing::debug!(bot = %self.name, "close timed out"),
         }
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(id: &str, game: &str, players: u32, max_players: u32) -> RoomListing {
+        RoomListing {
+            id: id.into(),
+            name: id.into(),
+            game: game.into(),
+            map: "m".into(),
+            players,
+            held: 0,
+            reserved: 0,
+            max_players,
+            tick_rate: 60,
+            snapshot_rate: 20,
+            default: false,
+            node: String::new(),
+        }
+    }
+
+    fn picks(rooms: &[RoomListing], game: &str, gone: &[&str], draw: f64) -> Option<String> {
+        let gone: Vec<String> = gone.iter().map(|g| (*g).to_owned()).collect();
+        choose_room(rooms, game, &gone, draw).map(|r| r.id.clone())
+    }
+
+    #[test]
+    fn a_gone_or_full_room_is_never_chosen() {
+        let mut held = room("held", "arena", 2, 4);
+        held.held = 1;
+        held.reserved = 1;
+        let rooms = [
+            room("dead", "arena", 0, 8),
+            room("full", "arena", 8, 8),
+            held,
+            room("open", "arena", 1, 4),
+        ];
+        for draw in [0.0, 0.2, 0.5, 0.8, 0.999, 1.0] {
+            assert_eq!(
+                picks(&rooms, "arena", &["dead"], draw).as_deref(),
+                Some("open")
+            );
+        }
+        assert_eq!(picks(&rooms, "arena", &["dead", "open"], 0.5), None);
+    }
+
+    #[test]
+    fn the_same_game_is_preferred_while_one_of_its_rooms_has_a_seat() {
+        let rooms = [
+            room("ball-1", "ball", 0, 10),
+            room("arena-1", "arena", 0, 1),
+            room("ball-2", "ball", 0, 10),
+        ];
+        for draw in [0.0, 0.5, 0.99] {
+            assert_eq!(
+                picks(&rooms, "arena", &[], draw).as_deref(),
+                Some("arena-1")
+            );
+        }
+        // No seat left in that game: any other.
+        assert!(picks(&rooms, "arena", &["arena-1"], 0.3).is_some_and(|r| r.starts_with("ball")));
+        // A game the listing does not name (an old server): any room.
+        assert_eq!(picks(&rooms, "", &[], 0.0).as_deref(), Some("ball-1"));
+    }
+
+    #[test]
+    fn the_draw_spreads_bots_in_proportion_to_free_seats() {
+        // 3 free seats in a, 1 in b: a quarter of the draws go to b.
+        let rooms = [room("a", "arena", 1, 4), room("b", "arena", 3, 4)];
+        let n = 1000;
+        let to_b = (0..n)
+            .filter(|i| {
+                picks(&rooms, "arena", &[], f64::from(*i) / f64::from(n)).as_deref() == Some("b")
+            })
+            .count();
+        assert_eq!(to_b, 250);
+        assert_eq!(picks(&rooms, "arena", &[], 0.0).as_deref(), Some("a"));
+        assert_eq!(picks(&rooms, "arena", &[], 1.0).as_deref(), Some("b"));
+        assert_eq!(picks(&[], "arena", &[], 0.5), None);
+    }
+
+    #[test]
+    fn only_a_missing_room_or_an_unreachable_node_can_mean_gone() {
+        let closed = |code| ClientError::Closed {
+            code: Some(code),
+            reason: String::new(),
+        };
+        assert!(room_gone(&closed(close::UNKNOWN_ROOM)));
+        assert!(room_gone(&ClientError::Http {
+            status: 404,
+            body: String::new()
+        }));
+        assert!(!room_gone(&closed(close::ROOM_CLOSED)));
+        assert!(!room_gone(&ClientError::Http {
+            status: 503,
+            body: String::new()
+        }));
+        assert!(node_unreachable(&closed(close::ABNORMAL)));
+        assert!(node_unreachable(&ClientError::Timeout));
+        assert!(node_unreachable(&ClientError::WebSocket(
+            tungstenite::Error::Io(std::io::ErrorKind::ConnectionRefused.into())
+        )));
+        assert!(!node_unreachable(&closed(close::ROOM_FULL)));
+        assert!(!node_unreachable(&ClientError::Http {
+            status: 503,
+            body: String::new()
+        }));
     }
 }

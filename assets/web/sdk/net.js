@@ -2,8 +2,10 @@
 // snapshots (applied to a ClientView built from the Welcome's schema, checksum verified,
 // a keyframe asked for on a mismatch), inputs at the tick rate (sdk/inputclock.js),
 // pings, traffic statistics, and reconnection with backoff: a resume of the same player
-// within the grace period, else a fresh join. What to do after each close code is the
-// pure `planAfterClose` of reconnect.js, tested in net.test.mjs.
+// within the grace period, else a fresh join; a room gone meanwhile is replaced by
+// another of the same game. What to do after each close code is the pure
+// `planAfterClose` of reconnect.js, tested in net.test.mjs; where to go when the room is
+// gone is relocate.js's `planRelocation`.
 //
 // Game-agnostic: it decodes whatever the schema describes and sends the inputs it is
 // given. Browser module (WebSocket, performance, timers), but no DOM: what it learns
@@ -21,6 +23,7 @@ import {
 } from './codec.js';
 import { InputClock } from './inputclock.js';
 import { Action, planAfterClose, planAfterReserve } from './reconnect.js';
+import { Move, planRelocation, roomGone } from './relocate.js';
 
 // The reconnection decisions are reconnect.js's; re-exported for the page and tests.
 export { Action, backoffMs, closeText, planAfterClose, planAfterReserve } from './reconnect.js';
@@ -77,6 +80,45 @@ export async function reserveSeat(roomId, fetchFn = globalThis.fetch) {
   return { ok: false, status: res.ok ? 502 : res.status, message: body?.message ?? '' };
 }
 
+/** Longest wait for the rooms API while getting a lost session back. */
+const API_TIMEOUT_MS = 5000;
+
+/** `fetch` that gives up after API_TIMEOUT_MS (an unreachable server must not stall a reconnection). */
+async function fetchWithin(fetchFn, url, init = {}) {
+  const abort = typeof AbortController === 'function' ? new AbortController() : null;
+  const timer = abort ? setTimeout(() => abort.abort(), API_TIMEOUT_MS) : 0;
+  try {
+    return await fetchFn(url, abort ? { ...init, signal: abort.signal } : init);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `GET /api/rooms`: `{status, rooms}` (status 0 when the server did not answer; rooms [] unless a list came). */
+export async function fetchRoomList(fetchFn = globalThis.fetch) {
+  try {
+    const res = await fetchWithin(fetchFn, '/api/rooms', { cache: 'no-store' });
+    let rooms = [];
+    if (res.ok) {
+      const body = await res.json();
+      if (Array.isArray(body)) rooms = body;
+    }
+    return { status: res.status, rooms };
+  } catch {
+    return { status: 0, rooms: [] };
+  }
+}
+
+/** `GET /api/rooms/{id}`: the status only (404: no such room; 0: no answer). */
+export async function fetchRoomStatus(roomId, fetchFn = globalThis.fetch) {
+  try {
+    const res = await fetchWithin(fetchFn, `/api/rooms/${encodeURIComponent(roomId)}`, { cache: 'no-store' });
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
 function nowMs32() {
   return Math.floor(performance.now()) >>> 0;
 }
@@ -115,13 +157,18 @@ export class Connection {
    * optional): `onState(state, info)`, `onWelcome(welcome, now, view)` (`view`: the
    * session's ClientView, its layout from `welcome.schema`), `onSnapshot(tick, entities,
    * lastInputSeq, now)`, `onSettings(settings)`, `onInput(seq, inp, slotMs)` (the ideal
-   * start of the tick slot the input was sent for).
+   * start of the tick slot the input was sent for), `onRelocated(from, to, why)` (the
+   * room was gone after a lost connection; the connection joins `to` instead).
+   * `listRooms()` and `roomStatus(roomId)`: `fetchRoomList` and `fetchRoomStatus` (for
+   * tests).
    */
-  constructor({ room, name, wsUrl, reserve = reserveSeat, sampleInput, handlers = {} }) {
+  constructor({ room, name, wsUrl, reserve = reserveSeat, listRooms = fetchRoomList, roomStatus = fetchRoomStatus, sampleInput, handlers = {} }) {
     this.room = room;
     this.name = name;
     this.wsUrl = wsUrl;
     this.reserve = reserve;
+    this.listRooms = listRooms;
+    this.roomStatus = roomStatus;
     this.sampleInput = sampleInput;
     this.h = handlers;
     this.state = State.IDLE;
@@ -140,6 +187,17 @@ export class Connection {
     /** When the last connected session was lost (ms), while reconnecting. */
     this.lostAt = null;
     this.resumes = 0;
+    /** Whether a session was welcomed in this room (so a room gone can be replaced). */
+    this.hadSession = false;
+    /** The game of the last Welcome: a room replacing a gone one plays it too. */
+    this.game = room?.game ?? '';
+    /**
+     * The WebSocket URL of the seat reservation: the node hosting the room, which a
+     * resume must reach (in a cluster the page's own host may not host it).
+     */
+    this.seatUrl = '';
+    /** Rooms joined because the one before was gone. */
+    this.relocations = 0;
     this.stats = {
       bytesIn: new RateWindow(),
       bytesOut: new RateWindow(),
@@ -237,19 +295,21 @@ export class Connection {
     const resuming = Boolean(this.resumeToken);
     this.setState(this.attempt === 0 ? State.CONNECTING : State.RETRYING, { attempt: this.attempt, resuming });
     if (resuming) {
-      this.connect(this.wsUrl(this.resumeRoom || null), { resumeToken: this.resumeToken });
+      this.connect(this.seatUrl || this.wsUrl(this.resumeRoom || null), { resumeToken: this.resumeToken });
       return;
     }
     if (!this.room.api) {
+      this.seatUrl = '';
       this.connect(this.wsUrl(this.room.default ? null : this.room.id), undefined);
       return;
     }
     const seat = await this.reserve(this.room.id);
     if (this.stopped || opening !== this.opening) return;
     if (!seat.ok) {
-      this.follow(planAfterReserve(seat.status, this.attempt, seat.message), null);
+      this.follow(planAfterReserve(seat.status, this.attempt, seat.message, Math.random, this.relocatable()), null);
       return;
     }
+    this.seatUrl = seat.url;
     this.connect(seat.url, { joinToken: seat.token });
   }
 
@@ -299,6 +359,11 @@ export class Connection {
     this.orphans.clear();
   }
 
+  /** Whether another room can replace this one if it is gone: it came from the rooms API and had a session. */
+  relocatable() {
+    return Boolean(this.room.api && this.hadSession);
+  }
+
   plan(code, reason) {
     return planAfterClose({
       code,
@@ -308,6 +373,7 @@ export class Connection {
       now: performance.now(),
       graceS: this.graceS,
       attempt: this.attempt,
+      relocatable: this.relocatable(),
     });
   }
 
@@ -318,8 +384,24 @@ export class Connection {
   }
 
   /** Carries out a plan of `planAfterClose` or `planAfterReserve`. */
-  follow(plan, code) {
+  async follow(plan, code) {
     if (plan.dropResume) this.resumeToken = '';
+    if (plan.action === Action.RELOCATE) {
+      this.relocate(plan.why);
+      return;
+    }
+    if (plan.checkRoom) {
+      // The node may have died with the room: the API knows (404) once the room is gone.
+      this.setState(State.RETRYING, { attempt: this.attempt, resuming: Boolean(this.resumeToken), why: plan.why });
+      const opening = this.opening;
+      const status = await this.roomStatus(this.room.id);
+      if (this.stopped || opening !== this.opening) return;
+      if (roomGone({ code, roomStatus: status })) {
+        this.resumeToken = '';
+        this.relocate(`${plan.why}; the room does not exist any more`);
+        return;
+      }
+    }
     if (plan.action === Action.RESUME || plan.action === Action.JOIN) {
       this.retryIn(plan.delayMs, plan.why, code);
     } else {
@@ -338,6 +420,37 @@ export class Connection {
     const retryAt = performance.now() + delay;
     this.setState(State.LOST, { why, code, retryAt, attempt: this.attempt, resuming: Boolean(this.resumeToken) });
     this.after(delay, () => this.open());
+  }
+
+  /**
+   * The room is gone (`why`): lists the rooms and joins another of the same game
+   * (telling the page with `onRelocated`), or fails back to the lobby when none has a
+   * seat; while the list cannot be had, asks again after the backoff.
+   */
+  async relocate(why, attempt = 0) {
+    this.clearTimers();
+    this.resumeToken = '';
+    const opening = ++this.opening;
+    const gone = this.room;
+    this.setState(State.RETRYING, { attempt: this.attempt, resuming: false, why });
+    const { status, rooms } = await this.listRooms();
+    if (this.stopped || opening !== this.opening) return;
+    const plan = planRelocation({ status, rooms, game: this.game, gone, attempt });
+    if (plan.move === Move.RETRY) {
+      this.attempt++;
+      this.setState(State.LOST, { why: plan.why, retryAt: performance.now() + plan.delayMs, attempt: this.attempt, resuming: false });
+      this.after(plan.delayMs, () => this.relocate(why, attempt + 1));
+      return;
+    }
+    if (plan.move === Move.LOBBY) {
+      this.fail(plan.why, { refresh: true });
+      return;
+    }
+    this.room = { ...plan.room, api: true };
+    this.seatUrl = '';
+    this.relocations++;
+    this.h.onRelocated?.(gone, this.room, plan.why);
+    this.open();
   }
 
   fail(why, extra = {}) {
@@ -412,6 +525,8 @@ export class Connection {
     this.view = new ClientView(layout);
     this.attempt = 0;
     this.lostAt = null;
+    this.hadSession = true;
+    this.game = msg.schema?.game ?? this.game;
     // The newest token voids the older ones: kept for a resume after a lost connection.
     this.resumeToken = msg.resume_token ?? '';
     this.resumeRoom = msg.room ?? '';

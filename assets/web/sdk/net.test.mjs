@@ -13,7 +13,18 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { CLOSE_REASONS } from './codec.js';
-import { Action, Connection, State, backoffMs, closeText, planAfterClose, planAfterReserve, reserveSeat } from './net.js';
+import {
+  Action,
+  Connection,
+  State,
+  backoffMs,
+  closeText,
+  fetchRoomList,
+  fetchRoomStatus,
+  planAfterClose,
+  planAfterReserve,
+  reserveSeat,
+} from './net.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(HERE), '../../..');
@@ -166,6 +177,22 @@ test('seat reservation answers: 409 room full, 404 refresh, 503 or no answer ret
   assert.equal(planAfterReserve(400, 0, 'bad').action, Action.LOBBY);
 });
 
+test('after a session in an API room: 4013 or a 404 reservation means another room; 4016 the lobby', () => {
+  const relocatable = { ...base, relocatable: true };
+  const unknown = planAfterClose({ ...relocatable, code: 4013 });
+  assert.deepEqual([unknown.action, unknown.dropResume], [Action.RELOCATE, true]);
+  assert.equal(planAfterClose({ ...relocatable, code: 4016 }).action, Action.LOBBY, 'closed on purpose');
+  assert.equal(planAfterClose({ ...relocatable, code: 4012 }).action, Action.LOBBY);
+  assert.equal(planAfterReserve(404, 0, '', mid, true).action, Action.RELOCATE);
+  assert.equal(planAfterReserve(409, 0, '', mid, true).action, Action.LOBBY);
+  // A lost connection resumes as before, after asking the API whether the room is still there.
+  const lost = planAfterClose({ ...relocatable, code: 1006 });
+  assert.deepEqual([lost.action, lost.checkRoom], [Action.RESUME, true]);
+  assert.equal(planAfterClose({ ...relocatable, code: 0, resumeToken: '' }).checkRoom, true);
+  assert.ok(!planAfterClose({ ...relocatable, code: 4006 }).checkRoom, 'closed by a live server');
+  assert.ok(!planAfterClose({ ...base, code: 1006 }).checkRoom, 'not an API room, or no session yet');
+});
+
 test('reserveSeat: POSTs to the room and reads {token, url} or the error', async () => {
   const calls = [];
   const ok = await reserveSeat('a b', async (url, init) => {
@@ -192,11 +219,24 @@ test('close texts', () => {
 
 const needsFlag = typeof globalThis.WebSocket !== 'function';
 
+/**
+ * Node 20: WebSocket is behind a flag. Runs the tests of this file matching `pattern`
+ * again with it, and fails unless they pass. The child must not inherit the runner's
+ * NODE_TEST_CONTEXT: with it, it reports to a parent that is not listening and exits 0
+ * whatever its tests did.
+ */
+function runWithWebSocketFlag(pattern) {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, ['--experimental-websocket', '--no-warnings', '--test', '--test-name-pattern', pattern, HERE], { encoding: 'utf8', timeout: 55_000, env });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /# pass [1-9]/, `no test ran:\n${r.stdout}`);
+}
+
 test('Connection against a real server: join, resume, refused resume', { skip: !existsSync(SERVER) && 'no target/debug/server', timeout: 60_000 }, async (t) => {
   if (needsFlag) {
     // Node 20: WebSocket is behind a flag. Run this file again with it.
-    const r = spawnSync(process.execPath, ['--experimental-websocket', '--no-warnings', '--test', '--test-name-pattern', 'real server', HERE], { encoding: 'utf8', timeout: 55_000 });
-    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    runWithWebSocketFlag('real server');
     return;
   }
   const server = spawn(SERVER, ['--addr', '127.0.0.1:0', '--drones', '0', '--seed', '3', '--stats-interval-s', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -276,4 +316,82 @@ test('Connection against a real server: join, resume, refused resume', { skip: !
   assert.equal(welcomes[2].resumed, false);
   assert.deepEqual(reservations, [room.id, room.id], 'a new seat reservation');
   assert.ok(states.some(([s, i]) => s === State.RETRYING && i.resuming));
+});
+
+/** Starts target/debug/server with `args` (killed after the test); resolves to its origin. */
+async function startServer(t, args) {
+  const server = spawn(SERVER, ['--addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => server.kill('SIGKILL'));
+  return new Promise((resolveOrigin, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${out}`)), 20_000);
+    const onData = (chunk) => {
+      out += chunk;
+      const m = out.match(/web client at (http:\/\/\S+?)\/ /);
+      if (m) {
+        clearTimeout(timer);
+        resolveOrigin(m[1]);
+      }
+    };
+    server.stdout.on('data', onData);
+    server.stderr.on('data', onData);
+    server.on('exit', () => reject(new Error(`server exited:\n${out}`)));
+  });
+}
+
+test('Connection against a live server: a room gone after a lost connection is replaced', { skip: !existsSync(SERVER) && 'no target/debug/server', timeout: 60_000 }, async (t) => {
+  if (needsFlag) {
+    runWithWebSocketFlag('live server');
+    return;
+  }
+  const origin = await startServer(t, ['--drones', '0', '--seed', '3', '--stats-interval-s', '3600']);
+  const api = (path, init) => fetch(origin + path, init);
+  // Two rooms of the ball game (the default room plays the arena).
+  for (const id of ['doomed', 'refuge']) {
+    const res = await api('/api/rooms', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id, game: 'ball' }) });
+    assert.equal(res.status, 201, `create ${id}`);
+  }
+  const listed = await (await api('/api/rooms')).json();
+  const doomed = { ...listed.find((r) => r.id === 'doomed'), api: true };
+
+  const welcomes = [];
+  const states = [];
+  const moves = [];
+  const conn = new Connection({
+    room: doomed,
+    name: 'mover',
+    wsUrl: (id) => `${origin.replace('http', 'ws')}/ws${id ? `?room=${id}` : ''}`,
+    reserve: (id) => reserveSeat(id, api),
+    listRooms: () => fetchRoomList(api),
+    roomStatus: (id) => fetchRoomStatus(id, api),
+    sampleInput: () => ({ moveX: 0, moveY: 0, aim: 0, aimRad: 0, buttons: 0 }),
+    handlers: {
+      onWelcome: (w) => welcomes.push(w),
+      onState: (s, info) => states.push([s, info]),
+      onRelocated: (from, to, why) => moves.push([from.id, to.id, why]),
+    },
+  });
+  t.after(() => conn.stop());
+  const until = async (what, fn, ms = 10_000) => {
+    const deadline = Date.now() + ms;
+    while (!fn()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(states.map(([s, i]) => [s, i.why ?? '']))}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  conn.start();
+  await until('the Welcome', () => welcomes.length === 1 && conn.state === State.CONNECTED);
+  assert.equal(welcomes[0].room, 'doomed');
+  // The link dies, and the room is deleted before the client is back: its resume meets
+  // 4013 (or the API already answers 404 for the room).
+  conn.simulateLoss();
+  assert.equal((await api('/api/rooms/doomed', { method: 'DELETE' })).status, 204);
+  await until('the Welcome of the other room', () => welcomes.length === 2 && conn.state === State.CONNECTED);
+  assert.equal(welcomes[1].room, 'refuge');
+  assert.equal(welcomes[1].resumed, false);
+  const refuge = listed.find((r) => r.id === 'refuge');
+  assert.deepEqual(moves, [['doomed', 'refuge', `Room ${doomed.name} is gone; joined ${refuge.name}.`]]);
+  assert.equal(conn.relocations, 1);
+  assert.equal(conn.room.id, 'refuge');
 });

@@ -15,6 +15,7 @@ mod jitter;
 mod lifecycle;
 mod metrics;
 mod network;
+mod relocation;
 mod replication;
 mod resume;
 mod rooms;
@@ -48,6 +49,13 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with a small, fast test room plus the given extra flags.
     pub async fn start(extra: &[&str]) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestServer::start_on(listener, extra).await
+    }
+
+    /// [`TestServer::start`] on a listener bound already (so that its address can go in
+    /// the flags, a proxy's upstream, say).
+    pub async fn start_on(listener: TcpListener, extra: &[&str]) -> TestServer {
         let mut args = vec![
             "server",
             "--drones",
@@ -59,7 +67,6 @@ impl TestServer {
         ];
         args.extend_from_slice(extra);
         let settings = ServerConfig::parse_from(args).validate().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let shutdown = CancellationToken::new();
         let server = server::start(listener, settings, shutdown.clone()).unwrap();
         TestServer {
