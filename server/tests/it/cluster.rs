@@ -527,3 +527,101 @@ async fn sigterm_drains_the_node_and_it_leaves_the_directory() {
     assert!(!ids(&list).contains(&"default-b".to_owned()), "{list}");
     assert_eq!(ids(&get(&a, "/api/nodes").await.1), ["a", "c"]);
 }
+
+/// Bots through node a's API spread over rooms on all three nodes; a node killed under
+/// them costs the others nothing, and its bots rejoin live rooms; then Redis goes away
+/// for 10 s and comes back without any bot noticing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_spread_over_the_cluster_and_survive_a_killed_node_and_a_redis_outage() {
+    use bot_client::swarm::{Join, SwarmConfig, SwarmCounters, run_swarm_counted};
+    use tokio_util::sync::CancellationToken;
+
+    const BOTS: u32 = 9;
+    let (mut redis, mut nodes) = cluster(&[]).await;
+    let a = nodes[0].api();
+    let rooms: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|n| format!("default-{n}"))
+        .collect();
+    let live = Arc::new(SwarmCounters::default());
+    let stop = CancellationToken::new();
+    let swarm = tokio::spawn(run_swarm_counted(
+        SwarmConfig {
+            url: nodes[0].base(),
+            bots: BOTS,
+            duration: Duration::from_secs(120),
+            ramp_per_sec: 0.0,
+            seed: 3,
+            name_prefix: "cb".into(),
+            join: Join::Api {
+                api: a.clone(),
+                rooms: rooms.clone(),
+            },
+            ..SwarmConfig::default()
+        },
+        stop.clone(),
+        live.clone(),
+    ));
+    let players_in = |list: &Value, room: &str| {
+        list.as_array()
+            .and_then(|rooms| rooms.iter().find(|r| r["id"] == room))
+            .and_then(|r| r["players"].as_u64())
+            .unwrap_or(0)
+    };
+    until("three bots in each node's room", || async {
+        let (_, list) = get(&a, "/api/rooms").await;
+        rooms.iter().all(|room| players_in(&list, room) == 3)
+    })
+    .await;
+
+    let killed = Instant::now();
+    nodes[2].kill();
+    until("c's room leaves the listing", || async {
+        let (status, list) = get(&a, "/api/rooms").await;
+        status == StatusCode::OK && !ids(&list).contains(&"default-c".to_owned())
+    })
+    .await;
+    let gone = killed.elapsed();
+    assert!(gone <= Duration::from_secs(5), "took {gone:?}");
+    until("the displaced bots play in a's and b's rooms", || async {
+        let (_, list) = get(&a, "/api/rooms").await;
+        players_in(&list, "default-a") + players_in(&list, "default-b") == u64::from(BOTS)
+    })
+    .await;
+    let rejoined = killed.elapsed();
+
+    redis.stop();
+    let outage = Instant::now();
+    while outage.elapsed() < Duration::from_secs(10) {
+        assert_eq!(live.failed.load(Ordering::Relaxed), 0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    redis.restart();
+    until("the directory is whole again", || async {
+        let (status, list) = get(&a, "/api/rooms").await;
+        status == StatusCode::OK && ids(&list).len() == 2
+    })
+    .await;
+    for node in &mut nodes[..2] {
+        assert!(node.running(), "node {} crashed", node.id);
+    }
+
+    stop.cancel();
+    let report = tokio::time::timeout(WAIT, swarm).await.unwrap().unwrap();
+    assert_eq!(report.bots_failed, 0, "{:?}", report.errors);
+    assert_eq!(report.bots_connected, BOTS);
+    // Each displaced bot joined anew once; no other bot lost its session at all.
+    assert_eq!(report.rejoins, 3, "{:?}", report.errors);
+    assert_eq!(report.resumes, 0, "{:?}", report.errors);
+    assert_eq!(
+        report.bots_per_node.get("c"),
+        None,
+        "{:?}",
+        report.bots_per_node
+    );
+    assert_eq!(report.bots_per_node.values().sum::<u64>(), u64::from(BOTS));
+    println!(
+        "bots across the cluster: c's room unlisted {gone:?} after kill -9, its 3 bots playing elsewhere after {rejoined:?}; per node at the end {:?}",
+        report.bots_per_node
+    );
+}
