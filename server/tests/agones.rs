@@ -470,37 +470,38 @@ async fn a_node_reports_ready_health_seats_and_shutdown_to_its_sidecar() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_its_sidecar_a_node_exits_with_a_message() {
-    let run = |args: &[&str], port_variable: Option<&str>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-        command
+    // The node with `--agones` and Agones' port variable, and no `--agones-sdk-port`:
+    // its exit status and stderr, once it checked it never listened (nothing on stdout).
+    let run = |port_variable: String| {
+        let output = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--addr", "127.0.0.1:0", "--agones"])
-            .args(args)
-            .env_remove("AGONES_SDK_GRPC_PORT")
-            .env("RUST_LOG", "off");
-        if let Some(value) = port_variable {
-            command.env("AGONES_SDK_GRPC_PORT", value);
-        }
-        let output = command.output().unwrap();
+            .env("AGONES_SDK_GRPC_PORT", port_variable)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        assert!(output.stdout.is_empty(), "it listened");
         (
             output.status,
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     };
     // The port Agones names is not one.
-    let (status, stderr) = run(&[], Some("ninety"));
+    let (status, stderr) = tokio::task::spawn_blocking(move || run("ninety".into()))
+        .await
+        .unwrap();
     assert!(!status.success());
     assert!(
         stderr.contains("AGONES_SDK_GRPC_PORT is \"ninety\""),
         "{stderr}"
     );
 
-    // Nothing listens there: after the SDK's 30 s of trying, the node gives up, saying
-    // where it looked, before it ever listened (nothing on stdout).
+    // Nothing listens at the port it names: after the SDK's 30 s of trying, the node
+    // gives up, saying where it looked.
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         listener.local_addr().unwrap().port()
     };
-    let (status, stderr) = tokio::task::spawn_blocking(move || run(&[], Some(&port.to_string())))
+    let (status, stderr) = tokio::task::spawn_blocking(move || run(port.to_string()))
         .await
         .unwrap();
     assert!(!status.success());

@@ -13,8 +13,9 @@ use super::status::{NodeStatus, Report};
 use super::{AgonesError, call};
 use crate::control::registry::RoomRegistry;
 
-/// How often the status is read. The sidecar batches what it is sent into one update of
-/// the GameServer a second or so, so reading more often would not show sooner.
+/// How often the status is read. The sidecar writes what it is sent to the GameServer at
+/// most every half second (its default rate limit), and a FleetAutoscaler looks every 30 s
+/// by default: reading more often would show nothing sooner.
 const PERIOD: Duration = Duration::from_secs(1);
 
 /// Reports until `stop` (a round of sends under way is finished first). A failed send is
