@@ -14,7 +14,11 @@
 //! - [`obs`]: counters and the Prometheus exposition.
 //! - [`engine`]: the game API ([`engine::Game`]) and what the engine gives every game;
 //!   [`games`]: the games (the arena).
+//! - `agones` (the `agones` feature): with `--agones`, the node reports to Agones' SDK
+//!   sidecar (Ready, Health, rooms and seats, Shutdown).
 
+#[cfg(feature = "agones")]
+pub mod agones;
 pub mod cluster;
 pub mod control;
 pub mod engine;

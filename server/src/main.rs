@@ -13,6 +13,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = ServerConfig::parse();
     let settings = config.validate().context("invalid configuration")?;
+    // Before listening: a node under Agones without its sidecar is misconfigured, and
+    // should fail before it takes a port or starts a room.
+    #[cfg(feature = "agones")]
+    let agones = server::agones::Agones::connect(&config.agones).await?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -32,13 +36,32 @@ async fn main() -> anyhow::Result<()> {
         default_room = server.registry().default_room(),
         "rooms API at {http}://{addr}/api/rooms, metrics at {http}://{addr}/metrics"
     );
+    #[cfg(feature = "agones")]
+    let agones = match agones {
+        Some(node) => Some(
+            node.ready(server.registry().clone(), config.max_rooms)
+                .await?,
+        ),
+        None => None,
+    };
     cancel_on_signal(shutdown.clone()).await;
     // Stop accepting, tell every session (1001), let rooms finish their tick: all within
     // the deadline, or exit anyway.
-    match tokio::time::timeout(deadline + GRACE, server.wait()).await {
-        Ok(result) => result?,
-        Err(_) => anyhow::bail!("shutdown took longer than {deadline:?}; exiting anyway"),
-    }
+    let drained = match tokio::time::timeout(deadline + GRACE, server.wait()).await {
+        Ok(result) => result.map_err(anyhow::Error::from),
+        Err(_) => Err(anyhow::anyhow!(
+            "shutdown took longer than {deadline:?}; exiting anyway"
+        )),
+    };
+    // Agones deletes the Pod on Shutdown: only once the drain is over, whatever its outcome.
+    #[cfg(feature = "agones")]
+    let told = match agones {
+        Some(node) => node.shutdown().await,
+        None => Ok(()),
+    };
+    drained?;
+    #[cfg(feature = "agones")]
+    told?;
     Ok(())
 }
 

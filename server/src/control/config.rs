@@ -260,6 +260,11 @@ pub struct ServerConfig {
     /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
     #[arg(long, env = "TICKWIRE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Agones integration: `--agones` and its flags (with the `agones` feature).
+    #[cfg(feature = "agones")]
+    #[command(flatten)]
+    pub agones: crate::agones::AgonesArgs,
 }
 
 /// How snapshots are built.
