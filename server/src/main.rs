@@ -12,11 +12,20 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = ServerConfig::parse();
-    let settings = config.validate().context("invalid configuration")?;
+    #[cfg_attr(not(feature = "agones"), allow(unused_mut))]
+    let mut settings = config.validate().context("invalid configuration")?;
     // Before listening: a node under Agones without its sidecar is misconfigured, and
     // should fail before it takes a port or starts a room.
     #[cfg(feature = "agones")]
-    let agones = server::agones::Agones::connect(&config.agones).await?;
+    let mut agones = server::agones::Agones::connect(&config.agones).await?;
+    // Under Agones players reach the node at its GameServer's address and port, which
+    // only the SDK knows: reservations (other nodes' too, in a cluster) point there.
+    #[cfg(feature = "agones")]
+    if let Some(node) = agones.as_mut()
+        && settings.public_url.is_none()
+    {
+        settings.public_url = Some(node.public_url(settings.tls.is_some()).await?);
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;

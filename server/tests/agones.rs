@@ -36,6 +36,9 @@ use sdk::sdk_server::{Sdk as SdkService, SdkServer};
 
 /// Generous bound for conditions that normally hold within a few seconds.
 const WAIT: Duration = Duration::from_secs(20);
+/// Where the sidecar says players reach the GameServer.
+const GAMESERVER_ADDRESS: &str = "10.1.2.3";
+const GAMESERVER_PORT: i32 = 7654;
 
 /// One call the sidecar received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +167,25 @@ impl SdkService for Sidecar {
         &self,
         _: Request<sdk::Empty>,
     ) -> Result<Response<sdk::GameServer>, Status> {
-        // The SDK's connection probe.
+        // The SDK's connection probe, and the node asking where players reach it.
         self.record(Call::GetGameServer);
-        Ok(Response::new(sdk::GameServer::default()))
+        Ok(Response::new(sdk::GameServer {
+            status: Some(sdk::game_server::Status {
+                address: GAMESERVER_ADDRESS.to_owned(),
+                ports: vec![
+                    sdk::game_server::status::Port {
+                        name: "metrics".to_owned(),
+                        port: 9100,
+                    },
+                    sdk::game_server::status::Port {
+                        name: "default".to_owned(),
+                        port: GAMESERVER_PORT,
+                    },
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
     }
 
     type WatchGameServerStream = futures_util::stream::Pending<Result<sdk::GameServer, Status>>;
@@ -411,7 +430,13 @@ async fn a_node_reports_ready_health_seats_and_shutdown_to_its_sidecar() {
             .unwrap()
     );
     for _ in 0..4 {
-        api.join("duel", None).await.unwrap();
+        let seat = api.join("duel", None).await.unwrap();
+        // Players are sent to the GameServer's address and port, not to the address
+        // the API was called at.
+        assert_eq!(
+            seat.url,
+            format!("ws://{GAMESERVER_ADDRESS}:{GAMESERVER_PORT}/ws?room=duel")
+        );
     }
     let player = Client::connect(&format!("ws://{addr}/ws"), "p1")
         .await

@@ -55,6 +55,10 @@ pub enum AgonesError {
     },
     #[error("Agones SDK call {call} got no answer within {CALL_TIMEOUT:?}")]
     TimedOut { call: &'static str },
+    #[error(
+        "the GameServer has no address or port yet, so players could not be sent here; give --public-url"
+    )]
+    NoAddress,
 }
 
 /// An error and its sources, on one line (the SDK's own messages say little, e.g. "rpc
@@ -117,6 +121,27 @@ impl Agones {
             sdk,
             health_period: args.health_period(),
         }))
+    }
+
+    /// Where players reach this node: `http(s)://ADDRESS:PORT` from its GameServer's
+    /// status (the port named `default`, the Fleet's, else the first). Join
+    /// reservations point there, also those other nodes of a cluster answer.
+    pub async fn public_url(&mut self, tls: bool) -> Result<String, AgonesError> {
+        let gameserver = call("GetGameServer", self.sdk.get_gameserver()).await?;
+        let status = gameserver.status.unwrap_or_default();
+        let port = status
+            .ports
+            .iter()
+            .find(|p| p.name == "default")
+            .or_else(|| status.ports.first())
+            .map(|p| p.port);
+        match (status.address.as_str(), port) {
+            ("", _) | (_, None) => Err(AgonesError::NoAddress),
+            (address, Some(port)) => {
+                let scheme = if tls { "https" } else { "http" };
+                Ok(format!("{scheme}://{address}:{port}"))
+            }
+        }
     }
 
     /// Tells Agones the node is Ready (call it once the server listens), then starts the

@@ -34,6 +34,7 @@ use self::directory::Keys;
 use self::records::{NodeInfo, NodeLoad};
 use self::rpc::{Op, Reply, Request, WireError};
 use crate::http::api::RoomInfo;
+use crate::obs::counters::Metric;
 
 /// How often a node republishes itself and its rooms.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -86,6 +87,46 @@ pub trait Local: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, WireError>> + Send + 'static>>;
 }
 
+/// How requests to other nodes ended, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// The other node answered (with a room or an API error).
+    Answered,
+    /// Nobody listens on its channel.
+    Unreachable,
+    Timeout,
+    /// Redis, or this node's subscription, is down.
+    Unavailable,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 4] = [
+        Outcome::Answered,
+        Outcome::Unreachable,
+        Outcome::Timeout,
+        Outcome::Unavailable,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Unreachable => "unreachable",
+            Outcome::Timeout => "timeout",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ClusterStats {
+    /// Requests this node sent to others, by [`Outcome`].
+    requests: [AtomicU64; Outcome::ALL.len()],
+    /// Requests other nodes sent to this one.
+    served: AtomicU64,
+    /// Heartbeats that did not reach Redis.
+    heartbeat_failures: AtomicU64,
+}
+
 /// This node's membership of the cluster.
 pub struct Cluster {
     node: String,
@@ -99,6 +140,8 @@ pub struct Cluster {
     subscribed: AtomicBool,
     /// Whether the last heartbeat reached Redis.
     published: AtomicBool,
+    /// What `/metrics` shows of the node's cluster traffic.
+    stats: ClusterStats,
     /// Cancelled when the node starts to shut down: its record says it is draining.
     draining: CancellationToken,
     /// Cancelled when the node has left: heartbeats stop.
@@ -144,6 +187,7 @@ impl Cluster {
             next_id: AtomicU64::new(1),
             subscribed: AtomicBool::new(false),
             published: AtomicBool::new(false),
+            stats: ClusterStats::default(),
             draining,
             left: CancellationToken::new(),
         }))
@@ -167,6 +211,51 @@ impl Cluster {
 
     fn redis(&self) -> ConnectionManager {
         self.redis.clone()
+    }
+
+    /// The node's cluster counters, for `/metrics`: `tickwire_cluster_connected` (1
+    /// while subscribed and publishing), `tickwire_cluster_requests_total{outcome}`
+    /// (requests to other nodes), `tickwire_cluster_requests_served_total`,
+    /// `tickwire_cluster_heartbeat_failures_total`.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let plain = |name, value: &AtomicU64| Metric {
+            name,
+            labels: Vec::new(),
+            value: value.load(Ordering::Relaxed),
+            gauge: false,
+        };
+        let mut out = vec![
+            Metric {
+                name: "tickwire_cluster_connected",
+                labels: Vec::new(),
+                value: u64::from(self.connected()),
+                gauge: true,
+            },
+            plain("tickwire_cluster_requests_served_total", &self.stats.served),
+            plain(
+                "tickwire_cluster_heartbeat_failures_total",
+                &self.stats.heartbeat_failures,
+            ),
+        ];
+        for (outcome, count) in Outcome::ALL.iter().zip(&self.stats.requests) {
+            out.push(Metric {
+                name: "tickwire_cluster_requests_total",
+                labels: vec![("outcome", outcome.label().to_owned())],
+                value: count.load(Ordering::Relaxed),
+                gauge: false,
+            });
+        }
+        out
+    }
+
+    fn count(&self, outcome: Outcome) {
+        if let Some(count) = Outcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .and_then(|i| self.stats.requests.get(i))
+        {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Starts the heartbeat and the subscription; [`Cluster::leave`] ends both.
@@ -198,6 +287,9 @@ impl Cluster {
                 }
             }
             Err(e) => {
+                self.stats
+                    .heartbeat_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 if self.published.swap(false, Ordering::Relaxed) {
                     warn!(error = %e, "cannot publish to the cluster directory; serving this node's rooms alone until Redis is back");
                 } else {
@@ -282,6 +374,7 @@ impl Cluster {
                 return;
             }
         };
+        self.stats.served.fetch_add(1, Ordering::Relaxed);
         let work = local.handle(request.op);
         let this = self.clone();
         tokio::spawn(async move {
@@ -326,6 +419,21 @@ impl Cluster {
     /// Asks node `node` to run `op`, and waits for its answer. The outer error is the
     /// cluster's (unreachable, timed out); the inner is the node's answer.
     pub async fn call(
+        &self,
+        node: &str,
+        op: Op,
+    ) -> Result<Result<serde_json::Value, WireError>, ClusterError> {
+        let result = self.call_once(node, op).await;
+        self.count(match &result {
+            Ok(_) => Outcome::Answered,
+            Err(ClusterError::Unreachable(_)) => Outcome::Unreachable,
+            Err(ClusterError::Timeout { .. }) => Outcome::Timeout,
+            Err(_) => Outcome::Unavailable,
+        });
+        result
+    }
+
+    async fn call_once(
         &self,
         node: &str,
         op: Op,

@@ -22,7 +22,7 @@ use metrics_exporter_prometheus::{
 };
 use metrics_util::MetricKindMask;
 
-use crate::obs::counters::Counters;
+use crate::obs::counters::{Counters, Metric};
 
 /// Series not updated for this long are dropped (a deleted room's).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -254,8 +254,10 @@ impl ServerMetrics {
 
     /// The exposition: the server-wide counters as of now, the number of rooms, and
     /// every room's series.
-    pub fn render(&self, counters: &Counters, rooms: usize) -> String {
-        for m in counters.metrics() {
+    /// The exposition: the room metrics recorded so far, the server's counters, and
+    /// `extra` (the cluster's, on a cluster node).
+    pub fn render(&self, counters: &Counters, extra: Vec<Metric>, rooms: usize) -> String {
+        for m in counters.metrics().into_iter().chain(extra) {
             let labels: Vec<(&'static str, &str)> =
                 m.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
             if m.gauge {
@@ -287,7 +289,7 @@ mod tests {
         ra.players.set(2.0);
         let counters = Counters::default();
         Counters::inc(&counters.sessions_total);
-        let text = a.render(&counters, 1);
+        let text = a.render(&counters, Vec::new(), 1);
         assert!(
             text.contains(r#"tickwire_room_snapshots_sent_total{room="duel"} 3"#),
             "{text}"
@@ -302,6 +304,9 @@ mod tests {
         );
         assert!(text.contains("tickwire_sessions_total 1"), "{text}");
         assert!(text.contains("tickwire_rooms 1"), "{text}");
-        assert!(!b.render(&Counters::default(), 0).contains("duel"));
+        assert!(
+            !b.render(&Counters::default(), Vec::new(), 0)
+                .contains("duel")
+        );
     }
 }

@@ -144,6 +144,7 @@ pub struct Server {
     keys: Arc<TokenKeys>,
     counters: Arc<Counters>,
     metrics: Arc<ServerMetrics>,
+    cluster: Option<Arc<Cluster>>,
     task: JoinHandle<Result<(), ServeError>>,
 }
 
@@ -174,7 +175,13 @@ impl Server {
 
     /// The `/metrics` exposition as of now.
     pub fn render_metrics(&self) -> String {
-        self.metrics.render(&self.counters, self.registry.len())
+        let cluster = self
+            .cluster
+            .as_ref()
+            .map(|c| c.metrics())
+            .unwrap_or_default();
+        self.metrics
+            .render(&self.counters, cluster, self.registry.len())
     }
 
     /// Waits until the server has shut down (after `shutdown` was cancelled).
@@ -294,6 +301,7 @@ pub fn start(
         registry: registry.clone(),
         metrics: metrics.clone(),
         counters: counters.clone(),
+        cluster: cluster.clone(),
         shutdown: shutdown.clone(),
     };
     let app = Router::new()
@@ -341,6 +349,7 @@ pub fn start(
     let deadline = settings.shutdown_timeout;
     let task = tokio::spawn({
         let registry = registry.clone();
+        let cluster = cluster.clone();
         async move {
             let started = tokio::time::Instant::now();
             front.clone().serve(listener, app, deadline).await;
@@ -363,6 +372,7 @@ pub fn start(
         keys,
         counters,
         metrics,
+        cluster,
         task,
     })
 }
@@ -393,6 +403,7 @@ struct Probes {
     registry: Arc<RoomRegistry>,
     metrics: Arc<ServerMetrics>,
     counters: Arc<Counters>,
+    cluster: Option<Arc<Cluster>>,
     shutdown: CancellationToken,
 }
 
@@ -425,7 +436,8 @@ async fn readyz(State(p): State<Probes>) -> Response {
 }
 
 async fn metrics_text(State(p): State<Probes>) -> Response {
-    let text = p.metrics.render(&p.counters, p.registry.len());
+    let cluster = p.cluster.as_ref().map(|c| c.metrics()).unwrap_or_default();
+    let text = p.metrics.render(&p.counters, cluster, p.registry.len());
     (
         [(
             header::CONTENT_TYPE,

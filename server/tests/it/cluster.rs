@@ -217,6 +217,16 @@ pub async fn get(api: &ApiClient, path: &str) -> (StatusCode, Value) {
     call(api, Method::GET, path, None).await
 }
 
+/// The value of one series of a node's `/metrics` (0 when absent).
+pub async fn metric(api: &ApiClient, series: &str) -> u64 {
+    let (status, body) = api.request(Method::GET, "/metrics", None).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The `id`s of a JSON array of objects.
 pub fn ids(list: &Value) -> Vec<String> {
     list.as_array()
@@ -394,6 +404,15 @@ async fn any_node_answers_for_every_nodes_rooms() {
         (status, body["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("unknown_room"))
     );
+
+    // What the nodes said to each other is counted.
+    assert_eq!(metric(&a, "tickwire_cluster_connected").await, 1);
+    assert!(metric(&a, r#"tickwire_cluster_requests_total{outcome="answered"}"#).await >= 5);
+    assert_eq!(
+        metric(&a, r#"tickwire_cluster_requests_total{outcome="timeout"}"#).await,
+        0
+    );
+    assert!(metric(&nodes[2].api(), "tickwire_cluster_requests_served_total").await >= 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,6 +480,11 @@ async fn nodes_ride_out_a_redis_outage() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     let (status, _) = call(&a, Method::POST, "/api/rooms/default-b/join", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    until("a says it is cut off", || async {
+        metric(&a, "tickwire_cluster_connected").await == 0
+            && metric(&a, "tickwire_cluster_heartbeat_failures_total").await > 0
+    })
+    .await;
     // ...while every node serves its own rooms, and joins made to it directly.
     let (direct, seat) = Player::join(&nodes[1].api(), "default-b", "direct").await;
     assert_eq!(seat["node"], "b");
@@ -486,6 +510,10 @@ async fn nodes_ride_out_a_redis_outage() {
     let whole = back.elapsed();
     assert!(whole <= Duration::from_secs(5), "took {whole:?}");
     assert_eq!(ids(&get(&a, "/api/nodes").await.1), ["a", "b", "c"]);
+    until("a says it is back", || async {
+        metric(&a, "tickwire_cluster_connected").await == 1
+    })
+    .await;
     // Cluster operations work again, and nobody was dropped.
     let (joined, _) = Player::join(&a, "default-c", "after").await;
     joined.receives(2).await;
