@@ -438,7 +438,7 @@ impl Bot {
     /// jitter, capped to fit the grace); once the grace is over, or the resume is refused
     /// (4014), or the server restarted (1001: tokens are void), join anew. Gives up when
     /// the run ends, after [`MAX_RECOVERY`], or on a refusal that says the room is gone
-    /// (4012, 4013, 4016) or the player was taken over (4015).
+    /// (4012, 4013, 4016), the player was taken over (4015) or kicked (4017).
     async fn recover(
         &self,
         welcome: &Welcome,

@@ -22,6 +22,8 @@ const NEW_TOKEN = new Set([4010, 4011]);
 const TO_LOBBY = new Set([4012, 4013, 4016]);
 /** Where the connection was, after a lost one, at least this much grace must be left. */
 const RESUME_MARGIN_MS = 1000;
+/** An operator removed the player: reconnecting by ourselves would undo the kick. */
+const KICKED = 4017;
 /** The player could not be taken back (PROTOCOL.md): join anew. */
 const RESUME_REFUSED = 4014;
 
@@ -56,6 +58,7 @@ export function backoffMs(attempt, random = Math.random) {
  * - 4014 (resume failed): join anew at once.  4010/4011: a new join token, then retry.
  * - 1001 (server going away): resume tokens are void; join anew after the backoff.
  * - 4012/4013/4016: back to the lobby.  4015: stop (the player plays elsewhere).
+ * - 4017: stop (an operator removed the player; reconnecting would undo the kick).
  * - 4003 and anything else: back to the lobby with the reason (retrying cannot help).
  */
 export function planAfterClose({ code, reason = '', resumeToken = '', lostAt = null, now, graceS = 0, attempt = 0, random = Math.random }) {
@@ -66,6 +69,9 @@ export function planAfterClose({ code, reason = '', resumeToken = '', lostAt = n
   }
   if (code === 4015) {
     return { action: Action.STOP, why: 'This player is playing in another tab (or window): this one stopped.', dropResume: true };
+  }
+  if (code === KICKED) {
+    return { action: Action.STOP, why: `An operator removed you from the room${reason ? `: ${reason}` : ''}.`, dropResume: true };
   }
   if (TO_LOBBY.has(code)) {
     return { action: Action.LOBBY, why: `Disconnected: ${text}`, dropResume: true, refresh: true };
