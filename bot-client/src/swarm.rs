@@ -572,9 +572,10 @@ impl Bot {
     /// the same backoff while the API cannot answer (503) or no room has a seat.
     ///
     /// Gives up when the run ends, after [`MAX_RECOVERY`], or on a refusal that says the
-    /// room is not to be had (4012, 4016, and 4013 for a direct join) or the player was
-    /// taken over (4015). A room closed on purpose (4016) is not replaced: its bots were
-    /// told to leave, as the web client sends its player to the lobby.
+    /// room is not to be had (4012, 4016, and 4013 for a direct join), the player was
+    /// taken over (4015) or kicked (4017). A room closed on purpose (4016) is not
+    /// replaced: its bots were told to leave, as the web client sends its player to the
+    /// lobby.
     async fn recover(
         &self,
         welcome: &Welcome,

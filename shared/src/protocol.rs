@@ -1,4 +1,4 @@
-//! Protocol v5: the messages of a Tickwire WebSocket session.
+//! Protocol v6: the messages of a Tickwire WebSocket session.
 //!
 //! One message per binary WebSocket frame, encoded by [`crate::codec`]. PROTOCOL.md at the
 //! repository root documents the byte layout; this module is its source of truth.
@@ -20,7 +20,7 @@ use crate::map::MapInfo;
 use crate::schema::Schema;
 
 /// Bumped on every incompatible change of the wire format.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Longest accepted player name, in characters.
 pub const MAX_NAME_CHARS: usize = 16;
@@ -298,6 +298,9 @@ pub mod close {
     pub const REPLACED: u16 = 4015;
     /// The room was closed (deleted through the API): go back to the lobby.
     pub const ROOM_CLOSED: u16 = 4016;
+    /// An operator removed the player from the room (`POST /api/rooms/{id}/kick`): the
+    /// seat is freed and the player is gone; do not reconnect automatically.
+    pub const KICKED: u16 = 4017;
     /// The server cannot admit the join right now (too many join tokens in flight).
     pub const TRY_AGAIN_LATER: u16 = 1013;
     /// RFC 6455: the WebSocket framing was invalid.
@@ -325,7 +328,8 @@ pub mod close {
         NewToken,
         /// The room is gone or not this one: back to the room list.
         Lobby,
-        /// Another session has this player: do not reconnect automatically.
+        /// Do not reconnect automatically: another session has this player, or an
+        /// operator removed it.
         Stop,
         /// The client (or its name) was refused: retrying the same would fail the same
         /// way; report the reason.
@@ -377,6 +381,7 @@ pub mod close {
         row(RESUME_FAILED, "resume failed", After::RejoinNow),
         row(REPLACED, "replaced", After::Stop),
         row(ROOM_CLOSED, "room closed", After::Lobby),
+        row(KICKED, "kicked", After::Stop),
     ];
 
     /// The table's row of `code`, if it is one of ours.

@@ -34,7 +34,7 @@
 // and DeltaError) with an explanation, and bytes left over after a complete message are
 // rejected, exactly like the Rust decoders.
 
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 /** Most ticks' intents one Input carries (shared::protocol::MAX_INPUT_FRAMES). */
 export const MAX_INPUT_FRAMES = 8;
 export const MAX_NAME_CHARS = 16;
@@ -82,6 +82,7 @@ export const CLOSE_REASONS = Object.freeze({
   4014: 'resume refused (player gone), join again',
   4015: 'replaced by another session of this player',
   4016: 'room closed',
+  4017: 'kicked by the operator',
 });
 
 const SINGLE_BYTE_MAX = 250;

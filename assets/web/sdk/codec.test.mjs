@@ -182,13 +182,13 @@ test('an Input bundles up to MAX_INPUT_FRAMES frames', () => {
 });
 
 test('Hello, Ping, SnapshotSettings and Desync encode as expected', () => {
-  assert.equal(PROTOCOL_VERSION, 5);
-  // tag, version 5, name "Zoë", empty join token, empty resume token
-  assert.deepEqual([...hello('Zoë')], [0, 5, 4, 90, 111, 195, 171, 0, 0]);
-  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 5, 1, 97, 3, 106, 46, 107, 1, 114]);
-  assert.deepEqual(decodeClientMessage([0, 5, 3, 97, 100, 97, 0, 1, 114]), {
+  assert.equal(PROTOCOL_VERSION, 6);
+  // tag, version 6, name "Zoë", empty join token, empty resume token
+  assert.deepEqual([...hello('Zoë')], [0, 6, 4, 90, 111, 195, 171, 0, 0]);
+  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 6, 1, 97, 3, 106, 46, 107, 1, 114]);
+  assert.deepEqual(decodeClientMessage([0, 6, 3, 97, 100, 97, 0, 1, 114]), {
     type: 'Hello',
-    protocol_version: 5,
+    protocol_version: 6,
     name: 'ada',
     join_token: '',
     resume_token: 'r',

@@ -159,6 +159,14 @@ test('4015 (replaced): stop, no reconnection, the other tab named', () => {
   assert.match(p.why, /playing in another tab/);
 });
 
+test('4017 (kicked): stop, no reconnection, the resume token dropped', () => {
+  const p = planAfterClose({ ...base, code: 4017, reason: 'kicked by the operator' });
+  assert.equal(p.action, Action.STOP);
+  assert.ok(p.dropResume);
+  assert.match(p.why, /operator removed you/);
+  assert.equal(closeText(4017, ''), 'kicked by the operator (4017)');
+});
+
 test('refusals retrying cannot fix go back to the lobby', () => {
   const name = planAfterClose({ ...base, code: 4003, reason: 'too long' });
   assert.deepEqual([name.action, name.nameRefused], [Action.LOBBY, true]);

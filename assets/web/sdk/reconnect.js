@@ -22,6 +22,8 @@ const NEW_TOKEN = new Set([4010, 4011]);
 const TO_LOBBY = new Set([4012, 4013, 4016]);
 /** Where the connection was, after a lost one, at least this much grace must be left. */
 const RESUME_MARGIN_MS = 1000;
+/** An operator removed the player: reconnecting by ourselves would undo the kick. */
+const KICKED = 4017;
 /** The player could not be taken back (PROTOCOL.md): join anew. */
 const RESUME_REFUSED = 4014;
 /** The server does not know the room (any more). */
@@ -67,6 +69,7 @@ export function backoffMs(attempt, random = Math.random) {
  * - 4012/4013/4016: back to the lobby; but 4013 (the room is unknown) of a relocatable
  *   room: RELOCATE. 4016 (closed on purpose) stays the lobby.  4015: stop (the player
  *   plays elsewhere).
+ * - 4017: stop (an operator removed the player; reconnecting would undo the kick).
  * - A lost connection (0, 1006) of a relocatable room also says `checkRoom`: ask the API
  *   whether the room still exists before retrying (its node may have died with it).
  * - 4003 and anything else: back to the lobby with the reason (retrying cannot help).
@@ -79,6 +82,9 @@ export function planAfterClose({ code, reason = '', resumeToken = '', lostAt = n
   }
   if (code === 4015) {
     return { action: Action.STOP, why: 'This player is playing in another tab (or window): this one stopped.', dropResume: true };
+  }
+  if (code === KICKED) {
+    return { action: Action.STOP, why: `An operator removed you from the room${reason ? `: ${reason}` : ''}.`, dropResume: true };
   }
   if (code === UNKNOWN_ROOM && relocatable) {
     return { action: Action.RELOCATE, why: text, dropResume: true };

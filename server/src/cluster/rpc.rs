@@ -26,10 +26,18 @@ pub enum Op {
         nonce: String,
         ttl_s: u64,
     },
-    /// `GET /api/rooms/{id}`: answers its `RoomDetail`.
-    Detail { room: String },
+    /// `GET /api/rooms/{id}`: answers its `RoomDetail`, with the roster when `roster`
+    /// (the asking node found the caller may see player ids).
+    Detail {
+        room: String,
+        #[serde(default)]
+        roster: bool,
+    },
     /// `DELETE /api/rooms/{id}`: answers `null`.
     Delete { room: String },
+    /// `POST /api/rooms/{id}/kick`: removes `player` from the room; answers `null`, or
+    /// 404 `unknown_player`.
+    Kick { room: String, player: String },
 }
 
 /// An API error as it crosses the cluster: the status and JSON body the hosting node
@@ -79,6 +87,27 @@ mod tests {
         let json = serde_json::to_string(&request).unwrap();
         assert!(json.contains(r#""op":"reserve""#), "{json}");
         assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), request);
+        let kick = Request {
+            id: 8,
+            from: "b".into(),
+            op: Op::Kick {
+                room: "r".into(),
+                player: "p".into(),
+            },
+        };
+        let json = serde_json::to_string(&kick).unwrap();
+        assert!(json.contains(r#""op":"kick""#), "{json}");
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), kick);
+        // A node of the previous release asks for a detail without `roster`: none.
+        let old: Request =
+            serde_json::from_str(r#"{"id":9,"from":"c","op":"detail","room":"r"}"#).unwrap();
+        assert_eq!(
+            old.op,
+            Op::Detail {
+                room: "r".into(),
+                roster: false
+            }
+        );
         let reply = Reply {
             id: 7,
             result: Err(WireError {

@@ -3,28 +3,32 @@
 //! | route | what |
 //! | --- | --- |
 //! | `GET /api/rooms` | listed rooms (not private): id, name, map, seats, rates |
-//! | `GET /api/rooms/{id}` | one room (private ones too), with its latest tick statistics |
+//! | `GET /api/rooms/{id}` | one room (private ones too), with its latest tick statistics; for an admin caller also its `roster` (player id, name, connected) |
 //! | `POST /api/rooms` | create a room from a [`RoomSpec`] (admin) |
 //! | `DELETE /api/rooms/{id}` | close a room; its sessions get 4016 (admin) |
+//! | `POST /api/rooms/{id}/kick` | remove a player (`{"player_id"}`) at once: seat freed, no resume, its session gets 4017 (admin) |
 //! | `POST /api/rooms/{id}/join` | reserve a seat: a signed, expiring join token and the WebSocket URL |
 //! | `GET /api/nodes` | the nodes of the cluster with their load (this one alone without `--redis`) |
 //!
 //! In a cluster ([`crate::cluster`]) any node answers for every node's rooms: the
 //! listing is the cluster's, a room is created on the least filled node (or the one
-//! `?node=` names), and a join, a read or a close of another node's room is carried to
-//! that node, which stays the only authority on its seats. The reservation's URL is the
-//! hosting node's. Cluster operations answer 503 `cluster_unavailable` while Redis is
-//! unreachable, 503 `node_unreachable` or 504 `cluster_timeout` when the hosting node
-//! does not answer; this node's own rooms are served without Redis.
+//! `?node=` names), and a join, a read, a kick or a close of another node's room is
+//! carried to that node, which stays the only authority on its seats. The reservation's
+//! URL is the hosting node's. Cluster operations answer 503 `cluster_unavailable` while
+//! Redis is unreachable, 503 `node_unreachable` or 504 `cluster_timeout` when the hosting
+//! node does not answer; this node's own rooms are served without Redis.
 //!
 //! Errors are JSON, `{"error": "<kind>", "message": "<text>"}`: 400 bad request (a spec
 //! field out of range adds `field`, `min` and `max`), 401 admin token missing or wrong,
 //! 403 admin actions locked (an exposed server without an admin token), 404 unknown
-//! room, 409 room full or id taken, 429 per-address limits (with `Retry-After`), 503
-//! shutting down, too many rooms, the entity budget spent or no node to place a room on
-//! (`no_node`). "Admin" routes need
+//! room (or `unknown_player`: a kick of a player the room does not have), 409 room full
+//! or id taken, 429 per-address limits (with `Retry-After`), 503 shutting down, too many
+//! rooms, the entity budget spent or no node to place a room on (`no_node`). "Admin"
+//! routes need
 //! `Authorization: Bearer <--admin-token>` when one is configured; so does a join that
-//! names its own player id (otherwise anyone could take over someone else's player).
+//! names its own player id (otherwise anyone could take over someone else's player), and
+//! so does seeing a room's roster, which lists player ids. A kick is not limited per
+//! address: it frees a seat, it costs the server nothing.
 //! Requests without the admin token are limited per address ([`crate::http::guard`]); every
 //! refusal by a limit, a lock, the admin token, a spec's ranges or a full room is counted
 //! (`tickwire_api_refusals_total`).
@@ -61,7 +65,7 @@ use crate::control::tokens::{JoinClaims, TokenKeys, random_nonce, unix_now};
 use crate::http::guard::ApiGuard;
 use crate::obs::counters::{ApiRefusal, Counters};
 use crate::room::stats::RoomStats;
-use crate::room::{RoomError, RoomHandle, Seats};
+use crate::room::{RoomError, RoomHandle, RosterEntry, Seats};
 
 /// What the API handlers share.
 #[derive(Debug, Clone)]
@@ -138,13 +142,26 @@ pub struct CreateQuery {
     pub node: Option<String>,
 }
 
-/// `GET /api/rooms/{id}`: the listing plus the room's latest tick summary.
+/// `GET /api/rooms/{id}`: the listing plus the room's latest tick summary, and for a
+/// caller who may administer the server its roster.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoomDetail {
     #[serde(flatten)]
     pub room: RoomInfo,
     pub tick: u32,
     pub stats: RoomStats,
+    /// The players in the room, connected or held for a resume. Player ids let whoever
+    /// knows them take a player over (a join naming it), so only admin callers see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roster: Option<Vec<RosterEntry>>,
+}
+
+/// `POST /api/rooms/{id}/kick` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KickRequest {
+    /// The player to remove (a roster entry's `player_id`).
+    pub player_id: String,
 }
 
 /// `POST /api/rooms/{id}/join` body (optional).
@@ -297,6 +314,14 @@ impl ApiError {
         error
     }
 
+    fn unknown_player(room: &str, player: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+            format!("room {room:?} has no player {player:?}"),
+        )
+    }
+
     fn unknown_room(id: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -420,6 +445,12 @@ impl ApiState {
                 ))
             }
         }
+    }
+
+    /// Whether the caller could take an admin action ([`ApiState::require_admin`] would
+    /// let it through), asked without counting a refusal: for what a read shows.
+    fn may_administer(&self, headers: &HeaderMap) -> bool {
+        !self.guard.admin_locked() && (self.admin_token.is_none() || self.has_admin_token(headers))
     }
 
     /// Counts and shapes a per-address refusal.
@@ -670,15 +701,30 @@ impl ApiState {
         }
     }
 
-    /// Room `id` of this node, with its latest tick summary.
-    fn detail_here(&self, id: &str) -> Result<RoomDetail, ApiError> {
+    /// Room `id` of this node, with its latest tick summary, and its roster if `roster`.
+    fn detail_here(&self, id: &str, roster: bool) -> Result<RoomDetail, ApiError> {
         let (room, origin) = self.room(id)?;
         let stats = room.stats().borrow().clone();
         Ok(RoomDetail {
             room: self.info(&room, origin),
             tick: room.current_tick(),
             stats,
+            roster: roster.then(|| room.roster().to_vec()),
         })
+    }
+
+    /// Removes `player` from room `id` of this node; answered once the room has.
+    async fn kick_here(&self, id: &str, player: &str) -> Result<(), ApiError> {
+        let (room, _) = self.room(id)?;
+        match room.kick(player.to_owned()).await {
+            Ok(true) => {
+                Counters::inc(&self.counters.kicks_total);
+                tracing::info!(room = %id, player = %player, "player kicked by the operator");
+                Ok(())
+            }
+            Ok(false) => Err(ApiError::unknown_player(id, player)),
+            Err(_) => Err(ApiError::unknown_room(id)),
+        }
     }
 
     /// Closes room `id` of this node, and unlists it in the cluster at once.
@@ -726,9 +772,15 @@ impl Local for ApiState {
                         .map_err(wire)?;
                     Ok(Value::Null)
                 }
-                Op::Detail { room } => json_value(&api.detail_here(&room).map_err(wire)?),
+                Op::Detail { room, roster } => {
+                    json_value(&api.detail_here(&room, roster).map_err(wire)?)
+                }
                 Op::Delete { room } => {
                     api.delete_here(&room).await.map_err(wire)?;
+                    Ok(Value::Null)
+                }
+                Op::Kick { room, player } => {
+                    api.kick_here(&room, &player).await.map_err(wire)?;
                     Ok(Value::Null)
                 }
             }
@@ -766,17 +818,19 @@ pub async fn nodes(State(api): State<ApiState>) -> Result<Json<Vec<NodeInfo>>, A
     Ok(Json(nodes))
 }
 
-/// `GET /api/rooms/{id}`
+/// `GET /api/rooms/{id}`: with the roster for a caller who may administer the server.
 pub async fn get(
     State(api): State<ApiState>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let roster = api.may_administer(&headers);
     if api.registry.get(&id).is_some() {
-        return Ok(Json(api.detail_here(&id)?).into_response());
+        return Ok(Json(api.detail_here(&id, roster)?).into_response());
     }
     let (cluster, node) = api.locate(&id).await?;
     let detail = api
-        .remote(cluster, &node.id, Op::Detail { room: id })
+        .remote(cluster, &node.id, Op::Detail { room: id, roster })
         .await?;
     Ok(Json(detail).into_response())
 }
@@ -852,6 +906,37 @@ pub async fn delete(
     } else {
         let (cluster, node) = api.locate(&id).await?;
         api.remote(cluster, &node.id, Op::Delete { room: id })
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/rooms/{id}/kick`: carried to the node hosting the room, whose room
+/// removes the player.
+pub async fn kick(
+    State(api): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    api.require_admin(&headers)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "a body {\"player_id\": \"...\"} is expected",
+        ));
+    }
+    let request: KickRequest = parse_json(&body)?;
+    let player = request.player_id;
+    if !valid_player_id(&player) {
+        return Err(ApiError::unknown_player(&id, &player));
+    }
+    if api.registry.get(&id).is_some() {
+        api.kick_here(&id, &player).await?;
+    } else {
+        let (cluster, node) = api.locate(&id).await?;
+        api.remote(cluster, &node.id, Op::Kick { room: id, player })
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)

@@ -165,6 +165,9 @@ pub struct Counters {
     /// Sessions that took back a player (resume token, or a join token naming a player
     /// already in the room).
     pub resumes_total: AtomicU64,
+    /// Players removed by an operator (`POST /api/rooms/{id}/kick`), counted by the node
+    /// hosting the room.
+    pub kicks_total: AtomicU64,
     /// Woken on the rare events (a session ended, a connection refused or timed out),
     /// for [`Counters::until`].
     events: Notify,
@@ -334,6 +337,7 @@ impl Counters {
             plain("tickwire_bytes_in_total", &self.bytes_in_total, false),
             plain("tickwire_bytes_out_total", &self.bytes_out_total, false),
             plain("tickwire_resumes_total", &self.resumes_total, false),
+            plain("tickwire_kicks_total", &self.kicks_total, false),
         ];
         for (why, counter) in ApiRefusal::ALL.iter().zip(&self.api_refusals_total) {
             out.push(labelled(

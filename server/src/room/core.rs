@@ -32,7 +32,7 @@ use tracing::{info, warn};
 use super::inputs::{InputQueue, Pushed};
 use super::replication::{ClientReplication, DeltaStats, Replicator};
 use super::stats::{RoomStats, TickTimer};
-use super::{JoinKind, Joined, RoomConfig, RoomError, RoomInput, Seats};
+use super::{JoinKind, Joined, RoomConfig, RoomError, RoomInput, RosterEntry, Seats};
 use crate::control::config::SnapshotMode;
 use crate::engine::{self, Game, SimClock};
 
@@ -105,6 +105,8 @@ fn turn_at(config: &RoomConfig, tick: u32) -> impl Fn(&Client) -> bool + '_ {
 struct Client {
     id: u32,
     player: String,
+    /// The name of the player's latest `Hello`, for the roster.
+    name: String,
     entity: Entity,
     net_id: u32,
     /// False while the player is held for a resume.
@@ -166,6 +168,9 @@ pub struct RoomCore {
     /// Simulation time for the per-client snapshot rate limiters.
     rate_clock: FakeRelativeClock,
     rate_clock_ns: u64,
+    /// Bumped whenever the roster changes (a player joins, is taken back, lost or
+    /// removed), so the driver republishes it only then.
+    roster_version: u64,
     /// Counters and timings since the last [`RoomCore::finish_window`]; the driver
     /// records the timings it measures here too.
     pub timer: TickTimer,
@@ -214,6 +219,7 @@ impl RoomCore {
             config,
             rate_clock: FakeRelativeClock::default(),
             rate_clock_ns: 0,
+            roster_version: 0,
             timer: TickTimer::default(),
         }
     }
@@ -240,6 +246,24 @@ impl RoomCore {
             held: self.clients.len() as u32 - players,
             reserved: self.reservations.len() as u32,
         }
+    }
+
+    /// The players in the room, connected or held, in the order they joined (but for
+    /// removals, which move the last one into the gap).
+    pub fn roster(&self) -> Vec<RosterEntry> {
+        self.clients
+            .iter()
+            .map(|c| RosterEntry {
+                player_id: c.player.clone(),
+                name: c.name.clone(),
+                connected: c.connected,
+            })
+            .collect()
+    }
+
+    /// Changes whenever [`RoomCore::roster`] may have.
+    pub fn roster_version(&self) -> u64 {
+        self.roster_version
     }
 
     /// Seats a new player would leave free.
@@ -327,6 +351,7 @@ impl RoomCore {
             }
         };
         let settings = self.config.settings.default_settings();
+        self.roster_version += 1;
         match index {
             Some(index) => {
                 let Some(client) = self.clients.get_mut(index) else {
@@ -340,6 +365,7 @@ impl RoomCore {
                 }
                 client.inputs.reset();
                 client.replication = ClientReplication::new(settings, &self.rate_clock);
+                client.name = name.as_str().to_owned();
                 self.game
                     .rejoin(&mut self.world, client.entity, name.into_string());
                 info!(room = %self.config.id, client = client.id, player = %client.player, generation = client.generation, "player taken back");
@@ -355,12 +381,14 @@ impl RoomCore {
                 self.next_client_id = self.next_client_id.wrapping_add(1);
                 let id = self.next_client_id;
                 let phase = self.quietest_phase();
+                let display = name.as_str().to_owned();
                 let (entity, net_id) =
                     self.game
                         .spawn_player(&mut self.world, id, name.into_string());
                 self.clients.push(Client {
                     id,
                     player: player.clone(),
+                    name: display,
                     entity,
                     net_id: net_id.0,
                     connected: true,
@@ -436,6 +464,7 @@ impl RoomCore {
         };
         client.connected = false;
         client.held_until = held_until;
+        self.roster_version += 1;
         client.inputs.reset();
         self.game.input(&mut self.world, client.entity, None);
         info!(room = %self.config.id, client = client.id, player = %client.player, "connection lost; player held for a resume");
@@ -448,8 +477,22 @@ impl RoomCore {
         }
     }
 
+    /// An operator removes `player` (connected or held): its entity goes and its seat
+    /// is free at once, with no resume. Returns its client id, whose session the caller
+    /// closes; `None` when no such player is in the room.
+    pub fn kick(&mut self, player: &str) -> Option<u32> {
+        let index = self.clients.iter().position(|c| c.player == player)?;
+        let id = self.clients.get(index)?.id;
+        // Every seat the player holds is freed, a reservation from a second join token
+        // too. (A kick is no ban: a new token seats the player again.)
+        self.reservations.retain(|r| r.player != player);
+        self.remove(index, "kicked");
+        Some(id)
+    }
+
     fn remove(&mut self, index: usize, why: &str) {
         if index < self.clients.len() {
+            self.roster_version += 1;
             let client = self.clients.swap_remove(index);
             self.world.despawn(client.entity);
             info!(room = %self.config.id, client = client.id, player = %client.player, why, "player removed");

@@ -1,9 +1,10 @@
 //! The room driver: a [`RoomCore`] on its own thread, paced to the tick rate, wired to
 //! its sessions by bounded channels, with metrics and tick summaries.
 //!
-//! The driver is the only owner of the core (and so of the World). Sessions reach it
-//! through a shared command channel (joins, reservations) and per session an input
-//! channel (session → room) and an outbound channel of encoded bytes (room → session).
+//! The driver is the only owner of the core (and so of the World). Sessions and the API
+//! reach it through a shared command channel (joins, reservations, kicks) and per
+//! session an input channel (session → room) and an outbound channel of encoded bytes
+//! (room → session).
 //! The loop only ever `try_recv`s and `try_send`s, so no socket and no session can make
 //! a tick wait; a full outbound queue costs that client one snapshot, nothing more.
 //!
@@ -31,7 +32,7 @@ use tracing::info;
 
 use super::core::{Delivery, InputOutcome, RoomCore, Sent};
 use super::stats::RoomStats;
-use super::{JoinKind, Joined, Kick, Occupancy, RoomConfig, RoomError, RoomInput};
+use super::{JoinKind, Joined, Kick, Occupancy, RoomConfig, RoomError, RoomInput, RosterEntry};
 use crate::obs::metrics::RoomMetrics;
 
 /// The room's end of a session's outbound queue, bounded in messages and in bytes.
@@ -121,6 +122,11 @@ pub(super) enum Command {
         expires: Instant,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
+    /// Remove a player at once; answers whether it was in the room.
+    Kick {
+        player: String,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -133,6 +139,10 @@ impl std::fmt::Debug for Command {
                 .finish_non_exhaustive(),
             Command::Reserve { player, .. } => f
                 .debug_struct("Reserve")
+                .field("player", player)
+                .finish_non_exhaustive(),
+            Command::Kick { player, .. } => f
+                .debug_struct("Kick")
                 .field("player", player)
                 .finish_non_exhaustive(),
         }
@@ -148,6 +158,9 @@ pub(super) struct Driver {
     tick: Arc<AtomicU32>,
     stats: watch::Sender<RoomStats>,
     occupancy: Arc<Occupancy>,
+    roster: watch::Sender<Arc<[RosterEntry]>>,
+    /// The core's roster version last published on `roster`.
+    roster_version: u64,
     metrics: RoomMetrics,
 }
 
@@ -158,6 +171,7 @@ impl Driver {
         tick: Arc<AtomicU32>,
         stats: watch::Sender<RoomStats>,
         occupancy: Arc<Occupancy>,
+        roster: watch::Sender<Arc<[RosterEntry]>>,
         metrics: RoomMetrics,
     ) -> Driver {
         Driver {
@@ -167,6 +181,8 @@ impl Driver {
             tick,
             stats,
             occupancy,
+            roster,
+            roster_version: 0,
             metrics,
         }
     }
@@ -297,6 +313,17 @@ impl Driver {
                         let _ = reply.send(Err(e));
                     }
                 },
+                Command::Kick { player, reply } => {
+                    let kicked = self.core.kick(&player);
+                    if let Some(id) = kicked
+                        && let Some(conn) = self.conns.remove(&id)
+                    {
+                        // The reason first: the session reads it once its outbound queue
+                        // ends, which dropping `conn` does.
+                        let _ = conn.kick.send(Kick::Kicked);
+                    }
+                    let _ = reply.send(kicked.is_some());
+                }
             }
         }
     }
@@ -348,6 +375,12 @@ impl Driver {
     }
 
     fn publish_seats(&mut self) {
+        // The roster only when it changed: the API reads it without asking the room.
+        let version = self.core.roster_version();
+        if version != self.roster_version {
+            self.roster_version = version;
+            self.roster.send_replace(self.core.roster().into());
+        }
         let seats = self.core.seats();
         self.occupancy
             .players
@@ -408,12 +441,14 @@ mod tests {
     fn driver() -> (Driver, mpsc::Sender<Command>) {
         let (tx, rx) = mpsc::channel(16);
         let (stats, _) = watch::channel(RoomStats::default());
+        let (roster, _) = watch::channel(Arc::from(Vec::new()));
         let driver = Driver::new(
             Arc::new(config(settings(60, 20, 4))),
             rx,
             Arc::default(),
             stats,
             Arc::default(),
+            roster,
             RoomMetrics::noop(),
         );
         (driver, tx)
@@ -472,6 +507,75 @@ mod tests {
         }
         driver.replicate(Instant::now());
         assert_eq!(driver.core.seats(), Default::default(), "freed, not held");
+    }
+
+    /// A kick removes the player at once (no hold), tells its session why before its
+    /// queue ends, publishes the smaller roster, and a second kick finds nobody.
+    #[test]
+    fn a_kick_frees_the_seat_and_tells_the_session() {
+        let (tx, rx) = mpsc::channel(16);
+        let (stats, _) = watch::channel(RoomStats::default());
+        let (roster, roster_rx) = watch::channel(Arc::from(Vec::new()));
+        let mut driver = Driver::new(
+            Arc::new(config(settings(60, 20, 4))),
+            rx,
+            Arc::default(),
+            stats,
+            Arc::default(),
+            roster,
+            RoomMetrics::noop(),
+        );
+        let (_bystander_inputs, _bystander_out) = joined(&mut driver, &tx, "bob");
+        let (conn, _inputs, mut outbound) = connection();
+        let (kick_tx, mut kick_rx) = oneshot::channel();
+        let conn = Connection {
+            kick: kick_tx,
+            ..conn
+        };
+        let (reply, mut answer) = oneshot::channel();
+        tx.try_send(Command::Join {
+            kind: anon("ada"),
+            name: name("Ada"),
+            conn,
+            reply,
+        })
+        .unwrap();
+        driver.tick_once(Instant::now());
+        answer.try_recv().unwrap().unwrap();
+        let names: Vec<_> = roster_rx.borrow().iter().map(|e| e.name.clone()).collect();
+        assert_eq!(names, ["bob", "Ada"]);
+
+        let kick = |player: &str| {
+            let (reply, answer) = oneshot::channel();
+            tx.try_send(Command::Kick {
+                player: player.into(),
+                reply,
+            })
+            .unwrap();
+            answer
+        };
+        let mut first = kick("ada");
+        driver.tick_once(Instant::now());
+        assert_eq!(first.try_recv(), Ok(true));
+        assert_eq!(kick_rx.try_recv(), Ok(Kick::Kicked));
+        let end = loop {
+            if let Err(e) = outbound.try_recv() {
+                break e;
+            }
+        };
+        assert_eq!(end, TryRecvError::Disconnected, "the session's queue ended");
+        let seats = driver.core.seats();
+        assert_eq!((seats.players, seats.held), (1, 0), "freed, not held");
+        let left: Vec<_> = roster_rx
+            .borrow()
+            .iter()
+            .map(|e| (e.player_id.clone(), e.connected))
+            .collect();
+        assert_eq!(left, [("bob".to_owned(), true)]);
+
+        let mut second = kick("ada");
+        driver.tick_once(Instant::now());
+        assert_eq!(second.try_recv(), Ok(false));
     }
 
     /// A session lost without a `Leave` is held for a resume.

@@ -9,7 +9,7 @@
 //!   [`crate::engine::Game`] (the arena: [`crate::games::arena`]).
 //!
 //! This module holds what the rest of the server sees of a room: [`RoomHandle`] (joins,
-//! reservations, seats, stats) and [`spawn`].
+//! reservations, kicks, seats, roster, stats) and [`spawn`].
 
 // Validated peer input drives this module: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -54,7 +54,7 @@ use crate::obs::metrics::RoomMetrics;
 /// channel's slots 32 at a time, so up to 32 costs no more memory than 16.)
 pub const INPUT_QUEUE: usize = 32;
 
-/// Joins and reservations waiting for the room loop to pick them up.
+/// Joins, reservations and kicks waiting for the room loop to pick them up.
 const COMMAND_QUEUE: usize = 256;
 
 /// What a room is made of.
@@ -136,6 +136,8 @@ pub enum Kick {
     RoomClosed,
     /// The server is shutting down.
     Shutdown,
+    /// An operator removed the player (`POST /api/rooms/{id}/kick`).
+    Kicked,
 }
 
 /// Why a room could not take a player or reserve a seat.
@@ -206,6 +208,16 @@ pub struct Occupancy {
     pub reserved: AtomicU32,
 }
 
+/// A player in the room, as its loop last published the roster.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RosterEntry {
+    pub player_id: String,
+    /// The name of its latest `Hello`.
+    pub name: String,
+    /// False while the player is held for a resume (its connection was lost).
+    pub connected: bool,
+}
+
 /// Counts of [`Occupancy`] at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Seats {
@@ -227,6 +239,8 @@ pub struct RoomHandle {
     commands: mpsc::Sender<Command>,
     tick: Arc<AtomicU32>,
     stats: watch::Receiver<RoomStats>,
+    /// The players, published by the loop whenever they change.
+    roster: watch::Receiver<Arc<[RosterEntry]>>,
     config: Arc<RoomConfig>,
     occupancy: Arc<Occupancy>,
     close: CancellationToken,
@@ -299,6 +313,24 @@ impl RoomHandle {
         reply_rx.await.map_err(|_| RoomError::Closed)?
     }
 
+    /// Removes `player` from the room at once, connected or held for a resume: its
+    /// session (if any) is closed with [`Kick::Kicked`], its entity despawned and its
+    /// seat freed. Answers once the room has done it: whether the player was there.
+    pub async fn kick(&self, player: String) -> Result<bool, RoomError> {
+        let (reply, reply_rx) = oneshot::channel();
+        self.commands
+            .send(Command::Kick { player, reply })
+            .await
+            .map_err(|_| RoomError::Closed)?;
+        reply_rx.await.map_err(|_| RoomError::Closed)
+    }
+
+    /// The players in the room (connected or held), as of the room's last change of
+    /// them. Reads what the loop published: never waits for the room thread.
+    pub fn roster(&self) -> Arc<[RosterEntry]> {
+        self.roster.borrow().clone()
+    }
+
     /// The room's id.
     pub fn id(&self) -> &str {
         &self.config.id
@@ -347,6 +379,7 @@ pub fn spawn(
 ) -> Result<(RoomHandle, JoinHandle<()>), RoomError> {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let (stats_tx, stats_rx) = watch::channel(RoomStats::default());
+    let (roster_tx, roster_rx) = watch::channel(Arc::from(Vec::new()));
     let tick = Arc::new(AtomicU32::new(0));
     let occupancy = Arc::new(Occupancy::default());
     let close = CancellationToken::new();
@@ -355,6 +388,7 @@ pub fn spawn(
         commands: commands_tx,
         tick: tick.clone(),
         stats: stats_rx,
+        roster: roster_rx,
         config: config.clone(),
         occupancy: occupancy.clone(),
         close: close.clone(),
@@ -362,8 +396,15 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name(format!("room-{}", config.id))
         .spawn(move || {
-            let mut driver =
-                driver::Driver::new(config, commands_rx, tick, stats_tx, occupancy, metrics);
+            let mut driver = driver::Driver::new(
+                config,
+                commands_rx,
+                tick,
+                stats_tx,
+                occupancy,
+                roster_tx,
+                metrics,
+            );
             driver.run(&shutdown, &close);
         })
         .map_err(RoomError::Spawn)?;

@@ -113,6 +113,8 @@ pub enum SessionError {
     Replaced,
     #[error("the room was closed")]
     RoomClosed,
+    #[error("kicked by the operator")]
+    Kicked,
     #[error("websocket error: {0}")]
     WebSocket(#[from] tungstenite::Error),
     #[error("could not encode a message: {0}")]
@@ -133,6 +135,7 @@ impl SessionError {
             SessionError::UnknownRoom(_) => close::UNKNOWN_ROOM,
             SessionError::TokenRequired(_) => close::TOKEN_INVALID,
             SessionError::Replaced => close::REPLACED,
+            SessionError::Kicked => close::KICKED,
             SessionError::Stalled(_) | SessionError::Behind(_) => close::TOO_SLOW,
             SessionError::Idle(_) => close::IDLE_TIMEOUT,
             SessionError::UnknownButtons(_)
@@ -413,6 +416,7 @@ fn kicked(kick: Option<oneshot::Receiver<Kick>>) -> SessionError {
     match kick.map(|mut k| k.try_recv()) {
         Some(Ok(Kick::Replaced)) => SessionError::Replaced,
         Some(Ok(Kick::RoomClosed)) => SessionError::RoomClosed,
+        Some(Ok(Kick::Kicked)) => SessionError::Kicked,
         _ => SessionError::Shutdown,
     }
 }

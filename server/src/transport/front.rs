@@ -293,6 +293,7 @@ pub fn start(
         .route("/api/rooms", get(api::list).post(api::create))
         .route("/api/rooms/{id}", get(api::get).delete(api::delete))
         .route("/api/rooms/{id}/join", post(api::join))
+        .route("/api/rooms/{id}/kick", post(api::kick))
         .route("/api/nodes", get(api::nodes))
         .route("/api/{*rest}", axum::routing::any(api::not_found))
         .layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES))

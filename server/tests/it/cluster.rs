@@ -383,6 +383,55 @@ async fn any_node_answers_for_every_nodes_rooms() {
     })
     .await;
 
+    // Kicking a player of c's room through a: c's room removes it, its session gets
+    // 4017, and a sees the seat freed. The roster of c's room shows through a, to the
+    // admin only.
+    let (kicked, seat) = Player::join(&a, "on-c", "kicked").await;
+    kicked.receives(2).await;
+    let victim = seat["player_id"].as_str().unwrap().to_owned();
+    until("a sees both players of c's room", || async {
+        get(&a, "/api/rooms/on-c").await.1["players"] == 2
+    })
+    .await;
+    let roster = get(&a, "/api/rooms/on-c").await.1["roster"].clone();
+    assert!(
+        roster
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["player_id"] == victim.as_str() && e["connected"] == true),
+        "{roster}"
+    );
+    let anonymous = ApiClient::new(&nodes[0].base(), None, None).unwrap();
+    let (_, detail) = get(&anonymous, "/api/rooms/on-c").await;
+    assert!(detail.get("roster").is_none(), "{detail}");
+    let kick = || {
+        call(
+            &a,
+            Method::POST,
+            "/api/rooms/on-c/kick",
+            Some(serde_json::json!({ "player_id": victim })),
+        )
+    };
+    let (status, body) = kick().await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let closed = kicked.closed.clone();
+    until("the kicked player is told", || async {
+        *closed.borrow() == Some(shared::protocol::close::KICKED)
+    })
+    .await;
+    until("a sees the seat freed", || async {
+        let detail = get(&a, "/api/rooms/on-c").await.1;
+        detail["players"] == 1 && detail["held"] == 0
+    })
+    .await;
+    let (status, body) = kick().await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_player"))
+    );
+    player.receives(2).await;
+
     // Reading and closing another node's room through a.
     let (status, detail) = get(&a, "/api/rooms/room-1").await;
     assert_eq!(status, StatusCode::OK);

@@ -8,6 +8,7 @@ mod arena;
 mod ball;
 mod closing;
 mod cluster;
+mod console;
 mod gameplay;
 mod handshake;
 mod hardening;
