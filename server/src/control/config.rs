@@ -205,8 +205,8 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_API_CREATE_RATE", default_value_t = 10)]
     pub api_create_rate: u32,
 
-    /// Rooms one address may close per minute without the admin token (also its burst);
-    /// beyond it, HTTP 429. 0: unlimited.
+    /// Rooms one address may close, and players it may kick, per minute without the
+    /// admin token (also its burst); beyond it, HTTP 429. 0: unlimited.
     #[arg(long, env = "TICKWIRE_API_DELETE_RATE", default_value_t = 30)]
     pub api_delete_rate: u32,
 

@@ -207,3 +207,22 @@ async fn the_roster_is_shown_to_admins_only() {
     );
     open.stop().await;
 }
+
+#[tokio::test]
+async fn kicks_without_an_admin_token_are_limited_per_address_like_deletes() {
+    // A loopback server without an admin token: anyone may kick, at the delete rate.
+    let server = TestServer::start(&["--api-delete-rate", "2"]).await;
+    let api = server.api();
+    for _ in 0..2 {
+        let (status, body) = kick(&api, "default", "nobody").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+    let (status, body) = kick(&api, "default", "nobody").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
+    // Closing rooms shares the allowance.
+    let (status, _) = call(&api, Method::DELETE, "/api/rooms/default", None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
