@@ -19,6 +19,8 @@
 //!   the long runs share).
 //!
 //! - [`views`]: arena-like views through the arena's schema, for the codec benches.
+//! - [`walk`] and `src/bin/random_walk.rs`: bytes per patch on the field's reference
+//!   motion (100 named entities on a random walk), for two schemas.
 //!
 //! Results and method are in BENCHMARKS.md.
 
@@ -26,3 +28,4 @@ pub mod child;
 pub mod idle;
 pub mod run;
 pub mod views;
+pub mod walk;
