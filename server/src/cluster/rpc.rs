@@ -25,6 +25,10 @@ pub enum Op {
         player: String,
         nonce: String,
         ttl_s: u64,
+        /// The caller's address, whose unused reservations the hosting node keeps
+        /// count of (it sees the token used); none for an admin caller.
+        #[serde(default)]
+        peer: Option<std::net::IpAddr>,
     },
     /// `GET /api/rooms/{id}`: answers its `RoomDetail`, with the roster when `roster`
     /// (the asking node found the caller may see player ids).
@@ -82,6 +86,7 @@ mod tests {
                 player: "p".into(),
                 nonce: "n".into(),
                 ttl_s: 15,
+                peer: Some("192.0.2.7".parse().unwrap()),
             },
         };
         let json = serde_json::to_string(&request).unwrap();

@@ -41,7 +41,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -169,7 +169,7 @@ impl ApiState {
     }
 
     /// Counts and shapes a per-address refusal.
-    fn refused(&self, why: ApiRefusal) -> ApiError {
+    pub(crate) fn refused(&self, why: ApiRefusal) -> ApiError {
         ApiError::refused(why, &self.counters, self.join_token_ttl)
     }
 }
@@ -369,30 +369,30 @@ pub async fn join(
     };
     let nonce = random_nonce();
     let ttl = api.join_token_ttl;
-    if caller == Caller::Peer {
-        let now = Instant::now();
-        api.guard
-            .reserve(peer.ip(), &id, &nonce, now + ttl, now)
-            .map_err(|why| api.refused(why))?;
+    // The rate is checked here; the unused reservations are counted by the node hosting
+    // the room (`reserve_here`), where the token will be used.
+    let peer = (caller == Caller::Peer).then_some(peer.ip());
+    if let Some(ip) = peer {
+        api.guard.join_rate(ip).map_err(|why| api.refused(why))?;
     }
-    let reserved = match &remote {
-        None => api
-            .reserve_here(&id, player.clone(), nonce.clone(), ttl)
-            .await
-            .map(|()| (api.ws_url(&headers, &id), api.node_id.to_string())),
+    let (url, node) = match &remote {
+        None => {
+            api.reserve_here(&id, player.clone(), nonce.clone(), ttl, peer)
+                .await?;
+            (api.ws_url(&headers, &id), api.node_id.to_string())
+        }
         Some((cluster, node)) => {
             let op = Op::Reserve {
                 room: id.clone(),
                 player: player.clone(),
                 nonce: nonce.clone(),
                 ttl_s: ttl.as_secs(),
+                peer,
             };
-            api.remote(cluster, &node.id, op)
-                .await
-                .map(|_| (node.ws_url(&id), node.id.clone()))
+            api.remote(cluster, &node.id, op).await?;
+            (node.ws_url(&id), node.id.clone())
         }
     };
-    let (url, node) = reserved.inspect_err(|_| api.guard.cancel(&nonce))?;
     let expires_at = unix_now() + ttl.as_secs();
     let token = api.keys.sign_join(&JoinClaims {
         room: id.clone(),

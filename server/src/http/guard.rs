@@ -130,7 +130,27 @@ impl ApiGuard {
         expires: Instant,
         now: Instant,
     ) -> Result<(), ApiRefusal> {
-        self.limited(&self.joins, ip, ApiRefusal::JoinRateLimited)?;
+        self.join_rate(ip)?;
+        self.hold(ip, room, nonce, expires, now)
+    }
+
+    /// One reservation by `ip` against the join rate. In a cluster the node a request
+    /// reaches checks the rate, and the node hosting the room [`ApiGuard::hold`]s it:
+    /// the token is used there.
+    pub fn join_rate(&self, ip: IpAddr) -> Result<(), ApiRefusal> {
+        self.limited(&self.joins, ip, ApiRefusal::JoinRateLimited)
+    }
+
+    /// Holds reservation `nonce` by `ip` in `room` as unused until [`ApiGuard::used`],
+    /// [`ApiGuard::cancel`] or `expires`, unless `ip` holds its allowance already.
+    pub fn hold(
+        &self,
+        ip: IpAddr,
+        room: &str,
+        nonce: &str,
+        expires: Instant,
+        now: Instant,
+    ) -> Result<(), ApiRefusal> {
         let key = ip_key(ip);
         let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
         let expired = ledger.expire(key, now);

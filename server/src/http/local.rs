@@ -10,9 +10,10 @@
 )]
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
@@ -256,15 +257,29 @@ impl ApiState {
     }
 
     /// Reserves a seat in room `id` of this node.
+    /// `peer`: the caller's address, held to its allowance of unused reservations
+    /// (none for an admin caller). This node keeps that ledger for its rooms, whichever
+    /// node the caller asked, because the token is used here.
     pub(crate) async fn reserve_here(
         &self,
         id: &str,
         player: String,
         nonce: String,
         ttl: Duration,
+        peer: Option<IpAddr>,
     ) -> Result<(), ApiError> {
         let (room, _) = self.room(id)?;
-        match room.reserve(player, nonce, ttl).await {
+        if let Some(ip) = peer {
+            let now = Instant::now();
+            self.guard
+                .hold(ip, id, &nonce, now + ttl, now)
+                .map_err(|why| self.refused(why))?;
+        }
+        let reserved = room.reserve(player, nonce.clone(), ttl).await;
+        if reserved.is_err() {
+            self.guard.cancel(&nonce);
+        }
+        match reserved {
             Ok(()) => Ok(()),
             Err(RoomError::Full) => {
                 self.counters.api_refused(ApiRefusal::RoomFull);
@@ -346,9 +361,10 @@ impl Local for ApiState {
                     player,
                     nonce,
                     ttl_s,
+                    peer,
                 } => {
                     let ttl = Duration::from_secs(ttl_s);
-                    api.reserve_here(&room, player, nonce, ttl)
+                    api.reserve_here(&room, player, nonce, ttl, peer)
                         .await
                         .map_err(wire)?;
                     Ok(Value::Null)

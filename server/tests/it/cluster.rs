@@ -98,7 +98,6 @@ impl Node {
             .args(["--addr", "127.0.0.1:0", "--node-id", id, "--redis", redis])
             .args(["--join-secret", SECRET, "--admin-token", ADMIN])
             .args(["--drones", "2", "--stats-interval-s", "1"])
-            .args(["--ip-reservations", "0", "--ip-room-reservations", "0"])
             .args(["--shutdown-timeout-s", "5"])
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -701,4 +700,37 @@ async fn bots_spread_over_the_cluster_and_survive_a_killed_node_and_a_redis_outa
         "bots across the cluster: c's room unlisted {gone:?} after kill -9, its 3 bots playing elsewhere after {rejoined:?}; per node at the end {:?}",
         report.bots_per_node
     );
+}
+
+/// A caller without the admin token may hold 8 unused reservations per room (the
+/// default): the node hosting the room keeps that count, since the tokens are used
+/// there, so reservations through another node are freed as their tokens join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_reservations_are_counted_where_the_room_is() {
+    let (_redis, nodes) = cluster(&[]).await;
+    let peer = ApiClient::new(&nodes[0].base(), None, None).unwrap();
+    // Twelve players through a into c's room, each joining before the next asks: more
+    // than the allowance, which their joins keep freeing.
+    let mut players = Vec::new();
+    for i in 0..12 {
+        let (player, seat) = Player::join(&peer, "default-c", &format!("p{i}")).await;
+        assert_eq!(seat["node"], "c");
+        players.push(player);
+    }
+    // Eight reservations left unused, and the ninth is refused, by c, through a.
+    for _ in 0..8 {
+        let (status, body) = call(&peer, Method::POST, "/api/rooms/default-c/join", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = call(&peer, Method::POST, "/api/rooms/default-c/join", None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_reservations"))
+    );
+    // Other rooms have their own allowance.
+    let (status, _) = call(&peer, Method::POST, "/api/rooms/default-b/join", None).await;
+    assert_eq!(status, StatusCode::OK);
+    for player in &players {
+        player.receives(1).await;
+    }
 }
