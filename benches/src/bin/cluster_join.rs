@@ -6,6 +6,11 @@
 //! second and the p50/p99/max of a join's round trip (a fresh HTTP connection, the
 //! request, the answer) for each kind.
 //!
+//! A room takes a reservation at its next tick, so a join's round trip includes up to a
+//! tick of waiting (16.7 ms at 60 Hz) whichever node is asked. To show what the cluster
+//! itself adds, the same is measured for reads of a room (`GET /api/rooms/{id}`), which
+//! the hosting node answers without its room thread.
+//!
 //! ```sh
 //! cargo build --release -p server -p benches
 //! target/release/cluster_join --joins 2000 --concurrency 8 --report-json join.json
@@ -67,6 +72,15 @@ struct Report {
     concurrency: usize,
     local: Latency,
     remote: Latency,
+    local_read: Latency,
+    remote_read: Latency,
+}
+
+/// What each request of a measurement does.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Join,
+    Read,
 }
 
 /// A redis-server child, killed when dropped.
@@ -109,6 +123,7 @@ fn start_redis(bin: &PathBuf) -> anyhow::Result<(Redis, u16)> {
 /// time.
 async fn measure(
     api: &ApiClient,
+    request: Request,
     rooms: &[String],
     joins: usize,
     concurrency: usize,
@@ -129,8 +144,12 @@ async fn measure(
                 }
                 let room = &rooms[i % rooms.len()];
                 let t = Instant::now();
-                match api.join(room, None).await {
-                    Ok(_) => {
+                let result = match request {
+                    Request::Join => api.join(room, None).await.map(drop),
+                    Request::Read => api.room(room).await.map(drop),
+                };
+                match result {
+                    Ok(()) => {
                         let _ = histogram.record(t.elapsed().as_micros() as u64);
                     }
                     Err(e) => {
@@ -213,15 +232,16 @@ async fn main() -> anyhow::Result<()> {
         remote.push(create(&api, &format!("remote-{i}"), &node).await?);
     }
     // Warm-up: connections, the subscription, the first script load.
-    measure(&api, &local, 20, 2).await?;
-    measure(&api, &remote, 20, 2).await?;
-    let local = measure(&api, &local, per_kind.saturating_sub(20), args.concurrency).await?;
-    let remote = measure(&api, &remote, per_kind.saturating_sub(20), args.concurrency).await?;
+    measure(&api, Request::Join, &local, 20, 2).await?;
+    measure(&api, Request::Join, &remote, 20, 2).await?;
+    let n = per_kind.saturating_sub(20);
     let report = Report {
         nodes: args.nodes,
         concurrency: args.concurrency,
-        local,
-        remote,
+        local: measure(&api, Request::Join, &local, n, args.concurrency).await?,
+        remote: measure(&api, Request::Join, &remote, n, args.concurrency).await?,
+        local_read: measure(&api, Request::Read, &local, n, args.concurrency).await?,
+        remote_read: measure(&api, Request::Read, &remote, n, args.concurrency).await?,
     };
     let json = serde_json::to_string_pretty(&report)?;
     println!("{json}");
