@@ -44,13 +44,32 @@ impl ServerChild {
     /// Starts `bin` with `args` (plus `--addr 127.0.0.1:0`) and `RUST_LOG=log`, and waits
     /// for the URL it prints once it listens.
     pub async fn start(bin: &Path, args: &[String], log: &str) -> anyhow::Result<ServerChild> {
+        ServerChild::start_pinned(bin, args, log, None).await
+    }
+
+    /// [`ServerChild::start`] under `taskset -c CPUS` (util-linux) when `cpus` is given:
+    /// taskset sets the affinity and executes the server, so the pid is the server's.
+    pub async fn start_pinned(
+        bin: &Path,
+        args: &[String],
+        log: &str,
+        cpus: Option<&str>,
+    ) -> anyhow::Result<ServerChild> {
         if !bin.exists() {
             bail!(
                 "{} does not exist: build the server first with `cargo build --release -p server`",
                 bin.display()
             );
         }
-        let mut child = Command::new(bin)
+        let mut command = match cpus {
+            None => Command::new(bin),
+            Some(cpus) => {
+                let mut command = Command::new("taskset");
+                command.arg("-c").arg(cpus).arg(bin);
+                command
+            }
+        };
+        let mut child = command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", log)

@@ -14,6 +14,8 @@
 //! - [`games`]: one behaviour per game the bots know (the arena: wander, aim, fire, and
 //!   predict the own movement with the shared movement rules).
 //! - [`swarm`]: runs many bots against one server for a fixed time ([`swarm::run_swarm`]).
+//! - [`loadgen`]: [`loadgen::LoadGenerator`], a swarm spread over several processes of
+//!   the `bot-client` binary, whose reports merge exactly into one.
 //! - [`report`]: per-bot outcomes and their aggregation into a [`report::SwarmReport`].
 //! - [`faults`]: [`faults::FaultProxy`], a TCP proxy on loopback that delays, throttles,
 //!   stalls, silences and resets connections, for tests and benches under bad networks.
@@ -23,6 +25,7 @@ pub mod behaviour;
 pub mod client;
 pub mod faults;
 pub mod games;
+pub mod loadgen;
 pub mod report;
 pub mod swarm;
 pub mod view;

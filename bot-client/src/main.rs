@@ -9,6 +9,10 @@
 //!
 //! Every flag can also come from a `TICKWIRE_BOT_*` environment variable. The exit code
 //! is non-zero if any bot failed, so CI can use a run as a smoke test.
+//!
+//! `--processes N` spreads the bots over N processes of this binary (re-executed as
+//! children, [`bot_client::loadgen`]) and merges their reports into one, exactly;
+//! `--pin-cpus LIST` runs those children under `taskset -c LIST`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -19,7 +23,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bot_client::api::ApiClient;
-use bot_client::swarm::{DEFAULT_INPUT_RATE, Join, SwarmConfig, SwarmCounters, run_swarm_counted};
+use bot_client::loadgen::{self, LoadGenOptions, LoadGenerator, SwarmSpec};
+use bot_client::swarm::{DEFAULT_INPUT_RATE, SwarmCounters, run_swarm_tally, show_progress};
 use clap::Parser;
 use rand::RngExt;
 use shared::protocol::MAX_NAME_CHARS;
@@ -107,10 +112,27 @@ struct Args {
     /// for a tool that watches a long run.
     #[arg(long, env = "TICKWIRE_BOT_TOTALS_JSONL")]
     totals_jsonl: Option<PathBuf>,
+    /// Spread the bots over N processes of this binary, each with a share of `--bots`
+    /// (its own range of bot numbers, so its own names and seeds) and the same other
+    /// settings, ramping together at `--ramp` in all. The report, the live line and
+    /// `--totals-jsonl` are of all of them (live totals refresh every 0.2 s); a process
+    /// that dies counts its bots as failed. 1 runs the bots in this process.
+    #[arg(long, env = "TICKWIRE_BOT_PROCESSES", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    processes: u32,
+    /// Run the bot processes under `taskset -c LIST` (util-linux), e.g. `1` or `0,1`:
+    /// keeps them off the server's cores. Implies a child process even with
+    /// `--processes 1`; this process only reads their reports.
+    #[arg(long, env = "TICKWIRE_BOT_PIN_CPUS")]
+    pin_cpus: Option<String>,
+    /// Internal: be a child of a multi-process swarm (swarms in on stdin, totals and the
+    /// report out on stdout as JSON lines).
+    #[arg(long = "loadgen-child", hide = true)]
+    loadgen_child: bool,
 }
 
 impl Args {
-    async fn into_config(self) -> anyhow::Result<(SwarmConfig, Option<PathBuf>, Option<PathBuf>)> {
+    async fn into_spec(self) -> anyhow::Result<(SwarmSpec, Option<PathBuf>, Option<PathBuf>)> {
         if !(self.duration.is_finite() && self.duration > 0.0) {
             bail!("--duration must be a positive number of seconds");
         }
@@ -129,45 +151,46 @@ impl Args {
                 self.name_prefix
             );
         }
-        let churn = match self.churn {
-            None => None,
-            Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-            Some(_) => bail!("--churn must be a positive number of seconds"),
-        };
+        if self.churn.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+            bail!("--churn must be a positive number of seconds");
+        }
         let tls = match &self.ca_cert {
             None => None,
             Some(path) => Some(bot_client::trust_certificate(path)?),
         };
-        let (url, join) = match &self.api {
+        // Rooms are picked (and created) here, once: the processes of a multi-process
+        // swarm all join the same list.
+        let (url, rooms) = match &self.api {
             None => {
                 if self.room.is_some() || self.rooms.is_some() || self.create {
                     bail!("--room, --rooms and --create need --api");
                 }
-                (self.url.clone(), Join::Direct)
+                (self.url.clone(), None)
             }
             Some(base) => {
                 let api = ApiClient::new(base, tls.clone(), self.admin_token.clone())?;
                 let rooms = self.pick_rooms(&api).await?;
                 eprintln!("joining through {base}: rooms {}", rooms.join(", "));
-                (base.clone(), Join::Api { api, rooms })
+                (base.clone(), Some(rooms))
             }
         };
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
-        let cfg = SwarmConfig {
+        let spec = SwarmSpec {
             url,
             bots: self.bots,
-            duration: Duration::from_secs_f64(self.duration),
+            first_index: 0,
+            duration_s: self.duration,
             ramp_per_sec: self.ramp,
             seed,
             name_prefix: self.name_prefix,
-            progress: true,
-            join,
-            churn,
-            tls,
+            rooms,
+            admin_token: self.admin_token,
+            churn_s: self.churn,
+            ca_cert: self.ca_cert,
             budget: self.budget,
             input_rate: self.input_rate,
         };
-        Ok((cfg, self.report_json, self.totals_jsonl))
+        Ok((spec, self.report_json, self.totals_jsonl))
     }
 
     /// The rooms the bots go to, created first if asked.
@@ -227,8 +250,44 @@ async fn main() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
 
-    let (cfg, report_path, totals_path) = Args::parse().into_config().await?;
-    let live = Arc::new(SwarmCounters::default());
+    let shutdown = CancellationToken::new();
+    let on_ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("interrupted: closing every bot");
+            on_ctrl_c.cancel();
+        }
+    });
+
+    let args = Args::parse();
+    if args.loadgen_child {
+        let result = loadgen::run_child(shutdown).await;
+        // The runtime would wait for its stdin reader, a blocking read that cannot be
+        // cancelled; everything the parent needs is written, so leave at once.
+        std::process::exit(match result {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("bot process: {e}");
+                1
+            }
+        });
+    }
+    let (processes, pin_cpus) = (args.processes, args.pin_cpus.clone());
+    let (spec, report_path, totals_path) = args.into_spec().await?;
+    let children = if processes > 1 || pin_cpus.is_some() {
+        let bin = std::env::current_exe().context("finding this program to re-execute it")?;
+        Some(LoadGenerator::spawn(&LoadGenOptions {
+            bin,
+            processes,
+            pin_cpus,
+        })?)
+    } else {
+        None
+    };
+    let live = match &children {
+        Some(children) => children.live(),
+        None => Arc::new(SwarmCounters::default()),
+    };
     let totals_done = CancellationToken::new();
     let totals = match totals_path {
         None => None,
@@ -243,16 +302,35 @@ async fn main() -> anyhow::Result<ExitCode> {
         }
     };
 
-    let shutdown = CancellationToken::new();
-    let on_ctrl_c = shutdown.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupted: closing every bot");
-            on_ctrl_c.cancel();
+    let mut tally = match children {
+        None => {
+            let cfg = spec.to_config(true)?;
+            let mut tally = run_swarm_tally(cfg, shutdown, live).await;
+            tally.processes = 1;
+            tally
         }
-    });
-
-    let report = run_swarm_counted(cfg, shutdown, live).await;
+        Some(mut children) => {
+            // The children draw no progress line of their own: this one sums theirs.
+            let progress_done = CancellationToken::new();
+            let progress = tokio::spawn(show_progress(
+                true,
+                children.processes(),
+                spec.bots,
+                tokio::time::Instant::now(),
+                live,
+                progress_done.clone(),
+            ));
+            children.add(&spec).await;
+            let tally = children.finish(shutdown).await;
+            progress_done.cancel();
+            let _ = progress.await;
+            tally
+        }
+    };
+    // This process's CPU: all of the bots' with --processes 1, the reading of the
+    // children's reports otherwise (theirs are in the tally already).
+    tally.cpu_s += loadgen::process_cpu_s();
+    let report = tally.report();
     totals_done.cancel();
     if let Some(totals) = totals {
         totals.await.context("the totals writer died")??;

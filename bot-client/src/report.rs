@@ -199,6 +199,19 @@ pub struct SwarmReport {
     /// against a cluster spread, and where bots whose room went ended up.
     #[serde(default)]
     pub bots_per_node: BTreeMap<String, u64>,
+    /// Processes the bots ran in (`bot-client --processes`; 0 where the caller did not
+    /// say, as in a library run).
+    #[serde(default)]
+    pub processes: u32,
+    /// CPU time (user + system) of every process that ran the bots, seconds, from the
+    /// start of the run to the report; 0 when not measured (a library run, which shares
+    /// its process with whatever else runs there).
+    #[serde(default)]
+    pub bot_cpu_s: f64,
+    /// `bot_cpu_s` in microseconds over bots connected × `duration_s`: what one bot
+    /// costs the load generator per second of play (0 when not measured).
+    #[serde(default)]
+    pub bot_cpu_us_per_bot_second: f64,
 }
 
 impl SwarmReport {
@@ -210,6 +223,83 @@ impl SwarmReport {
         duration_s: f64,
         outcomes: &[BotOutcome],
     ) -> SwarmReport {
+        Tally::from_outcomes(url, seed, bots_requested, duration_s, outcomes).report()
+    }
+}
+
+/// What a [`SwarmReport`] is computed from, kept in a form that merges exactly: the
+/// per-bot rates themselves (for means, minima and the bytes-in p95), the histograms
+/// (for latency percentiles), sums, maxima and counts by kind. A swarm spread over
+/// several processes ([`crate::loadgen`]) merges its children's tallies into one and
+/// reports from that, so its percentiles are those of one histogram fed every sample,
+/// not an average of percentiles.
+///
+/// It serialises to JSON with the histograms in HdrHistogram's V2 format (base64), which
+/// is how a child process hands it to its parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    pub url: String,
+    pub seed: u64,
+    pub bots_requested: u32,
+    /// The longest run (merged: of any part).
+    pub duration_s: f64,
+    pub bots_connected: u32,
+    pub bots_failed: u32,
+    pub tick_rate: u16,
+    pub expected_snapshot_rate: u16,
+    pub snapshots_total: u64,
+    /// One entry per connected bot: snapshots, bytes received and bytes sent per
+    /// connected second.
+    #[serde(with = "f64_bits")]
+    pub snapshot_rates: Vec<f64>,
+    #[serde(with = "f64_bits")]
+    pub bytes_in_rates: Vec<f64>,
+    #[serde(with = "f64_bits")]
+    pub bytes_out_rates: Vec<f64>,
+    pub bytes_in_max_1s: u64,
+    #[serde(with = "histogram_v2")]
+    pub rtt_us: Histogram<u64>,
+    #[serde(with = "histogram_v2")]
+    pub prediction_error_mm: Histogram<u64>,
+    #[serde(with = "histogram_v2")]
+    pub offline_ms: Histogram<u64>,
+    pub desyncs: u64,
+    pub keyframes: u64,
+    pub resumes: u64,
+    pub resume_failures: u64,
+    pub rejoins: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub behaviours: BTreeMap<String, u64>,
+    pub bots_per_node: BTreeMap<String, u64>,
+    /// Processes the bots ran in (0 until the caller says).
+    pub processes: u32,
+    /// CPU time (user + system) of the processes that ran the bots, seconds; 0 when not
+    /// measured (the caller measures: a library run shares its process with others).
+    pub cpu_s: f64,
+}
+
+/// Why a tally could not be merged into another.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// A histogram came with other bounds than ours (another build, or corrupt data).
+    #[error("the {0} histogram has other bounds")]
+    HistogramBounds(&'static str),
+}
+
+impl Tally {
+    /// A tally of no bot, to merge others into.
+    pub fn empty(url: &str, seed: u64) -> Tally {
+        Tally::from_outcomes(url, seed, 0, 0.0, &[])
+    }
+
+    /// Tallies the outcomes of one run.
+    pub fn from_outcomes(
+        url: &str,
+        seed: u64,
+        bots_requested: u32,
+        duration_s: f64,
+        outcomes: &[BotOutcome],
+    ) -> Tally {
         let connected: Vec<&BotOutcome> = outcomes.iter().filter(|o| o.connected).collect();
         let per_sec = |value: u64, o: &BotOutcome| {
             if o.connected_secs > 0.0 {
@@ -218,10 +308,6 @@ impl SwarmReport {
                 0.0
             }
         };
-        let snapshot_rates: Vec<f64> = connected.iter().map(|o| per_sec(o.snapshots, o)).collect();
-        let bytes_in: Vec<f64> = connected.iter().map(|o| per_sec(o.bytes_in, o)).collect();
-        let bytes_out: Vec<f64> = connected.iter().map(|o| per_sec(o.bytes_out, o)).collect();
-
         let mut rtt = rtt_histogram();
         let mut prediction = prediction_histogram();
         let mut offline = offline_histogram();
@@ -249,6 +335,107 @@ impl SwarmReport {
                 *errors.entry(format!("resume: {e}")).or_insert(0) += 1;
             }
         }
+        Tally {
+            url: url.to_owned(),
+            seed,
+            bots_requested,
+            duration_s,
+            bots_connected: count(connected.len()),
+            bots_failed: count(outcomes.iter().filter(|o| o.error.is_some()).count()),
+            tick_rate: connected.iter().map(|o| o.tick_rate).max().unwrap_or(0),
+            expected_snapshot_rate: connected.iter().map(|o| o.snapshot_rate).max().unwrap_or(0),
+            snapshots_total: outcomes.iter().map(|o| o.snapshots).sum(),
+            snapshot_rates: connected.iter().map(|o| per_sec(o.snapshots, o)).collect(),
+            bytes_in_rates: connected.iter().map(|o| per_sec(o.bytes_in, o)).collect(),
+            bytes_out_rates: connected.iter().map(|o| per_sec(o.bytes_out, o)).collect(),
+            bytes_in_max_1s: outcomes
+                .iter()
+                .map(|o| o.max_bytes_in_1s)
+                .max()
+                .unwrap_or(0),
+            rtt_us: rtt,
+            prediction_error_mm: prediction,
+            offline_ms: offline,
+            desyncs: outcomes.iter().map(|o| o.desyncs).sum(),
+            keyframes: outcomes.iter().map(|o| o.keyframes).sum(),
+            resumes: outcomes.iter().map(|o| o.resumes).sum(),
+            resume_failures: outcomes.iter().map(|o| o.resume_failures).sum(),
+            rejoins: outcomes.iter().map(|o| o.rejoins).sum(),
+            errors,
+            behaviours,
+            bots_per_node,
+            processes: 0,
+            cpu_s: 0.0,
+        }
+    }
+
+    /// Adds `other`'s bots to this tally: counts and sums add up, per-bot rates and
+    /// histogram samples join, maxima take the larger. The URL and seed stay this
+    /// tally's.
+    pub fn merge(&mut self, other: &Tally) -> Result<(), MergeError> {
+        // Checked before anything changes, so that a refused merge leaves `self` whole.
+        for (ours, theirs, name) in [
+            (&self.rtt_us, &other.rtt_us, "rtt"),
+            (
+                &self.prediction_error_mm,
+                &other.prediction_error_mm,
+                "prediction",
+            ),
+            (&self.offline_ms, &other.offline_ms, "offline"),
+        ] {
+            if (ours.low(), ours.high(), ours.sigfig())
+                != (theirs.low(), theirs.high(), theirs.sigfig())
+            {
+                return Err(MergeError::HistogramBounds(name));
+            }
+        }
+        // Same bounds: adding cannot fail.
+        let _ = self.rtt_us.add(&other.rtt_us);
+        let _ = self.prediction_error_mm.add(&other.prediction_error_mm);
+        let _ = self.offline_ms.add(&other.offline_ms);
+        self.bots_requested = self.bots_requested.saturating_add(other.bots_requested);
+        self.duration_s = self.duration_s.max(other.duration_s);
+        self.bots_connected = self.bots_connected.saturating_add(other.bots_connected);
+        self.bots_failed = self.bots_failed.saturating_add(other.bots_failed);
+        self.tick_rate = self.tick_rate.max(other.tick_rate);
+        self.expected_snapshot_rate = self
+            .expected_snapshot_rate
+            .max(other.expected_snapshot_rate);
+        self.snapshots_total += other.snapshots_total;
+        self.snapshot_rates.extend_from_slice(&other.snapshot_rates);
+        self.bytes_in_rates.extend_from_slice(&other.bytes_in_rates);
+        self.bytes_out_rates
+            .extend_from_slice(&other.bytes_out_rates);
+        self.bytes_in_max_1s = self.bytes_in_max_1s.max(other.bytes_in_max_1s);
+        self.desyncs += other.desyncs;
+        self.keyframes += other.keyframes;
+        self.resumes += other.resumes;
+        self.resume_failures += other.resume_failures;
+        self.rejoins += other.rejoins;
+        for (mine, theirs) in [
+            (&mut self.errors, &other.errors),
+            (&mut self.behaviours, &other.behaviours),
+            (&mut self.bots_per_node, &other.bots_per_node),
+        ] {
+            for (key, n) in theirs {
+                *mine.entry(key.clone()).or_insert(0) += n;
+            }
+        }
+        self.processes = self.processes.saturating_add(other.processes);
+        self.cpu_s += other.cpu_s;
+        Ok(())
+    }
+
+    /// Counts `bots` more bots, requested and failed with `error`: the share of a
+    /// process that died before it reported.
+    pub fn add_failed(&mut self, bots: u32, error: String) {
+        self.bots_requested = self.bots_requested.saturating_add(bots);
+        self.bots_failed = self.bots_failed.saturating_add(bots);
+        *self.errors.entry(error).or_insert(0) += u64::from(bots);
+    }
+
+    /// The report of these bots.
+    pub fn report(&self) -> SwarmReport {
         let quantile = |h: &Histogram<u64>, q: f64| {
             if h.is_empty() {
                 0
@@ -256,58 +443,105 @@ impl SwarmReport {
                 h.value_at_quantile(q)
             }
         };
-
+        let (rtt, prediction, offline) =
+            (&self.rtt_us, &self.prediction_error_mm, &self.offline_ms);
+        let bot_seconds = f64::from(self.bots_connected) * self.duration_s;
         SwarmReport {
-            url: url.to_owned(),
-            seed,
-            bots_requested,
-            bots_connected: count(connected.len()),
-            bots_failed: count(outcomes.iter().filter(|o| o.error.is_some()).count()),
-            duration_s,
-            tick_rate: connected.iter().map(|o| o.tick_rate).max().unwrap_or(0),
-            expected_snapshot_rate: connected.iter().map(|o| o.snapshot_rate).max().unwrap_or(0),
-            snapshots_total: outcomes.iter().map(|o| o.snapshots).sum(),
-            snapshots_per_bot_per_sec: mean(&snapshot_rates),
-            snapshots_per_bot_per_sec_min: snapshot_rates
+            url: self.url.clone(),
+            seed: self.seed,
+            bots_requested: self.bots_requested,
+            bots_connected: self.bots_connected,
+            bots_failed: self.bots_failed,
+            duration_s: self.duration_s,
+            tick_rate: self.tick_rate,
+            expected_snapshot_rate: self.expected_snapshot_rate,
+            snapshots_total: self.snapshots_total,
+            snapshots_per_bot_per_sec: mean(&self.snapshot_rates),
+            snapshots_per_bot_per_sec_min: self
+                .snapshot_rates
                 .iter()
                 .copied()
                 .reduce(f64::min)
                 .unwrap_or(0.0),
-            bytes_in_per_bot_per_sec: mean(&bytes_in),
-            bytes_in_per_bot_per_sec_p95: percentile(&bytes_in, 0.95),
-            bytes_in_max_1s: outcomes
-                .iter()
-                .map(|o| o.max_bytes_in_1s)
-                .max()
-                .unwrap_or(0),
-            bytes_out_per_bot_per_sec: mean(&bytes_out),
+            bytes_in_per_bot_per_sec: mean(&self.bytes_in_rates),
+            bytes_in_per_bot_per_sec_p95: percentile(&self.bytes_in_rates, 0.95),
+            bytes_in_max_1s: self.bytes_in_max_1s,
+            bytes_out_per_bot_per_sec: mean(&self.bytes_out_rates),
             rtt_samples: rtt.len(),
-            rtt_ms_p50: quantile(&rtt, 0.5) as f64 / 1000.0,
-            rtt_ms_p99: quantile(&rtt, 0.99) as f64 / 1000.0,
+            rtt_ms_p50: quantile(rtt, 0.5) as f64 / 1000.0,
+            rtt_ms_p99: quantile(rtt, 0.99) as f64 / 1000.0,
             rtt_ms_max: if rtt.is_empty() {
                 0.0
             } else {
                 rtt.max() as f64 / 1000.0
             },
             prediction_samples: prediction.len(),
-            prediction_error_mm_p50: quantile(&prediction, 0.5) as f64,
-            prediction_error_mm_p99: quantile(&prediction, 0.99) as f64,
+            prediction_error_mm_p50: quantile(prediction, 0.5) as f64,
+            prediction_error_mm_p99: quantile(prediction, 0.99) as f64,
             prediction_error_mm_max: if prediction.is_empty() {
                 0.0
             } else {
                 prediction.max() as f64
             },
-            desyncs: outcomes.iter().map(|o| o.desyncs).sum(),
-            keyframes: outcomes.iter().map(|o| o.keyframes).sum(),
-            resumes: outcomes.iter().map(|o| o.resumes).sum(),
-            resume_failures: outcomes.iter().map(|o| o.resume_failures).sum(),
-            rejoins: outcomes.iter().map(|o| o.rejoins).sum(),
-            offline_ms_p50: quantile(&offline, 0.5) as f64,
-            offline_ms_p99: quantile(&offline, 0.99) as f64,
-            errors,
-            behaviours,
-            bots_per_node,
+            desyncs: self.desyncs,
+            keyframes: self.keyframes,
+            resumes: self.resumes,
+            resume_failures: self.resume_failures,
+            rejoins: self.rejoins,
+            offline_ms_p50: quantile(offline, 0.5) as f64,
+            offline_ms_p99: quantile(offline, 0.99) as f64,
+            errors: self.errors.clone(),
+            behaviours: self.behaviours.clone(),
+            bots_per_node: self.bots_per_node.clone(),
+            processes: self.processes,
+            bot_cpu_s: self.cpu_s,
+            bot_cpu_us_per_bot_second: if bot_seconds > 0.0 {
+                self.cpu_s * 1e6 / bot_seconds
+            } else {
+                0.0
+            },
         }
+    }
+}
+
+/// Floats as their bit patterns, for [`Tally`]'s JSON: serde_json's default float parser
+/// may miss the last bit, and a merged minimum should be the very value of one bot.
+mod f64_bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(values.iter().map(|v| v.to_bits()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let bits = Vec::<u64>::deserialize(d)?;
+        Ok(bits.into_iter().map(f64::from_bits).collect())
+    }
+}
+
+/// A histogram as a base64 string of its V2 serialisation (the format HdrHistogram's
+/// implementations share), for [`Tally`]'s JSON.
+mod histogram_v2 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use hdrhistogram::Histogram;
+    use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+    use serde::{Deserialize, Deserializer, Serializer, de, ser};
+
+    pub fn serialize<S: Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        V2Serializer::new()
+            .serialize(h, &mut bytes)
+            .map_err(|e| ser::Error::custom(format!("histogram: {e:?}")))?;
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = STANDARD.decode(text).map_err(de::Error::custom)?;
+        hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| de::Error::custom(format!("histogram: {e:?}")))
     }
 }
 
@@ -371,6 +605,16 @@ impl fmt::Display for SwarmReport {
             self.prediction_error_mm_max,
             self.prediction_samples
         )?;
+        if self.bot_cpu_s > 0.0 {
+            writeln!(
+                f,
+                "  bots' cpu:   {:.1} s in {} process{}, {:.0} µs per bot-second",
+                self.bot_cpu_s,
+                self.processes,
+                if self.processes == 1 { "" } else { "es" },
+                self.bot_cpu_us_per_bot_second
+            )?;
+        }
         if self.resumes + self.resume_failures + self.rejoins > 0 {
             writeln!(
                 f,
@@ -466,6 +710,161 @@ mod tests {
         assert_eq!(r.errors.get("connect: refused"), Some(&2));
         assert_eq!(r.errors.get("server closed"), Some(&1));
         assert!(r.behaviours.is_empty());
+    }
+
+    /// Bots with samples in every histogram, a failure, a node and a behaviour, drawn
+    /// from `seed` so that two sets differ.
+    fn varied_bots(seed: u64, n: u64) -> Vec<BotOutcome> {
+        (0..n)
+            .map(|i| {
+                let k = seed * 100 + i;
+                let rtts: Vec<u64> = (0..20).map(|j| 500 + (k * 37 + j * 911) % 40_000).collect();
+                let mut o = bot(
+                    5.0 + (k % 7) as f64,
+                    90 + k % 30,
+                    10_000 + k * 13,
+                    &rtts,
+                    k.is_multiple_of(5).then_some("server closed"),
+                );
+                for j in 0..10 {
+                    o.prediction_error_mm
+                        .saturating_record(1 + (k * 53 + j * 97) % 900);
+                }
+                o.offline_ms = vec![100 + k * 7];
+                o.max_bytes_in_1s = 1_000 + k * 3;
+                o.rejoins = k % 2;
+                o.node = Some(format!("node-{}", k % 3));
+                o.behaviour = Some(if k.is_multiple_of(4) {
+                    "wander"
+                } else {
+                    "arena"
+                });
+                o
+            })
+            .collect()
+    }
+
+    /// What a child process sends: its tally through JSON, histograms in V2 format.
+    fn over_the_pipe(t: &Tally) -> Tally {
+        let json = serde_json::to_string(t).expect("serialises");
+        serde_json::from_str(&json).expect("deserialises")
+    }
+
+    #[test]
+    fn merged_tallies_report_as_one_run_of_all_the_bots() {
+        let (a, b) = (varied_bots(1, 7), varied_bots(2, 5));
+        let mut failed = vec![BotOutcome::failed("connect: refused".into())];
+        failed.extend(b);
+        let b = failed;
+        let mut merged = Tally::empty("ws://x/ws", 9);
+        merged
+            .merge(&over_the_pipe(&Tally::from_outcomes(
+                "ws://x/ws",
+                9,
+                7,
+                10.0,
+                &a,
+            )))
+            .expect("merges");
+        merged
+            .merge(&over_the_pipe(&Tally::from_outcomes(
+                "ws://x/ws",
+                9,
+                6,
+                12.0,
+                &b,
+            )))
+            .expect("merges");
+        let all: Vec<BotOutcome> = a.iter().chain(&b).cloned().collect();
+        let one = SwarmReport::aggregate("ws://x/ws", 9, 13, 12.0, &all);
+        let r = merged.report();
+
+        // Percentiles: those of one histogram fed both sets of samples.
+        let mut rtt = rtt_histogram();
+        for o in &all {
+            rtt.add(&o.rtt_us).expect("same bounds");
+        }
+        assert_eq!(r.rtt_samples, rtt.len());
+        assert_eq!(r.rtt_ms_p50, rtt.value_at_quantile(0.5) as f64 / 1000.0);
+        assert_eq!(r.rtt_ms_p99, rtt.value_at_quantile(0.99) as f64 / 1000.0);
+        assert_eq!(r.rtt_ms_max, rtt.max() as f64 / 1000.0);
+        assert!(r.rtt_samples > 0 && r.prediction_samples > 0);
+        // Sums, minima, maxima, counts by kind: the whole report is the one-run report.
+        assert_eq!(
+            (r.bots_requested, r.bots_connected, r.bots_failed),
+            (13, 12, 4)
+        );
+        assert_eq!(r.duration_s, 12.0);
+        assert_eq!(r, one);
+        assert_eq!(r.errors.get("connect: refused"), Some(&1));
+        assert_eq!(r.bots_per_node.values().sum::<u64>(), 12);
+    }
+
+    #[test]
+    fn the_slowest_bot_of_any_part_is_the_minimum() {
+        let mut slow = vec![bot(10.0, 50, 10, &[], None)];
+        slow.extend(varied_bots(3, 3));
+        let mut merged = Tally::from_outcomes("u", 1, 3, 10.0, &varied_bots(4, 3));
+        merged
+            .merge(&Tally::from_outcomes("u", 1, 4, 10.0, &slow))
+            .expect("merges");
+        assert_eq!(merged.report().snapshots_per_bot_per_sec_min, 5.0);
+    }
+
+    #[test]
+    fn cpu_is_summed_and_divided_by_connected_bot_seconds() {
+        let mut a = Tally::from_outcomes("u", 1, 2, 10.0, &varied_bots(5, 2));
+        a.processes = 1;
+        a.cpu_s = 0.5;
+        let mut b = Tally::from_outcomes("u", 1, 2, 10.0, &varied_bots(6, 2));
+        b.processes = 1;
+        b.cpu_s = 1.5;
+        a.merge(&b).expect("merges");
+        let r = a.report();
+        assert_eq!((r.processes, r.bot_cpu_s), (2, 2.0));
+        // 2 s of CPU over 4 bots × 10 s.
+        assert!((r.bot_cpu_us_per_bot_second - 50_000.0).abs() < 1e-6);
+        assert!(
+            r.to_string()
+                .contains("2.0 s in 2 processes, 50000 µs per bot-second")
+        );
+    }
+
+    #[test]
+    fn bots_of_a_missing_part_count_as_failed() {
+        let mut t = Tally::from_outcomes("u", 1, 3, 10.0, &varied_bots(7, 3));
+        let failed_before = t.bots_failed;
+        t.add_failed(4, "bot process 2 (pid 9) ended without a report".into());
+        let r = t.report();
+        assert_eq!(r.bots_requested, 7);
+        assert_eq!(r.bots_connected, 3);
+        assert_eq!(r.bots_failed, failed_before + 4);
+        assert_eq!(
+            r.errors.get("bot process 2 (pid 9) ended without a report"),
+            Some(&4)
+        );
+    }
+
+    #[test]
+    fn a_histogram_of_other_bounds_is_refused_and_changes_nothing() {
+        let mut ours = Tally::from_outcomes("u", 1, 2, 10.0, &varied_bots(8, 2));
+        let before = ours.clone();
+        let mut theirs = ours.clone();
+        theirs.rtt_us = Histogram::new_with_bounds(1, 1000, 3).expect("valid bounds");
+        assert!(matches!(
+            ours.merge(&theirs),
+            Err(MergeError::HistogramBounds("rtt"))
+        ));
+        assert_eq!(ours, before);
+    }
+
+    #[test]
+    fn a_tally_that_is_not_v2_does_not_deserialise() {
+        let mut json =
+            serde_json::to_value(Tally::from_outcomes("u", 1, 1, 1.0, &varied_bots(9, 1)))
+                .expect("serialises");
+        json["rtt_us"] = "bm90IGEgaGlzdG9ncmFt".into();
+        assert!(serde_json::from_value::<Tally>(json).is_err());
     }
 
     #[test]

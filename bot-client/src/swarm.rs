@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiClient, MAX_RETRY_WAIT, RoomListing, node_of};
 use crate::behaviour::{self, Behaviour, Setup};
 use crate::client::{CLOSE_TIMEOUT, Client, ClientError, ConnectOptions, Event};
-use crate::report::{BotOutcome, SwarmReport};
+use crate::report::{BotOutcome, SwarmReport, Tally};
 
 /// The timer of a session's input messages: one per `frames` ticks at `tick_rate`
 /// (not 0). An overloaded bot process skips the messages it is late for rather than
@@ -65,6 +65,10 @@ pub struct SwarmConfig {
     pub seed: u64,
     /// Bots are named `{name_prefix}{i}`, `i` counting from 1.
     pub name_prefix: String,
+    /// The index of this swarm's first bot: bot `k` of the swarm is bot
+    /// `first_index + k` for its name, seed and room, so that a swarm split over
+    /// processes ([`crate::loadgen`]) has the same bots as one run in a single process.
+    pub first_index: u32,
     /// Draw a live progress line on stderr (only shown if stderr is a terminal).
     pub progress: bool,
     /// How bots get in: straight to `url`, or with a seat reserved through the API.
@@ -150,6 +154,7 @@ impl Default for SwarmConfig {
             ramp_per_sec: 50.0,
             seed: 0,
             name_prefix: "bot".to_owned(),
+            first_index: 0,
             progress: false,
             join: Join::Direct,
             churn: None,
@@ -225,15 +230,26 @@ pub async fn run_swarm_counted(
     shutdown: CancellationToken,
     live: Arc<SwarmCounters>,
 ) -> SwarmReport {
+    run_swarm_tally(cfg, shutdown, live).await.report()
+}
+
+/// [`run_swarm_counted`], returning what the report is computed from, in the form that
+/// merges with other swarms' ([`Tally::merge`]).
+pub async fn run_swarm_tally(
+    cfg: SwarmConfig,
+    shutdown: CancellationToken,
+    live: Arc<SwarmCounters>,
+) -> Tally {
     let start = Instant::now();
     let deadline = start + cfg.duration;
     let stop = shutdown.child_token();
 
     let mut bots = Vec::with_capacity(cfg.bots as usize);
     let join = Arc::new(cfg.join.clone());
-    for i in 0..cfg.bots {
+    for k in 0..cfg.bots {
+        let i = cfg.first_index.saturating_add(k);
         let offset = if cfg.ramp_per_sec.is_finite() && cfg.ramp_per_sec > 0.0 {
-            Duration::from_secs_f64(f64::from(i) / cfg.ramp_per_sec)
+            Duration::from_secs_f64(f64::from(k) / cfg.ramp_per_sec)
         } else {
             Duration::ZERO
         };
@@ -257,6 +273,7 @@ pub async fn run_swarm_counted(
     let progress_done = CancellationToken::new();
     let progress = tokio::spawn(show_progress(
         cfg.progress,
+        0,
         cfg.bots,
         start,
         Arc::clone(&live),
@@ -280,7 +297,7 @@ pub async fn run_swarm_counted(
     progress_done.cancel();
     let _ = progress.await;
 
-    SwarmReport::aggregate(
+    Tally::from_outcomes(
         &cfg.url,
         cfg.seed,
         cfg.bots,
@@ -289,8 +306,11 @@ pub async fn run_swarm_counted(
     )
 }
 
-async fn show_progress(
+/// Draws the live progress line on stderr from `live` (if `enabled` and stderr is a
+/// terminal) until `done`; `processes` > 0 names how many processes the bots run in.
+pub async fn show_progress(
     enabled: bool,
+    processes: u32,
     total: u32,
     start: Instant,
     live: Arc<Live>,
@@ -317,9 +337,14 @@ async fn show_progress(
         let snapshots = live.snapshots.load(Ordering::Relaxed);
         let bytes = live.bytes_in.load(Ordering::Relaxed);
         bar.set_message(format!(
-            "connected {}/{}  failed {}  {:.0} snapshots/s  {:.1} kB/s in  {:.1} s",
+            "connected {}/{}{}  failed {}  {:.0} snapshots/s  {:.1} kB/s in  {:.1} s",
             live.connected.load(Ordering::Relaxed),
             total,
+            if processes > 0 {
+                format!(" in {processes} processes")
+            } else {
+                String::new()
+            },
             live.failed.load(Ordering::Relaxed),
             (snapshots - last_snapshots) as f64 / secs,
             (bytes - last_bytes) as f64 / secs / 1000.0,

@@ -1,7 +1,9 @@
 //! Capacity search: how many active players one server process serves.
 //!
 //! Starts the release server as a child process (so that its CPU time and RSS can be
-//! read from `/proc`), runs the bots in this process, and raises the number of active
+//! read from `/proc`), runs the bots in `--bot-processes` processes of the release
+//! `bot-client` (`bot_client::loadgen`: each holds a share of every step's bots, and
+//! their CPU time and RSS are read from `/proc` too), and raises the number of active
 //! bots step by step — 100 per room, rooms created through the rooms API, 60 Hz tick,
 //! 20 Hz snapshots, area of interest on — until a limit breaks:
 //!
@@ -14,9 +16,16 @@
 //! the server's RSS per idle connection as `--bin idle_connections` does.
 //!
 //! ```sh
-//! cargo build --release -p server
+//! cargo build --release -p server -p bot-client
 //! cargo run --release -p benches --bin capacity -- --report-json capacity.json --chart capacity.svg
+//! # server on core 0, bots on core 1:
+//! cargo run --release -p benches --bin capacity -- --server-cpus 0 --bot-cpus 1
 //! ```
+//!
+//! Besides the criteria, each step reports what a player costs: the server's CPU time
+//! over the measured window per active player per second
+//! (`server_cpu_us_per_player_second`) and the bot processes' per bot per second
+//! (`bot_cpu_us_per_bot_second`).
 //!
 //! Each step keeps the bots of the steps before it and adds rooms: ramp the new bots in,
 //! wait `--warmup` seconds, then measure until every room has reported
@@ -25,7 +34,6 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -35,10 +43,10 @@ use benches::child::{
 };
 use benches::idle::{IdleConfig, IdleReport, Spawns};
 use bot_client::api::ApiClient;
-use bot_client::swarm::{DEFAULT_INPUT_RATE, Join, SwarmConfig, SwarmCounters, run_swarm_counted};
+use bot_client::loadgen::{LoadGenOptions, LoadGenerator, SwarmSpec};
+use bot_client::swarm::DEFAULT_INPUT_RATE;
 use clap::Parser;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(about = "Raise the number of active bots until the server breaks a limit")]
@@ -97,7 +105,26 @@ struct Args {
     /// machine shared with other work also counts the time the thread waited for a core.
     #[arg(long, value_enum, default_value_t = TickClock::Cpu)]
     tick_clock: TickClock,
+    /// The bot-client binary the bots run in (default: `bot-client` beside
+    /// `--server-bin`; build it with `cargo build --release -p bot-client`).
+    #[arg(long)]
+    bot_client_bin: Option<PathBuf>,
+    /// Bot processes; every step's new bots are split over them. 0: one per
+    /// `BOTS_PER_PROCESS` bots of the largest step, at least one.
+    #[arg(long, default_value_t = 0)]
+    bot_processes: u32,
+    /// Run the server under `taskset -c LIST` (util-linux), e.g. `0`.
+    #[arg(long)]
+    server_cpus: Option<String>,
+    /// Run the bot processes under `taskset -c LIST`, e.g. `1`.
+    #[arg(long)]
+    bot_cpus: Option<String>,
 }
+
+/// Bots per bot process when `--bot-processes` is 0: a quarter of the 20,000 open files
+/// of `ulimit -n` here, so that no process comes near it, and few enough processes that
+/// each has plenty of bots to batch its wake-ups over.
+const BOTS_PER_PROCESS: u32 = 5_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,9 +158,15 @@ struct Step {
     bots_failed: u64,
     /// Of one core: 200% is both cores of the machine.
     server_cpu_percent: f64,
+    /// Server CPU time over the measured window per active player (bot) per second,
+    /// microseconds.
+    server_cpu_us_per_player_second: f64,
     server_rss_mib: f64,
-    /// This process: the bots (plus a little polling).
+    /// The bot processes (all of them), of one core.
     bots_cpu_percent: f64,
+    /// Their CPU time over the window per bot per second, microseconds.
+    bot_cpu_us_per_bot_second: f64,
+    /// The bot processes' RSS, summed.
     bots_rss_mib: f64,
     measured_s: f64,
     connect_s: f64,
@@ -148,8 +181,15 @@ struct Report {
     tick_wall_ms_p99_at_max: f64,
     snapshot_rate_ratio_at_max: f64,
     server_cpu_percent_at_max: f64,
+    server_cpu_us_per_player_second_at_max: f64,
     server_rss_mib_at_max: f64,
     bots_cpu_percent_at_max: f64,
+    bot_cpu_us_per_bot_second_at_max: f64,
+    /// Processes the bots ran in.
+    bot_processes: u32,
+    /// `taskset` CPU lists of the server and the bots (`None`: not pinned).
+    server_cpus: Option<String>,
+    bot_cpus: Option<String>,
     rss_kib_per_idle_connection: Option<f64>,
     /// The limit that broke first (and at how many bots), or why the search stopped.
     limit_hit: String,
@@ -192,6 +232,22 @@ async fn main() -> anyhow::Result<()> {
     let tick_budget_ms = 1000.0 / f64::from(args.tick_rate) / 2.0;
     let clk = clock_ticks_per_sec();
     let fd_limit = fd_soft_limit().unwrap_or(u64::MAX);
+    let bot_processes = if args.bot_processes > 0 {
+        args.bot_processes
+    } else {
+        max_step.div_ceil(BOTS_PER_PROCESS).max(1)
+    };
+    let bot_bin = args.bot_client_bin.clone().unwrap_or_else(|| {
+        args.server_bin
+            .parent()
+            .map_or_else(|| PathBuf::from("bot-client"), |dir| dir.join("bot-client"))
+    });
+    if !bot_bin.exists() {
+        bail!(
+            "{} does not exist: build it with `cargo build --release -p bot-client` (or pass --bot-client-bin)",
+            bot_bin.display()
+        );
+    }
 
     let server_args: Vec<String> = [
         "--drones",
@@ -213,14 +269,31 @@ async fn main() -> anyhow::Result<()> {
     .chain(LOAD_GENERATOR_ARGS)
     .map(str::to_owned)
     .collect();
-    let server = ServerChild::start(&args.server_bin, &server_args, "warn").await?;
+    let server = ServerChild::start_pinned(
+        &args.server_bin,
+        &server_args,
+        "warn",
+        args.server_cpus.as_deref(),
+    )
+    .await?;
     let spid = server.pid().to_string();
     eprintln!("server pid {spid} at {}", server.http_base);
     let api = ApiClient::new(&server.http_base, None, None)?;
 
-    let shutdown = CancellationToken::new();
-    let live = Arc::new(SwarmCounters::default());
-    let mut swarms = Vec::new();
+    let mut bots = LoadGenerator::spawn(&LoadGenOptions {
+        bin: bot_bin,
+        processes: bot_processes,
+        pin_cpus: args.bot_cpus.clone(),
+    })?;
+    let bot_pids: Vec<String> = bots.pids().iter().map(u32::to_string).collect();
+    eprintln!(
+        "{bot_processes} bot processes (pids {}){}",
+        bot_pids.join(", "),
+        args.bot_cpus
+            .as_deref()
+            .map_or(String::new(), |c| format!(" on CPUs {c}"))
+    );
+    let live = bots.live();
     let mut rooms: Vec<String> = Vec::new();
     let mut results: Vec<Step> = Vec::new();
     let mut limit_hit = String::new();
@@ -230,9 +303,10 @@ async fn main() -> anyhow::Result<()> {
         if n <= active {
             continue;
         }
-        if u64::from(n) + 200 > fd_limit {
+        // Each bot process holds its share of the sockets (and inherits this limit).
+        if u64::from(n.div_ceil(bot_processes)) + 200 > fd_limit {
             limit_hit = format!(
-                "open-file limit: {n} bots need more than this process's {fd_limit} descriptors (raise `ulimit -n`)"
+                "open-file limit: {n} bots in {bot_processes} processes need more than a process's {fd_limit} descriptors (raise `ulimit -n` or --bot-processes)"
             );
             break;
         }
@@ -268,27 +342,22 @@ async fn main() -> anyhow::Result<()> {
             rooms.len()
         );
         let connect_start = Instant::now();
-        swarms.push(tokio::spawn(run_swarm_counted(
-            SwarmConfig {
-                url: server.http_base.clone(),
-                bots: added,
-                duration: Duration::from_secs(24 * 3600),
-                ramp_per_sec: args.ramp,
-                seed: u64::from(active),
-                name_prefix: format!("s{}b", k + 1),
-                progress: false,
-                join: Join::Api {
-                    api: api.clone(),
-                    rooms: new_rooms,
-                },
-                churn: None,
-                tls: None,
-                budget: None,
-                input_rate: args.input_rate,
-            },
-            shutdown.clone(),
-            live.clone(),
-        )));
+        bots.add(&SwarmSpec {
+            url: server.http_base.clone(),
+            bots: added,
+            first_index: 0,
+            duration_s: 24.0 * 3600.0,
+            ramp_per_sec: args.ramp,
+            seed: u64::from(active),
+            name_prefix: format!("s{}b", k + 1),
+            rooms: Some(new_rooms),
+            admin_token: None,
+            churn_s: None,
+            ca_cert: None,
+            budget: None,
+            input_rate: args.input_rate,
+        })
+        .await;
 
         // Ramp: wait for every bot of the step to connect.
         let ramp_deadline =
@@ -327,9 +396,11 @@ async fn main() -> anyhow::Result<()> {
                 snapshots_dropped: 0,
                 bots_failed: live.failed.load(Ordering::Relaxed),
                 server_cpu_percent: 0.0,
+                server_cpu_us_per_player_second: f64::NAN,
                 server_rss_mib: rss_kib(&spid).unwrap_or(0) as f64 / 1024.0,
                 bots_cpu_percent: 0.0,
-                bots_rss_mib: rss_kib("self").unwrap_or(0) as f64 / 1024.0,
+                bot_cpu_us_per_bot_second: f64::NAN,
+                bots_rss_mib: bots_rss_kib(&bot_pids) as f64 / 1024.0,
                 measured_s: 0.0,
                 connect_s,
             });
@@ -339,7 +410,7 @@ async fn main() -> anyhow::Result<()> {
 
         // Measure.
         let t0 = Instant::now();
-        let (server_cpu0, self_cpu0) = (cpu_ticks(&spid)?, cpu_ticks("self")?);
+        let (server_cpu0, bots_cpu0) = (cpu_ticks(&spid)?, bots_cpu_ticks(&bot_pids));
         let snaps0 = live.snapshots.load(Ordering::Relaxed);
         let mut windows = vec![RoomWindows::default(); rooms.len()];
         let accept_after = Duration::from_secs(args.stats_interval_s + 1);
@@ -370,8 +441,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let dt = t0.elapsed().as_secs_f64();
-        let server_cpu = (cpu_ticks(&spid)? - server_cpu0) as f64 / clk / dt * 100.0;
-        let bots_cpu = (cpu_ticks("self")? - self_cpu0) as f64 / clk / dt * 100.0;
+        let server_cpu_s = (cpu_ticks(&spid)? - server_cpu0) as f64 / clk;
+        let bots_cpu_s = bots_cpu_ticks(&bot_pids).saturating_sub(bots_cpu0) as f64 / clk;
+        let (server_cpu, bots_cpu) = (server_cpu_s / dt * 100.0, bots_cpu_s / dt * 100.0);
+        let player_seconds = f64::from(n) * dt;
         let snaps = live.snapshots.load(Ordering::Relaxed) - snaps0;
         let ratio = snaps as f64 / f64::from(n) / dt / f64::from(args.snapshot_rate);
         let failed = live.failed.load(Ordering::Relaxed);
@@ -446,21 +519,25 @@ async fn main() -> anyhow::Result<()> {
             snapshots_dropped: dropped,
             bots_failed: failed,
             server_cpu_percent: server_cpu,
+            server_cpu_us_per_player_second: server_cpu_s * 1e6 / player_seconds,
             server_rss_mib: rss_kib(&spid)? as f64 / 1024.0,
             bots_cpu_percent: bots_cpu,
-            bots_rss_mib: rss_kib("self")? as f64 / 1024.0,
+            bot_cpu_us_per_bot_second: bots_cpu_s * 1e6 / player_seconds,
+            bots_rss_mib: bots_rss_kib(&bot_pids) as f64 / 1024.0,
             measured_s: dt,
             connect_s,
         };
         eprintln!(
-            "  {n} bots: tick p99 {:.2} ms (median room {:.2}; cpu {:.2}, wall {:.2}), snapshots {:.1}%, server cpu {:.0}%, bots cpu {:.0}%, server rss {:.0} MiB{}",
+            "  {n} bots: tick p99 {:.2} ms (median room {:.2}; cpu {:.2}, wall {:.2}), snapshots {:.1}%, server cpu {:.0}% ({:.0} µs/player-s), bots cpu {:.0}% ({:.0} µs/bot-s), server rss {:.0} MiB{}",
             step.tick_ms_p99,
             step.tick_ms_p99_median_room,
             step.tick_cpu_ms_p99,
             step.tick_wall_ms_p99,
             step.snapshot_rate_ratio * 100.0,
             step.server_cpu_percent,
+            step.server_cpu_us_per_player_second,
             step.bots_cpu_percent,
+            step.bot_cpu_us_per_bot_second,
             step.server_rss_mib,
             if step.passed {
                 String::new()
@@ -479,16 +556,13 @@ async fn main() -> anyhow::Result<()> {
     }
 
     eprintln!("stopping the bots");
-    shutdown.cancel();
-    // Why bots failed, from the swarms' own reports (bots not started because the run
-    // ended before their turn are not failures of the server).
+    // Why bots failed, from the bot processes' merged report (bots not started because
+    // the run ended before their turn are not failures of the server).
     let mut bot_errors: std::collections::BTreeMap<String, u64> = Default::default();
-    for swarm in swarms {
-        if let Ok(Ok(report)) = tokio::time::timeout(Duration::from_secs(60), swarm).await {
-            for (error, count) in report.errors {
-                if !error.starts_with("not started") && !error.contains("the run ended") {
-                    *bot_errors.entry(error).or_default() += count;
-                }
+    if let Ok(tally) = tokio::time::timeout(Duration::from_secs(60), bots.stop()).await {
+        for (error, count) in tally.errors {
+            if !error.starts_with("not started") && !error.contains("the run ended") {
+                *bot_errors.entry(error).or_default() += count;
             }
         }
     }
@@ -530,8 +604,13 @@ async fn main() -> anyhow::Result<()> {
         tick_wall_ms_p99_at_max: get(|s| s.tick_wall_ms_p99),
         snapshot_rate_ratio_at_max: get(|s| s.snapshot_rate_ratio),
         server_cpu_percent_at_max: get(|s| s.server_cpu_percent),
+        server_cpu_us_per_player_second_at_max: get(|s| s.server_cpu_us_per_player_second),
         server_rss_mib_at_max: get(|s| s.server_rss_mib),
         bots_cpu_percent_at_max: get(|s| s.bots_cpu_percent),
+        bot_cpu_us_per_bot_second_at_max: get(|s| s.bot_cpu_us_per_bot_second),
+        bot_processes,
+        server_cpus: args.server_cpus.clone(),
+        bot_cpus: args.bot_cpus.clone(),
         rss_kib_per_idle_connection: idle.as_ref().map(|i| i.rss_kib_per_idle_connection),
         limit_hit,
         tick_budget_ms,
@@ -558,6 +637,17 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("chart written to {}", path.display());
     }
     Ok(())
+}
+
+/// CPU clock ticks of the bot processes, summed (a process gone counts nothing: its
+/// bots have failed, which the step reports).
+fn bots_cpu_ticks(pids: &[String]) -> u64 {
+    pids.iter().filter_map(|pid| cpu_ticks(pid).ok()).sum()
+}
+
+/// RSS of the bot processes, summed, KiB.
+fn bots_rss_kib(pids: &[String]) -> u64 {
+    pids.iter().filter_map(|pid| rss_kib(pid).ok()).sum()
 }
 
 /// A chart panel: title, top of the y axis, the limit line, and (name, colour, values)
