@@ -139,7 +139,12 @@ impl Agones {
             ("", _) | (_, None) => Err(AgonesError::NoAddress),
             (address, Some(port)) => {
                 let scheme = if tls { "https" } else { "http" };
-                Ok(format!("{scheme}://{address}:{port}"))
+                // An IPv6 address goes in brackets in a URL.
+                if address.contains(':') {
+                    Ok(format!("{scheme}://[{address}]:{port}"))
+                } else {
+                    Ok(format!("{scheme}://{address}:{port}"))
+                }
             }
         }
     }

@@ -62,11 +62,24 @@ impl Keys {
 
 /// KEYS: node record, nodes set, rooms hash. ARGV: node id, TTL in ms, node JSON, room
 /// claim prefix, then room id and room JSON pairs. Returns the room ids another node
-/// owns (not published).
+/// owns (not published). The claims of rooms the node listed last time and no longer
+/// hosts (closed, reaped when idle) are released, so their ids are free at once.
 const HEARTBEAT: &str = r"
 local ttl = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
 redis.call('SADD', KEYS[2], ARGV[1])
+local now = {}
+for i = 5, #ARGV, 2 do
+  now[ARGV[i]] = true
+end
+for _, room in ipairs(redis.call('HKEYS', KEYS[3])) do
+  if not now[room] then
+    local claim = ARGV[4] .. room
+    if redis.call('GET', claim) == ARGV[1] then
+      redis.call('DEL', claim)
+    end
+  end
+end
 redis.call('DEL', KEYS[3])
 local taken = {}
 for i = 5, #ARGV, 2 do
@@ -134,6 +147,18 @@ pub async fn heartbeat(
     Ok(call.invoke_async(redis).await?)
 }
 
+/// KEYS: room claim. ARGV: node id, TTL in ms. Claims the id unless another node
+/// holds it (a claim of this node's own is taken again: the caller checked that the
+/// node hosts no such room now).
+const CLAIM: &str = r"
+local owner = redis.call('GET', KEYS[1])
+if owner == false or owner == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+  return 1
+end
+return 0
+";
+
 /// Claims room id `room` for `node` unless another node holds it. True if claimed.
 pub async fn claim(
     redis: &mut ConnectionManager,
@@ -142,15 +167,23 @@ pub async fn claim(
     room: &str,
     ttl_ms: u64,
 ) -> Result<bool, ClusterError> {
-    let set: Option<String> = redis::cmd("SET")
-        .arg(keys.room(room))
+    let claimed: i64 = redis::Script::new(CLAIM)
+        .key(keys.room(room))
         .arg(node)
-        .arg("NX")
-        .arg("PX")
         .arg(ttl_ms)
+        .invoke_async(redis)
+        .await?;
+    Ok(claimed == 1)
+}
+
+/// How many connections listen on channel `channel` (`PUBSUB NUMSUB`).
+pub async fn listeners(redis: &mut ConnectionManager, channel: &str) -> Result<u64, ClusterError> {
+    let counts: Vec<(String, u64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
         .query_async(redis)
         .await?;
-    Ok(set.is_some())
+    Ok(counts.first().map_or(0, |(_, n)| *n))
 }
 
 /// Gives up room id `room` (the room closed), and unlists it at once.

@@ -127,6 +127,22 @@ struct ClusterStats {
     heartbeat_failures: AtomicU64,
 }
 
+/// A request waiting for its answer; dropping it forgets the request.
+struct Pending<'a> {
+    cluster: &'a Cluster,
+    id: u64,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.cluster
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
 /// This node's membership of the cluster.
 pub struct Cluster {
     node: String,
@@ -138,6 +154,11 @@ pub struct Cluster {
     next_id: AtomicU64,
     /// Whether the node listens on its channels: without it, no answer would reach it.
     subscribed: AtomicBool,
+    /// Woken when the heartbeat finds nobody listening on the node's channel although
+    /// it thinks it is subscribed (a connection that died without a word).
+    resubscribe: tokio::sync::Notify,
+    /// Rooms whose id another node holds, already warned of.
+    conflicts: Mutex<std::collections::BTreeSet<String>>,
     /// Whether the last heartbeat reached Redis.
     published: AtomicBool,
     /// What `/metrics` shows of the node's cluster traffic.
@@ -184,8 +205,12 @@ impl Cluster {
             client,
             redis,
             pending: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
+            // Random, so that a late answer to a previous run of this node (same id,
+            // restarted) cannot complete a request of this one.
+            next_id: AtomicU64::new(rand::random::<u64>() >> 1),
             subscribed: AtomicBool::new(false),
+            resubscribe: tokio::sync::Notify::new(),
+            conflicts: Mutex::new(std::collections::BTreeSet::new()),
             published: AtomicBool::new(false),
             stats: ClusterStats::default(),
             draining,
@@ -282,9 +307,13 @@ impl Cluster {
                 if !self.published.swap(true, Ordering::Relaxed) {
                     info!(node = %self.node, rooms = rooms.len(), "published to the cluster directory");
                 }
+                let mut conflicts = self.conflicts.lock().unwrap_or_else(|e| e.into_inner());
                 for room in taken {
-                    warn!(%room, "room id is claimed by another node: not listed in the cluster");
+                    if conflicts.insert(room.clone()) {
+                        warn!(%room, "room id is claimed by another node: not listed in the cluster");
+                    }
                 }
+                conflicts.retain(|room| taken.contains(room));
             }
             Err(e) => {
                 self.stats
@@ -304,7 +333,11 @@ impl Cluster {
         let mut told_draining = false;
         loop {
             tokio::select! {
-                _ = self.publish(&*local) => {}
+                _ = async {
+                    if self.publish(&*local).await.is_ok() {
+                        self.check_subscription().await;
+                    }
+                } => {}
                 () = self.left.cancelled() => return,
             }
             tokio::select! {
@@ -313,6 +346,21 @@ impl Cluster {
                 () = self.draining.cancelled(), if !told_draining => told_draining = true,
                 () = self.left.cancelled() => return,
             }
+        }
+    }
+
+    /// A subscription whose connection died without a word (the Redis host rebooted,
+    /// a failover moved it) would wait for messages forever: Redis, which answers the
+    /// heartbeat, says whether anyone still listens on the node's channel.
+    async fn check_subscription(&self) {
+        if !self.subscribed.load(Ordering::Relaxed) {
+            return;
+        }
+        let channel = self.keys.rpc(&self.node);
+        if let Ok(0) = directory::listeners(&mut self.redis(), &channel).await {
+            warn!("nobody listens on this node's cluster channel; subscribing again");
+            self.subscribed.store(false, Ordering::Relaxed);
+            self.resubscribe.notify_one();
         }
     }
 
@@ -340,6 +388,7 @@ impl Cluster {
                     loop {
                         let message = tokio::select! {
                             message = messages.next() => message,
+                            () = self.resubscribe.notified() => None,
                             () = self.left.cancelled() => return,
                         };
                         let Some(message) = message else { break };
@@ -453,38 +502,24 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
-        let forget = || {
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
-        };
+        // Forgets the request however this ends, also when the caller gives up on it
+        // (an HTTP client that went away drops this future).
+        let _pending = Pending { cluster: self, id };
         let mut redis = self.redis();
-        let listeners: i64 = match redis::cmd("PUBLISH")
+        let listeners: i64 = redis::cmd("PUBLISH")
             .arg(self.keys.rpc(node))
             .arg(json)
             .query_async(&mut redis)
-            .await
-        {
-            Ok(n) => n,
-            Err(e) => {
-                forget();
-                return Err(e.into());
-            }
-        };
+            .await?;
         if listeners == 0 {
-            forget();
             return Err(ClusterError::Unreachable(node.to_owned()));
         }
         match tokio::time::timeout(RPC_TIMEOUT, rx).await {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(_)) | Err(_) => {
-                forget();
-                Err(ClusterError::Timeout {
-                    node: node.to_owned(),
-                    timeout: RPC_TIMEOUT,
-                })
-            }
+            Ok(Err(_)) | Err(_) => Err(ClusterError::Timeout {
+                node: node.to_owned(),
+                timeout: RPC_TIMEOUT,
+            }),
         }
     }
 

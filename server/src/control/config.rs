@@ -243,7 +243,7 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_REDIS", hide_env_values = true)]
     pub redis: Option<String>,
 
-    /// This node's id in the cluster (ASCII letters, digits, '-' or '_'; at most 23):
+    /// This node's id in the cluster (ASCII letters, digits, '-' or '_'; at most 24):
     /// made up (`n-` and 8 hex digits) when absent.
     #[arg(long, env = "TICKWIRE_NODE_ID")]
     pub node_id: Option<String>,
@@ -363,7 +363,7 @@ pub enum ConfigError {
     PublicUrl,
     #[error("--node-id {0:?}: 1 to {MAX_NODE_ID_BYTES} ASCII letters, digits, '-' or '_' expected")]
     NodeId(String),
-    #[error("--redis must be a redis://, rediss:// or unix:// URL")]
+    #[error("--redis must be a redis:// or unix:// URL (TLS to Redis is not built in)")]
     RedisUrl,
     #[error(
         "a cluster node (--redis) needs --join-secret, the same on every node: a node signs join tokens for rooms on the others"
@@ -626,10 +626,7 @@ impl ServerConfig {
         let cluster = match &self.redis {
             None => None,
             Some(url) => {
-                if !["redis://", "rediss://", "unix://"]
-                    .iter()
-                    .any(|p| url.starts_with(p))
-                {
+                if !["redis://", "unix://"].iter().any(|p| url.starts_with(p)) {
                     return Err(ConfigError::RedisUrl);
                 }
                 if join_secret.is_none() {

@@ -27,8 +27,8 @@
 //! routes need
 //! `Authorization: Bearer <--admin-token>` when one is configured; so does a join that
 //! names its own player id (otherwise anyone could take over someone else's player), and
-//! so does seeing a room's roster, which lists player ids. A kick is not limited per
-//! address: it frees a seat, it costs the server nothing.
+//! so does seeing a room's roster, which lists player ids. Kicks without the admin token
+//! (where that is allowed) share the per-address allowance of room deletions.
 //! Requests without the admin token are limited per address ([`crate::http::guard`]); every
 //! refusal by a limit, a lock, the admin token, a spec's ranges or a full room is counted
 //! (`tickwire_api_refusals_total`).

@@ -103,11 +103,13 @@ impl ApiState {
         format!("{base}/ws?room={id}")
     }
 
-    /// This node's rooms as listed (private ones too).
+    /// This node's open rooms as listed (private ones too). A closed room (deleted,
+    /// or every room of a draining node) is not: nobody can join it any more.
     pub(crate) fn local_rooms(&self) -> Vec<RoomInfo> {
         self.registry
             .list()
             .iter()
+            .filter(|(room, _)| !room.is_closed())
             .map(|(room, origin)| self.info(room, *origin))
             .collect()
     }
@@ -120,6 +122,9 @@ impl ApiState {
             ..NodeLoad::default()
         };
         for (room, _) in self.registry.list() {
+            if room.is_closed() {
+                continue;
+            }
             let settings = &room.config().settings;
             let seats = room.seats();
             load.rooms += 1;
@@ -363,7 +368,9 @@ impl Local for ApiState {
                     ttl_s,
                     peer,
                 } => {
-                    let ttl = Duration::from_secs(ttl_s);
+                    // Another node's word, not trusted to be sane: at most this node's
+                    // own token lifetime (which also keeps `Instant` arithmetic safe).
+                    let ttl = Duration::from_secs(ttl_s).min(api.join_token_ttl);
                     api.reserve_here(&room, player, nonce, ttl, peer)
                         .await
                         .map_err(wire)?;

@@ -48,9 +48,9 @@ pub struct RoomLoad {
     pub bytes_out_per_s: f64,
 }
 
-/// `POST /api/rooms` query.
+/// `POST /api/rooms` query (other parameters are ignored: a query that does not parse
+/// would get axum's plain-text refusal, not the API's JSON).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateQuery {
     /// The node to create the room on (in a cluster); the least filled one when absent.
     pub node: Option<String>,

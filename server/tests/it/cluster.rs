@@ -734,3 +734,67 @@ async fn unused_reservations_are_counted_where_the_room_is() {
         player.receives(1).await;
     }
 }
+
+/// An API room closed for being idle frees its id in the cluster at the next heartbeat,
+/// not when its claim would have expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaped_rooms_id_is_free_at_once() {
+    let (_redis, nodes) = cluster(&["--room-idle-timeout-s", "1"]).await;
+    let (a, b) = (nodes[0].api(), nodes[1].api());
+    let (status, room) = call(
+        &a,
+        Method::POST,
+        "/api/rooms?node=a",
+        Some(serde_json::json!({"id": "brief"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    until("b sees a's room", || async {
+        ids(&get(&b, "/api/rooms").await.1).contains(&"brief".to_owned())
+    })
+    .await;
+    until("a's idle room leaves b's listing", || async {
+        !ids(&get(&b, "/api/rooms").await.1).contains(&"brief".to_owned())
+    })
+    .await;
+    let (status, room) = call(
+        &b,
+        Method::POST,
+        "/api/rooms?node=b",
+        Some(serde_json::json!({"id": "brief"})),
+    )
+    .await;
+    assert_eq!(
+        (status, room["node"].as_str()),
+        (StatusCode::CREATED, Some("b")),
+        "{room}"
+    );
+}
+
+/// A node whose subscription is cut (Redis drops it) subscribes again, and requests to
+/// it work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_gets_its_subscription_back() {
+    let (redis, nodes) = cluster(&[]).await;
+    let a = nodes[0].api();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(
+            &mut redis::Client::open(redis.url())
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(killed >= 3, "killed {killed} subscriptions");
+    until("a join through a into c's room works again", || async {
+        call(&a, Method::POST, "/api/rooms/default-c/join", None)
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+    assert_eq!(metric(&a, "tickwire_cluster_connected").await, 1);
+}
