@@ -32,7 +32,6 @@
 //! `--windows` complete statistics windows (`--stats-interval-s` each, all started after
 //! the warm-up) and at least `--measure` seconds have passed.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -46,6 +45,7 @@ use bot_client::api::ApiClient;
 use bot_client::loadgen::{LoadGenOptions, LoadGenerator, SwarmSpec};
 use bot_client::swarm::DEFAULT_INPUT_RATE;
 use clap::Parser;
+use plotters::prelude::*;
 use serde::Serialize;
 
 #[derive(Debug, Parser)]
@@ -632,8 +632,7 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.chart {
-        std::fs::write(path, chart(&report))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        chart(path, &report).with_context(|| format!("cannot draw {}", path.display()))?;
         eprintln!("chart written to {}", path.display());
     }
     Ok(())
@@ -650,144 +649,149 @@ fn bots_rss_kib(pids: &[String]) -> u64 {
     pids.iter().filter_map(|pid| rss_kib(pid).ok()).sum()
 }
 
-/// A chart panel: title, top of the y axis, the limit line, and (name, colour, values)
-/// series.
-type Panel<'a> = (&'a str, f64, f64, Vec<(&'a str, &'a str, Vec<f64>)>);
+/// One panel of the chart: title, y axis, the limit (a dashed line), and (name,
+/// colour, value per step) series.
+struct Panel<'a> {
+    title: String,
+    y_desc: &'a str,
+    limit: Option<f64>,
+    series: Vec<(&'a str, RGBColor, Vec<f64>)>,
+    /// Where the legend goes: where the lines are not.
+    legend: SeriesLabelPosition,
+}
 
-/// Two panels side by side: tick p99 (worst and median room) with the limit, and the
-/// snapshot rate ratio with the 90% limit, both against bots.
-fn chart(r: &Report) -> String {
-    const W: f64 = 900.0;
-    const H: f64 = 380.0;
+/// Four panels against active bots: tick p99 (worst and median room, wall clock) with
+/// the limit; tick start lateness p99 (worst room) with the 2 ms goal; CPU per player-
+/// second (server) and per bot-second (bots); snapshots received over the target rate.
+fn chart(path: &std::path::Path, r: &Report) -> anyhow::Result<()> {
     let steps: Vec<&Step> = r.steps.iter().filter(|s| s.measured_s > 0.0).collect();
-    let max_x = steps
-        .iter()
-        .map(|s| f64::from(s.bots))
-        .fold(100.0, f64::max);
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#
-    );
-    let _ = write!(
-        svg,
-        r##"<text x="{}" y="18" text-anchor="middle" font-size="14">Tickwire capacity: {} bots per room, {} Hz tick, {} Hz snapshots, {} cores shared by server and bots</text>"##,
-        W / 2.0,
-        r.bots_per_room,
-        r.tick_rate,
-        r.snapshot_rate,
-        r.cores
-    );
-    let max_tick = steps
-        .iter()
-        .flat_map(|s| [s.tick_ms_p99, s.tick_wall_ms_p99])
-        .filter(|v| v.is_finite())
-        .fold(r.tick_budget_ms * 1.5, f64::max);
-    let tick_title = format!("tick p99, ms ({:?} time: the limit)", r.tick_clock);
-    let panels: [Panel<'_>; 2] = [
-        (
-            &tick_title,
-            max_tick,
-            r.tick_budget_ms,
-            vec![
+    let bots: Vec<f64> = steps.iter().map(|s| f64::from(s.bots)).collect();
+    let max_x = bots.iter().copied().fold(100.0, f64::max) * 1.05;
+    let of = |f: fn(&Step) -> f64| steps.iter().map(|s| f(s)).collect::<Vec<f64>>();
+    let panels = [
+        Panel {
+            title: format!("tick p99, ms ({:?} time: the limit)", r.tick_clock),
+            legend: SeriesLabelPosition::UpperLeft,
+            y_desc: "ms",
+            limit: Some(r.tick_budget_ms),
+            series: vec![
                 (
                     "worst room",
-                    "#c0392b",
-                    steps.iter().map(|s| s.tick_ms_p99).collect(),
+                    RGBColor(0xc0, 0x39, 0x2b),
+                    of(|s| s.tick_ms_p99),
                 ),
                 (
                     "median room",
-                    "#2980b9",
-                    steps.iter().map(|s| s.tick_ms_p99_median_room).collect(),
+                    RGBColor(0x29, 0x80, 0xb9),
+                    of(|s| s.tick_ms_p99_median_room),
                 ),
                 (
                     "wall clock, worst room",
-                    "#aaaaaa",
-                    steps.iter().map(|s| s.tick_wall_ms_p99).collect(),
+                    RGBColor(0xaa, 0xaa, 0xaa),
+                    of(|s| s.tick_wall_ms_p99),
                 ),
             ],
-        ),
-        (
-            "snapshots received / target",
-            1.1,
-            0.9,
-            vec![(
-                "snapshot rate ratio",
-                "#27ae60",
-                steps.iter().map(|s| s.snapshot_rate_ratio).collect(),
+        },
+        Panel {
+            title: "tick start lateness p99, worst room, ms (goal 2 ms)".to_owned(),
+            legend: SeriesLabelPosition::UpperLeft,
+            y_desc: "ms",
+            limit: Some(2.0),
+            series: vec![(
+                "lateness p99",
+                RGBColor(0x8e, 0x44, 0xad),
+                of(|s| s.lateness_ms_p99),
             )],
-        ),
+        },
+        Panel {
+            title: "CPU per player-second, µs".to_owned(),
+            legend: SeriesLabelPosition::LowerLeft,
+            y_desc: "µs",
+            limit: None,
+            series: vec![
+                (
+                    "server, per active player",
+                    RGBColor(0xc0, 0x39, 0x2b),
+                    of(|s| s.server_cpu_us_per_player_second),
+                ),
+                (
+                    "bots, per bot",
+                    RGBColor(0x27, 0xae, 0x60),
+                    of(|s| s.bot_cpu_us_per_bot_second),
+                ),
+            ],
+        },
+        Panel {
+            title: "snapshots received / target".to_owned(),
+            legend: SeriesLabelPosition::LowerLeft,
+            y_desc: "ratio",
+            limit: Some(0.9),
+            series: vec![(
+                "snapshot rate ratio",
+                RGBColor(0x27, 0xae, 0x60),
+                of(|s| s.snapshot_rate_ratio),
+            )],
+        },
     ];
-    for (p, (title, max_y, limit, series)) in panels.iter().enumerate() {
-        let (x0, y0, pw, ph) = (60.0 + p as f64 * W / 2.0, 40.0, W / 2.0 - 90.0, H - 100.0);
-        let sx = |x: f64| x0 + x / max_x * pw;
-        let sy = |y: f64| y0 + ph - (y / max_y).clamp(0.0, 1.0) * ph;
-        let _ = write!(
-            svg,
-            r##"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#888"/><text x="{}" y="{}" text-anchor="middle">{title}</text><text x="{}" y="{}" text-anchor="middle">active bots</text>"##,
-            x0 + pw / 2.0,
-            y0 - 6.0,
-            x0 + pw / 2.0,
-            y0 + ph + 34.0
-        );
-        for i in 0..=4 {
-            let (xv, yv) = (max_x * f64::from(i) / 4.0, max_y * f64::from(i) / 4.0);
-            let _ = write!(
-                svg,
-                r##"<text x="{}" y="{}" text-anchor="middle">{xv:.0}</text><text x="{}" y="{}" text-anchor="end">{yv:.2}</text><line x1="{x0}" x2="{}" y1="{}" y2="{}" stroke="#eee"/>"##,
-                sx(xv),
-                y0 + ph + 16.0,
-                x0 - 4.0,
-                sy(yv) + 4.0,
-                x0 + pw,
-                sy(yv),
-                sy(yv)
-            );
+    let root = SVGBackend::new(path, (1000, 720)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(
+        &format!(
+            "Tickwire capacity: {} bots per room, {} Hz tick, {} Hz snapshots, {} cores; max_bots {} ({})",
+            r.bots_per_room, r.tick_rate, r.snapshot_rate, r.cores, r.max_bots, r.limit_hit
+        ),
+        ("sans-serif", 15),
+    )?;
+    for (area, panel) in root.split_evenly((2, 2)).iter().zip(&panels) {
+        let finite = |v: &f64| v.is_finite();
+        let max_y = panel
+            .series
+            .iter()
+            .flat_map(|(_, _, ys)| ys.iter().copied().filter(finite))
+            .chain(panel.limit)
+            .fold(0.0, f64::max)
+            .max(f64::EPSILON)
+            * 1.15;
+        let mut c = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 13))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+        c.configure_mesh()
+            .light_line_style(WHITE)
+            .x_desc("active bots")
+            .y_desc(panel.y_desc)
+            .draw()?;
+        if let Some(limit) = panel.limit {
+            c.draw_series(DashedLineSeries::new(
+                [(0.0, limit), (max_x, limit)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))?
+            .label(format!("limit {limit:.2}"))
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
         }
-        let _ = write!(
-            svg,
-            r##"<line x1="{x0}" x2="{}" y1="{}" y2="{}" stroke="#000" stroke-dasharray="6,4"/><text x="{}" y="{}" text-anchor="end">limit {limit:.2}</text>"##,
-            x0 + pw,
-            sy(*limit),
-            sy(*limit),
-            x0 + pw - 4.0,
-            sy(*limit) - 4.0
-        );
-        for (j, (name, colour, ys)) in series.iter().enumerate() {
-            let points: Vec<String> = steps
+        for (name, colour, ys) in &panel.series {
+            let points: Vec<(f64, f64)> = bots
                 .iter()
                 .zip(ys)
                 .filter(|(_, y)| y.is_finite())
-                .map(|(s, y)| format!("{:.1},{:.1}", sx(f64::from(s.bots)), sy(*y)))
+                .map(|(x, y)| (*x, *y))
                 .collect();
-            let _ = write!(
-                svg,
-                r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"##,
-                points.join(" ")
-            );
-            for pt in &points {
-                let (x, y) = pt.split_once(',').unwrap_or(("0", "0"));
-                let _ = write!(
-                    svg,
-                    r##"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"##
-                );
-            }
-            let _ = write!(
-                svg,
-                r##"<text x="{}" y="{}" fill="{colour}">{name}</text>"##,
-                x0 + 8.0,
-                y0 + 16.0 + j as f64 * 14.0
-            );
+            let colour = *colour;
+            c.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
+            c.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
         }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .position(panel.legend.clone())
+            .draw()?;
     }
-    let _ = write!(
-        svg,
-        r##"<text x="{}" y="{}" text-anchor="middle">max_bots {} ({})</text></svg>"##,
-        W / 2.0,
-        H - 12.0,
-        r.max_bots,
-        r.limit_hit.replace('<', "&lt;").replace('>', "&gt;")
-    );
-    svg.push('\n');
-    svg
+    root.present()?;
+    Ok(())
 }

@@ -42,6 +42,10 @@ struct Args {
     /// then holds the most bytes any bot received within one second against it.
     #[arg(long)]
     budget: Option<u32>,
+    /// Snapshots per second, instead of the preset's (20): up to its tick rate, e.g.
+    /// 60 for a snapshot every tick.
+    #[arg(long)]
+    snapshot_rate: Option<u16>,
     /// Input messages per second per bot (the bot-client's `--input-rate`).
     #[arg(long, default_value_t = DEFAULT_INPUT_RATE)]
     input_rate: u16,
@@ -108,6 +112,8 @@ fn preset(name: &str) -> anyhow::Result<Preset> {
 #[derive(Debug, Serialize)]
 struct Report {
     preset: String,
+    /// Snapshots per second the room sent at (the preset's, or `--snapshot-rate`).
+    snapshot_rate: u16,
     snapshots: String,
     packing: String,
     bots: u32,
@@ -164,7 +170,16 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .init();
     let args = Args::parse();
-    let p = preset(&args.preset)?;
+    let mut p = preset(&args.preset)?;
+    if let Some(rate) = args.snapshot_rate {
+        if rate == 0 || rate > p.tick_rate {
+            anyhow::bail!(
+                "--snapshot-rate: 1 to the tick rate ({}) expected",
+                p.tick_rate
+            );
+        }
+        p.snapshot_rate = rate;
+    }
     let tick = p.tick_rate.to_string();
     let snap = p.snapshot_rate.to_string();
     let drones = p.drones.to_string();
@@ -256,6 +271,7 @@ async fn main() -> anyhow::Result<()> {
         window.iter().map(|s| s.entities as f64).sum::<f64>() / window.len().max(1) as f64;
     let report = Report {
         preset: args.preset.clone(),
+        snapshot_rate: p.snapshot_rate,
         snapshots: args.snapshots.clone(),
         packing: args.packing.clone(),
         bots: swarm_report.bots_connected,
