@@ -97,7 +97,8 @@ struct Args {
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     report_json: Option<PathBuf>,
-    /// Where to write the chart (SVG): tick p99 and snapshot rate against bots.
+    /// Where to draw the chart (SVG, plotters): tick p99, lateness, CPU per
+    /// player-second and snapshot rate against bots.
     #[arg(long)]
     chart: Option<PathBuf>,
     /// The tick duration the limit applies to: `cpu`, the room thread's CPU time per
