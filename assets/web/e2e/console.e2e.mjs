@@ -17,97 +17,18 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN_DIR = resolve(ROOT, process.env.TICKWIRE_BIN_DIR ?? 'target/debug');
-const CHROMIUM = process.env.TICKWIRE_CHROMIUM ?? '/usr/bin/chromium';
-const WEB_DIR = resolve(ROOT, process.env.TICKWIRE_WEB_DIR ?? 'assets/web');
-const OUT_DIR = join(ROOT, 'target/test-output');
+import { CHROMIUM, CHROMIUM_ARGS, LISTENING, OUT_DIR, WEB_DIR, start, stop, tail, until, waitForLine } from './harness.mjs';
+
 const SCREENSHOT = join(OUT_DIR, 'console-e2e.png');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-const LISTENING = /^Tickwire listening: web client at (https?):\/\/(\S+)\/ , WebSocket at wss?:\/\/\S+\/ws$/;
 const TOKEN = 'console-e2e-admin-token';
 const ROOM = 'e2e-room';
 const BOT = 'kickme1';
-
-/** A child process whose output is kept (last lines, for failure messages) and drained. */
-function start(name, args) {
-  const bin = join(BIN_DIR, name);
-  if (!existsSync(bin)) throw new Error(`${bin} not found: build it first (cargo build -p server -p bot-client)`);
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  const proc = { name, child, lines: [], exited: null, waiters: [] };
-  const onData = (chunk) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      proc.lines.push(line);
-      if (proc.lines.length > 200) proc.lines.shift();
-      for (const w of proc.waiters) w(line);
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  child.on('exit', (code, signal) => {
-    proc.exited = { code, signal };
-  });
-  return proc;
-}
-
-function tail(proc, n = 15) {
-  return `--- ${proc.name} (last ${n} lines) ---\n${proc.lines.slice(-n).join('\n')}`;
-}
-
-/** Resolves with the first output line of `proc` matching `re`. */
-function waitForLine(proc, re, timeoutMs) {
-  return new Promise((resolveLine, reject) => {
-    const seen = proc.lines.find((l) => re.test(l));
-    if (seen) return resolveLine(seen.match(re));
-    const timer = setTimeout(() => reject(new Error(`${proc.name}: no line matching ${re} within ${timeoutMs} ms\n${tail(proc)}`)), timeoutMs);
-    proc.waiters.push((line) => {
-      const m = line.match(re);
-      if (m) {
-        clearTimeout(timer);
-        resolveLine(m);
-      }
-    });
-    proc.child.on('exit', () => reject(new Error(`${proc.name} exited before printing ${re}\n${tail(proc)}`)));
-  });
-}
-
-async function stop(proc) {
-  if (proc.exited) return;
-  const exited = new Promise((r) => proc.child.once('exit', r));
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Polls `fn` (async) until it returns a truthy value; throws `what` after `timeoutMs`. */
-async function until(fn, what, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The cells' text of each row of the table body `selector`, by the row's key. */
 function rows(page, selector) {

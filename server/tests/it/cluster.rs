@@ -19,7 +19,7 @@ use hyper::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::{WAIT, json};
+use crate::{WAIT, call, listening_addr};
 
 const SECRET: &str = "cluster-test-secret-0123456789";
 const ADMIN: &str = "cluster-admin";
@@ -105,25 +105,7 @@ impl Node {
             .stderr(Stdio::null())
             .spawn()
             .expect("the server binary runs");
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            reader.read_line(&mut line).map(|_| {
-                std::thread::spawn(move || for _ in reader.lines() {});
-                line
-            })
-        })
-        .await
-        .unwrap()
-        .unwrap();
-        // "Tickwire listening: web client at http://ADDR/ , WebSocket at ws://ADDR/ws"
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let addr = listening_addr(child.stdout.take().unwrap()).await;
         Node {
             id: id.to_owned(),
             addr,
@@ -193,23 +175,6 @@ pub async fn cluster(extra: &[&str]) -> (Redis, Vec<Node>) {
         .await;
     }
     (redis, nodes)
-}
-
-/// Status and JSON of a request.
-pub async fn call(
-    api: &ApiClient,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let body = body.map(|b| b.to_string().into_bytes());
-    let (status, bytes) = api.request(method, path, body).await.unwrap();
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        json(&bytes)
-    };
-    (status, value)
 }
 
 pub async fn get(api: &ApiClient, path: &str) -> (StatusCode, Value) {

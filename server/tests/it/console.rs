@@ -7,25 +7,9 @@ use hyper::{Method, StatusCode};
 use serde_json::Value;
 use shared::protocol::close;
 
-use crate::{TestServer, WAIT, json, receive_snapshots};
+use crate::{TestServer, WAIT, call, receive_snapshots};
 
 const ADMIN: &str = "console-admin-token";
-
-async fn call(
-    api: &ApiClient,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let body = body.map(|b| b.to_string().into_bytes());
-    let (status, bytes) = api.request(method, path, body).await.unwrap();
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        json(&bytes)
-    };
-    (status, value)
-}
 
 async fn kick(api: &ApiClient, room: &str, player: &str) -> (StatusCode, Value) {
     call(

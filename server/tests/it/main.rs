@@ -182,3 +182,43 @@ pub fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
+
+/// Status and JSON body (null when empty) of an API request.
+pub async fn call(
+    api: &ApiClient,
+    method: hyper::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (hyper::StatusCode, serde_json::Value) {
+    let body = body.map(|b| b.to_string().into_bytes());
+    let (status, bytes) = api.request(method, path, body).await.unwrap();
+    let value = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json(&bytes)
+    };
+    (status, value)
+}
+
+/// The `host:port` a server binary printed on its first line of stdout; the rest of its
+/// output is drained, so that it never blocks on a full pipe.
+pub async fn listening_addr(stdout: std::process::ChildStdout) -> String {
+    use std::io::{BufRead, BufReader};
+    let line = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).map(|_| {
+            std::thread::spawn(move || for _ in reader.lines() {});
+            line
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    // "Tickwire listening: web client at http://ADDR/ , WebSocket at ws://ADDR/ws"
+    line.split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned()
+}

@@ -1,13 +1,12 @@
 //! Graceful shutdown of the real binary: SIGTERM closes every session of every room with
 //! 1001 ("going away: reconnect elsewhere"), and the process exits by itself, cleanly.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use bot_client::{Client, Event};
 use shared::protocol::close;
 
-use crate::{WAIT, receive_snapshots, rooms_file};
+use crate::{WAIT, listening_addr, receive_snapshots, rooms_file};
 
 /// Kills the child if the test fails half way.
 struct Child(std::process::Child);
@@ -55,21 +54,7 @@ async fn sigterm_drains_every_room_and_the_process_exits() {
             .spawn()
             .expect("the server binary runs"),
     );
-    let stdout = child.0.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    // "Tickwire listening: web client at http://ADDR/ , WebSocket at ws://ADDR/ws"
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let addr = listening_addr(child.0.stdout.take().unwrap()).await;
 
     let mut clients = Vec::new();
     for room in ["a", "b", "c"] {
