@@ -152,6 +152,13 @@ pub fn rss_kib(pid: &str) -> anyhow::Result<u64> {
 /// User plus system CPU time of a process (`"self"` or a pid), all its threads, in
 /// clock ticks (see [`clock_ticks_per_sec`]).
 pub fn cpu_ticks(pid: &str) -> anyhow::Result<u64> {
+    let (user, system) = cpu_ticks_split(pid)?;
+    Ok(user + system)
+}
+
+/// User and system CPU time of a process apart, in clock ticks: the system part is the
+/// kernel's work for it (on loopback, TCP for both ends of a send).
+pub fn cpu_ticks_split(pid: &str) -> anyhow::Result<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces: count fields after its closing ')'.
     let rest = stat.rsplit_once(')').context("malformed /proc/PID/stat")?.1;
@@ -159,7 +166,7 @@ pub fn cpu_ticks(pid: &str) -> anyhow::Result<u64> {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')' (1-based 3).
     let utime: u64 = fields.get(11).context("no utime")?.parse()?;
     let stime: u64 = fields.get(12).context("no stime")?.parse()?;
-    Ok(utime + stime)
+    Ok((utime, stime))
 }
 
 /// `sysconf(_SC_CLK_TCK)` through `getconf` (no `unsafe` here); Linux's 100 otherwise.

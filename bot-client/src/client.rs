@@ -646,7 +646,7 @@ impl RawConnection {
 }
 
 /// The WebSocket settings of every client connection.
-fn ws_config() -> WebSocketConfig {
+pub fn ws_config() -> WebSocketConfig {
     // Snapshots of a crowded room are large, so the limits follow the codec's rather
     // than tungstenite's defaults. The read buffer is small: tungstenite zeroes the
     // whole free part of it before every read, and a delta snapshot is about 150 bytes,

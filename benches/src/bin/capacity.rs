@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use benches::child::{
-    LOAD_GENERATOR_ARGS, ServerChild, clock_ticks_per_sec, cpu_ticks, fd_soft_limit, rss_kib,
+    LOAD_GENERATOR_ARGS, ServerChild, clock_ticks_per_sec, cpu_ticks, cpu_ticks_split,
+    fd_soft_limit, rss_kib,
 };
 use benches::idle::{IdleConfig, IdleReport, Spawns};
 use bot_client::api::ApiClient;
@@ -162,6 +163,9 @@ struct Step {
     /// Server CPU time over the measured window per active player (bot) per second,
     /// microseconds.
     server_cpu_us_per_player_second: f64,
+    /// The kernel's part of it (system time): on loopback, TCP for both ends of every
+    /// send. `transport_floor` measures what the transport alone costs.
+    server_system_us_per_player_second: f64,
     server_rss_mib: f64,
     /// The bot processes (all of them), of one core.
     bots_cpu_percent: f64,
@@ -398,6 +402,7 @@ async fn main() -> anyhow::Result<()> {
                 bots_failed: live.failed.load(Ordering::Relaxed),
                 server_cpu_percent: 0.0,
                 server_cpu_us_per_player_second: f64::NAN,
+                server_system_us_per_player_second: f64::NAN,
                 server_rss_mib: rss_kib(&spid).unwrap_or(0) as f64 / 1024.0,
                 bots_cpu_percent: 0.0,
                 bot_cpu_us_per_bot_second: f64::NAN,
@@ -411,7 +416,7 @@ async fn main() -> anyhow::Result<()> {
 
         // Measure.
         let t0 = Instant::now();
-        let (server_cpu0, bots_cpu0) = (cpu_ticks(&spid)?, bots_cpu_ticks(&bot_pids));
+        let (server_cpu0, bots_cpu0) = (cpu_ticks_split(&spid)?, bots_cpu_ticks(&bot_pids));
         let snaps0 = live.snapshots.load(Ordering::Relaxed);
         let mut windows = vec![RoomWindows::default(); rooms.len()];
         let accept_after = Duration::from_secs(args.stats_interval_s + 1);
@@ -442,7 +447,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let dt = t0.elapsed().as_secs_f64();
-        let server_cpu_s = (cpu_ticks(&spid)? - server_cpu0) as f64 / clk;
+        let server_cpu1 = cpu_ticks_split(&spid)?;
+        let server_cpu_s =
+            ((server_cpu1.0 + server_cpu1.1) - (server_cpu0.0 + server_cpu0.1)) as f64 / clk;
+        let server_system_s = (server_cpu1.1 - server_cpu0.1) as f64 / clk;
         let bots_cpu_s = bots_cpu_ticks(&bot_pids).saturating_sub(bots_cpu0) as f64 / clk;
         let (server_cpu, bots_cpu) = (server_cpu_s / dt * 100.0, bots_cpu_s / dt * 100.0);
         let player_seconds = f64::from(n) * dt;
@@ -521,6 +529,7 @@ async fn main() -> anyhow::Result<()> {
             bots_failed: failed,
             server_cpu_percent: server_cpu,
             server_cpu_us_per_player_second: server_cpu_s * 1e6 / player_seconds,
+            server_system_us_per_player_second: server_system_s * 1e6 / player_seconds,
             server_rss_mib: rss_kib(&spid)? as f64 / 1024.0,
             bots_cpu_percent: bots_cpu,
             bot_cpu_us_per_bot_second: bots_cpu_s * 1e6 / player_seconds,
@@ -529,7 +538,7 @@ async fn main() -> anyhow::Result<()> {
             connect_s,
         };
         eprintln!(
-            "  {n} bots: tick p99 {:.2} ms (median room {:.2}; cpu {:.2}, wall {:.2}), snapshots {:.1}%, server cpu {:.0}% ({:.0} µs/player-s), bots cpu {:.0}% ({:.0} µs/bot-s), server rss {:.0} MiB{}",
+            "  {n} bots: tick p99 {:.2} ms (median room {:.2}; cpu {:.2}, wall {:.2}), snapshots {:.1}%, server cpu {:.0}% ({:.0} µs/player-s, {:.0} in the kernel), bots cpu {:.0}% ({:.0} µs/bot-s), server rss {:.0} MiB{}",
             step.tick_ms_p99,
             step.tick_ms_p99_median_room,
             step.tick_cpu_ms_p99,
@@ -537,6 +546,7 @@ async fn main() -> anyhow::Result<()> {
             step.snapshot_rate_ratio * 100.0,
             step.server_cpu_percent,
             step.server_cpu_us_per_player_second,
+            step.server_system_us_per_player_second,
             step.bots_cpu_percent,
             step.bot_cpu_us_per_bot_second,
             step.server_rss_mib,
