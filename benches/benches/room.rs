@@ -96,7 +96,7 @@ fn second_tick(core: &mut RoomCore, ids: &[u32], now: &mut Instant, seq: &mut u3
             move_x,
             move_y,
             aim: (*seq * 300 + k as u32 * 1000) as u16,
-            buttons: u8::from((*seq + k as u32) % 20 == 0),
+            buttons: u8::from((*seq + k as u32).is_multiple_of(20)),
         };
         core.input(id, RoomInput::Frame { seq: *seq, intent });
     }
