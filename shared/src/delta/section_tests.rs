@@ -2,6 +2,7 @@
 //! at its own order), the changed section's structured bit, and trajectories that
 //! write no position when they turn on their own line.
 
+use super::tests::{frame, part};
 use super::*;
 use crate::pack::BitWriter;
 use crate::schema::{EntityBuilder, FieldKind, MotionModel, Schema};
@@ -31,14 +32,6 @@ fn drone(layout: &Layout, id: u32, m: MotionValue) -> EntityState {
     b.build()
 }
 
-fn frame() -> Frame {
-    Frame {
-        tick: 10_003,
-        baseline: 10_000,
-        tick_rate: 60,
-    }
-}
-
 const CRUISE: MotionValue = MotionValue {
     anchor: 9_000,
     x: 6400,
@@ -50,14 +43,7 @@ const CRUISE: MotionValue = MotionValue {
 fn encode(layout: &Layout, base: &[EntityState], target: &[EntityState]) -> Vec<u8> {
     let mut d = Diff::default();
     diff(base, target, &mut d);
-    let part = Part {
-        base,
-        target,
-        removed: &d.removed,
-        created: &d.created,
-        changed: &d.changed,
-    };
-    let payload = encode_payload(Packing::Bits, layout, &frame(), part);
+    let payload = encode_payload(Packing::Bits, layout, &frame(), part(base, target, &d));
     let got = decode_payload(Packing::Bits, layout, &frame(), base, &payload).unwrap();
     assert_eq!(got, target);
     payload

@@ -115,7 +115,7 @@ fn view(layout: &Layout, ids: &[u32], raws: &[Raw]) -> Vec<EntityState> {
         .collect()
 }
 
-fn frame() -> Frame {
+pub(super) fn frame() -> Frame {
     Frame {
         tick: 10_003,
         baseline: 10_000,
@@ -123,7 +123,11 @@ fn frame() -> Frame {
     }
 }
 
-fn part<'a>(base: &'a [EntityState], target: &'a [EntityState], d: &'a Diff) -> Part<'a> {
+pub(super) fn part<'a>(
+    base: &'a [EntityState],
+    target: &'a [EntityState],
+    d: &'a Diff,
+) -> Part<'a> {
     Part {
         base,
         target,
