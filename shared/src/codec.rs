@@ -247,7 +247,12 @@ mod tests {
                 .prop_map(|((tick, baseline, last_input_seq, checksum), payload)| {
                     ServerMessage::Snapshot(Snapshot {
                         tick,
-                        baseline,
+                        // A baseline is 0 (a keyframe) or a tick before `tick`; the
+                        // wire has no way to say anything else.
+                        baseline: match tick {
+                            0 | 1 => 0,
+                            _ => baseline % tick,
+                        },
                         last_input_seq,
                         checksum,
                         payload,

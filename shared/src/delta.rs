@@ -14,8 +14,10 @@
 //! the fields that changed, then the added components whole). Each changed field is coded
 //! against a reference both sides compute: a predicted motion's position against where
 //! its velocity would have taken it, a trajectory against the old trajectory at the new
-//! anchor tick, numbers against their previous value. Ids are gaps between ascending
-//! ids. An unchanged entity, or component, costs nothing.
+//! anchor tick, numbers against their previous value. Created entities are named by the
+//! gaps between their ascending ids, removed and changed ones by the gaps between their
+//! places in the held view (far denser), each section at the Exp-Golomb order that
+//! writes its gaps in the fewest bits. An unchanged entity, or component, costs nothing.
 
 // Peer-controlled bytes flow through this module: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -25,7 +27,9 @@
 
 use std::sync::Arc;
 
-use crate::pack::{BitReader, BitWriter, ByteReader, ByteWriter, PackError, Packer, Unpacker};
+use crate::pack::{
+    BitReader, BitWriter, ByteReader, ByteWriter, PackError, Packer, Unpacker, eg_bits,
+};
 use crate::protocol::{FullSnapshot, Packing, Snapshot};
 use crate::quant::advance_mean;
 use crate::schema::{
@@ -47,15 +51,16 @@ pub mod motion {
 /// BENCHMARKS.md). A field's own order comes from its kind.
 mod k {
     pub const COUNT: u32 = 3;
+    /// Only to price a record's id (sections choose their own order, see `Gaps`).
     pub const ID_GAP: u32 = 1;
-    pub const ABS_POS: u32 = 12;
-    pub const ABS_VEL: u32 = 6;
+    pub const ABS_POS: u32 = 13;
+    pub const ABS_VEL: u32 = 8;
     pub const AGE: u32 = 2;
     pub const TEXT_LEN: u32 = 3;
     pub const ENTITY: u32 = 8;
-    pub const POS_RESIDUAL: u32 = 2;
-    pub const VEL_DELTA: u32 = 4;
-    pub const ANGLE_DELTA: u32 = 6;
+    pub const POS_RESIDUAL: u32 = 0;
+    pub const VEL_DELTA: u32 = 6;
+    pub const ANGLE_DELTA: u32 = 10;
 }
 
 /// Order of an angle change in steps of its precision: [`k::ANGLE_DELTA`] for 16 bits,
@@ -73,6 +78,8 @@ pub enum DeltaError {
     Baseline { held: u32, got: u32 },
     #[error("entity {0} is not in the view")]
     Unknown(u32),
+    #[error("place {0} is beyond the held view")]
+    Place(u32),
     #[error("entity {0} is already in the view")]
     Duplicate(u32),
     #[error("ids are not ascending")]
@@ -343,17 +350,14 @@ fn motion_bits(model: MotionModel) -> u32 {
 }
 
 /// The sub-mask of a changed motion as written: predicted motions have no anchor bit,
-/// and write their position only when it is not at `reference` ([`motion_reference`]).
+/// and either model writes its position only when it is not at `reference`
+/// ([`motion_reference`]): a bounce is a new anchor and velocity, no position.
 fn motion_mask(model: MotionModel, b: MotionValue, t: MotionValue, reference: (i32, i32)) -> u32 {
     let mut mask = 0;
     if b.anchor != t.anchor {
         mask |= motion::ANCHOR;
     }
-    let from = match model {
-        MotionModel::Predicted => reference,
-        MotionModel::Trajectory => (b.x, b.y),
-    };
-    if from != (t.x, t.y) {
+    if reference != (t.x, t.y) {
         mask |= motion::POS;
     }
     if (b.vx, b.vy) != (t.vx, t.vy) {
@@ -463,7 +467,7 @@ fn read_change<U: Unpacker>(
             if mask & motion::POS != 0 {
                 t.x = rx.wrapping_add(u.sint(k::POS_RESIDUAL)?);
                 t.y = ry.wrapping_add(u.sint(k::POS_RESIDUAL)?);
-            } else if model == MotionModel::Predicted {
+            } else {
                 (t.x, t.y) = (rx, ry);
             }
             if !vel_first {
@@ -583,6 +587,19 @@ fn read_created(
     })
 }
 
+/// Writes a changed record's structure (its bit, and the new presence mask if the
+/// mask changed), in a payload whose changed section says that some records do.
+fn write_structure(p: &mut impl Packer, layout: &Layout, b: &EntityState, t: &EntityState) {
+    let restructured = b.present != t.present;
+    p.bits(u32::from(restructured), 1);
+    if restructured {
+        write_presence(p, layout, t.present);
+    }
+}
+
+/// Writes a changed record after its structure: the changes of the components kept, then
+/// the components added. It depends only on `b`, `t` and the frame, so one client's
+/// copy serves every client that holds the same `b` ([`RecordCache`]).
 fn write_changed(
     p: &mut impl Packer,
     layout: &Layout,
@@ -590,11 +607,6 @@ fn write_changed(
     t: &EntityState,
     frame: &Frame,
 ) {
-    let restructured = b.present != t.present;
-    p.bits(u32::from(restructured), 1);
-    if restructured {
-        write_presence(p, layout, t.present);
-    }
     for c in components(layout, b.present & t.present) {
         let fields = layout.fields(c);
         if fields.is_empty() {
@@ -626,14 +638,17 @@ fn write_changed(
     }
 }
 
+/// Reads a changed record; `structured`: whether its payload's changed records start
+/// with a structure bit.
 fn read_changed(
     u: &mut impl Unpacker,
     layout: &Layout,
     b: &EntityState,
+    structured: bool,
     frame: &Frame,
     spare: &mut Spare,
 ) -> Result<EntityState, DeltaError> {
-    let present = if raw(u, 1)? == 1 {
+    let present = if structured && raw(u, 1)? == 1 {
         read_presence(u, layout)?
     } else {
         b.present
@@ -675,21 +690,74 @@ fn read_changed(
     })
 }
 
-/// Writes ascending ids (net ids start at 1) as gaps: `id - previous - 1`, with the
+/// Largest Exp-Golomb order a section's id gaps may be written with, and the raw bits
+/// that write it.
+const MAX_GAP_ORDER: u32 = 15;
+const GAP_ORDER_BITS: u32 = 4;
+
+/// The gaps between ascending ids (net ids start at 1): `id - previous - 1`, with the
 /// previous id of the first one taken as 0.
-fn write_gap(p: &mut impl Packer, prev: &mut u32, id: u32) {
-    p.uint(id.wrapping_sub(*prev).wrapping_sub(1), k::ID_GAP);
-    *prev = id;
+fn gaps(ids: impl Iterator<Item = u32>) -> impl Iterator<Item = u32> {
+    ids.scan(0u32, |prev, id| {
+        let gap = id.wrapping_sub(*prev).wrapping_sub(1);
+        *prev = id;
+        Some(gap)
+    })
 }
 
-fn read_gap(u: &mut impl Unpacker, prev: &mut u32) -> Result<u32, DeltaError> {
-    let gap = u.uint(k::ID_GAP)?;
-    let id = prev
-        .checked_add(1)
-        .and_then(|next| next.checked_add(gap))
-        .ok_or(DeltaError::Order)?;
-    *prev = id;
-    Ok(id)
+/// The order that writes these gaps in the fewest bits (the lowest of equals): dense ids
+/// (every player changed) cost one bit each at order 0, a few scattered creations among
+/// a thousand ids about ten at order 8, where a fixed order pays for one or the other.
+fn gap_order(ids: impl Iterator<Item = u32> + Clone) -> u32 {
+    (0..=MAX_GAP_ORDER)
+        .min_by_key(|&k| gaps(ids.clone()).map(|g| eg_bits(g, k) as u64).sum::<u64>())
+        .unwrap_or(0)
+}
+
+/// Ids of one section as they are written: gaps, at the section's order.
+struct Gaps {
+    prev: u32,
+    k: u32,
+}
+
+impl Gaps {
+    /// Writes a section's head (its record count, then, unless it is empty, the order of
+    /// its gaps as raw bits) and returns the writer of its ids.
+    fn head(p: &mut impl Packer, ids: impl Iterator<Item = u32> + Clone) -> Gaps {
+        let n = ids.clone().count() as u32;
+        p.uint(n, k::COUNT);
+        let k = if n == 0 { 0 } else { gap_order(ids) };
+        if n > 0 {
+            p.bits(k, GAP_ORDER_BITS);
+        }
+        Gaps { prev: 0, k }
+    }
+
+    /// Reads a section's head: its record count and the reader of its ids.
+    fn read_head(u: &mut impl Unpacker) -> Result<(u32, Gaps), DeltaError> {
+        let n = u.uint(k::COUNT)?;
+        if n > MAX_RECORDS {
+            return Err(DeltaError::Pack(PackError::Overlong));
+        }
+        let k = if n == 0 { 0 } else { raw(u, GAP_ORDER_BITS)? };
+        Ok((n, Gaps { prev: 0, k }))
+    }
+
+    fn write(&mut self, p: &mut impl Packer, id: u32) {
+        p.uint(id.wrapping_sub(self.prev).wrapping_sub(1), self.k);
+        self.prev = id;
+    }
+
+    fn read(&mut self, u: &mut impl Unpacker) -> Result<u32, DeltaError> {
+        let gap = u.uint(self.k)?;
+        let id = self
+            .prev
+            .checked_add(1)
+            .and_then(|next| next.checked_add(gap))
+            .ok_or(DeltaError::Order)?;
+        self.prev = id;
+        Ok(id)
+    }
 }
 
 /// The part of a diff a payload carries, with the views its indices point into.
@@ -704,29 +772,62 @@ pub struct Part<'a> {
 
 /// Writes the payload for the chosen part of a diff.
 pub fn write_payload(p: &mut impl Packer, layout: &Layout, frame: &Frame, part: Part<'_>) {
-    p.uint(part.removed.len() as u32, k::COUNT);
-    let mut prev = 0;
-    for &id in part.removed {
-        write_gap(p, &mut prev, id);
-    }
+    write_removed(p, part);
     // Counts are of the records actually written, so they match even for bad indices.
     let created = || part.created.iter().filter_map(|&j| part.target.get(j));
-    p.uint(created().count() as u32, k::COUNT);
-    let mut prev = 0;
+    let mut ids = Gaps::head(p, created().map(|e| e.id));
     for e in created() {
-        write_gap(p, &mut prev, e.id);
+        ids.write(p, e.id);
         write_created(p, layout, e, frame);
     }
     let changed = || {
         part.changed
             .iter()
-            .filter_map(|&(i, j)| Some((part.base.get(i)?, part.target.get(j)?)))
+            .filter_map(|&(i, j)| Some((i, part.base.get(i)?, part.target.get(j)?)))
     };
-    p.uint(changed().count() as u32, k::COUNT);
-    let mut prev = 0;
-    for (b, t) in changed() {
-        write_gap(p, &mut prev, t.id);
+    let mut at = Gaps::head(p, changed().map(|(i, _, _)| position(i)));
+    let structured = write_structured(p, changed().map(|(_, b, t)| (b, t)));
+    for (i, b, t) in changed() {
+        at.write(p, position(i));
+        if structured {
+            write_structure(p, layout, b, t);
+        }
         write_changed(p, layout, b, t, frame);
+    }
+}
+
+/// Writes, unless the changed section is empty, whether any of its records changes its
+/// presence mask: only then does every record start with a structure bit.
+fn write_structured<'a>(
+    p: &mut impl Packer,
+    mut pairs: impl Iterator<Item = (&'a EntityState, &'a EntityState)> + Clone,
+) -> bool {
+    if pairs.clone().next().is_none() {
+        return false;
+    }
+    let structured = pairs.any(|(b, t)| b.present != t.present);
+    p.bits(u32::from(structured), 1);
+    structured
+}
+
+/// An entity's place in the held view as the removed and changed sections write it:
+/// its index plus one (so that the gaps are those of ids starting at 1).
+fn position(index: usize) -> u32 {
+    (index as u32).wrapping_add(1)
+}
+
+/// Writes the removed section: the removed entities' places in the held view (an id
+/// the held view lacks is left out).
+fn write_removed(p: &mut impl Packer, part: Part<'_>) {
+    let at = || {
+        part.removed
+            .iter()
+            .filter_map(|&id| find(part.base, id))
+            .map(position)
+    };
+    let mut gaps = Gaps::head(p, at());
+    for place in at() {
+        gaps.write(p, place);
     }
 }
 
@@ -846,20 +947,15 @@ impl RecordCache {
         // Room for a typical delta, so that the payload is not grown step by step.
         let mut w = BitWriter::with_capacity(256);
         let p = &mut w;
-        p.uint(part.removed.len() as u32, k::COUNT);
-        let mut prev = 0;
-        for &id in part.removed {
-            write_gap(p, &mut prev, id);
-        }
+        write_removed(p, part);
         let created = || {
             part.created
                 .iter()
                 .filter_map(|&j| Some((j, part.target.get(j)?)))
         };
-        p.uint(created().count() as u32, k::COUNT);
-        let mut prev = 0;
+        let mut ids = Gaps::head(p, created().map(|(_, e)| e.id));
         for (j, e) in created() {
-            write_gap(p, &mut prev, e.id);
+            ids.write(p, e.id);
             let Some(slot) = self.created.get_mut(j) else {
                 // Not reachable (the cache is sized to the target), and never a gap
                 // without its record.
@@ -881,12 +977,15 @@ impl RecordCache {
         let changed = || {
             part.changed
                 .iter()
-                .filter_map(|&(i, j)| Some((j, part.base.get(i)?, part.target.get(j)?)))
+                .filter_map(|&(i, j)| Some((i, j, part.base.get(i)?, part.target.get(j)?)))
         };
-        p.uint(changed().count() as u32, k::COUNT);
-        let mut prev = 0;
-        for (j, b, t) in changed() {
-            write_gap(p, &mut prev, t.id);
+        let mut at = Gaps::head(p, changed().map(|(i, ..)| position(i)));
+        let structured = write_structured(p, changed().map(|(_, _, b, t)| (b, t)));
+        for (i, j, b, t) in changed() {
+            at.write(p, position(i));
+            if structured {
+                write_structure(p, layout, b, t);
+            }
             let Some(entries) = self.changed.get_mut(j) else {
                 write_changed(p, layout, b, t, frame);
                 continue;
@@ -937,10 +1036,7 @@ impl Packer for SizeCounter {
 
     fn uint(&mut self, value: u32, k: u32) {
         self.bits += match self.packing {
-            Packing::Bits => {
-                let len = 64 - (u64::from(value) + (1u64 << k)).leading_zeros();
-                (2 * len - k - 1) as usize
-            }
+            Packing::Bits => eg_bits(value, k) as usize,
             Packing::Bytes => 8 * (32 - value.leading_zeros()).max(1).div_ceil(7) as usize,
         };
     }
@@ -968,6 +1064,7 @@ pub fn changed_bits(
 ) -> usize {
     let mut c = SizeCounter { packing, bits: 0 };
     c.uint(1, k::ID_GAP);
+    write_structure(&mut c, layout, b, t);
     write_changed(&mut c, layout, b, t, frame);
     c.bits
 }
@@ -975,14 +1072,6 @@ pub fn changed_bits(
 /// The most entities one payload may create or change: far above any real view, low
 /// enough that a forged count cannot make a client allocate much.
 const MAX_RECORDS: u32 = 1 << 16;
-
-fn read_count(u: &mut impl Unpacker) -> Result<u32, DeltaError> {
-    let n = u.uint(k::COUNT)?;
-    if n > MAX_RECORDS {
-        return Err(DeltaError::Pack(PackError::Overlong));
-    }
-    Ok(n)
-}
 
 fn find(base: &[EntityState], id: u32) -> Option<usize> {
     base.binary_search_by_key(&id, |e| e.id).ok()
@@ -1005,35 +1094,30 @@ fn read_records(
     base: &[EntityState],
     spare: &mut Spare,
 ) -> Result<Records, DeltaError> {
-    let n = read_count(u)?;
+    let (n, mut at) = Gaps::read_head(u)?;
     let mut removed = Vec::with_capacity(n.min(1024) as usize);
-    let mut prev = 0;
     for _ in 0..n {
-        let id = read_gap(u, &mut prev)?;
-        find(base, id).ok_or(DeltaError::Unknown(id))?;
-        removed.push(id);
+        let (_, e) = held(base, at.read(u)?)?;
+        removed.push(e.id);
     }
-    let n = read_count(u)?;
+    let (n, mut ids) = Gaps::read_head(u)?;
     let mut created = Vec::with_capacity(n.min(1024) as usize);
-    let mut prev = 0;
     for _ in 0..n {
-        let id = read_gap(u, &mut prev)?;
+        let id = ids.read(u)?;
         if find(base, id).is_some() && removed.binary_search(&id).is_err() {
             return Err(DeltaError::Duplicate(id));
         }
         created.push(read_created(u, layout, id, frame, spare)?);
     }
-    let n = read_count(u)?;
+    let (n, mut at) = Gaps::read_head(u)?;
+    let structured = n > 0 && raw(u, 1)? == 1;
     let mut changed = Vec::with_capacity(n.min(1024) as usize);
-    let mut prev = 0;
     for _ in 0..n {
-        let id = read_gap(u, &mut prev)?;
-        let i = find(base, id).ok_or(DeltaError::Unknown(id))?;
-        if removed.binary_search(&id).is_ok() {
-            return Err(DeltaError::Unknown(id));
+        let (i, b) = held(base, at.read(u)?)?;
+        if removed.binary_search(&b.id).is_ok() {
+            return Err(DeltaError::Unknown(b.id));
         }
-        let b = base.get(i).ok_or(DeltaError::Unknown(id))?;
-        changed.push((i, read_changed(u, layout, b, frame, spare)?));
+        changed.push((i, read_changed(u, layout, b, structured, frame, spare)?));
     }
     u.finish()?;
     Ok(Records {
@@ -1041,6 +1125,12 @@ fn read_records(
         created,
         changed,
     })
+}
+
+/// The held entity at a place read from the removed or changed section.
+fn held(base: &[EntityState], place: u32) -> Result<(usize, &EntityState), DeltaError> {
+    let i = place.wrapping_sub(1) as usize;
+    base.get(i).map(|e| (i, e)).ok_or(DeltaError::Place(place))
 }
 
 impl Records {
@@ -1348,3 +1438,6 @@ impl ClientView {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod section_tests;

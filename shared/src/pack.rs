@@ -49,6 +49,13 @@ pub trait Unpacker {
     fn finish(&mut self) -> Result<(), PackError>;
 }
 
+/// Bits an Exp-Golomb code of order `k` takes for `value`: values below 2^k take k + 1,
+/// each doubling beyond two more.
+pub fn eg_bits(value: u32, k: u32) -> u32 {
+    let len = 64 - (u64::from(value) + (1u64 << k.min(32))).leading_zeros();
+    2 * len - k.min(32) - 1
+}
+
 pub fn zigzag(v: i32) -> u32 {
     ((v << 1) ^ (v >> 31)) as u32
 }

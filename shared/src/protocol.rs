@@ -1,4 +1,4 @@
-//! Protocol v6: the messages of a Tickwire WebSocket session.
+//! Protocol v7: the messages of a Tickwire WebSocket session.
 //!
 //! One message per binary WebSocket frame, encoded by [`crate::codec`]. PROTOCOL.md at the
 //! repository root documents the byte layout; this module is its source of truth.
@@ -20,7 +20,7 @@ use crate::map::MapInfo;
 use crate::schema::Schema;
 
 /// Bumped on every incompatible change of the wire format.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// Longest accepted player name, in characters.
 pub const MAX_NAME_CHARS: usize = 16;
@@ -208,7 +208,12 @@ pub enum Packing {
 
 /// The change from a state the client holds (`baseline`) to the state it should hold
 /// at `tick`; see [`crate::delta`] for the payload.
+///
+/// On the wire ([`SnapshotWire`]) the baseline is how far back it is and the checksum is
+/// four raw bytes: a delta's baseline is a few ticks back (one byte instead of three
+/// to five), and a hash is as likely to need five varint bytes as not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "SnapshotWire", try_from = "SnapshotWire")]
 pub struct Snapshot {
     /// Simulation tick the state belongs to.
     pub tick: u32,
@@ -222,6 +227,52 @@ pub struct Snapshot {
     pub checksum: u32,
     /// Removed, created and changed entities, packed as [`Welcome::packing`] says.
     pub payload: Vec<u8>,
+}
+
+/// [`Snapshot`] as bincode writes it: `back` is `tick - baseline`, 0 for a keyframe.
+#[derive(Clone, Serialize, Deserialize)]
+struct SnapshotWire {
+    tick: u32,
+    back: u32,
+    last_input_seq: u32,
+    checksum: [u8; 4],
+    payload: Vec<u8>,
+}
+
+impl From<Snapshot> for SnapshotWire {
+    fn from(s: Snapshot) -> SnapshotWire {
+        SnapshotWire {
+            tick: s.tick,
+            back: if s.baseline == 0 {
+                0
+            } else {
+                s.tick.wrapping_sub(s.baseline)
+            },
+            last_input_seq: s.last_input_seq,
+            checksum: s.checksum.to_le_bytes(),
+            payload: s.payload,
+        }
+    }
+}
+
+impl TryFrom<SnapshotWire> for Snapshot {
+    type Error = &'static str;
+
+    /// A `back` of `tick` or more would put the baseline at tick 0 or before it.
+    fn try_from(w: SnapshotWire) -> Result<Snapshot, Self::Error> {
+        let baseline = match w.back {
+            0 => 0,
+            back if back < w.tick => w.tick - back,
+            _ => return Err("snapshot baseline at or before tick 0"),
+        };
+        Ok(Snapshot {
+            tick: w.tick,
+            baseline,
+            last_input_seq: w.last_input_seq,
+            checksum: u32::from_le_bytes(w.checksum),
+            payload: w.payload,
+        })
+    }
 }
 
 /// Every replicated entity of the room, uncompressed: what a straightforward server
@@ -532,5 +583,39 @@ mod tests {
             h.validate().map_err(|e| e.close_code()),
             Err(close::PROTOCOL_VERSION)
         );
+    }
+
+    /// A delta's baseline goes as how far back it is, the checksum as four raw bytes:
+    /// PROTOCOL.md's worked example, byte for byte.
+    #[test]
+    fn snapshots_send_how_far_back_their_baseline_is() {
+        let snap = Snapshot {
+            tick: 1003,
+            baseline: 1000,
+            last_input_seq: 9,
+            checksum: 0x9b85_02b0,
+            payload: vec![0x13],
+        };
+        let message = ServerMessage::Snapshot(snap.clone());
+        let bytes = crate::codec::encode(&message).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                0x01, 0xfb, 0xeb, 0x03, 0x03, 0x09, 0xb0, 0x02, 0x85, 0x9b, 0x01, 0x13
+            ]
+        );
+        assert_eq!(crate::codec::decode_server(&bytes).unwrap(), message);
+        let key = ServerMessage::Snapshot(Snapshot {
+            baseline: 0,
+            ..snap
+        });
+        let bytes = crate::codec::encode(&key).unwrap();
+        assert_eq!(bytes.get(4), Some(&0), "a keyframe is back 0");
+        assert_eq!(crate::codec::decode_server(&bytes).unwrap(), key);
+        // A back of the tick or more would put the baseline at or before tick 0.
+        let mut bad = bytes.clone();
+        bad[4] = 0xfb;
+        bad.splice(5..5, [0xeb, 0x03]);
+        assert!(crate::codec::decode_server(&bad).is_err());
     }
 }

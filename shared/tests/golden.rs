@@ -222,13 +222,33 @@ fn full_snapshot_json(m: &FullSnapshot) -> String {
     tagged_body("FullSnapshot", &body)
 }
 
+/// A snapshot as codec.js decodes it: the baseline and the checksum as numbers (the
+/// wire's `back` and four raw bytes are the codec's own business).
+#[derive(Serialize)]
+struct JsSnapshot<'a> {
+    tick: u32,
+    baseline: u32,
+    last_input_seq: u32,
+    checksum: u32,
+    payload: &'a [u8],
+}
+
 fn server_json(msg: &ServerMessage) -> String {
     match msg {
         ServerMessage::Welcome(m) => {
             let body = reshaped(json(m), "schema", &json(&m.schema), &js_schema(&m.schema));
             tagged_body("Welcome", &body)
         }
-        ServerMessage::Snapshot(m) => tagged("Snapshot", m),
+        ServerMessage::Snapshot(m) => tagged(
+            "Snapshot",
+            &JsSnapshot {
+                tick: m.tick,
+                baseline: m.baseline,
+                last_input_seq: m.last_input_seq,
+                checksum: m.checksum,
+                payload: &m.payload,
+            },
+        ),
         ServerMessage::Pong(m) => tagged("Pong", m),
         ServerMessage::SnapshotSettings(m) => tagged("SnapshotSettings", m),
         ServerMessage::FullSnapshot(m) => full_snapshot_json(m),
@@ -248,6 +268,7 @@ fn error_json(err: &DeltaError) -> String {
         }
         DeltaError::Unknown(id) => format!("{{\"error\":\"Unknown\",\"id\":{id}}}"),
         DeltaError::Duplicate(id) => format!("{{\"error\":\"Duplicate\",\"id\":{id}}}"),
+        DeltaError::Place(place) => format!("{{\"error\":\"Place\",\"place\":{place}}}"),
         DeltaError::Order => "{\"error\":\"Order\"}".to_owned(),
         DeltaError::Presence(mask) => format!("{{\"error\":\"Presence\",\"mask\":{mask}}}"),
         DeltaError::Wide(value) => format!("{{\"error\":\"Wide\",\"value\":{value}}}"),
@@ -1514,7 +1535,7 @@ fn corruption_json(c: &Corruption, seqs: &[Sequence]) -> String {
         json(&c.note),
         c.sequence,
         c.after_step,
-        tagged("Snapshot", &c.snapshot),
+        server_json(&ServerMessage::Snapshot(c.snapshot.clone())),
         result,
         view.tick(),
         checksum(&layout, view.entities()),

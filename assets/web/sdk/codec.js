@@ -34,7 +34,7 @@
 // and DeltaError) with an explanation, and bytes left over after a complete message are
 // rejected, exactly like the Rust decoders.
 
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 /** Most ticks' intents one Input carries (shared::protocol::MAX_INPUT_FRAMES). */
 export const MAX_INPUT_FRAMES = 8;
 export const MAX_NAME_CHARS = 16;
@@ -367,6 +367,14 @@ export class Writer {
   bool(v, what = 'bool') {
     if (typeof v !== 'boolean') throw new EncodeError(`${what} must be a boolean`);
     this.u8(v ? 1 : 0, what);
+  }
+
+  /** Four raw bytes, little-endian (not a varint). */
+  fixedU32(v, what = 'u32') {
+    checkInt(v, 0, 0xffffffff, what);
+    this.reserve(4);
+    this.view.setUint32(this.len, v, true);
+    this.len += 4;
   }
 
   /** Minimal varint of a non-negative integer that fits in `bits`. */
@@ -706,15 +714,22 @@ function readServerBody(r, type) {
         schema: readSchema(r),
         resumed: r.bool('Welcome.resumed'),
       };
-    case 'Snapshot':
+    case 'Snapshot': {
+      // On the wire the baseline is `back` ticks before `tick` (0: a keyframe) and the
+      // checksum four raw bytes, little-endian.
+      const tick = r.u32('Snapshot.tick');
+      const at = r.pos;
+      const back = r.u32('Snapshot.back');
+      if (back !== 0 && back >= tick) throw new DecodeError(`snapshot baseline at or before tick 0 (back ${back})`, at);
       return {
         type,
-        tick: r.u32('Snapshot.tick'),
-        baseline: r.u32('Snapshot.baseline'),
+        tick,
+        baseline: back === 0 ? 0 : tick - back,
         last_input_seq: r.u32('Snapshot.last_input_seq'),
-        checksum: r.u32('Snapshot.checksum'),
+        checksum: r.fixedU32('Snapshot.checksum'),
         payload: r.byteVec('Snapshot.payload'),
       };
+    }
     case 'Pong':
       return { type, client_time: r.u32('Pong.client_time'), server_tick: r.u32('Pong.server_tick') };
     case 'SnapshotSettings':
@@ -750,9 +765,9 @@ function writeServerBody(w, msg) {
       return;
     case 'Snapshot':
       w.u32(msg.tick, 'Snapshot.tick');
-      w.u32(msg.baseline, 'Snapshot.baseline');
+      w.u32(msg.baseline === 0 ? 0 : (msg.tick - msg.baseline) >>> 0, 'Snapshot.back');
       w.u32(msg.last_input_seq, 'Snapshot.last_input_seq');
-      w.u32(msg.checksum, 'Snapshot.checksum');
+      w.fixedU32(msg.checksum >>> 0, 'Snapshot.checksum');
       w.byteVec(msg.payload, 'Snapshot.payload');
       return;
     case 'Pong':
@@ -894,14 +909,14 @@ export const MOTION = Object.freeze({
 export const DELTA_K = Object.freeze({
   COUNT: 3,
   ID_GAP: 1,
-  ABS_POS: 12,
-  ABS_VEL: 6,
+  ABS_POS: 13,
+  ABS_VEL: 8,
   AGE: 2,
   TEXT_LEN: 3,
   ENTITY: 8,
-  POS_RESIDUAL: 2,
-  VEL_DELTA: 4,
-  ANGLE_DELTA: 6,
+  POS_RESIDUAL: 0,
+  VEL_DELTA: 6,
+  ANGLE_DELTA: 10,
 });
 
 /** Steps of a u16 angle below a precision of `bits` bits (shared::schema::angle_shift). */
@@ -964,6 +979,8 @@ function deltaMessage(kind, d) {
       return `snapshot is relative to tick ${d.got}, but the view holds tick ${d.held}`;
     case 'Unknown':
       return `entity ${d.id} is not in the view`;
+    case 'Place':
+      return `place ${d.place} is beyond the held view`;
     case 'Duplicate':
       return `entity ${d.id} is already in the view`;
     case 'Order':
@@ -1702,12 +1719,12 @@ const motionBits = (model) => (model === 'Predicted' ? 2 : 3);
 
 /**
  * The sub-mask of a changed motion as written: predicted motions have no anchor bit, and
- * write their position only when it is not at `reference` (`motionReference`).
+ * either model writes its position only when it is not at `reference` (`motionReference`).
  */
 function motionMask(model, b, t, reference) {
   let mask = 0;
   if (b.anchor !== t.anchor) mask |= MOTION.ANCHOR;
-  const [fx, fy] = model === 'Predicted' ? reference : [b.x, b.y];
+  const [fx, fy] = reference;
   if (fx !== t.x || fy !== t.y) mask |= MOTION.POS;
   if (b.vx !== t.vx || b.vy !== t.vy) mask |= MOTION.VEL;
   return model === 'Predicted' ? mask >>> 1 : mask;
@@ -1770,7 +1787,7 @@ function readChange(u, kind, slot, b, values, frame) {
     if (mask & MOTION.POS) {
       t.x = (rx + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
       t.y = (ry + u.sint(DELTA_K.POS_RESIDUAL)) | 0;
-    } else if (kind.model === 'Predicted') {
+    } else {
       t.x = rx;
       t.y = ry;
     }
@@ -1820,10 +1837,15 @@ function readCreated(u, layout, id, frame) {
   return e;
 }
 
-function writeChanged(p, layout, b, t, frame) {
+/** A changed record's structure bit, and its new presence mask if that changed. */
+function writeStructure(p, layout, b, t) {
   const restructured = (b.present ^ t.present) !== 0;
   p.bits(restructured ? 1 : 0, 1);
   if (restructured) writePresence(p, layout, t.present);
+}
+
+/** A changed record after its structure. */
+function writeChanged(p, layout, b, t, frame) {
   for (const c of components(layout, b.present & t.present)) {
     const fields = layout.fields(c);
     if (fields.length === 0) continue;
@@ -1852,8 +1874,9 @@ function clearComponent(layout, values, c) {
   }
 }
 
-function readChanged(u, layout, b, frame) {
-  const present = raw(u, 1) === 1 ? readPresence(u, layout) : b.present;
+/** A changed record; `structured`: whether the payload's changed records start with a structure bit. */
+function readChanged(u, layout, b, structured, frame) {
+  const present = structured && raw(u, 1) === 1 ? readPresence(u, layout) : b.present;
   const values = { ints: b.ints.slice(), texts: b.texts.slice() };
   for (const c of components(layout, b.present & ~present)) clearComponent(layout, values, c);
   for (const c of components(layout, b.present & present)) {
@@ -1927,15 +1950,63 @@ export function merge(base, target, removed, created, changed) {
   return out;
 }
 
-function writeGap(p, prev, id) {
-  p.uint((id - prev - 1) >>> 0, DELTA_K.ID_GAP);
-  return id;
+/** Largest order a section's id gaps may use, and the raw bits that write it. */
+const MAX_GAP_ORDER = 15;
+const GAP_ORDER_BITS = 4;
+
+/** Bits of an Exp-Golomb code of order k for a u32 value (shared::pack::eg_bits). */
+export function egBits(value, k) {
+  let len = 0;
+  for (let w = value + 2 ** k; w >= 1; w = Math.floor(w / 2)) len++;
+  return 2 * len - k - 1;
 }
 
-function readGap(u, prev) {
-  const id = prev + 1 + u.uint(DELTA_K.ID_GAP);
-  if (id > 0xffffffff) throw new DeltaError('Order');
-  return id;
+/** The order that writes the gaps of these ascending ids in the fewest bits (the lowest of equals). */
+function gapOrder(ids) {
+  let best = 0;
+  let bestBits = Infinity;
+  for (let k = 0; k <= MAX_GAP_ORDER; k++) {
+    let bits = 0;
+    let prev = 0;
+    for (const id of ids) {
+      bits += egBits((id - prev - 1) >>> 0, k);
+      prev = id;
+    }
+    if (bits < bestBits) {
+      best = k;
+      bestBits = bits;
+    }
+  }
+  return best;
+}
+
+/** Writes a section's head (count, then the order of its gaps unless empty); returns its id writer. */
+function writeHead(p, ids) {
+  p.uint(ids.length, DELTA_K.COUNT);
+  const k = ids.length === 0 ? 0 : gapOrder(ids);
+  if (ids.length > 0) p.bits(k, GAP_ORDER_BITS);
+  let prev = 0;
+  return (id) => {
+    p.uint((id - prev - 1) >>> 0, k);
+    prev = id;
+  };
+}
+
+/** Reads a section's head: `[count, id reader]`. */
+function readHead(u) {
+  const n = u.uint(DELTA_K.COUNT);
+  if (n > MAX_RECORDS) throw new PackError('Overlong');
+  const k = n === 0 ? 0 : raw(u, GAP_ORDER_BITS);
+  let prev = 0;
+  return [
+    n,
+    () => {
+      const id = prev + 1 + u.uint(k);
+      if (id > 0xffffffff) throw new DeltaError('Order');
+      prev = id;
+      return id;
+    },
+  ];
 }
 
 /**
@@ -1945,32 +2016,36 @@ function readGap(u, prev) {
  */
 export function encodePayload(packing, layout, frame, base, target, removed, created, changed) {
   const p = packer(packing);
-  p.uint(removed.length, DELTA_K.COUNT);
-  let prev = 0;
-  for (const id of removed) prev = writeGap(p, prev, id);
+  // Removed and changed entities are written as their places in the held view (index
+  // plus one), created ones as their ids.
+  const places = removed.map((id) => find(base, id) + 1).filter((at) => at > 0);
+  const writeRemoved = writeHead(p, places);
+  for (const at of places) writeRemoved(at);
   // Like the Rust writer, the counts are of the records actually written (indices out
   // of range, which only a buggy caller produces, are skipped).
   const made = created.map((j) => target[j]).filter((e) => e !== undefined);
-  p.uint(made.length, DELTA_K.COUNT);
-  prev = 0;
+  const writeCreatedId = writeHead(
+    p,
+    made.map((e) => e.id),
+  );
   for (const e of made) {
-    prev = writeGap(p, prev, e.id);
+    writeCreatedId(e.id);
     writeCreated(p, layout, e, frame);
   }
   const pairs = changed.filter(([i, j]) => base[i] !== undefined && target[j] !== undefined);
-  p.uint(pairs.length, DELTA_K.COUNT);
-  prev = 0;
+  const writeChangedAt = writeHead(
+    p,
+    pairs.map(([i]) => i + 1),
+  );
+  // Structure bits only when some record changes its presence mask.
+  const structured = pairs.some(([i, j]) => base[i].present !== target[j].present);
+  if (pairs.length > 0) p.bits(structured ? 1 : 0, 1);
   for (const [i, j] of pairs) {
-    prev = writeGap(p, prev, target[j].id);
+    writeChangedAt(i + 1);
+    if (structured) writeStructure(p, layout, base[i], target[j]);
     writeChanged(p, layout, base[i], target[j], frame);
   }
   return p.finish();
-}
-
-function readCount(u) {
-  const n = u.uint(DELTA_K.COUNT);
-  if (n > MAX_RECORDS) throw new PackError('Overlong');
-  return n;
 }
 
 /** Index of `id` in a view sorted by id, or -1. */
@@ -1987,36 +2062,39 @@ function find(view, id) {
   return -1;
 }
 
+/** The held entity at a place read from the removed or changed section: `{i, e}`. */
+function held(base, place) {
+  const i = place - 1;
+  if (i >= base.length) throw new DeltaError('Place', { place });
+  return { i, e: base[i] };
+}
+
 function readPayload(u, layout, frame, base) {
-  let n = readCount(u);
+  let [n, readId] = readHead(u);
   const removed = [];
   const removedSet = new Set();
-  let prev = 0;
   for (let k = 0; k < n; k++) {
-    const id = (prev = readGap(u, prev));
-    if (find(base, id) < 0) throw new DeltaError('Unknown', { id });
+    const id = held(base, readId()).e.id;
     removed.push(id);
     removedSet.add(id);
   }
-  n = readCount(u);
+  [n, readId] = readHead(u);
   const target = [];
   const created = [];
-  prev = 0;
   for (let k = 0; k < n; k++) {
-    const id = (prev = readGap(u, prev));
+    const id = readId();
     if (find(base, id) >= 0 && !removedSet.has(id)) throw new DeltaError('Duplicate', { id });
     created.push(target.length);
     target.push(readCreated(u, layout, id, frame));
   }
-  n = readCount(u);
+  [n, readId] = readHead(u);
+  const structured = n > 0 && raw(u, 1) === 1;
   const changed = [];
-  prev = 0;
   for (let k = 0; k < n; k++) {
-    const id = (prev = readGap(u, prev));
-    const i = find(base, id);
-    if (i < 0 || removedSet.has(id)) throw new DeltaError('Unknown', { id });
+    const { i, e } = held(base, readId());
+    if (removedSet.has(e.id)) throw new DeltaError('Unknown', { id: e.id });
     changed.push([i, target.length]);
-    target.push(readChanged(u, layout, base[i], frame));
+    target.push(readChanged(u, layout, e, structured, frame));
   }
   u.finish();
   return merge(base, target, removed, created, changed);

@@ -182,13 +182,13 @@ test('an Input bundles up to MAX_INPUT_FRAMES frames', () => {
 });
 
 test('Hello, Ping, SnapshotSettings and Desync encode as expected', () => {
-  assert.equal(PROTOCOL_VERSION, 6);
-  // tag, version 6, name "Zoë", empty join token, empty resume token
-  assert.deepEqual([...hello('Zoë')], [0, 6, 4, 90, 111, 195, 171, 0, 0]);
-  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 6, 1, 97, 3, 106, 46, 107, 1, 114]);
-  assert.deepEqual(decodeClientMessage([0, 6, 3, 97, 100, 97, 0, 1, 114]), {
+  assert.equal(PROTOCOL_VERSION, 7);
+  // tag, version 7, name "Zoë", empty join token, empty resume token
+  assert.deepEqual([...hello('Zoë')], [0, 7, 4, 90, 111, 195, 171, 0, 0]);
+  assert.deepEqual([...hello('a', { joinToken: 'j.k', resumeToken: 'r' })], [0, 7, 1, 97, 3, 106, 46, 107, 1, 114]);
+  assert.deepEqual(decodeClientMessage([0, 7, 3, 97, 100, 97, 0, 1, 114]), {
     type: 'Hello',
-    protocol_version: 6,
+    protocol_version: 7,
     name: 'ada',
     join_token: '',
     resume_token: 'r',
@@ -248,9 +248,10 @@ test('a hand-built FullSnapshot decodes and re-encodes byte for byte', () => {
 });
 
 test('a delta Snapshot carries its payload as raw bytes', () => {
-  // tag 1, tick 1003, baseline 1000, last_input_seq 7, checksum 0xdeadbeef, payload [0x49, 0x02]
+  // tag 1, tick 1003, back 3 (baseline 1000), last_input_seq 7, checksum 0xdeadbeef as
+  // four raw bytes, payload [0x49, 0x02]
   // prettier-ignore
-  const bytes = [1, 251, 235, 3, 251, 232, 3, 7, 252, 239, 190, 173, 222, 2, 0x49, 0x02];
+  const bytes = [1, 251, 235, 3, 3, 7, 239, 190, 173, 222, 2, 0x49, 0x02];
   const msg = decodeServerMessage(bytes);
   assert.ok(msg.payload instanceof Uint8Array);
   assert.deepEqual(plain(msg), {
@@ -263,6 +264,9 @@ test('a delta Snapshot carries its payload as raw bytes', () => {
   });
   assert.deepEqual([...encodeServerMessage(msg)], bytes);
   assert.deepEqual([...encodeServerMessage({ ...msg, payload: [0x49, 0x02] })], bytes);
+  // A keyframe is back 0; a back reaching tick 0 or before is malformed.
+  assert.equal(decodeServerMessage([1, 5, 0, 0, 0, 0, 0, 0, 0]).baseline, 0);
+  assert.throws(() => decodeServerMessage([1, 5, 5, 0, 0, 0, 0, 0, 0]), /at or before tick 0/);
   // The payload is a copy: it survives the frame's buffer being reused.
   const frame = Uint8Array.from(bytes);
   const copy = decodeServerMessage(frame);
@@ -396,7 +400,7 @@ test('malformed input is refused with a clear DecodeError', () => {
   // Nor can a forged int count inside an entity.
   assert.throws(() => decodeServerMessage([4, 0, 0, 1, 1, 0, 252, 255, 255, 255, 255, 0]), /claims 4294967295/);
   // Nor a forged payload length.
-  assert.throws(() => decodeServerMessage([1, 0, 0, 0, 0, 252, 255, 255, 255, 255]), /claims 4294967295/);
+  assert.throws(() => decodeServerMessage([1, 0, 0, 0, 0, 0, 0, 0, 252, 255, 255, 255, 255]), /claims 4294967295/);
   // A Hello whose name claims 2^32-1 bytes (the Rust test's forged length).
   assert.throws(() => decodeClientMessage([0, 1, 252, 255, 255, 255, 255]), DecodeError);
   assert.throws(() => decodeServerMessage('not bytes'), DecodeError);
@@ -442,7 +446,10 @@ test('pseudo-random messages round-trip through encoder and decoder', () => {
     const full = { type: 'FullSnapshot', tick: u32(), last_input_seq: u32(), entities };
     assert.deepEqual(decodeServerMessage(encodeServerMessage(full)), full);
     const payload = Uint8Array.from({ length: next() % 40 }, () => next() & 0xff);
-    const delta = { type: 'Snapshot', tick: u32(), baseline: u32(), last_input_seq: u32(), checksum: u32(), payload };
+    // A baseline is 0 (a keyframe) or a tick before `tick`.
+    const tick = u32();
+    const baseline = tick < 2 || next() % 4 === 0 ? 0 : 1 + (u32() % (tick - 1));
+    const delta = { type: 'Snapshot', tick, baseline, last_input_seq: u32(), checksum: u32(), payload };
     assert.deepEqual(decodeServerMessage(encodeServerMessage(delta)), delta);
     const inp = {
       type: 'Input',

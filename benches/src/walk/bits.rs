@@ -17,14 +17,23 @@ use super::Coding;
 // The codec's own orders (private in `shared::delta`, PROTOCOL.md lists them); the
 // bit-for-bit check in `Breakdown::patch` fails if they ever differ.
 const K_COUNT: u32 = 3;
-const K_ID_GAP: u32 = 1;
-const K_VEL_DELTA: u32 = 4;
-const K_POS_RESIDUAL: u32 = 2;
+const K_VEL_DELTA: u32 = 6;
+const K_POS_RESIDUAL: u32 = 0;
+/// Raw bits of a non-empty section's gap order.
+const ORDER_BITS: u64 = 4;
 
 /// Length of the order-`k` Exp-Golomb code of `value`, as `BitWriter` writes it.
 pub fn eg_bits(value: u32, k: u32) -> u64 {
     let len = 64 - (u64::from(value) + (1u64 << k)).leading_zeros();
     u64::from(2 * len - k - 1)
+}
+
+/// The order a section's gaps are written with: the cheapest of 0–15, the lowest of
+/// equals (PROTOCOL.md, "Payload layout").
+fn gap_order(gaps: &[u32]) -> u32 {
+    (0..16)
+        .min_by_key(|&k| gaps.iter().map(|&g| eg_bits(g, k)).sum::<u64>())
+        .unwrap_or(0)
 }
 
 /// The values of one numeric field, with the order the codec codes them at. A
@@ -112,7 +121,7 @@ impl Samples {
 pub struct Parts {
     /// The three record counts, and the padding to a whole byte.
     pub header: u64,
-    /// Id gaps of the changed records.
+    /// Place gaps of the changed records.
     pub ids: u64,
     /// Per record: the presence-changed bit, each kept component's changed bit, field
     /// masks, motion sub-masks.
@@ -182,26 +191,41 @@ impl Breakdown {
             d.removed.is_empty() && d.created.is_empty(),
             "the walk neither creates nor removes"
         );
+        // Changed records are named by their places in the held view (index + 1), as
+        // gaps at the section's order; the section's head adds the order and the
+        // structured bit (0: no presence mask changes, so no structure bits).
+        let gaps: Vec<u32> = d
+            .changed
+            .iter()
+            .scan(0, |prev, &(i, _)| {
+                let gap = i as u32 - *prev;
+                *prev = i as u32 + 1;
+                Some(gap)
+            })
+            .collect();
+        let k_gap = gap_order(&gaps);
+        let head = if d.changed.is_empty() {
+            0
+        } else {
+            ORDER_BITS + 1
+        };
         let mut parts = Parts {
-            header: 2 * eg_bits(0, K_COUNT) + eg_bits(d.changed.len() as u32, K_COUNT),
+            header: 2 * eg_bits(0, K_COUNT) + eg_bits(d.changed.len() as u32, K_COUNT) + head,
             ..Parts::default()
         };
         let elapsed = i64::from(frame.tick) - i64::from(frame.baseline);
         let rate = frame.tick_rate;
-        let mut prev_id = 0;
-        for &(i, j) in &d.changed {
+        for (&(i, j), &gap) in d.changed.iter().zip(&gaps) {
             let (b, t) = (&base[i], &target[j]);
-            let gap = t.id - prev_id - 1;
-            parts.ids += eg_bits(gap, K_ID_GAP);
-            prev_id = t.id;
+            parts.ids += eg_bits(gap, k_gap);
             // Names are not priced: they never change, so a patch carries none of their
             // bits (the check against the codec's total below would fail otherwise).
             assert_eq!(b.values.texts, t.values.texts, "names never change");
             match self.coding {
                 Coding::Position { k } => {
                     let k = u32::from(k);
-                    // Presence bit, component changed, mask of its 3 fields.
-                    parts.masks += 1 + 1 + 3;
+                    // Component changed, mask of its 3 fields.
+                    parts.masks += 1 + 3;
                     let d = [t.int(0) - b.int(0), t.int(1) - b.int(1)];
                     parts.first += d
                         .iter()
@@ -222,8 +246,8 @@ impl Breakdown {
                     self.shapes.add((gap as i32) << 2 | mask);
                 }
                 Coding::Motion => {
-                    // Presence bit, Body changed and its 2-bit sub-mask, Player unchanged.
-                    parts.masks += 1 + 1 + 2 + 1;
+                    // Body changed and its 2-bit sub-mask, Player unchanged.
+                    parts.masks += 1 + 2 + 1;
                     let (bm, tm) = (b.motion(0), t.motion(0));
                     let (dvx, dvy) = (tm.vx - bm.vx, tm.vy - bm.vy);
                     let rx = tm.x - advance_mean(bm.x, bm.vx, tm.vx, elapsed, rate);
@@ -291,8 +315,8 @@ impl Breakdown {
         };
         let mut rows = vec![
             ("counts and padding", p.header as f64 / n),
-            ("id gaps", p.ids as f64 / n),
-            ("presence/changed bits and masks", p.masks as f64 / n),
+            ("place gaps", p.ids as f64 / n),
+            ("changed bits and masks", p.masks as f64 / n),
             (first, p.first as f64 / n),
         ];
         if self.coding == Coding::Motion {

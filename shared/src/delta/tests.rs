@@ -115,7 +115,7 @@ fn view(layout: &Layout, ids: &[u32], raws: &[Raw]) -> Vec<EntityState> {
         .collect()
 }
 
-fn frame() -> Frame {
+pub(super) fn frame() -> Frame {
     Frame {
         tick: 10_003,
         baseline: 10_000,
@@ -123,7 +123,11 @@ fn frame() -> Frame {
     }
 }
 
-fn part<'a>(base: &'a [EntityState], target: &'a [EntityState], d: &'a Diff) -> Part<'a> {
+pub(super) fn part<'a>(
+    base: &'a [EntityState],
+    target: &'a [EntityState],
+    d: &'a Diff,
+) -> Part<'a> {
     Part {
         base,
         target,
@@ -311,8 +315,8 @@ proptest! {
             for &(i, j) in &d.changed {
                 let (b, t) = (&base[i], &target[j]);
                 let want = measure(
-                    &|w| { w.uint(1, k::ID_GAP); write_changed(w, &layout, b, t, &f) },
-                    &|w| { w.uint(1, k::ID_GAP); write_changed(w, &layout, b, t, &f) },
+                    &|w| { w.uint(1, k::ID_GAP); write_structure(w, &layout, b, t); write_changed(w, &layout, b, t, &f) },
+                    &|w| { w.uint(1, k::ID_GAP); write_structure(w, &layout, b, t); write_changed(w, &layout, b, t, &f) },
                 );
                 prop_assert_eq!(changed_bits(packing, &layout, &f, b, t), want);
             }
@@ -409,7 +413,8 @@ fn unchanged_views_cost_only_the_counts() {
     diff(&base, &copy, &mut d);
     assert!(d.changed.is_empty());
     let payload = encode_payload(Packing::Bits, &layout, &frame(), part(&base, &copy, &d));
-    // Three empty counts of 4 bits each: the 100 unchanged entities cost nothing.
+    // Three empty counts of 4 bits each (no orders): the 100 unchanged entities cost
+    // nothing.
     assert_eq!(payload.len(), 2);
 }
 
@@ -450,17 +455,17 @@ fn a_steady_acceleration_costs_no_position() {
         bytes.len() * 8 + tail_bits as usize
     };
     // 0 to 384 steps/s over the 3 ticks: 9.6 steps on, rounded to 10, costs nothing;
-    // a step further costs the two residuals (k=2: 3 bits each).
+    // a step further costs the two residuals (k=0: +1 in 3 bits, 0 in 1).
     let on_prediction = bits(&[body(1010, 384)]);
     let off_by_one = bits(&[body(1011, 384)]);
-    assert_eq!(off_by_one - on_prediction, 6);
-    // What is left: counts 12, id gap 2, structure 1, Body changed 1, sub-mask 2, vx
-    // delta 384 (k=4: 15) and vy delta 0 (5).
-    assert_eq!(on_prediction, 12 + 2 + 1 + 1 + 2 + 15 + 5);
+    assert_eq!(off_by_one - on_prediction, 4);
+    // What is left: counts 12, changed order 4, structured 1, place gap 1, Body changed
+    // 1, sub-mask 2, vx delta 384 (k=6: 13) and vy delta 0 (7).
+    assert_eq!(on_prediction, 12 + 4 + 1 + 1 + 1 + 2 + 13 + 7);
 }
 
 /// An angle of 8 bits is rounded to 1/256 of a turn by the writer (half up, wrapping),
-/// sent whole in 8 bits and changed in steps of 256 at order 0.
+/// sent whole in 8 bits and changed in steps of 256 at order 2.
 #[test]
 fn angles_keep_their_declared_precision() {
     use crate::schema::angle_to_precision;
@@ -489,13 +494,14 @@ fn angles_keep_their_declared_precision() {
         let (bytes, _, tail_bits) = w.parts();
         bytes.len() * 8 + tail_bits as usize
     };
-    // Created: counts 12, gap 2, presence 1, the angle 8.
-    assert_eq!(bits(&[], &[facing(0x1300)], &mut d), 12 + 2 + 1 + 8);
-    // Turned a step the short way round (0 to 255/256 of a turn): counts 12, gap 2,
-    // structure 1, component changed 1, then −1 step at order 0 (zigzag 1: 3 bits).
+    // Created: counts 12, created order 4, id gap 1, presence 1, the angle 8.
+    assert_eq!(bits(&[], &[facing(0x1300)], &mut d), 12 + 4 + 1 + 1 + 8);
+    // Turned a step the short way round (0 to 255/256 of a turn): counts 12, changed
+    // order 4, structured 1, place gap 1, component changed 1, then −1 step at order 2
+    // (zigzag 1: 3 bits).
     assert_eq!(
         bits(&[facing(0)], &[facing(0xff00)], &mut d),
-        12 + 2 + 1 + 1 + 3
+        12 + 4 + 1 + 1 + 1 + 3
     );
 }
 

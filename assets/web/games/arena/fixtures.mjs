@@ -8,7 +8,7 @@ export const ARENA_SCHEMA = Object.freeze({
   game: 'arena',
   components: [
     { name: 'Body', fields: [{ name: 'motion', kind: { type: 'Motion', model: 'Predicted', scale: 64 } }] },
-    { name: 'Facing', fields: [{ name: 'angle', kind: { type: 'Angle', bits: 16 } }] },
+    { name: 'Facing', fields: [{ name: 'angle', kind: { type: 'Angle', bits: 10 } }] },
     { name: 'Flight', fields: [{ name: 'path', kind: { type: 'Motion', model: 'Trajectory', scale: 64 } }] },
     { name: 'Health', fields: [{ name: 'hp', kind: { type: 'Bits', width: 8 } }] },
     {
