@@ -150,6 +150,35 @@ impl std::fmt::Debug for Command {
     }
 }
 
+/// What a driver is made of, but for its core (World, schedule, replication): what a
+/// room that nobody has asked anything of yet keeps, since the core costs most of a
+/// room's memory once built (see [`super::job`]).
+pub(super) struct Parts {
+    pub(super) config: Arc<RoomConfig>,
+    pub(super) commands: mpsc::Receiver<Command>,
+    pub(super) tick: Arc<AtomicU32>,
+    pub(super) stats: watch::Sender<RoomStats>,
+    pub(super) occupancy: Arc<Occupancy>,
+    pub(super) roster: watch::Sender<Arc<[RosterEntry]>>,
+    pub(super) metrics: RoomMetrics,
+}
+
+impl Parts {
+    /// Whether someone asked the room something (a join, reservation or kick).
+    pub(super) fn asked(&self) -> bool {
+        !self.commands.is_empty()
+    }
+
+    /// Publishes the metrics of a room without players (all seats free), as a built
+    /// room's tick would.
+    pub(super) fn publish_empty(&self) {
+        self.metrics.players.set(0.0);
+        self.metrics.held.set(0.0);
+        self.metrics.reserved.set(0.0);
+        self.metrics.touch(self.config.settings.max_players);
+    }
+}
+
 /// The room's side of its channels; see the module docs.
 pub(super) struct Driver {
     pub(super) core: RoomCore,
@@ -166,31 +195,25 @@ pub(super) struct Driver {
 }
 
 impl Driver {
-    pub(super) fn new(
-        config: Arc<RoomConfig>,
-        commands: mpsc::Receiver<Command>,
-        tick: Arc<AtomicU32>,
-        stats: watch::Sender<RoomStats>,
-        occupancy: Arc<Occupancy>,
-        roster: watch::Sender<Arc<[RosterEntry]>>,
-        metrics: RoomMetrics,
-    ) -> Driver {
+    /// Builds the core.
+    pub(super) fn new(parts: Parts) -> Driver {
         Driver {
-            core: RoomCore::new(config),
-            commands,
+            core: RoomCore::new(parts.config),
+            commands: parts.commands,
             conns: HashMap::new(),
-            tick,
-            stats,
-            occupancy,
-            roster,
+            tick: parts.tick,
+            stats: parts.stats,
+            occupancy: parts.occupancy,
+            roster: parts.roster,
             roster_version: 0,
-            metrics,
+            metrics: parts.metrics,
         }
     }
 
     fn name(&self) -> &str {
         &self.core.config().id
     }
+
     /// Ends every session with `why` (the room is ending).
     pub(super) fn kick_all(&mut self, why: Kick) {
         for (_, conn) in self.conns.drain() {
@@ -396,21 +419,31 @@ pub(super) mod tests {
     use super::*;
     use crate::room::harness::{anon, config, name, settings};
 
-    /// A driver of a 60 Hz room of 4 seats, and its command queue.
-    pub(in crate::room) fn driver() -> (Driver, mpsc::Sender<Command>) {
-        let (tx, rx) = mpsc::channel(16);
+    /// The parts of a driver of a 60 Hz room of 4 seats, its command queue, and its
+    /// published roster.
+    pub(in crate::room) fn parts() -> (
+        Parts,
+        mpsc::Sender<Command>,
+        watch::Receiver<Arc<[RosterEntry]>>,
+    ) {
+        let (tx, commands) = mpsc::channel(16);
         let (stats, _) = watch::channel(RoomStats::default());
-        let (roster, _) = watch::channel(Arc::from(Vec::new()));
-        let driver = Driver::new(
-            Arc::new(config(settings(60, 20, 4))),
-            rx,
-            Arc::default(),
+        let (roster, roster_rx) = watch::channel(Arc::from(Vec::new()));
+        let parts = Parts {
+            config: Arc::new(config(settings(60, 20, 4))),
+            commands,
+            tick: Arc::default(),
             stats,
-            Arc::default(),
+            occupancy: Arc::default(),
             roster,
-            RoomMetrics::noop(),
-        );
-        (driver, tx)
+            metrics: RoomMetrics::noop(),
+        };
+        (parts, tx, roster_rx)
+    }
+
+    fn driver() -> (Driver, mpsc::Sender<Command>) {
+        let (parts, tx, _) = parts();
+        (Driver::new(parts), tx)
     }
 
     /// Joins `player` through the command channel; returns the session's ends.
@@ -473,18 +506,8 @@ pub(super) mod tests {
     /// queue ends, publishes the smaller roster, and a second kick finds nobody.
     #[test]
     fn a_kick_frees_the_seat_and_tells_the_session() {
-        let (tx, rx) = mpsc::channel(16);
-        let (stats, _) = watch::channel(RoomStats::default());
-        let (roster, roster_rx) = watch::channel(Arc::from(Vec::new()));
-        let mut driver = Driver::new(
-            Arc::new(config(settings(60, 20, 4))),
-            rx,
-            Arc::default(),
-            stats,
-            Arc::default(),
-            roster,
-            RoomMetrics::noop(),
-        );
+        let (parts, tx, roster_rx) = parts();
+        let mut driver = Driver::new(parts);
         let (_bystander_inputs, _bystander_out) = joined(&mut driver, &tx, "bob");
         let (conn, _inputs, mut outbound) = connection();
         let (kick_tx, mut kick_rx) = oneshot::channel();

@@ -4,6 +4,10 @@
 //! instead, and a closed room (or all of them, at shutdown) ends: its sessions are told
 //! why, its seats published, and the room dropped.
 //!
+//! A new room builds its core (World, schedule, replication: ~180 KiB once ticked) only
+//! when the first command comes; until then it holds its channels and published state
+//! and nothing else, so rooms nobody uses cost little.
+//!
 //! Only the worker running a turn touches the job, so the room's World stays owned by
 //! its tick loop alone, whichever thread that loop runs on this tick.
 
@@ -14,10 +18,12 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::Kick;
-use super::driver::Driver;
+use std::sync::Arc;
+
+use super::driver::{Driver, Parts};
 use super::pool::{Job, Turn};
 use super::schedule::next_deadline;
+use super::{Kick, RoomConfig};
 use crate::obs::metrics::RoomMetrics;
 
 /// Makes (or finds again) a room's metric handles.
@@ -25,7 +31,11 @@ pub(super) type Register = Box<dyn Fn() -> RoomMetrics + Send>;
 
 /// A room's driver with its pacing and lifetime.
 pub(super) struct RoomJob {
-    driver: Driver,
+    config: Arc<RoomConfig>,
+    /// Until the first command: what the driver will be made of.
+    pending: Option<Parts>,
+    /// From the first command on.
+    driver: Option<Driver>,
     period: Duration,
     report_at: Instant,
     shutdown: CancellationToken,
@@ -39,14 +49,14 @@ pub(super) struct RoomJob {
 
 impl RoomJob {
     pub(super) fn new(
-        driver: Driver,
+        parts: Parts,
         shutdown: CancellationToken,
         close: CancellationToken,
         done: oneshot::Sender<()>,
         register: Register,
         parked: watch::Sender<bool>,
     ) -> RoomJob {
-        let config = driver.core.config();
+        let config = parts.config.clone();
         let settings = &config.settings;
         let period = Duration::from_secs_f64(1.0 / f64::from(settings.tick_rate));
         info!(
@@ -58,7 +68,9 @@ impl RoomJob {
         );
         RoomJob {
             report_at: Instant::now() + config.stats_interval,
-            driver,
+            config,
+            pending: Some(parts),
+            driver: None,
             period,
             shutdown,
             close,
@@ -75,9 +87,25 @@ impl RoomJob {
         } else {
             Kick::RoomClosed
         };
-        self.driver.kick_all(why);
-        self.driver.publish_seats();
-        info!(room = %self.driver.core.config().id, reason = ?why, "room stopped");
+        if let Some(driver) = &mut self.driver {
+            driver.kick_all(why);
+            driver.publish_seats();
+        }
+        info!(room = %self.config.id, reason = ?why, "room stopped");
+    }
+
+    /// The driver, built now if a first command came; `None` while nobody asked.
+    fn built<'a>(
+        pending: &mut Option<Parts>,
+        driver: &'a mut Option<Driver>,
+    ) -> Option<&'a mut Driver> {
+        if driver.is_none() {
+            match pending.take() {
+                Some(parts) if parts.asked() => *driver = Some(Driver::new(parts)),
+                other => *pending = other,
+            }
+        }
+        driver.as_mut()
     }
 }
 
@@ -87,39 +115,45 @@ impl Job for RoomJob {
             self.end();
             return Turn::Ended;
         }
-        if self.parked.send_replace(false) {
+        let was_parked = *self.parked.borrow();
+        let Some(driver) = Self::built(&mut self.pending, &mut self.driver) else {
+            if let Some(parts) = &self.pending {
+                parts.publish_empty();
+            }
+            self.parked.send_replace(true);
+            return Turn::Park;
+        };
+        if was_parked {
             // A parked room's series may have been dropped as idle by the exporter
             // (metrics::IDLE_TIMEOUT): handles of dropped series would record into the
             // void, so take them again (the same ones if the series are still there).
-            self.driver.metrics = (self.register)();
+            driver.metrics = (self.register)();
+            self.parked.send_replace(false);
         }
         let started = Instant::now();
         let cpu = ThreadTime::now();
         // How far this tick starts from its schedule: the room's tick jitter.
         let lateness = started.saturating_duration_since(scheduled);
         if lateness > self.period {
-            self.driver.core.timer.current.late_ticks += 1;
+            driver.core.timer.current.late_ticks += 1;
         }
-        self.driver.tick_once(started);
+        driver.tick_once(started);
         let took = started.elapsed();
-        self.driver
-            .core
-            .timer
-            .record_tick(took, cpu.elapsed(), lateness);
-        let metrics = &self.driver.metrics;
+        driver.core.timer.record_tick(took, cpu.elapsed(), lateness);
+        let metrics = &driver.metrics;
         metrics.tick_seconds.record(took.as_secs_f64());
         metrics.tick_lateness_seconds.record(lateness.as_secs_f64());
 
         if started >= self.report_at {
-            self.report_at = started + self.driver.core.config().stats_interval;
-            self.driver.report();
+            self.report_at = started + driver.core.config().stats_interval;
+            driver.report();
         }
-        if self.driver.is_idle() {
+        if driver.is_idle() {
             // What the room publishes stays true while it is parked: seats were
             // published by the tick; a summary that still counts clients is replaced.
-            if self.driver.stats.borrow().clients > 0 {
-                self.report_at = started + self.driver.core.config().stats_interval;
-                self.driver.report();
+            if driver.stats.borrow().clients > 0 {
+                self.report_at = started + driver.core.config().stats_interval;
+                driver.report();
             }
             self.parked.send_replace(true);
             return Turn::Park;
@@ -133,7 +167,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::room::driver::tests::{connection, driver};
+    use crate::room::driver::tests::{connection, parts};
     use crate::room::driver::{Command, Connection};
     use crate::room::harness::{anon, name};
     use crate::room::{Joined, RoomError, RoomInput};
@@ -148,12 +182,12 @@ mod tests {
     }
 
     fn room() -> Room {
-        let (driver, commands) = driver();
+        let (parts, commands, _) = parts();
         let (shutdown, close) = (CancellationToken::new(), CancellationToken::new());
         let (done_tx, done) = oneshot::channel();
         let (parked_tx, parked) = watch::channel(false);
         let job = RoomJob::new(
-            driver,
+            parts,
             shutdown.clone(),
             close.clone(),
             done_tx,
@@ -170,10 +204,32 @@ mod tests {
         }
     }
 
+    /// Queues a reservation for `player` that expires at `expires`.
+    fn reserve(
+        room: &Room,
+        player: &str,
+        expires: Instant,
+    ) -> oneshot::Receiver<Result<(), RoomError>> {
+        let (reply, answer) = oneshot::channel();
+        room.commands
+            .try_send(Command::Reserve {
+                player: player.into(),
+                nonce: "n".into(),
+                expires,
+                reply,
+            })
+            .unwrap();
+        answer
+    }
+
+    fn tick(room: &Room) -> Option<u32> {
+        room.job.driver.as_ref().map(|d| d.core.current_tick())
+    }
+
     /// A session's kick reason, and what must stay open for it to count as connected.
     struct Session {
         kick: oneshot::Receiver<Kick>,
-        _ends: (mpsc::Sender<RoomInput>, mpsc::Receiver<bytes::Bytes>),
+        ends: (mpsc::Sender<RoomInput>, mpsc::Receiver<bytes::Bytes>),
         _answer: oneshot::Receiver<Result<Joined, RoomError>>,
     }
 
@@ -192,41 +248,44 @@ mod tests {
             .unwrap();
         Session {
             kick: kick_rx,
-            _ends: (inputs, outbound),
+            ends: (inputs, outbound),
             _answer: answer,
         }
     }
 
-    /// An idle room parks after its tick; a command makes it tick again, from the same
-    /// tick number on, and a reservation keeps it ticking.
+    /// A new room parks without building its World; the first command builds it and
+    /// it ticks while a player is in, parks once the player left, and a later
+    /// command wakes it with its tick numbers going on.
     #[test]
     fn an_idle_room_parks_and_a_command_wakes_it() {
         let mut r = room();
         let t0 = Instant::now();
         assert_eq!(r.job.turn(t0), Turn::Park);
         assert!(*r.parked.borrow());
-        assert_eq!(r.job.driver.core.current_tick(), 1);
+        assert_eq!(tick(&r), None, "nothing asked: no World built");
 
-        let (reply, mut answer) = oneshot::channel();
-        r.commands
-            .try_send(Command::Reserve {
-                player: "ada".into(),
-                nonce: "n".into(),
-                expires: t0 + Duration::from_secs(60),
-                reply,
-            })
-            .unwrap();
-        let woken = Instant::now();
         let period = Duration::from_secs_f64(1.0 / 60.0);
-        assert_eq!(r.job.turn(woken), Turn::Next(woken + period));
+        let session = join(&r, "ada");
+        assert_eq!(r.job.turn(t0), Turn::Next(t0 + period));
         assert!(!*r.parked.borrow());
-        assert!(answer.try_recv().unwrap().is_ok());
-        assert_eq!(r.job.driver.core.current_tick(), 2, "ticks continue");
+        assert_eq!(tick(&r), Some(1));
         assert_eq!(
-            r.job.turn(woken + period),
-            Turn::Next(woken + 2 * period),
-            "held by the reservation"
+            r.job.turn(t0 + period),
+            Turn::Next(t0 + 2 * period),
+            "held by the player"
         );
+        // The player leaves for good: nothing holds the room any more.
+        session.ends.0.try_send(RoomInput::Leave).unwrap();
+        drop(session);
+        assert_eq!(r.job.turn(t0 + 2 * period), Turn::Park);
+        assert!(*r.parked.borrow());
+        assert_eq!(tick(&r), Some(3));
+
+        let woken = Instant::now();
+        let mut answer = reserve(&r, "bob", woken + Duration::from_secs(60));
+        assert_eq!(r.job.turn(woken), Turn::Next(woken + period));
+        assert!(answer.try_recv().unwrap().is_ok());
+        assert_eq!(tick(&r), Some(4), "ticks continue");
     }
 
     /// A closed room's sessions learn it was closed; at shutdown, that the server is
@@ -237,7 +296,8 @@ mod tests {
             let mut r = room();
             let mut session = join(&r, "ada");
             assert!(matches!(r.job.turn(Instant::now()), Turn::Next(_)));
-            assert_eq!(r.job.driver.core.seats().players, 1);
+            let seats = r.job.driver.as_ref().unwrap().core.seats();
+            assert_eq!(seats.players, 1);
             if shutdown {
                 r.shutdown.cancel();
             } else {

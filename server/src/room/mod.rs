@@ -420,17 +420,17 @@ pub fn spawn(
     let occupancy = Arc::new(Occupancy::default());
     let close = CancellationToken::new();
     let config = Arc::new(config);
-    let driver = driver::Driver::new(
-        config.clone(),
-        commands_rx,
-        tick.clone(),
-        stats_tx,
-        occupancy.clone(),
-        roster_tx,
-        metrics(),
-    );
+    let parts = driver::Parts {
+        config: config.clone(),
+        commands: commands_rx,
+        tick: tick.clone(),
+        stats: stats_tx,
+        occupancy: occupancy.clone(),
+        roster: roster_tx,
+        metrics: metrics(),
+    };
     let job = job::RoomJob::new(
-        driver,
+        parts,
         shutdown,
         close.clone(),
         done_tx,

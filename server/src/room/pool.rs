@@ -10,9 +10,10 @@
 //! while another worker serves the rest.
 //!
 //! With nothing due, a worker sleeps on the condition variable until the earliest
-//! deadline. Whoever makes an earlier deadline (a [`Waker`] waking a parked room) or
-//! takes one away from the watch (a worker starting a turn while more rooms wait)
-//! notifies a worker so the next deadline is always watched.
+//! deadline. Whoever makes an earlier deadline (a [`Waker`] waking a parked room, a new
+//! room) or takes one away from the watch (a worker starting a turn while more rooms
+//! wait) notifies a sleeping worker, so the next deadline is always watched; busy
+//! workers need no notification, they look at the schedule after every turn.
 //!
 //! Fixed threads rather than one per room: 2 cores preempting 40 room threads made ticks
 //! start up to 14 ms late, and an idle room's thread cost its stack and wake-ups.
@@ -58,6 +59,9 @@ struct State {
     next_id: u64,
     /// No more rooms come: workers exit once the last room has ended.
     closing: bool,
+    /// Workers waiting on the condition variable. Busy workers look at the schedule
+    /// again after each turn, so only sleepers ever need a notification.
+    sleepers: usize,
 }
 
 #[derive(Default)]
@@ -68,6 +72,13 @@ struct Shared {
 }
 
 impl Shared {
+    /// Tells a sleeping worker, if any, that the schedule changed under its watch.
+    fn notify(&self, state: &State) {
+        if state.sleepers > 0 {
+            self.changed.notify_one();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock means a job panicked on a worker; the state itself is only
         // changed by the short sections below, which do not panic.
@@ -83,7 +94,7 @@ impl Shared {
             Some(Slot::Parked(job)) => {
                 state.schedule.insert(Instant::now(), id);
                 state.slots.insert(id, Slot::Waiting(job));
-                self.changed.notify_one();
+                self.notify(state);
             }
             Some(Slot::Running { .. }) => {
                 state.slots.insert(id, Slot::Running { woken: true });
@@ -113,7 +124,7 @@ impl Shared {
                 };
                 if !state.schedule.is_empty() {
                     // This worker is busy for a while: another one watches the rest.
-                    self.changed.notify_one();
+                    self.notify(&state);
                 }
                 drop(state);
                 let mut job = job;
@@ -147,6 +158,7 @@ impl Shared {
                 self.changed.notify_all();
                 return;
             } else {
+                state.sleepers += 1;
                 state = match state.schedule.next_deadline() {
                     Some(deadline) => {
                         let wait = deadline.saturating_duration_since(now);
@@ -157,6 +169,7 @@ impl Shared {
                     }
                     None => self.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
                 };
+                state.sleepers -= 1;
             }
         }
     }
@@ -220,7 +233,7 @@ impl RoomPool {
         let id = state.next_id;
         state.schedule.insert(Instant::now(), id);
         state.slots.insert(id, Slot::Waiting(job));
-        self.shared.changed.notify_one();
+        self.shared.notify(&state);
         Waker {
             shared: Arc::downgrade(&self.shared),
             id,

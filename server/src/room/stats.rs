@@ -18,8 +18,8 @@ pub struct RoomStats {
     pub tick_ms_max: f64,
     /// Replication part of the tick (snapshot ticks only), in milliseconds.
     pub replication_ms_p99: f64,
-    /// The same in CPU time of the room thread: what the tick costs, without the time
-    /// the thread spent preempted on a busy machine.
+    /// The same in CPU time of the worker thread that ran the tick: what the tick
+    /// costs, without the time the thread spent preempted on a busy machine.
     pub tick_cpu_ms_p50: f64,
     pub tick_cpu_ms_p99: f64,
     pub replication_cpu_ms_p99: f64,
@@ -74,7 +74,8 @@ pub struct RoomStats {
     /// The interval's replication durations in microseconds.
     #[serde(skip)]
     pub replication_us: Histogram<u64>,
-    /// CPU time of the room thread per tick and per replication, in microseconds.
+    /// CPU time of the thread running the tick, per tick and per replication, in
+    /// microseconds.
     #[serde(skip)]
     pub tick_cpu_us: Histogram<u64>,
     #[serde(skip)]
