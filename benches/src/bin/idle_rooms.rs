@@ -1,7 +1,9 @@
 //! What a room with nobody in it costs: starts a real server in this process with its
 //! one default room, reads the process's RSS, creates `--rooms` more rooms (no player,
 //! no reservation), lets them settle, reads the RSS again and the process's CPU time
-//! over `--window` seconds, and reports both per room.
+//! over `--window` seconds, and reports both per room. With `--reserve-first`, each room
+//! is first asked for a seat reservation of one second, so that it builds its World
+//! and ticks before it is empty again: the cost of a room that had players.
 //!
 //! ```sh
 //! cargo run --release -p benches --bin idle_rooms -- --rooms 10000 --drones 0
@@ -39,6 +41,9 @@ struct Args {
     /// Seconds over which CPU time is measured.
     #[arg(long, default_value_t = 20)]
     window: u64,
+    /// Reserve a seat (for one second) in each room before measuring.
+    #[arg(long)]
+    reserve_first: bool,
     /// Where to write the JSON report.
     #[arg(long)]
     report_json: Option<PathBuf>,
@@ -49,6 +54,7 @@ struct Report {
     rooms: u32,
     drones: u32,
     tick_rate: u16,
+    reserve_first: bool,
     /// Seconds to create every room.
     create_s: f64,
     rss_before_kib: u64,
@@ -92,6 +98,21 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("room {i}"))?;
     }
     let create_s = started.elapsed().as_secs_f64();
+    if args.reserve_first {
+        // All at once: a room answers at its next tick.
+        let rooms = registry.list();
+        let reservations = rooms
+            .iter()
+            .map(|(room, _)| room.reserve("p".into(), "n".into(), Duration::from_secs(1)));
+        for (result, (room, _)) in futures_util::future::join_all(reservations)
+            .await
+            .into_iter()
+            .zip(&rooms)
+        {
+            result.with_context(|| format!("reserving in {}", room.id()))?;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
     let rss_after_kib = rss_kib("self")?;
     let cpu_before = cpu_ticks("self")?;
@@ -107,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
         rooms: args.rooms,
         drones: args.drones,
         tick_rate: args.tick_rate,
+        reserve_first: args.reserve_first,
         create_s,
         rss_before_kib,
         rss_after_kib,

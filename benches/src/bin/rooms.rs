@@ -79,6 +79,8 @@ struct Report {
     tick_rate: u16,
     bots: u32,
     bots_failed: u32,
+    /// Rooms that parked for want of a bot (not measured).
+    rooms_without_bots: usize,
     duration_s: u64,
     /// Tick start lateness over every tick of every quiet room (all but room 0).
     quiet_rooms_jitter: Jitter,
@@ -183,9 +185,12 @@ async fn main() -> anyhow::Result<()> {
             stats.mark_unchanged();
             let mut window: Vec<RoomStats> = Vec::new();
             while window.len() < n as usize {
-                tokio::time::timeout(Duration::from_secs(5), stats.changed())
-                    .await
-                    .with_context(|| format!("room {id} stopped reporting"))??;
+                let reported = tokio::time::timeout(Duration::from_secs(5), stats.changed()).await;
+                if reported.is_err() && room.seats().taken() == 0 {
+                    // No bot got in (or all left): the room parked and reports no more.
+                    break;
+                }
+                reported.with_context(|| format!("room {id} stopped reporting"))??;
                 window.push(stats.borrow_and_update().clone());
             }
             anyhow::Ok((id, window))
@@ -202,7 +207,8 @@ async fn main() -> anyhow::Result<()> {
     let mut busy_tick = new_histogram();
     let mut per_room: Vec<(String, Histogram<u64>)> = Vec::new();
     let (mut late_ticks, mut ticks) = (0, 0);
-    for (id, window) in &windows {
+    let rooms_without_bots = windows.iter().filter(|(_, w)| w.is_empty()).count();
+    for (id, window) in windows.iter().filter(|(_, w)| !w.is_empty()) {
         let mut h = new_histogram();
         let mut t = new_histogram();
         for s in window {
@@ -236,6 +242,7 @@ async fn main() -> anyhow::Result<()> {
         tick_rate: args.tick_rate,
         bots,
         bots_failed: swarm_report.bots_failed,
+        rooms_without_bots,
         duration_s: args.duration,
         quiet_rooms_jitter: jitter(&quiet),
         busy_room_jitter: jitter(&busy),

@@ -412,7 +412,7 @@ pub fn spawn(
     pool: &RoomPool,
 ) -> (RoomHandle, RoomDone) {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
-    let (stats_tx, stats_rx) = watch::channel(RoomStats::default());
+    let (stats_tx, stats_rx) = watch::channel(RoomStats::unreported());
     let (roster_tx, roster_rx) = watch::channel(Arc::from(Vec::new()));
     let (done_tx, done_rx) = oneshot::channel();
     let (parked_tx, parked_rx) = watch::channel(false);

@@ -164,14 +164,38 @@ fn micros(d: Duration) -> u64 {
 
 #[allow(
     clippy::expect_used,
-    reason = "2 significant digits is a constant that hdrhistogram accepts; no input reaches this"
+    reason = "the bounds are constants that hdrhistogram accepts; no input reaches this"
 )]
 pub fn new_histogram() -> Histogram<u64> {
-    // 2 significant digits (1% resolution, plenty for percentiles of tick times), grown
-    // as larger values come: 2 KiB of counts for an idle room's six (twice: the interval
-    // being filled, the one published), where fixed bounds of 1 µs to 60 s took 20 KiB
-    // each whether or not a value was ever recorded.
-    Histogram::new(2).expect("2 significant digits are valid")
+    // 1 µs to 60 s at 2 significant digits (1% resolution, plenty for percentiles of
+    // tick times): 20 KiB of counts each, where 3 digits took 136 KiB. A room keeps a
+    // few of these twice (the interval being filled, the one published), so this is
+    // most of a ticking room's memory, and each stats interval replaces them. (Not
+    // auto-resizing ones: `saturating_record` clamps to their current bound instead of
+    // growing them.)
+    Histogram::new_with_bounds(1, 60_000_000, 2).expect("constant histogram bounds are valid")
+}
+
+impl RoomStats {
+    /// The summary a room publishes before its first report: nothing recorded, so its
+    /// histograms are the smallest there are (a few hundred bytes, where the six of
+    /// [`RoomStats::default`] take 120 KiB), which a room that never ticks keeps.
+    #[allow(
+        clippy::expect_used,
+        reason = "the bounds are constants that hdrhistogram accepts; no input reaches this"
+    )]
+    pub fn unreported() -> RoomStats {
+        let empty = || Histogram::new_with_bounds(1, 2, 1).expect("constant bounds are valid");
+        RoomStats {
+            tick_us: empty(),
+            replication_us: empty(),
+            tick_cpu_us: empty(),
+            replication_cpu_us: empty(),
+            lateness_us: empty(),
+            staleness_ms: empty(),
+            ..RoomStats::default()
+        }
+    }
 }
 
 impl TickTimer {
@@ -213,5 +237,31 @@ impl TickTimer {
         out.staleness_ms_p99 = out.staleness_ms.value_at_quantile(0.99) as f64;
         out.staleness_ms_max = out.staleness_ms.max() as f64;
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ticks of milliseconds come out as milliseconds (histograms that clamp their
+    /// values to a small bound would say microseconds), also after an unreported start.
+    #[test]
+    fn a_window_summarises_what_was_recorded() {
+        let mut timer = TickTimer {
+            current: RoomStats::default(),
+        };
+        for ms in [2, 5, 40] {
+            let d = Duration::from_millis(ms);
+            timer.record_tick(d, d, d);
+        }
+        let s = timer.finish();
+        assert_eq!(s.ticks, 3);
+        assert!((39.0..41.0).contains(&s.tick_ms_max), "{}", s.tick_ms_max);
+        assert!((39.0..41.0).contains(&s.lateness_ms_max));
+        let mut merged = new_histogram();
+        merged.add(&RoomStats::unreported().lateness_us).unwrap();
+        merged.add(&s.lateness_us).unwrap();
+        assert_eq!(merged.len(), 3);
     }
 }
