@@ -20,7 +20,7 @@ async fn parked(room: &RoomHandle, parked: bool) {
 
 /// Whether the room still answers: an ended room drops the reply.
 async fn answers(room: &RoomHandle) -> bool {
-    let reserve = room.reserve("probe".into(), "n".into(), Duration::from_secs(1));
+    let reserve = room.reserve("probe".into(), "n".into(), Duration::from_secs(600));
     match tokio::time::timeout(WAIT, reserve)
         .await
         .expect("a room neither answered nor ended")
