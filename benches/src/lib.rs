@@ -8,6 +8,10 @@
 //! - `src/bin/scenario.rs`: a whole server and bot swarm in one process, measured
 //!   (`cargo run --release -p benches --bin scenario -- --preset arena-64 ...`).
 //!
+//! - `src/bin/rooms.rs`: many rooms with bots in one process (one of them busy), per-room
+//!   tick start lateness; `src/bin/idle_rooms.rs`: RSS and CPU per empty room. Both run
+//!   the server in their own process ([`in_process`]).
+//!
 //! - `src/bin/idle_connections.rs`: server RSS per idle connected client (starts the
 //!   release server as a child process and opens N real sessions; the code is [`idle`]).
 //! - `src/bin/capacity.rs`: the capacity search (server as a child process, bots in
@@ -26,6 +30,7 @@
 
 pub mod child;
 pub mod idle;
+pub mod in_process;
 pub mod run;
 pub mod views;
 pub mod walk;

@@ -9,7 +9,7 @@
 //! - [`control`]: configuration, the room registry, join and resume tokens.
 //! - [`cluster`]: nodes that share a Redis directory and answer for each other's rooms.
 //! - [`room`]: a room: [`room::core`] (World, seats and replication without IO), driven
-//!   on its own thread by the room driver, with [`room::replication`] (snapshot
+//!   by the room driver on the room workers ([`room::pool`]), with [`room::replication`] (snapshot
 //!   encoding) and [`room::stats`] (tick timing).
 //! - [`obs`]: counters and the Prometheus exposition.
 //! - [`engine`]: the game API ([`engine::Game`]) and what the engine gives every game;

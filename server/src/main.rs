@@ -74,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Slack above the shutdown deadline for the last room thread to be joined.
+/// Slack above the shutdown deadline for the last room and room worker to end.
 const GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

@@ -102,8 +102,8 @@ struct Args {
     /// player-second and snapshot rate against bots.
     #[arg(long)]
     chart: Option<PathBuf>,
-    /// The tick duration the limit applies to: `cpu`, the room thread's CPU time per
-    /// tick (what the tick costs), or `wall`, the wall-clock duration, which on a
+    /// The tick duration the limit applies to: `cpu`, the CPU time of the thread running
+    /// the tick, per tick (what the tick costs), or `wall`, the wall-clock duration, which on a
     /// machine shared with other work also counts the time the thread waited for a core.
     #[arg(long, value_enum, default_value_t = TickClock::Cpu)]
     tick_clock: TickClock,

@@ -9,7 +9,7 @@
 //! A room takes a reservation at its next tick, so a join's round trip includes up to a
 //! tick of waiting (16.7 ms at 60 Hz) whichever node is asked. To show what the cluster
 //! itself adds, the same is measured for reads of a room (`GET /api/rooms/{id}`), which
-//! the hosting node answers without its room thread.
+//! the hosting node answers without waiting on its room.
 //!
 //! ```sh
 //! cargo build --release -p server -p benches

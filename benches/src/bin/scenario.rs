@@ -139,7 +139,7 @@ struct Report {
     tick_ms_p99: f64,
     tick_ms_max: f64,
     replication_ms_p99: f64,
-    /// The same in CPU time of the room thread (robust to a busy machine).
+    /// The same in CPU time of the thread running the tick (robust to a busy machine).
     tick_cpu_ms_p50: f64,
     tick_cpu_ms_p99: f64,
     replication_cpu_ms_p99: f64,

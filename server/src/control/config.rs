@@ -178,9 +178,15 @@ pub struct ServerConfig {
     #[arg(long, env = "TICKWIRE_ROOM_IDLE_TIMEOUT", default_value_t = 60)]
     pub room_idle_timeout_s: u64,
 
-    /// Rooms the server hosts at most (each is one thread); beyond it, HTTP 503.
+    /// Rooms the server hosts at most; beyond it, HTTP 503. A room without players costs
+    /// little (it does not tick), a busy one its share of the room workers.
     #[arg(long, env = "TICKWIRE_MAX_ROOMS", default_value_t = 200)]
     pub max_rooms: usize,
+
+    /// Threads that run the rooms' ticks, earliest deadline first (default: one per
+    /// core).
+    #[arg(long, env = "TICKWIRE_ROOM_WORKERS")]
+    pub room_workers: Option<usize>,
 
     /// Ceilings on every room's settings and the entity budget (see docs/security.md).
     #[command(flatten)]
@@ -484,6 +490,8 @@ pub struct Settings {
     pub resume_grace: Duration,
     pub room_idle_timeout: Duration,
     pub max_rooms: usize,
+    /// Room worker threads (`--room-workers`, or one per core).
+    pub room_workers: usize,
     pub limits: RoomLimits,
     pub guard: GuardSettings,
     pub shutdown_timeout: Duration,
@@ -569,6 +577,7 @@ impl ServerConfig {
             ("join-token-ttl-s", self.join_token_ttl_s as usize),
             ("room-idle-timeout-s", self.room_idle_timeout_s as usize),
             ("max-rooms", self.max_rooms),
+            ("room-workers", self.room_workers.unwrap_or(1)),
             ("shutdown-timeout-s", self.shutdown_timeout_s as usize),
         ] {
             if value == 0 {
@@ -702,6 +711,9 @@ impl ServerConfig {
             resume_grace: Duration::from_secs(self.resume_grace_s),
             room_idle_timeout: Duration::from_secs(self.room_idle_timeout_s),
             max_rooms: self.max_rooms,
+            room_workers: self.room_workers.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }),
             limits: self.limits,
             guard: GuardSettings {
                 ip_max_connections: self.ip_max_connections,

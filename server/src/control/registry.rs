@@ -1,7 +1,8 @@
 //! The room registry: every room the server hosts, by id.
 //!
-//! Each room is a [`room::spawn`]ed thread with its own World and tick loop; the
-//! registry holds its [`RoomHandle`] and thread handle, starts rooms (the rooms file's or
+//! Each room is [`room::spawn`]ed on the registry's [`RoomPool`] (the room workers) with
+//! its own World and tick loop; the registry holds its [`RoomHandle`] and [`RoomDone`],
+//! starts rooms (the rooms file's or
 //! the default room at start, others from the API) and stops them (`DELETE`, idle API
 //! rooms, shutdown). It never touches a World: listing reads each room's published seat
 //! counts and configuration.
@@ -18,7 +19,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -30,7 +30,8 @@ use crate::control::config::{
     ConfigError, RoomLimits, RoomSettings, entity_weight, validate_room_id,
 };
 use crate::obs::metrics::ServerMetrics;
-use crate::room::{self, RoomConfig, RoomError, RoomHandle};
+use crate::room::pool::RoomPool;
+use crate::room::{self, RoomConfig, RoomDone, RoomError, RoomHandle};
 
 /// Where a room came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,7 +68,7 @@ pub enum RegistryError {
 struct Entry {
     handle: RoomHandle,
     origin: Origin,
-    thread: Option<JoinHandle<()>>,
+    done: Option<RoomDone>,
     /// Since when the room has had no player, held player or reservation.
     empty_since: Option<Instant>,
 }
@@ -79,6 +80,8 @@ pub struct RegistryConfig {
     pub resume_grace: Duration,
     pub idle_timeout: Duration,
     pub max_rooms: usize,
+    /// Room worker threads (at least one).
+    pub room_workers: usize,
     pub default_room: String,
     /// Ceilings on every room's settings, and the process-wide entity budget.
     pub limits: RoomLimits,
@@ -91,26 +94,33 @@ pub struct RoomRegistry {
     config: RegistryConfig,
     metrics: Arc<ServerMetrics>,
     shutdown: CancellationToken,
-    /// Joins of stopped room threads (they finish their tick first).
+    /// The threads that run every room's ticks.
+    pool: RoomPool,
+    /// Waits for stopped rooms to end (they finish their tick first), and at shutdown
+    /// for the workers to exit.
     joins: TaskTracker,
     /// Woken whenever a room is added or removed.
     changed: Notify,
 }
 
 impl RoomRegistry {
+    /// Starts the room workers; rooms come with [`RoomRegistry::create`].
     pub fn new(
         config: RegistryConfig,
         metrics: Arc<ServerMetrics>,
         shutdown: CancellationToken,
-    ) -> RoomRegistry {
-        RoomRegistry {
+    ) -> Result<RoomRegistry, RegistryError> {
+        let pool = RoomPool::new(config.room_workers).map_err(RoomError::Spawn)?;
+        info!(workers = config.room_workers, "room workers started");
+        Ok(RoomRegistry {
             rooms: RwLock::new(BTreeMap::new()),
             config,
             metrics,
             shutdown,
+            pool,
             joins: TaskTracker::new(),
             changed: Notify::new(),
-        }
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>> {
@@ -173,14 +183,21 @@ impl RoomRegistry {
             stats_interval: self.config.stats_interval,
             resume_grace: self.config.resume_grace,
         };
-        let (handle, thread) = room::spawn(config, self.shutdown.clone(), self.metrics.room(&id))?;
+        let metrics = self.metrics.clone();
+        let metrics_id = id.clone();
+        let (handle, done) = room::spawn(
+            config,
+            self.shutdown.clone(),
+            move || metrics.room(&metrics_id),
+            &self.pool,
+        );
         info!(room = %id, ?origin, "room created");
         rooms.insert(
             id,
             Entry {
                 handle: handle.clone(),
                 origin,
-                thread: Some(thread),
+                done: Some(done),
                 empty_since: Some(Instant::now()),
             },
         );
@@ -239,10 +256,8 @@ impl RoomRegistry {
     fn stop(&self, id: &str, mut entry: Entry) {
         entry.handle.close();
         info!(room = %id, "room closing");
-        if let Some(thread) = entry.thread.take() {
-            self.joins.spawn_blocking(move || {
-                let _ = thread.join();
-            });
+        if let Some(done) = entry.done.take() {
+            self.joins.spawn(done.wait());
         }
     }
 
@@ -289,12 +304,18 @@ impl RoomRegistry {
     }
 
     /// At shutdown (after `shutdown` was cancelled, which stops every room): waits up to
-    /// `deadline` for every room thread to finish its tick and end.
+    /// `deadline` for every room to finish its tick and end, and for the room workers to
+    /// exit.
     pub async fn join_all(&self, deadline: Duration) {
         let entries: Vec<(String, Entry)> =
             std::mem::take(&mut *self.write()).into_iter().collect();
         for (id, entry) in entries {
             self.stop(&id, entry);
+        }
+        for worker in self.pool.close() {
+            self.joins.spawn_blocking(move || {
+                let _ = worker.join();
+            });
         }
         self.joins.close();
         if tokio::time::timeout(deadline, self.joins.wait())

@@ -5,7 +5,8 @@
 //! servers run in one test process, and each renders only its own numbers. Code that
 //! records gets metric *handles* registered on this recorder ([`RoomMetrics`] for a room
 //! thread: tick duration and tick lateness histograms, seats, snapshots, bytes, desyncs);
-//! handles are atomics, so the room thread records without locks or channels. The
+//! handles are atomics, so a room records on whichever worker runs it, without locks
+//! or channels. The
 //! connection and session counters of [`Counters`] (already atomics, which tests wait
 //! on) are copied into the recorder at each scrape.
 //!

@@ -1,15 +1,17 @@
-//! The room driver: a [`RoomCore`] on its own thread, paced to the tick rate, wired to
-//! its sessions by bounded channels, with metrics and tick summaries.
+//! The room driver: a [`RoomCore`] wired to its sessions by bounded channels, with
+//! metrics and tick summaries; [`Driver::tick_once`] is one tick of it. The room workers
+//! pace it ([`super::job`], [`super::pool`]).
 //!
-//! The driver is the only owner of the core (and so of the World). Sessions and the API
+//! The driver is the only owner of the core (and so of the World); one worker at a
+//! time holds the driver. Sessions and the API
 //! reach it through a shared command channel (joins, reservations, kicks) and per
 //! session an input channel (session → room) and an outbound channel of encoded bytes
 //! (room → session).
 //! The loop only ever `try_recv`s and `try_send`s, so no socket and no session can make
 //! a tick wait; a full outbound queue costs that client one snapshot, nothing more.
 //!
-//! A dedicated OS thread (rather than a tokio task) keeps simulation time off the async
-//! workers that serve sockets, and lets the kernel schedule busy rooms side by side.
+//! Room workers are OS threads (rather than tokio tasks): simulation time stays off the
+//! async workers that serve sockets.
 
 // Validated peer input drives this module: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -20,14 +22,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use cpu_time::ThreadTime;
 use shared::protocol::PlayerName;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::core::{Delivery, InputOutcome, RoomCore, Sent};
@@ -149,41 +150,63 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// The thread's side of a room; see the module docs.
+/// What a driver is made of, but for its core (World, schedule, replication): what a
+/// room that nobody has asked anything of yet keeps, since the core costs most of a
+/// room's memory once built (see [`super::job`]).
+pub(super) struct Parts {
+    pub(super) config: Arc<RoomConfig>,
+    pub(super) commands: mpsc::Receiver<Command>,
+    pub(super) tick: Arc<AtomicU32>,
+    pub(super) stats: watch::Sender<RoomStats>,
+    pub(super) occupancy: Arc<Occupancy>,
+    pub(super) roster: watch::Sender<Arc<[RosterEntry]>>,
+    pub(super) metrics: RoomMetrics,
+}
+
+impl Parts {
+    /// Whether someone asked the room something (a join, reservation or kick).
+    pub(super) fn asked(&self) -> bool {
+        !self.commands.is_empty()
+    }
+
+    /// Publishes the metrics of a room without players (all seats free), as a built
+    /// room's tick would.
+    pub(super) fn publish_empty(&self) {
+        self.metrics.players.set(0.0);
+        self.metrics.held.set(0.0);
+        self.metrics.reserved.set(0.0);
+        self.metrics.touch(self.config.settings.max_players);
+    }
+}
+
+/// The room's side of its channels; see the module docs.
 pub(super) struct Driver {
-    core: RoomCore,
+    pub(super) core: RoomCore,
     commands: mpsc::Receiver<Command>,
     /// Sessions by client id: only connected clients have one.
     conns: HashMap<u32, Connection>,
     tick: Arc<AtomicU32>,
-    stats: watch::Sender<RoomStats>,
+    pub(super) stats: watch::Sender<RoomStats>,
     occupancy: Arc<Occupancy>,
     roster: watch::Sender<Arc<[RosterEntry]>>,
     /// The core's roster version last published on `roster`.
     roster_version: u64,
-    metrics: RoomMetrics,
+    pub(super) metrics: RoomMetrics,
 }
 
 impl Driver {
-    pub(super) fn new(
-        config: Arc<RoomConfig>,
-        commands: mpsc::Receiver<Command>,
-        tick: Arc<AtomicU32>,
-        stats: watch::Sender<RoomStats>,
-        occupancy: Arc<Occupancy>,
-        roster: watch::Sender<Arc<[RosterEntry]>>,
-        metrics: RoomMetrics,
-    ) -> Driver {
+    /// Builds the core.
+    pub(super) fn new(parts: Parts) -> Driver {
         Driver {
-            core: RoomCore::new(config),
-            commands,
+            core: RoomCore::new(parts.config),
+            commands: parts.commands,
             conns: HashMap::new(),
-            tick,
-            stats,
-            occupancy,
-            roster,
+            tick: parts.tick,
+            stats: parts.stats,
+            occupancy: parts.occupancy,
+            roster: parts.roster,
             roster_version: 0,
-            metrics,
+            metrics: parts.metrics,
         }
     }
 
@@ -191,60 +214,18 @@ impl Driver {
         &self.core.config().id
     }
 
-    pub(super) fn run(&mut self, shutdown: &CancellationToken, close: &CancellationToken) {
-        let settings = &self.core.config().settings;
-        let tick_rate = settings.tick_rate;
-        let period = Duration::from_secs_f64(1.0 / f64::from(tick_rate));
-        let stats_interval = self.core.config().stats_interval;
-        let mut deadline = Instant::now();
-        let mut report_at = Instant::now() + stats_interval;
-        info!(
-            room = %self.name(),
-            tick_rate,
-            snapshot_rate = settings.snapshot_rate,
-            max_players = settings.max_players,
-            "room started"
-        );
-        while !shutdown.is_cancelled() && !close.is_cancelled() {
-            let started = Instant::now();
-            let cpu = ThreadTime::now();
-            // How far this tick starts from its schedule: the room's tick jitter.
-            let lateness = started.saturating_duration_since(deadline);
-            if lateness > period {
-                self.core.timer.current.late_ticks += 1;
-            }
-            self.tick_once(started);
-            let took = started.elapsed();
-            self.core.timer.record_tick(took, cpu.elapsed(), lateness);
-            self.metrics.tick_seconds.record(took.as_secs_f64());
-            self.metrics
-                .tick_lateness_seconds
-                .record(lateness.as_secs_f64());
-
-            if started >= report_at {
-                report_at = started + stats_interval;
-                self.report();
-            }
-            deadline += period;
-            let now = Instant::now();
-            if deadline > now {
-                std::thread::sleep(deadline - now);
-            } else if now.duration_since(deadline) > period * 10 {
-                // Far behind (the machine stalled): resynchronise instead of bursting
-                // through a backlog of ticks.
-                deadline = now;
-            }
-        }
-        let why = if shutdown.is_cancelled() {
-            Kick::Shutdown
-        } else {
-            Kick::RoomClosed
-        };
+    /// Ends every session with `why` (the room is ending).
+    pub(super) fn kick_all(&mut self, why: Kick) {
         for (_, conn) in self.conns.drain() {
             let _ = conn.kick.send(why);
         }
-        self.publish_seats();
-        info!(room = %self.name(), reason = ?why, "room stopped");
+    }
+
+    /// Nothing for the room to do until someone asks: no session, no player held for a
+    /// resume, no reservation, no command queued. Such a room parks (no ticks) until a
+    /// [`super::RoomHandle`] command wakes it.
+    pub(super) fn is_idle(&self) -> bool {
+        self.conns.is_empty() && self.core.seats().taken() == 0 && self.commands.is_empty()
     }
 
     pub(super) fn tick_once(&mut self, now: Instant) {
@@ -374,7 +355,7 @@ impl Driver {
         self.metrics.keyframes.increment(sent.keyframes);
     }
 
-    fn publish_seats(&mut self) {
+    pub(super) fn publish_seats(&mut self) {
         // The roster only when it changed: the API reads it without asking the room.
         let version = self.core.roster_version();
         if version != self.roster_version {
@@ -395,7 +376,7 @@ impl Driver {
         self.metrics.touch(self.core.config().settings.max_players);
     }
 
-    fn report(&mut self) {
+    pub(super) fn report(&mut self) {
         let (s, counters) = self.core.finish_window();
         info!(
             room = %self.name(),
@@ -434,24 +415,35 @@ impl Driver {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::room::harness::{anon, config, name, settings};
 
-    fn driver() -> (Driver, mpsc::Sender<Command>) {
-        let (tx, rx) = mpsc::channel(16);
+    /// The parts of a driver of a 60 Hz room of 4 seats, its command queue, and its
+    /// published roster.
+    pub(in crate::room) fn parts() -> (
+        Parts,
+        mpsc::Sender<Command>,
+        watch::Receiver<Arc<[RosterEntry]>>,
+    ) {
+        let (tx, commands) = mpsc::channel(16);
         let (stats, _) = watch::channel(RoomStats::default());
-        let (roster, _) = watch::channel(Arc::from(Vec::new()));
-        let driver = Driver::new(
-            Arc::new(config(settings(60, 20, 4))),
-            rx,
-            Arc::default(),
+        let (roster, roster_rx) = watch::channel(Arc::from(Vec::new()));
+        let parts = Parts {
+            config: Arc::new(config(settings(60, 20, 4))),
+            commands,
+            tick: Arc::default(),
             stats,
-            Arc::default(),
+            occupancy: Arc::default(),
             roster,
-            RoomMetrics::noop(),
-        );
-        (driver, tx)
+            metrics: RoomMetrics::noop(),
+        };
+        (parts, tx, roster_rx)
+    }
+
+    fn driver() -> (Driver, mpsc::Sender<Command>) {
+        let (parts, tx, _) = parts();
+        (Driver::new(parts), tx)
     }
 
     /// Joins `player` through the command channel; returns the session's ends.
@@ -475,7 +467,8 @@ mod tests {
     }
 
     /// A session's ends of its channels.
-    fn connection() -> (Connection, mpsc::Sender<RoomInput>, mpsc::Receiver<Bytes>) {
+    pub(in crate::room) fn connection()
+    -> (Connection, mpsc::Sender<RoomInput>, mpsc::Receiver<Bytes>) {
         let (itx, irx) = mpsc::channel(crate::room::INPUT_QUEUE);
         let (otx, orx) = mpsc::channel(64);
         let (ktx, _) = oneshot::channel();
@@ -513,18 +506,8 @@ mod tests {
     /// queue ends, publishes the smaller roster, and a second kick finds nobody.
     #[test]
     fn a_kick_frees_the_seat_and_tells_the_session() {
-        let (tx, rx) = mpsc::channel(16);
-        let (stats, _) = watch::channel(RoomStats::default());
-        let (roster, roster_rx) = watch::channel(Arc::from(Vec::new()));
-        let mut driver = Driver::new(
-            Arc::new(config(settings(60, 20, 4))),
-            rx,
-            Arc::default(),
-            stats,
-            Arc::default(),
-            roster,
-            RoomMetrics::noop(),
-        );
+        let (parts, tx, roster_rx) = parts();
+        let mut driver = Driver::new(parts);
         let (_bystander_inputs, _bystander_out) = joined(&mut driver, &tx, "bob");
         let (conn, _inputs, mut outbound) = connection();
         let (kick_tx, mut kick_rx) = oneshot::channel();

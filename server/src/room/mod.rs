@@ -1,15 +1,22 @@
-//! A room: one World, one tick loop, on its own thread.
+//! A room: one World, one tick loop, run by the server's room workers.
 //!
 //! - [`core`]: the room without IO ([`core::RoomCore`]): World, schedule, seats,
 //!   inputs and replication, driven by calls that take time as data.
-//! - `driver`: the thread that owns a core, paces its ticks and wires it to sessions
-//!   over bounded channels, with metrics.
+//! - `driver`: what owns a core and wires it to sessions over bounded channels, with
+//!   metrics; `job`: one turn of a room on a worker (pacing, lateness, parking when
+//!   idle, the room's end).
+//! - [`pool`]: the fixed set of worker threads that run every room's due ticks in
+//!   deadline order, by [`schedule`] (the order and pacing without threads or clocks).
 //! - [`replication`]: snapshot encoding, with [`budget`] (per-client byte budgets);
 //!   [`stats`]: tick timing and summaries. The game itself is a
 //!   [`crate::engine::Game`] (the arena: [`crate::games::arena`]).
 //!
 //! This module holds what the rest of the server sees of a room: [`RoomHandle`] (joins,
 //! reservations, kicks, seats, roster, stats) and [`spawn`].
+//!
+//! An idle room (no session, no player held for a resume, no reservation) does not
+//! tick: it is parked out of the schedule until a command through its [`RoomHandle`]
+//! wakes it, or it is closed. Its tick number continues from where it stopped.
 
 // Validated peer input drives this module: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -27,14 +34,16 @@ mod golden;
 #[cfg(test)]
 mod harness;
 mod inputs;
+mod job;
+pub mod pool;
 pub mod replication;
+pub mod schedule;
 pub mod stats;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use shared::protocol::{Intent, PlayerName, SnapshotSettings, Welcome};
@@ -43,6 +52,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::driver::OutboundReceiver;
 use self::driver::{Command, Connection, Outbound};
+use self::pool::{RoomPool, Waker};
 use self::stats::RoomStats;
 use crate::control::config::RoomSettings;
 use crate::engine::Game;
@@ -149,7 +159,7 @@ pub enum RoomError {
     Closed,
     #[error("cannot resume: {0}")]
     ResumeFailed(&'static str),
-    #[error("could not start the room thread: {0}")]
+    #[error("could not start the room workers: {0}")]
     Spawn(#[source] std::io::Error),
 }
 
@@ -244,9 +254,20 @@ pub struct RoomHandle {
     config: Arc<RoomConfig>,
     occupancy: Arc<Occupancy>,
     close: CancellationToken,
+    parked: watch::Receiver<bool>,
+    /// Puts the room back in the schedule if it was parked: every command is followed
+    /// by a wake, sent after the command is queued so the room cannot park past it.
+    waker: Waker,
 }
 
 impl RoomHandle {
+    /// Queues `command` and wakes the room.
+    async fn send(&self, command: Command) -> Result<(), RoomError> {
+        let sent = self.commands.send(command).await;
+        self.waker.wake();
+        sent.map_err(|_| RoomError::Closed)
+    }
+
     /// Asks the room for a seat.
     pub async fn join(
         &self,
@@ -260,24 +281,22 @@ impl RoomHandle {
         let queued = Arc::new(AtomicUsize::new(0));
         let skipped = Arc::new(AtomicU64::new(0));
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.commands
-            .send(Command::Join {
-                kind,
-                name,
-                conn: Connection {
-                    inputs: inputs_rx,
-                    outbound: Outbound {
-                        tx: outbound_tx,
-                        queued: queued.clone(),
-                        max_bytes: self.config.settings.outbound_queue_bytes,
-                        skipped: skipped.clone(),
-                    },
-                    kick: kick_tx,
+        self.send(Command::Join {
+            kind,
+            name,
+            conn: Connection {
+                inputs: inputs_rx,
+                outbound: Outbound {
+                    tx: outbound_tx,
+                    queued: queued.clone(),
+                    max_bytes: self.config.settings.outbound_queue_bytes,
+                    skipped: skipped.clone(),
                 },
-                reply: reply_tx,
-            })
-            .await
-            .map_err(|_| RoomError::Closed)?;
+                kick: kick_tx,
+            },
+            reply: reply_tx,
+        })
+        .await?;
         let joined = reply_rx.await.map_err(|_| RoomError::Closed)??;
         Ok(Seat {
             welcome: self.config.welcome(&joined),
@@ -301,15 +320,13 @@ impl RoomHandle {
         ttl: Duration,
     ) -> Result<(), RoomError> {
         let (reply, reply_rx) = oneshot::channel();
-        self.commands
-            .send(Command::Reserve {
-                player,
-                nonce,
-                expires: Instant::now() + ttl,
-                reply,
-            })
-            .await
-            .map_err(|_| RoomError::Closed)?;
+        self.send(Command::Reserve {
+            player,
+            nonce,
+            expires: Instant::now() + ttl,
+            reply,
+        })
+        .await?;
         reply_rx.await.map_err(|_| RoomError::Closed)?
     }
 
@@ -318,15 +335,12 @@ impl RoomHandle {
     /// seat freed. Answers once the room has done it: whether the player was there.
     pub async fn kick(&self, player: String) -> Result<bool, RoomError> {
         let (reply, reply_rx) = oneshot::channel();
-        self.commands
-            .send(Command::Kick { player, reply })
-            .await
-            .map_err(|_| RoomError::Closed)?;
+        self.send(Command::Kick { player, reply }).await?;
         reply_rx.await.map_err(|_| RoomError::Closed)
     }
 
     /// The players in the room (connected or held), as of the room's last change of
-    /// them. Reads what the loop published: never waits for the room thread.
+    /// them. Reads what the loop published: never waits for the room.
     pub fn roster(&self) -> Arc<[RosterEntry]> {
         self.roster.borrow().clone()
     }
@@ -341,7 +355,12 @@ impl RoomHandle {
         self.tick.load(Ordering::Relaxed)
     }
 
-    /// Tick summaries, updated once per stats interval.
+    /// Whether the room is parked: idle, not ticking until a command wakes it.
+    pub fn parked(&self) -> watch::Receiver<bool> {
+        self.parked.clone()
+    }
+
+    /// Tick summaries, updated once per stats interval (and when the room parks).
     pub fn stats(&self) -> watch::Receiver<RoomStats> {
         self.stats.clone()
     }
@@ -360,9 +379,10 @@ impl RoomHandle {
     }
 
     /// Stops the room: its sessions are closed with [`Kick::RoomClosed`] after the
-    /// current tick.
+    /// current tick (at once if it was parked).
     pub fn close(&self) {
         self.close.cancel();
+        self.waker.wake();
     }
 
     pub fn is_closed(&self) -> bool {
@@ -370,43 +390,64 @@ impl RoomHandle {
     }
 }
 
-/// Starts a room on its own thread. The thread ends when `shutdown` is cancelled or the
-/// room is closed ([`RoomHandle::close`]); the returned handle joins it.
+/// Resolves once a room has ended: its sessions were told why and its World dropped.
+#[derive(Debug)]
+pub struct RoomDone(oneshot::Receiver<()>);
+
+impl RoomDone {
+    pub async fn wait(self) {
+        // The room drops the sender when it ends; nothing is ever sent.
+        let _ = self.0.await;
+    }
+}
+
+/// Starts a room on `pool`. It ends when `shutdown` is cancelled or the room is closed
+/// ([`RoomHandle::close`]; at shutdown, [`RoomPool::close`] wakes parked rooms to see
+/// it); the returned [`RoomDone`] says when. `metrics` makes the room's metric handles
+/// (again, after the room was parked).
 pub fn spawn(
     config: RoomConfig,
     shutdown: CancellationToken,
-    metrics: RoomMetrics,
-) -> Result<(RoomHandle, JoinHandle<()>), RoomError> {
+    metrics: impl Fn() -> RoomMetrics + Send + 'static,
+    pool: &RoomPool,
+) -> (RoomHandle, RoomDone) {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
-    let (stats_tx, stats_rx) = watch::channel(RoomStats::default());
+    let (stats_tx, stats_rx) = watch::channel(RoomStats::unreported());
     let (roster_tx, roster_rx) = watch::channel(Arc::from(Vec::new()));
+    let (done_tx, done_rx) = oneshot::channel();
+    let (parked_tx, parked_rx) = watch::channel(false);
     let tick = Arc::new(AtomicU32::new(0));
     let occupancy = Arc::new(Occupancy::default());
     let close = CancellationToken::new();
     let config = Arc::new(config);
+    let parts = driver::Parts {
+        config: config.clone(),
+        commands: commands_rx,
+        tick: tick.clone(),
+        stats: stats_tx,
+        occupancy: occupancy.clone(),
+        roster: roster_tx,
+        metrics: metrics(),
+    };
+    let job = job::RoomJob::new(
+        parts,
+        shutdown,
+        close.clone(),
+        done_tx,
+        Box::new(metrics),
+        parked_tx,
+    );
+    let waker = pool.add(Box::new(job));
     let handle = RoomHandle {
         commands: commands_tx,
-        tick: tick.clone(),
+        tick,
         stats: stats_rx,
         roster: roster_rx,
-        config: config.clone(),
-        occupancy: occupancy.clone(),
-        close: close.clone(),
+        config,
+        occupancy,
+        close,
+        parked: parked_rx,
+        waker,
     };
-    let thread = std::thread::Builder::new()
-        .name(format!("room-{}", config.id))
-        .spawn(move || {
-            let mut driver = driver::Driver::new(
-                config,
-                commands_rx,
-                tick,
-                stats_tx,
-                occupancy,
-                roster_tx,
-                metrics,
-            );
-            driver.run(&shutdown, &close);
-        })
-        .map_err(RoomError::Spawn)?;
-    Ok((handle, thread))
+    (handle, RoomDone(done_rx))
 }

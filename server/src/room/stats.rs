@@ -18,8 +18,8 @@ pub struct RoomStats {
     pub tick_ms_max: f64,
     /// Replication part of the tick (snapshot ticks only), in milliseconds.
     pub replication_ms_p99: f64,
-    /// The same in CPU time of the room thread: what the tick costs, without the time
-    /// the thread spent preempted on a busy machine.
+    /// The same in CPU time of the worker thread that ran the tick: what the tick
+    /// costs, without the time the thread spent preempted on a busy machine.
     pub tick_cpu_ms_p50: f64,
     pub tick_cpu_ms_p99: f64,
     pub replication_cpu_ms_p99: f64,
@@ -74,7 +74,8 @@ pub struct RoomStats {
     /// The interval's replication durations in microseconds.
     #[serde(skip)]
     pub replication_us: Histogram<u64>,
-    /// CPU time of the room thread per tick and per replication, in microseconds.
+    /// CPU time of the thread running the tick, per tick and per replication, in
+    /// microseconds.
     #[serde(skip)]
     pub tick_cpu_us: Histogram<u64>,
     #[serde(skip)]
@@ -169,8 +170,32 @@ pub fn new_histogram() -> Histogram<u64> {
     // 1 µs to 60 s at 2 significant digits (1% resolution, plenty for percentiles of
     // tick times): 20 KiB of counts each, where 3 digits took 136 KiB. A room keeps a
     // few of these twice (the interval being filled, the one published), so this is
-    // most of an idle room's memory, and each stats interval replaces them.
+    // most of a ticking room's memory, and each stats interval replaces them. (Not
+    // auto-resizing ones: `saturating_record` clamps to their current bound instead of
+    // growing them.)
     Histogram::new_with_bounds(1, 60_000_000, 2).expect("constant histogram bounds are valid")
+}
+
+impl RoomStats {
+    /// The summary a room publishes before its first report: nothing recorded, so its
+    /// histograms are the smallest there are (a few hundred bytes, where the six of
+    /// [`RoomStats::default`] take 120 KiB), which a room that never ticks keeps.
+    #[allow(
+        clippy::expect_used,
+        reason = "the bounds are constants that hdrhistogram accepts; no input reaches this"
+    )]
+    pub fn unreported() -> RoomStats {
+        let empty = || Histogram::new_with_bounds(1, 2, 1).expect("constant bounds are valid");
+        RoomStats {
+            tick_us: empty(),
+            replication_us: empty(),
+            tick_cpu_us: empty(),
+            replication_cpu_us: empty(),
+            lateness_us: empty(),
+            staleness_ms: empty(),
+            ..RoomStats::default()
+        }
+    }
 }
 
 impl TickTimer {
@@ -212,5 +237,31 @@ impl TickTimer {
         out.staleness_ms_p99 = out.staleness_ms.value_at_quantile(0.99) as f64;
         out.staleness_ms_max = out.staleness_ms.max() as f64;
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ticks of milliseconds come out as milliseconds (histograms that clamp their
+    /// values to a small bound would say microseconds), also after an unreported start.
+    #[test]
+    fn a_window_summarises_what_was_recorded() {
+        let mut timer = TickTimer {
+            current: RoomStats::default(),
+        };
+        for ms in [2, 5, 40] {
+            let d = Duration::from_millis(ms);
+            timer.record_tick(d, d, d);
+        }
+        let s = timer.finish();
+        assert_eq!(s.ticks, 3);
+        assert!((39.0..41.0).contains(&s.tick_ms_max), "{}", s.tick_ms_max);
+        assert!((39.0..41.0).contains(&s.lateness_ms_max));
+        let mut merged = new_histogram();
+        merged.add(&RoomStats::unreported().lateness_us).unwrap();
+        merged.add(&s.lateness_us).unwrap();
+        assert_eq!(merged.len(), 3);
     }
 }

@@ -215,12 +215,13 @@ pub fn start(
             resume_grace: settings.resume_grace,
             idle_timeout: settings.room_idle_timeout,
             max_rooms: settings.max_rooms,
+            room_workers: settings.room_workers,
             default_room: settings.default_room.clone(),
             limits: settings.limits,
         },
         metrics.clone(),
         shutdown.clone(),
-    ));
+    )?);
     for def in &settings.rooms {
         registry.create(Some(def.id.clone()), def.settings.clone(), Origin::Config)?;
     }

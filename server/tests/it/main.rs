@@ -16,6 +16,7 @@ mod jitter;
 mod lifecycle;
 mod metrics;
 mod network;
+mod parking;
 mod relocation;
 mod replication;
 mod resume;
