@@ -23,6 +23,7 @@ use std::sync::Arc;
 use super::driver::{Driver, Parts};
 use super::pool::{Job, Turn};
 use super::schedule::next_deadline;
+use super::stats::RoomStats;
 use super::{Kick, RoomConfig};
 use crate::obs::metrics::RoomMetrics;
 
@@ -150,10 +151,17 @@ impl Job for RoomJob {
         }
         if driver.is_idle() {
             // What the room publishes stays true while it is parked: seats were
-            // published by the tick; a summary that still counts clients is replaced.
-            if driver.stats.borrow().clients > 0 {
+            // published by the tick; the window so far is reported (and logged), then
+            // replaced by an empty summary, since a parked room sends and spends
+            // nothing (the API derives its load from the summary).
+            if driver.core.timer.current.ticks > 0 || driver.stats.borrow().clients > 0 {
                 self.report_at = started + driver.core.config().stats_interval;
                 driver.report();
+                let tick = driver.stats.borrow().tick;
+                driver.stats.send_replace(RoomStats {
+                    tick,
+                    ..RoomStats::unreported()
+                });
             }
             self.parked.send_replace(true);
             return Turn::Park;

@@ -128,7 +128,14 @@ impl Shared {
                 }
                 drop(state);
                 let mut job = job;
-                let turn = job.turn(scheduled);
+                // A panic in one room's tick ends that room (its sessions' queues close
+                // with it), not the worker, which every other room needs.
+                let turn =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.turn(scheduled)))
+                        .unwrap_or_else(|_| {
+                            tracing::error!("a room's tick panicked: the room is ended");
+                            Turn::Ended
+                        });
                 state = self.lock();
                 let woken = matches!(state.slots.remove(&id), Some(Slot::Running { woken: true }));
                 match turn {
@@ -391,5 +398,30 @@ mod tests {
             worker.join().unwrap();
         }
         assert!(pool.is_empty(), "every room ended before the workers exit");
+    }
+
+    /// A room whose tick panics is ended; the worker lives on and runs the others (one
+    /// worker here, so a dead one would stop them all), and the pool still closes.
+    #[test]
+    fn a_panicking_room_ends_and_the_worker_carries_on() {
+        struct Panics;
+        impl Job for Panics {
+            fn turn(&mut self, _: Instant) -> Turn {
+                panic!("a bug in a game's system");
+            }
+        }
+        let pool = RoomPool::new(1).unwrap();
+        pool.add(Box::new(Panics));
+        let (tx, rx) = mpsc::channel();
+        let (job, _, end, ran) = fake("b", &tx);
+        pool.add(Box::new(job));
+        while ran.load(Ordering::SeqCst) < 5 {
+            rx.recv_timeout(WAIT).unwrap();
+        }
+        end.store(true, Ordering::SeqCst);
+        for worker in pool.close() {
+            worker.join().unwrap();
+        }
+        assert!(pool.is_empty(), "the panicked room's slot is gone too");
     }
 }
