@@ -267,7 +267,10 @@ impl Driver {
                     expires,
                     reply,
                 } => {
-                    let _ = reply.send(self.core.reserve(player, nonce, expires));
+                    let granted = self.core.reserve(player, nonce, expires);
+                    // Seats first: whoever hears the answer sees the seat it took.
+                    self.publish_seats();
+                    let _ = reply.send(granted);
                 }
                 Command::Join {
                     kind,
@@ -283,6 +286,7 @@ impl Driver {
                         if let Some(old) = self.conns.insert(id, conn) {
                             let _ = old.kick.send(Kick::Replaced);
                         }
+                        self.publish_seats();
                         if reply.send(Ok(joined)).is_err() {
                             // The session gave up while waiting: treat it as a lost
                             // connection (held, so a resume can still find it).
@@ -303,6 +307,7 @@ impl Driver {
                         // ends, which dropping `conn` does.
                         let _ = conn.kick.send(Kick::Kicked);
                     }
+                    self.publish_seats();
                     let _ = reply.send(kicked.is_some());
                 }
             }
